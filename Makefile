@@ -1,0 +1,25 @@
+# Thin wrapper: the two README commands, plus bench and fuzz.
+.PHONY: run test bench fuzz deps format clean
+
+deps:
+	bash scripts/setup-deps.sh
+
+run: deps
+	cmake --preset debug >/dev/null
+	cmake --build --preset debug --target ringo-demo
+	./build/debug/examples/ringo-demo
+
+test: deps
+	bash scripts/test.sh
+
+bench:
+	bash bench/compare.sh
+
+fuzz: deps
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+format:
+	find core sim uring api tests proptests fuzz bench tools examples -name '*.[ch]pp' | xargs clang-format -i
+
+clean:
+	rm -rf build

@@ -1,0 +1,15 @@
+// The ringo public API: Go-style routines on a thread-per-core io_uring runtime that also
+// runs, unchanged, inside a deterministic simulator.
+//
+//   go(task)                -> JoinHandle<T>   routine on this shard (task.hpp)
+//   spawn_on(shard, task)   -> JoinHandle<...> routine on another shard (cross_shard.hpp)
+//   submit_to(shard, fn)    -> awaitable Result<R>: run fn there, get its result back
+//   sleep(d), sleep_until(t), yield_now(), nop(), submit(sqe, deadline)
+//   Runtime::create(config), block_on(task), stats(), shutdown()     (runtime.hpp)
+//   ringo::sim::run(config, main) -> Report                          (sim.hpp)
+#pragma once
+
+#include "ringo/core/cross_shard.hpp"
+#include "ringo/core/error.hpp"
+#include "ringo/core/task.hpp"
+#include "ringo/runtime.hpp"

@@ -1,0 +1,113 @@
+// ringo::Runtime: N shards on a backend (real io_uring, one thread per shard, or the
+// deterministic simulator on the calling thread), with block_on() to run a main task.
+//
+//   auto rt = ringo::Runtime::create({.shards = 2});
+//   if (!rt) { fprintf(stderr, "%s\n", rt.error().message().c_str()); return 1; }
+//   ringo::Result<int> r = rt->block_on(main_task());
+//
+// Shard 0 runs on the thread that created the runtime, while block_on() runs; shards
+// 1..N-1 run on their own threads from create() to shutdown(). In the simulator all shards
+// run inside block_on() on the calling thread, and the seed decides every interleaving.
+//
+// Errors: create() returns errc::backend_unavailable (with Runtime::backend_report()
+// saying why) when the backend cannot run here, errc::invalid_argument for a bad config.
+// block_on() returns the task's Result, errc::wrong_thread off the creating thread,
+// errc::shard_stopped after shutdown(), errc::deadlock (simulator) when every routine is
+// blocked, errc::routine_panicked if the task threw.
+//
+// Thread-safety: a Runtime is used from the thread that created it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ringo/core/cross_shard.hpp"
+#include "ringo/core/shard.hpp"
+#include "ringo/core/task.hpp"
+#include "ringo/sim/sim_kernel.hpp"
+
+namespace ringo {
+
+enum class Backend { automatic, uring, sim };
+
+const char* backend_name(Backend b) noexcept;
+// RINGO_BACKEND=uring|sim|aio from the environment, else fallback.
+Backend backend_from_env(Backend fallback);
+
+struct RuntimeConfig {
+  uint32_t shards = 2;
+  Backend backend = Backend::automatic;  // automatic: RINGO_BACKEND, else io_uring
+  uint64_t seed = 1;                     // simulator seed; also seeds the shards' PRNGs
+  sim::FaultConfig faults = sim::FaultConfig::none();  // simulator only
+  bool keep_trace = false;                             // simulator only
+  unsigned ring_entries = 256;
+  std::string thread_name = "ringo";  // shard threads are named "<thread_name>-<i>"
+  bool pin_cpus = false;              // pin shard i to CPU i % nproc
+  uint64_t max_routines_per_shard = 1u << 22;
+  uint32_t run_budget = 256;
+  Duration idle_spin = std::chrono::microseconds(50);  // spin this long before sleeping in the kernel
+  Duration shutdown_timeout = std::chrono::seconds(2);
+};
+
+struct RuntimeStats {
+  std::vector<ShardStats> shards;  // real backends: as of each shard's last idle moment
+  ShardStats total;
+};
+
+struct ShutdownReport {
+  std::error_code error;          // errc::wrong_thread: called off the owner thread, nothing done
+  size_t routines_cancelled = 0;  // routines that were still alive and had to be cancelled
+  size_t routines_abandoned = 0;  // still alive after shutdown_timeout (frames freed by force)
+  size_t ops_abandoned = 0;       // kernel ops still in flight at the deadline
+  std::string summary() const;
+};
+
+class Engine;
+
+class Runtime {
+ public:
+  static Result<Runtime> create(RuntimeConfig config = {});
+  Runtime(Runtime&&) noexcept;
+  Runtime& operator=(Runtime&&) noexcept;
+  ~Runtime();  // shuts down if needed
+
+  template <class T>
+  Joined<T> block_on(Task<T> task) {
+    std::optional<Joined<T>> out;
+    auto status = drive(capture(std::move(task), &out));
+    if (!status) return std::unexpected(status.error());
+    return std::move(*out);
+  }
+
+  Backend backend() const noexcept;
+  uint32_t shard_count() const noexcept;
+  // What the backend probe found: chosen flags and features, or why it refused.
+  const std::string& backend_report() const noexcept;
+  RuntimeStats stats() const;
+  // Simulator only: the running trace hash (0 on real backends).
+  uint64_t trace_hash() const noexcept;
+  // Cancels every routine, drains ops within shutdown_timeout, stops the shards.
+  ShutdownReport shutdown();
+
+ private:
+  explicit Runtime(std::unique_ptr<Engine> engine) noexcept;
+  Result<void> drive(Task<void> main);
+
+  template <class T>
+  static Task<void> capture(Task<T> task, std::optional<Joined<T>>* out) {
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(task);
+      out->emplace();
+    } else if constexpr (std::is_same_v<Joined<T>, T>) {
+      out->emplace(co_await std::move(task));
+    } else {
+      out->emplace(Joined<T>(co_await std::move(task)));
+    }
+  }
+
+  std::unique_ptr<Engine> engine_;
+};
+
+}  // namespace ringo

@@ -1,0 +1,5 @@
+// Simulator entry points for tests and tools: ringo::sim::run(SimConfig, main) -> Report,
+// FaultConfig presets, seed_from_env() for RINGO_SEED replays.
+#pragma once
+
+#include "ringo/sim/simulation.hpp"

@@ -1,0 +1,74 @@
+#include "ringo/runtime.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "engine.hpp"
+
+namespace ringo {
+
+const char* backend_name(Backend b) noexcept {
+  switch (b) {
+    case Backend::automatic: return "automatic";
+    case Backend::uring: return "uring";
+    case Backend::sim: return "sim";
+  }
+  return "unknown";
+}
+
+Backend backend_from_env(Backend fallback) {
+  const char* v = std::getenv("RINGO_BACKEND");
+  if (v == nullptr) return fallback;
+  if (std::strcmp(v, "uring") == 0) return Backend::uring;
+  if (std::strcmp(v, "sim") == 0) return Backend::sim;
+  return fallback;
+}
+
+std::string ShutdownReport::summary() const {
+  if (error) return "shutdown refused: " + error.message();
+  return "cancelled " + std::to_string(routines_cancelled) + " routines, abandoned " +
+         std::to_string(routines_abandoned) + " routines and " + std::to_string(ops_abandoned) + " ops";
+}
+
+Result<Runtime> Runtime::create(RuntimeConfig config) {
+  if (config.shards == 0 || config.shards > 32767 || config.ring_entries == 0 || config.run_budget == 0) {
+    return fail(errc::invalid_argument);
+  }
+  Backend backend = config.backend;
+  if (backend == Backend::automatic) {
+    const char* env = std::getenv("RINGO_BACKEND");
+    if (env != nullptr && std::strcmp(env, "aio") == 0) {
+      std::fprintf(stderr, "ringo: RINGO_BACKEND=aio: the AIO backend is not built yet\n");
+      return fail(errc::backend_unavailable);
+    }
+    backend = backend_from_env(Backend::uring);
+  }
+  if (backend == Backend::sim) {
+    auto engine = make_sim_engine(config);
+    if (!engine) return std::unexpected(engine.error());
+    return Runtime(std::move(*engine));
+  }
+  std::string why;
+  auto engine = make_uring_engine(config, why);
+  if (!engine) {
+    std::fprintf(stderr, "ringo: %s\n", why.c_str());
+    return std::unexpected(engine.error());
+  }
+  return Runtime(std::move(*engine));
+}
+
+Runtime::Runtime(std::unique_ptr<Engine> engine) noexcept : engine_(std::move(engine)) {}
+Runtime::Runtime(Runtime&&) noexcept = default;
+Runtime& Runtime::operator=(Runtime&&) noexcept = default;
+Runtime::~Runtime() = default;
+
+Result<void> Runtime::drive(Task<void> main) { return engine_->drive(std::move(main)); }
+Backend Runtime::backend() const noexcept { return engine_->backend(); }
+uint32_t Runtime::shard_count() const noexcept { return engine_->shard_count(); }
+const std::string& Runtime::backend_report() const noexcept { return engine_->report(); }
+RuntimeStats Runtime::stats() const { return engine_->stats(); }
+uint64_t Runtime::trace_hash() const noexcept { return engine_->trace_hash(); }
+ShutdownReport Runtime::shutdown() { return engine_->shutdown(); }
+
+}  // namespace ringo

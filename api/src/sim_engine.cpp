@@ -1,0 +1,62 @@
+#include "engine.hpp"
+#include "ringo/sim/simulation.hpp"
+
+namespace ringo {
+namespace {
+
+class SimEngine final : public Engine {
+ public:
+  explicit SimEngine(const sim::SimConfig& config) : sim_(config) {
+    report_ = "simulator: seed " + std::to_string(config.seed) + ", " + std::to_string(config.shards) + " shards";
+  }
+  Backend backend() const noexcept override { return Backend::sim; }
+  uint32_t shard_count() const noexcept override { return sim_.shard_count(); }
+  const std::string& report() const noexcept override { return report_; }
+
+  Result<void> drive(Task<void> main) override {
+    sim::Report r = sim_.drive(std::move(main));
+    if (r.ok()) return {};
+    last_failure_ = r.message;
+    return std::unexpected(r.error);
+  }
+
+  RuntimeStats stats() const override {
+    RuntimeStats out;
+    for (uint32_t i = 0; i < sim_.shard_count(); ++i) {
+      out.shards.push_back(sim_.shard(i).stats());
+      out.total += out.shards.back();
+    }
+    return out;
+  }
+
+  uint64_t trace_hash() const noexcept override { return sim_.kernel().trace_hash(); }
+
+  ShutdownReport shutdown() override {
+    ShutdownReport out;
+    if (sim_.stopped()) return out;
+    sim::Report r;
+    sim_.shutdown(r);
+    out.routines_cancelled = r.cancelled_at_shutdown;
+    out.routines_abandoned = r.stats.routines_live;
+    return out;
+  }
+
+ private:
+  sim::Simulation sim_;
+  std::string report_;
+  std::string last_failure_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> make_sim_engine(const RuntimeConfig& config) {
+  sim::SimConfig sc;
+  sc.seed = config.seed;
+  sc.shards = config.shards;
+  sc.faults = config.faults;
+  sc.keep_trace = config.keep_trace;
+  sc.max_routines_per_shard = config.max_routines_per_shard;
+  return std::unique_ptr<Engine>(new SimEngine(sc));
+}
+
+}  // namespace ringo

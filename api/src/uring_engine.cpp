@@ -1,0 +1,289 @@
+// The production engine: shard 0 on the creating thread (inside block_on), shards
+// 1..N-1 on their own threads, one io_uring each, MSG_RING between them.
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <latch>
+#include <mutex>
+#include <thread>
+
+#include "engine.hpp"
+#include "ringo/uring/uring_ring.hpp"
+
+namespace ringo {
+namespace {
+
+// What a shard thread's loop needs; written by envelopes delivered on that thread, read
+// by the loop on the same thread.
+struct ShardLoop {
+  bool draining = false;
+  bool closing = false;
+};
+
+// Wakes a shard blocked in the kernel so it re-checks its loop condition.
+struct WakeEnvelope final : Envelope {
+  void deliver(Shard&) override { delete this; }
+};
+
+struct StopEnvelope final : Envelope {
+  ShardLoop* loop;
+  bool close;
+  StopEnvelope(ShardLoop* l, bool c) : loop(l), close(c) {}
+  void deliver(Shard& here) override {
+    if (close) {
+      loop->closing = true;
+    } else if (!loop->draining) {
+      loop->draining = true;
+      here.abort_all();
+    }
+    delete this;
+  }
+};
+
+thread_local const void* tls_owner = nullptr;  // the engine whose shard 0 is this thread
+
+class UringEngine final : public Engine {
+ public:
+  explicit UringEngine(const RuntimeConfig& config)
+      : config_(config), group_(config.shards), rings_(config.shards), shards_(config.shards),
+        loops_(config.shards), snapshots_(config.shards) {}
+
+  ~UringEngine() override {
+    if (stopped_) return;
+    if (shutdown().error) {
+      // Destroyed off the owner thread: the shards cannot be stopped from here. Leave
+      // them running rather than hang or crash; say so.
+      std::fprintf(stderr, "ringo: Runtime destroyed off its owner thread; shard threads leaked\n");
+      for (auto& t : threads_) t.detach();
+      threads_.clear();
+      for (auto& s : shards_) (void)s.release();
+      for (auto& r : rings_) (void)r.release();
+    }
+  }
+
+  Result<void> start(std::string& why) {
+    std::latch created(config_.shards);
+    std::vector<uring::UringSetup> setups(config_.shards);
+    uring::UringOptions options;
+    options.entries = config_.ring_entries;
+    // Shard 0's ring belongs to this thread; the others are made on their own threads.
+    setups[0] = uring::UringRing::create(options);
+    created.count_down();
+    for (uint32_t i = 1; i < config_.shards; ++i) {
+      threads_.emplace_back([this, i, options, &setups, &created] {
+        setups[i] = uring::UringRing::create(options);
+        created.count_down();
+        go_.wait(false);
+        if (go_ok_.load()) thread_main(i);
+      });
+    }
+    created.wait();
+    std::error_code error;
+    for (uint32_t i = 0; i < config_.shards; ++i) {
+      if (setups[i].error && !error) {
+        error = setups[i].error;
+        why = setups[i].report;
+      }
+    }
+    if (!error) {
+      report_ = setups[0].report;
+      for (uint32_t i = 0; i < config_.shards; ++i) {
+        rings_[i] = std::move(setups[i].ring);
+        group_.port(i).ring_id = rings_[i]->msg_ring_id();
+      }
+      for (uint32_t i = 0; i < config_.shards; ++i) {
+        ShardConfig sc;
+        sc.run_budget = config_.run_budget;
+        sc.max_routines = config_.max_routines_per_shard;
+        sc.seed = config_.seed;
+        shards_[i] = std::make_unique<Shard>(group_, i, *rings_[i], sc);
+      }
+      tls_owner = this;
+      if (config_.pin_cpus) pin(0);
+    }
+    go_ok_.store(!error);
+    go_.store(true);
+    go_.notify_all();
+    if (error) {
+      for (auto& t : threads_) t.join();
+      threads_.clear();
+      stopped_ = true;
+      return std::unexpected(error);
+    }
+    return {};
+  }
+
+  Backend backend() const noexcept override { return Backend::uring; }
+  uint32_t shard_count() const noexcept override { return config_.shards; }
+  const std::string& report() const noexcept override { return report_; }
+
+  Result<void> drive(Task<void> main) override {
+    if (stopped_) return fail(errc::shard_stopped);
+    if (tls_owner != this) return fail(errc::wrong_thread);
+    Shard& shard = *shards_[0];
+    CurrentShardScope scope(&shard);
+    bool done = false;
+    auto handle = spawn_local(shard, flag_when_done(std::move(main), &done));
+    if (!handle.valid()) return std::unexpected(handle.spawn_error());
+    Instant last_work = shard.now();
+    while (!done) tick(shard, last_work);
+    publish(0);
+    return {};
+  }
+
+  RuntimeStats stats() const override {
+    RuntimeStats out;
+    std::lock_guard lock(snapshot_mutex_);
+    for (uint32_t i = 0; i < config_.shards; ++i) {
+      out.shards.push_back(snapshots_[i]);
+      out.total += snapshots_[i];
+    }
+    return out;
+  }
+
+  ShutdownReport shutdown() override {
+    ShutdownReport out;
+    if (stopped_) return out;
+    if (tls_owner != this) {
+      // Shard 0's ring accepts submissions only from its creator (SINGLE_ISSUER).
+      out.error = make_error_code(errc::wrong_thread);
+      return out;
+    }
+    stopped_ = true;
+    Shard& shard0 = *shards_[0];
+    {
+      CurrentShardScope scope(&shard0);
+      for (uint32_t i = 1; i < config_.shards; ++i) {
+        auto* env = new StopEnvelope(&loops_[i], false);
+        if (!shard0.post(i, env)) delete env;
+      }
+      out.routines_cancelled += shard0.abort_all();
+      drain_and_close(0);
+      for (uint32_t i = 1; i < config_.shards; ++i) {
+        auto* env = new StopEnvelope(&loops_[i], true);
+        if (!shard0.post(i, env)) delete env;
+      }
+      // Keep serving shard 0's ring (doorbell sends complete) while the others close.
+      Instant last_work = shard0.now();
+      while (closed_.load() < config_.shards - 1) tick(shard0, last_work);
+      shard0.close_inbox();
+    }
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    for (uint32_t i = 0; i < config_.shards; ++i) {
+      out.routines_cancelled += cancelled_[i].load();
+      const ShardStats& s = shards_[i]->stats();
+      out.routines_abandoned += s.routines_live;
+      out.ops_abandoned += shards_[i]->live_ops();
+      publish(i);
+    }
+    for (uint32_t i = 0; i < config_.shards; ++i) {
+      CurrentShardScope scope(shards_[i].get());
+      shards_[i].reset();
+    }
+    rings_.clear();
+    if (tls_owner == this) tls_owner = nullptr;
+    return out;
+  }
+
+ private:
+  static Task<void> flag_when_done(Task<void> main, bool* done) {
+    struct Flag {
+      bool* done;
+      ~Flag() { *done = true; }
+    } flag{done};
+    co_await std::move(main);
+  }
+
+  // One step of a shard's loop: tick; if idle, spin for idle_spin, then block.
+  void tick(Shard& shard, Instant& last_work) {
+    if (shard.run_once(false)) {
+      last_work = shard.now();
+      return;
+    }
+    if (shard.now() - last_work < config_.idle_spin) return;
+    publish(shard.index());
+    shard.run_once(true);
+    last_work = shard.now();
+  }
+
+  void publish(uint32_t i) {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshots_[i] = shards_[i]->stats();
+  }
+
+  void pin(uint32_t i) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    CPU_SET(static_cast<int>(i % static_cast<uint32_t>(cpus > 0 ? cpus : 1)), &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  }
+
+  // Drain: run until no routine or op is left, or the shutdown deadline passes.
+  void drain_and_close(uint32_t i) {
+    Shard& shard = *shards_[i];
+    const Instant deadline = shard.now() + config_.shutdown_timeout;
+    Instant last_work = shard.now();
+    while ((shard.stats().routines_live > 0 || shard.live_ops() > 0) && shard.now() < deadline) {
+      if (!shard.run_once(false) && shard.now() - last_work > config_.idle_spin) {
+        shard.run_once(true, deadline - shard.now());
+      } else {
+        last_work = shard.now();
+      }
+    }
+  }
+
+  void thread_main(uint32_t i) {
+    const std::string name = config_.thread_name + "-" + std::to_string(i);
+    pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+    if (config_.pin_cpus) pin(i);
+    Shard& shard = *shards_[i];
+    CurrentShardScope scope(&shard);
+    ShardLoop& loop = loops_[i];
+    Instant last_work = shard.now();
+    while (!loop.draining) tick(shard, last_work);
+    cancelled_[i].store(shard.abort_all() + cancelled_[i].load());
+    drain_and_close(i);
+    while (!loop.closing) tick(shard, last_work);
+    shard.close_inbox();
+    closed_.fetch_add(1);
+    if (auto* wake = new WakeEnvelope(); !shard.post(0, wake)) delete wake;
+    // Ops still in flight (doorbells we sent) must complete before the ring goes away.
+    const Instant deadline = shard.now() + config_.shutdown_timeout;
+    while (shard.live_ops() > 0 && shard.now() < deadline) shard.run_once(false);
+    publish(i);
+  }
+
+  RuntimeConfig config_;
+  ShardGroup group_;
+  std::vector<std::unique_ptr<uring::UringRing>> rings_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<ShardLoop> loops_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> go_{false};
+  std::atomic<bool> go_ok_{false};
+  std::atomic<uint32_t> closed_{0};
+  std::atomic<size_t> cancelled_[64]{};
+  mutable std::mutex snapshot_mutex_;
+  std::vector<ShardStats> snapshots_;
+  std::string report_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> make_uring_engine(const RuntimeConfig& config, std::string& why) {
+  if (config.shards > 64) {
+    why = "the io_uring engine supports at most 64 shards";
+    return fail(errc::invalid_argument);
+  }
+  auto engine = std::make_unique<UringEngine>(config);
+  if (auto started = engine->start(why); !started) return std::unexpected(started.error());
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+}  // namespace ringo

@@ -1,0 +1,54 @@
+// Errors: every fallible ringo call returns Result<T> = std::expected<T, std::error_code>.
+// Runtime conditions use ringo::errc (category "ringo"); kernel results keep their errno
+// in std::generic_category so callers can compare against std::errc::connection_reset etc.
+#pragma once
+
+#include <cerrno>
+#include <expected>
+#include <system_error>
+
+namespace ringo {
+
+enum class errc : int {
+  ok = 0,
+  cancelled = 1,        // the operation or routine was cancelled (abort, stop token)
+  timed_out,            // a deadline expired before the operation completed
+  channel_closed,       // send on a closed channel, or recv on a closed and drained one
+  shard_stopped,        // the target shard is stopping or stopped
+  not_in_runtime,       // the call needs a running shard on this thread
+  join_twice,           // join() on a handle that was already joined or detached
+  invalid_shard,        // shard index out of range
+  spawn_limit,          // the shard reached RuntimeConfig::max_routines_per_shard
+  routine_panicked,     // an exception escaped a routine
+  deadlock,             // (simulator) every routine blocked with nothing pending
+  invalid_argument,     // a malformed request (bad size, value out of range...)
+  wrong_thread,         // the call must be made on the runtime's owner thread
+  backend_unavailable,  // the requested backend cannot run on this machine
+  queue_full,           // a bounded internal queue is full (retry later)
+};
+
+const std::error_category& ringo_category() noexcept;
+
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), ringo_category()};
+}
+
+// A kernel result (negative errno) as an error_code in the generic category.
+inline std::error_code errno_code(int err) noexcept {
+  return {err < 0 ? -err : err, std::generic_category()};
+}
+
+template <class T>
+using Result = std::expected<T, std::error_code>;
+
+inline std::unexpected<std::error_code> fail(errc e) noexcept {
+  return std::unexpected(make_error_code(e));
+}
+inline std::unexpected<std::error_code> fail_errno(int err) noexcept {
+  return std::unexpected(errno_code(err));
+}
+
+}  // namespace ringo
+
+template <>
+struct std::is_error_code_enum<ringo::errc> : std::true_type {};

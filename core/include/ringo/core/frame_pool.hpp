@@ -1,0 +1,22 @@
+// Coroutine frames come from a per-thread pool of size-classed free lists (a shard owns
+// its thread, so this is the shard's pool; in the simulator all shards share the one
+// thread and so the one pool). Blocks are individually allocated, so a frame freed on
+// another thread just joins that thread's lists; each list keeps a bounded cache.
+#pragma once
+
+#include <cstddef>
+
+namespace ringo {
+
+void* frame_alloc(std::size_t size);
+void frame_free(void* block, std::size_t size) noexcept;
+
+struct FramePoolStats {
+  std::size_t cached_blocks;
+  std::size_t cached_bytes;
+};
+FramePoolStats frame_pool_stats() noexcept;
+// Returns this thread's cached blocks to the system allocator.
+void frame_pool_trim() noexcept;
+
+}  // namespace ringo

@@ -1,0 +1,94 @@
+// The Ring: the one seam between the engine and a kernel (real io_uring, the simulator,
+// or a mock). One Ring per shard, used by that shard's thread only. The interface is
+// batch-oriented and shaped like io_uring, so a backend maps it one to one.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "ringo/core/error.hpp"
+
+namespace ringo {
+
+// Time is the backend's: virtual in the simulator, CLOCK_MONOTONIC on real rings.
+// An Instant is nanoseconds since the backend's epoch.
+using Duration = std::chrono::nanoseconds;
+using Instant = std::chrono::nanoseconds;
+inline constexpr Instant kNoDeadline = Instant::max();
+
+enum class Opcode : uint8_t {
+  nop,
+  read,
+  write,
+  readv,
+  writev,
+  fsync,
+  openat,
+  close,
+  accept,
+  connect,
+  recv,
+  send,
+  shutdown,
+  timeout,       // off = relative duration in ns; completes with -ETIME when it expires
+  async_cancel,  // addr = user_data of the op to cancel
+  msg_ring,      // fd = target ring id, len = res delivered, off = user_data delivered
+  poll_add,      // len = poll mask
+  count_,
+};
+
+const char* opcode_name(Opcode op) noexcept;
+
+// Backend-neutral submission. Fields mean what they mean in io_uring's SQE.
+struct Sqe {
+  Opcode opcode = Opcode::nop;
+  uint8_t flags = 0;  // reserved
+  int32_t fd = -1;
+  uint64_t addr = 0;
+  uint32_t len = 0;
+  uint64_t off = 0;
+  uint64_t user_data = 0;
+  // A deadline means io_uring's IOSQE_IO_LINK + LINK_TIMEOUT: the ring posts the op's
+  // own CQE (-ECANCELED if the deadline won) and one more CQE with timeout_user_data
+  // (-ETIME if the deadline fired, anything else if the op won).
+  Instant deadline = kNoDeadline;
+  uint64_t timeout_user_data = 0;
+};
+
+struct Cqe {
+  uint64_t user_data = 0;
+  int32_t res = 0;
+  uint32_t flags = 0;
+};
+
+struct Caps {
+  bool msg_ring = false;
+  bool link_timeout = false;
+  bool async_cancel = false;
+  bool multishot_accept = false;
+  bool single_issuer = false;
+  bool defer_taskrun = false;
+  bool coop_taskrun = false;
+  bool ext_arg = false;  // submit_and_wait honours its timeout without an extra SQE
+};
+
+class Ring {
+ public:
+  virtual ~Ring() = default;
+
+  // Queues submissions; returns how many were accepted (fewer when the SQ is full).
+  virtual size_t push(std::span<const Sqe> sqes) = 0;
+  // Submits what push() queued and waits for at least min_complete completions or until
+  // timeout passes (timeout <= 0: do not wait). Returns the number submitted.
+  virtual Result<size_t> submit_and_wait(unsigned min_complete, Duration timeout) = 0;
+  // Moves ready completions into out; returns how many.
+  virtual size_t reap(std::span<Cqe> out) = 0;
+  virtual Instant now() const = 0;
+  virtual Caps caps() const = 0;
+  // The value a MSG_RING Sqe's fd must hold to reach this ring.
+  virtual int32_t msg_ring_id() const = 0;
+};
+
+}  // namespace ringo

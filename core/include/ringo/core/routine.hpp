@@ -1,0 +1,41 @@
+// A routine's control block. It lives inside the root coroutine frame (no allocation of
+// its own) and is touched only by the shard that runs it.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+
+namespace ringo {
+
+class Shard;
+
+struct Routine {
+  using CancelWait = void (*)(Routine*, void* ctx);
+
+  std::coroutine_handle<> resume_point;  // innermost suspended coroutine of this routine
+  std::coroutine_handle<> root;          // the root frame, destroyed when refs reach 0
+  Shard* shard = nullptr;
+  uint64_t id = 0;  // (shard index << 48) | per-shard sequence: deterministic
+  Routine* next_ready = nullptr;
+  Routine* prev_live = nullptr;
+  Routine* next_live = nullptr;
+  Routine* joiner = nullptr;
+  // The wait in progress: how to cancel it, and what a deadlock report says about it.
+  CancelWait cancel_wait = nullptr;
+  void* wait_ctx = nullptr;
+  const char* wait_reason = nullptr;
+  uint64_t wait_detail = 0;
+  uint8_t refs = 0;  // the running routine + the JoinHandle
+  bool started = false;
+  bool done = false;
+  bool cancel_requested = false;
+  bool cancelled_before_start = false;
+  bool panicked = false;
+  bool must_start = false;  // runs its body even if aborted first (it owes a reply)
+  uint16_t shield_depth = 0;  // > 0: cancellation does not interrupt waits (cleanup)
+
+  // True when an await should fail fast with errc::cancelled.
+  bool should_cancel() const noexcept { return cancel_requested && shield_depth == 0; }
+};
+
+}  // namespace ringo

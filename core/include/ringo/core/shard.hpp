@@ -1,0 +1,250 @@
+// Shard: one ring, one op slab, one run queue, one timer heap and one inbox, driven by
+// one thread. Not thread-safe by design: the only way in from another thread is a
+// ShardPort (an inbox of envelopes whose doorbell is an IORING_OP_MSG_RING).
+//
+// Thread-safety: every Shard member must be called on the shard's own thread (inside
+// run_once, or from routines it runs). ShardGroup::post / ShardPort are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ringo/core/error.hpp"
+#include "ringo/core/op_slab.hpp"
+#include "ringo/core/prng.hpp"
+#include "ringo/core/ring.hpp"
+#include "ringo/core/routine.hpp"
+#include "ringo/core/timer_heap.hpp"
+#include "ringo/core/trace.hpp"
+
+namespace ringo {
+
+class Shard;
+
+// A unit of cross-shard work (lane B). deliver() runs on the target shard's thread;
+// reject() runs there instead when the target is stopping. Both take ownership.
+struct Envelope {
+  Envelope* next = nullptr;
+  virtual ~Envelope() = default;
+  virtual void deliver(Shard& here) = 0;
+  virtual void reject(Shard& here) { (void)here, delete this; }
+};
+
+// The thread-safe face of a shard.
+struct ShardPort {
+  std::mutex mutex;
+  Envelope* head = nullptr;  // guarded by mutex
+  Envelope* tail = nullptr;  // guarded by mutex
+  bool closed = false;       // guarded by mutex
+  std::atomic<bool> doorbell_armed{false};
+  std::atomic<bool> stopping{false};
+  int32_t ring_id = -1;  // written before any shard runs, then read-only
+};
+
+class ShardGroup {
+ public:
+  explicit ShardGroup(uint32_t shards);
+  uint32_t size() const noexcept { return static_cast<uint32_t>(ports_.size()); }
+  ShardPort& port(uint32_t index) noexcept { return *ports_[index]; }
+
+  // Appends env to the target's inbox. Returns whether the caller must ring the doorbell.
+  // On error the caller keeps ownership of env.
+  Result<bool> enqueue(uint32_t target, Envelope* env);
+
+ private:
+  std::vector<std::unique_ptr<ShardPort>> ports_;
+};
+
+struct ShardStats {
+  uint64_t routines_spawned = 0;
+  uint64_t routines_finished = 0;
+  uint64_t routines_live = 0;
+  uint64_t routines_panicked = 0;
+  uint64_t routines_cancelled_before_start = 0;
+  uint64_t resumes = 0;
+  uint64_t ops_submitted = 0;
+  uint64_t ops_completed = 0;
+  uint64_t ops_cancelled_before_submit = 0;
+  uint64_t ops_cancelled_by_kernel = 0;
+  uint64_t ops_completed_despite_cancel = 0;
+  uint64_t deadline_expiries = 0;
+  uint64_t stale_completions = 0;
+  uint64_t messages_sent = 0;
+  uint64_t messages_delivered = 0;
+  uint64_t messages_send_failed = 0;
+  uint64_t messages_dropped = 0;  // raw messages with no handler, or forged sender
+  uint64_t envelopes_delivered = 0;
+  uint64_t doorbells_sent = 0;
+  uint64_t doorbell_retries = 0;
+  uint64_t timers_fired = 0;
+  uint64_t ticks = 0;
+  uint64_t batches_pushed = 0;
+
+  ShardStats& operator+=(const ShardStats& o);
+};
+
+struct ShardConfig {
+  uint32_t run_budget = 256;           // routines resumed per tick before the ring is serviced
+  uint64_t max_routines = 1u << 22;    // live routines; spawning beyond returns spawn_limit
+  uint64_t seed = 0;                   // the shard's PRNG (timer ties, select choices)
+};
+
+// A generation-checked handle of a lane-A op.
+struct OpToken {
+  uint64_t user_data = 0;
+};
+
+// Lane A message delivery: a RingMsg{from, tag, value}.
+struct RingMsg {
+  uint32_t from;
+  uint16_t tag;
+  uint64_t value;  // 56 bits
+};
+using MessageHandler = void (*)(void* ctx, const RingMsg& msg);
+
+class Shard {
+ public:
+  static constexpr uint16_t kDoorbellTag = 0xFFFF;
+  static constexpr uint64_t kMaxMessageValue = UserData::kPayloadMask;
+
+  Shard(ShardGroup& group, uint32_t index, Ring& ring, ShardConfig config = {});
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  // One tick: resume up to run_budget ready routines, fire due timers, push this tick's
+  // submissions to the ring in one batch, wait (if may_block and idle) and dispatch
+  // completions. A blocking wait lasts at most max_block (and never past the next timer).
+  // Returns whether anything happened.
+  bool run_once(bool may_block, Duration max_block = Duration::max());
+  // True when a non-blocking tick would do something now (simulator scheduling).
+  bool has_local_work() const noexcept;
+  Instant next_timer() const noexcept { return timers_.next_deadline(); }
+
+  uint32_t index() const noexcept { return index_; }
+  ShardGroup& group() noexcept { return group_; }
+  Ring& ring() noexcept { return ring_; }
+  Instant now() const { return ring_.now(); }
+  Prng& prng() noexcept { return prng_; }
+  const ShardStats& stats() const noexcept;
+  size_t live_ops() const noexcept { return slab_.live(); }
+  size_t pending_timers() const noexcept { return timers_.size(); }
+  void set_tracer(Tracer* tracer) noexcept { tracer_ = tracer; }
+  void trace(TraceKind kind, uint64_t a, uint64_t b) {
+    if (tracer_ != nullptr) tracer_->record({now().count(), index_, kind, a, b});
+  }
+
+  // ---- routines (used by Task/JoinHandle; see task.hpp for the public face) ----
+  Result<void> admit(Routine* r, std::coroutine_handle<> root);
+  void make_ready(Routine* r);
+  void park(Routine* r, std::coroutine_handle<> at, const char* reason, uint64_t detail,
+            Routine::CancelWait cancel, void* ctx) noexcept;
+  void unpark(Routine* r);
+  void abort(Routine* r);
+  void finish(Routine* r);   // called from the root frame's final suspend
+  void release(Routine* r);  // drops one reference; destroys the frame at zero
+  Routine* current_routine() const noexcept { return current_; }
+  // Every live routine with what it waits on, in spawn order (deadlock reports).
+  std::string describe_blocked() const;
+  // Cancels every live routine (shutdown); returns how many were cancelled.
+  size_t abort_all();
+
+  // ---- timers ----
+  void add_timer(TimerNode* node, Instant when);
+  void cancel_timer(TimerNode* node) { timers_.cancel(node); }
+
+  // ---- lane A: raw ops and raw messages ----
+  OpToken submit_raw(const Sqe& sqe, OpCallback callback, void* ctx, Instant deadline = kNoDeadline);
+  // Requests cancellation. The callback still runs exactly once, with -ECANCELED (before
+  // submit or by the kernel) or the op's real result (it completed anyway). Returns false
+  // if the token no longer names a live op.
+  bool cancel(OpToken token);
+  Result<void> send_raw(uint32_t target, uint16_t tag, uint64_t value,
+                        OpCallback on_sent = nullptr, void* ctx = nullptr);
+  void set_message_handler(MessageHandler handler, void* ctx) noexcept {
+    message_handler_ = handler;
+    message_ctx_ = ctx;
+  }
+
+  // ---- lane B transport ----
+  // Puts env in the target's inbox and rings its doorbell if needed. On error the caller
+  // keeps ownership of env.
+  Result<void> post(uint32_t target, Envelope* env);
+  // Shutdown: refuse new envelopes, reject what is queued.
+  void close_inbox();
+  // Routines serving another shard's call, by call id, so the caller can cancel them.
+  uint64_t next_call_id() noexcept { return (uint64_t{index_} << 48) | ++next_call_seq_; }
+  void register_call(uint64_t call_id, Routine* r) { calls_[call_id] = r; }
+  void unregister_call(uint64_t call_id) { calls_.erase(call_id); }
+  void abort_call(uint64_t call_id) {
+    if (auto it = calls_.find(call_id); it != calls_.end()) abort(it->second);
+  }
+
+ private:
+  struct DoorbellCtx {
+    Shard* shard;
+    uint32_t target;
+  };
+
+  void run_ready();
+  void fire_timers();
+  void flush(unsigned min_complete, Duration timeout);
+  size_t reap();
+  void dispatch(const Cqe& cqe);
+  void complete_op(const Cqe& cqe);
+  void finalize_op(uint32_t slot);
+  void deliver_message(const Cqe& cqe);
+  void drain_inbox();
+  void ring_doorbell(uint32_t target);
+  static void on_doorbell_sent(void* ctx, int32_t res, uint32_t flags);
+  static void on_raw_sent(void* ctx, int32_t res, uint32_t flags);
+  void queue_sqe(const Sqe& sqe);
+
+  ShardGroup& group_;
+  const uint32_t index_;
+  Ring& ring_;
+  ShardConfig config_;
+  Prng prng_;
+  OpSlab slab_;
+  TimerHeap timers_;
+  std::vector<Sqe> pending_;
+  std::vector<Cqe> cqe_buffer_;
+  Routine* ready_head_ = nullptr;
+  Routine* ready_tail_ = nullptr;
+  Routine* live_head_ = nullptr;
+  Routine* live_tail_ = nullptr;
+  Routine* current_ = nullptr;
+  uint64_t next_routine_seq_ = 0;
+  uint64_t next_call_seq_ = 0;
+  std::unordered_map<uint64_t, Routine*> calls_;  // lookup only: order never observed
+  std::vector<DoorbellCtx> doorbells_;
+  std::vector<uint32_t> doorbell_retry_;
+  MessageHandler message_handler_ = nullptr;
+  void* message_ctx_ = nullptr;
+  Tracer* tracer_ = nullptr;
+  bool tearing_down_ = false;
+  mutable ShardStats stats_;
+};
+
+// The shard running on this thread, or nullptr outside a runtime.
+Shard* current_shard() noexcept;
+
+// Makes `shard` current on this thread for a scope (the simulator's single thread
+// switches between shards; a shard thread sets its own once).
+class CurrentShardScope {
+ public:
+  explicit CurrentShardScope(Shard* shard) noexcept;
+  ~CurrentShardScope();
+  CurrentShardScope(const CurrentShardScope&) = delete;
+  CurrentShardScope& operator=(const CurrentShardScope&) = delete;
+
+ private:
+  Shard* previous_;
+};
+
+}  // namespace ringo

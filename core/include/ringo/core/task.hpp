@@ -1,0 +1,399 @@
+// Routines: Task<T> is a lazy coroutine (nothing runs until it is awaited or spawned);
+// awaiting one Task from another is a symmetric transfer. go() turns a Task into a
+// routine on the current shard and returns its JoinHandle.
+//
+// Errors: join() returns Result: the routine's value, errc::cancelled if it was aborted
+// before it ever ran, errc::routine_panicked if an exception escaped it, errc::join_twice
+// on a second join, errc::spawn_limit / not_in_runtime / shard_stopped if go() failed.
+// A routine returning Result<U> is joined as Result<U> (not Result<Result<U>>).
+//
+// Thread-safety: a JoinHandle belongs to the shard that spawned the routine; join() and
+// abort() from another shard return errc::wrong_thread. To cross shards use spawn_on /
+// submit_to (cross_shard.hpp).
+#pragma once
+
+#include <cerrno>
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "ringo/core/error.hpp"
+#include "ringo/core/frame_pool.hpp"
+#include "ringo/core/routine.hpp"
+#include "ringo/core/shard.hpp"
+
+namespace ringo {
+
+template <class T>
+struct Joined_ {
+  using type = Result<T>;
+};
+template <class U>
+struct Joined_<std::expected<U, std::error_code>> {
+  using type = Result<U>;
+};
+template <class T>
+using Joined = typename Joined_<T>::type;
+
+// The routine running on this thread, or nullptr.
+inline Routine* this_routine() noexcept {
+  Shard* s = current_shard();
+  return s != nullptr ? s->current_routine() : nullptr;
+}
+
+namespace detail {
+
+struct PromiseBase {
+  Routine routine;                       // used when this frame is a routine's root
+  std::coroutine_handle<> continuation;  // the awaiting coroutine, when nested
+  std::exception_ptr exception;
+
+  static void* operator new(std::size_t size) { return frame_alloc(size); }
+  static void operator delete(void* frame, std::size_t size) noexcept { frame_free(frame, size); }
+
+  std::suspend_always initial_suspend() noexcept { return {}; }
+
+  struct FinalAwaiter {
+    bool await_ready() noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> self) noexcept {
+      PromiseBase& p = self.promise();
+      if (p.continuation) return p.continuation;
+      p.routine.shard->finish(&p.routine);  // may destroy this frame: touch nothing after
+      return std::noop_coroutine();
+    }
+    void await_resume() noexcept {}
+  };
+  FinalAwaiter final_suspend() noexcept { return {}; }
+
+  void unhandled_exception() noexcept {
+    exception = std::current_exception();
+    routine.panicked = true;
+  }
+};
+
+template <class T>
+struct ValuePromise : PromiseBase {
+  std::optional<T> value;
+  template <class V>
+    requires std::is_convertible_v<V&&, T>
+  void return_value(V&& v) {
+    value.emplace(std::forward<V>(v));
+  }
+  T take() {
+    if (exception) std::rethrow_exception(exception);
+    return std::move(*value);
+  }
+  Joined<T> take_joined() {
+    if constexpr (std::is_same_v<Joined<T>, T>) {
+      return std::move(*value);
+    } else {
+      return Joined<T>(std::move(*value));
+    }
+  }
+};
+
+template <>
+struct ValuePromise<void> : PromiseBase {
+  void return_void() noexcept {}
+  void take() {
+    if (exception) std::rethrow_exception(exception);
+  }
+  Result<void> take_joined() { return {}; }
+};
+
+}  // namespace detail
+
+template <class T = void>
+class [[nodiscard]] Task {
+ public:
+  struct promise_type : detail::ValuePromise<T> {
+    Task get_return_object() noexcept {
+      return Task(std::coroutine_handle<promise_type>::from_promise(*this));
+    }
+  };
+  using Handle = std::coroutine_handle<promise_type>;
+
+  Task() noexcept = default;
+  explicit Task(Handle h) noexcept : handle_(h) {}
+  Task(Task&& o) noexcept : handle_(std::exchange(o.handle_, {})) {}
+  Task& operator=(Task&& o) noexcept {
+    if (this != &o) {
+      reset();
+      handle_ = std::exchange(o.handle_, {});
+    }
+    return *this;
+  }
+  ~Task() { reset(); }
+
+  bool valid() const noexcept { return static_cast<bool>(handle_); }
+  Handle release() noexcept { return std::exchange(handle_, {}); }
+
+  auto operator co_await() && noexcept {
+    struct Awaiter {
+      Handle child;
+      bool await_ready() noexcept { return false; }
+      std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) noexcept {
+        child.promise().continuation = parent;
+        return child;
+      }
+      T await_resume() { return child.promise().take(); }
+    };
+    return Awaiter{handle_};
+  }
+
+ private:
+  void reset() noexcept {
+    if (handle_) std::exchange(handle_, {}).destroy();
+  }
+  Handle handle_{};
+};
+
+template <class T>
+class [[nodiscard]] JoinHandle {
+ public:
+  using Promise = typename Task<T>::promise_type;
+
+  JoinHandle() noexcept : error_(make_error_code(errc::join_twice)) {}
+  explicit JoinHandle(std::error_code spawn_error) noexcept : error_(spawn_error) {}
+  explicit JoinHandle(std::coroutine_handle<Promise> h) noexcept : handle_(h) {}
+  JoinHandle(JoinHandle&& o) noexcept : handle_(std::exchange(o.handle_, {})), error_(o.error_) {}
+  JoinHandle& operator=(JoinHandle&& o) noexcept {
+    if (this != &o) {
+      detach();
+      handle_ = std::exchange(o.handle_, {});
+      error_ = o.error_;
+    }
+    return *this;
+  }
+  // Dropping a handle detaches the routine (Go semantics): it runs on to completion.
+  ~JoinHandle() { detach(); }
+
+  // False when go() failed; spawn_error() says why.
+  bool valid() const noexcept { return static_cast<bool>(handle_); }
+  explicit operator bool() const noexcept { return valid(); }
+  std::error_code spawn_error() const noexcept { return handle_ ? std::error_code{} : error_; }
+  uint64_t id() const noexcept { return handle_ ? routine().id : 0; }
+  bool finished() const noexcept { return handle_ && routine().done; }
+  // The control block, for runtime internals (cross-shard call registry).
+  Routine* routine_ptr() const noexcept { return handle_ ? &routine() : nullptr; }
+
+  // Cancels what the routine waits on; it resumes with errc::cancelled and every later
+  // await fails fast. A routine that has not started yet never runs.
+  Result<void> abort() noexcept {
+    if (!handle_) return fail(errc::join_twice);
+    Routine& r = routine();
+    if (current_shard() != r.shard) return fail(errc::wrong_thread);
+    r.shard->abort(&r);
+    return {};
+  }
+
+  void detach() noexcept {
+    if (!handle_) return;
+    Routine& r = routine();
+    handle_ = {};
+    error_ = make_error_code(errc::join_twice);
+    r.shard->release(&r);
+  }
+
+  auto join() noexcept {
+    struct Awaiter {
+      JoinHandle* self;
+      Routine* me = nullptr;
+      std::error_code early{};
+      bool interrupted = false;
+
+      bool await_ready() noexcept {
+        if (!self->handle_) return early = self->error_, true;
+        Routine& target = self->routine();
+        Shard* here = current_shard();
+        if (here != target.shard) return early = make_error_code(errc::wrong_thread), true;
+        me = here->current_routine();
+        if (target.done) return true;
+        if (me == nullptr) return early = make_error_code(errc::not_in_runtime), true;
+        if (target.joiner != nullptr) return early = make_error_code(errc::join_twice), true;
+        if (me->should_cancel()) return early = make_error_code(errc::cancelled), true;
+        return false;
+      }
+      void await_suspend(std::coroutine_handle<> h) noexcept {
+        Routine& target = self->routine();
+        target.joiner = me;
+        target.shard->park(me, h, "join", target.id, &Awaiter::on_cancel, this);
+      }
+      static void on_cancel(Routine* me, void* ctx) {
+        auto* a = static_cast<Awaiter*>(ctx);
+        a->self->routine().joiner = nullptr;
+        a->interrupted = true;
+        me->shard->unpark(me);
+      }
+      Joined<T> await_resume() {
+        if (early) return std::unexpected(early);
+        if (interrupted) return fail(errc::cancelled);
+        Promise& p = self->handle_.promise();
+        Joined<T> out = p.routine.cancelled_before_start ? Joined<T>(fail(errc::cancelled))
+                        : p.routine.panicked             ? Joined<T>(fail(errc::routine_panicked))
+                                                         : p.take_joined();
+        self->detach();
+        return out;
+      }
+    };
+    return Awaiter{this};
+  }
+
+ private:
+  Routine& routine() const noexcept { return handle_.promise().routine; }
+  std::coroutine_handle<Promise> handle_{};
+  std::error_code error_{};
+};
+
+// Starts task as a routine on shard; it runs when the shard next runs ready routines.
+template <class T>
+JoinHandle<T> spawn_local(Shard& shard, Task<T> task, bool must_start = false) {
+  auto h = task.release();
+  if (!h) return JoinHandle<T>(make_error_code(errc::invalid_argument));
+  h.promise().routine.must_start = must_start;
+  if (auto admitted = shard.admit(&h.promise().routine, h); !admitted) {
+    h.destroy();
+    return JoinHandle<T>(admitted.error());
+  }
+  return JoinHandle<T>(h);
+}
+
+// go(task): a routine on the current shard. Outside a runtime the handle is invalid with
+// errc::not_in_runtime.
+template <class T>
+JoinHandle<T> go(Task<T> task) {
+  Shard* shard = current_shard();
+  if (shard == nullptr) return JoinHandle<T>(make_error_code(errc::not_in_runtime));
+  return spawn_local(*shard, std::move(task));
+}
+
+// Lets the other ready routines of this shard run first.
+inline auto yield_now() noexcept {
+  struct Awaiter {
+    Routine* me = this_routine();
+    bool await_ready() const noexcept { return me == nullptr; }
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+      me->resume_point = h;
+      me->shard->make_ready(me);
+    }
+    void await_resume() const noexcept {}
+  };
+  return Awaiter{};
+}
+
+namespace detail {
+struct SleepAwaiter : TimerNode {
+  Instant deadline;
+  Routine* me = this_routine();
+  std::error_code error{};
+
+  explicit SleepAwaiter(Instant when) noexcept : deadline(when) {}
+  bool await_ready() noexcept {
+    if (me == nullptr) return error = make_error_code(errc::not_in_runtime), true;
+    if (me->should_cancel()) return error = make_error_code(errc::cancelled), true;
+    return false;
+  }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    fire = &SleepAwaiter::on_fire;
+    Shard& shard = *me->shard;
+    shard.park(me, h, "sleep", static_cast<uint64_t>(deadline.count()), &SleepAwaiter::on_cancel, this);
+    // A past deadline still goes through the timer heap: sleep(0) is a fair yield.
+    shard.add_timer(this, std::max(deadline, shard.now()));
+  }
+  static void on_fire(TimerNode* n) {
+    auto* a = static_cast<SleepAwaiter*>(n);
+    a->me->shard->unpark(a->me);
+  }
+  static void on_cancel(Routine* me, void* ctx) {
+    auto* a = static_cast<SleepAwaiter*>(ctx);
+    me->shard->cancel_timer(a);
+    a->error = make_error_code(errc::cancelled);
+    me->shard->unpark(me);
+  }
+  Result<void> await_resume() noexcept {
+    if (error) return std::unexpected(error);
+    return {};
+  }
+};
+}  // namespace detail
+
+// Suspends until the ring clock reaches `when`. Result: ok, errc::cancelled, or
+// errc::not_in_runtime outside a routine.
+inline detail::SleepAwaiter sleep_until(Instant when) noexcept { return detail::SleepAwaiter(when); }
+
+inline auto sleep(Duration d) noexcept {
+  Shard* s = current_shard();
+  const Instant now = s != nullptr ? s->now() : Instant{0};
+  return sleep_until(d.count() > 0 && now <= kNoDeadline - d ? now + d : now);
+}
+
+// Lane B kernel op: submits sqe through lane A and resumes with the kernel's result.
+// Result: res >= 0, or errno (generic category), errc::timed_out when `deadline` won,
+// errc::cancelled when the routine was aborted and the kernel cancelled the op. If the op
+// completed anyway its real result is returned.
+inline auto submit(const Sqe& sqe, Instant deadline = kNoDeadline) noexcept {
+  struct Awaiter {
+    Sqe sqe;
+    Instant deadline;
+    Routine* me = this_routine();
+    OpToken token{};
+    int32_t res = 0;
+    bool deadline_expired = false;
+    std::error_code early{};
+
+    bool await_ready() noexcept {
+      if (me == nullptr) return early = make_error_code(errc::not_in_runtime), true;
+      if (me->should_cancel()) return early = make_error_code(errc::cancelled), true;
+      return false;
+    }
+    void await_suspend(std::coroutine_handle<> h) noexcept {
+      Shard& shard = *me->shard;
+      token = shard.submit_raw(sqe, &Awaiter::on_complete, this, deadline);
+      shard.park(me, h, opcode_name(sqe.opcode), token.user_data, &Awaiter::on_cancel, this);
+    }
+    static void on_complete(void* ctx, int32_t r, uint32_t flags) {
+      auto* a = static_cast<Awaiter*>(ctx);
+      a->res = r;
+      a->deadline_expired = (flags & kOpDeadlineExpired) != 0;
+      a->me->shard->unpark(a->me);
+    }
+    // The routine stays parked until the op's completion arrives: its frame, and any
+    // buffer the kernel may write, outlive the op.
+    static void on_cancel(Routine* me, void* ctx) { me->shard->cancel(static_cast<Awaiter*>(ctx)->token); }
+    Result<int32_t> await_resume() noexcept {
+      if (early) return std::unexpected(early);
+      if (res >= 0) return res;
+      if (deadline_expired) return fail(errc::timed_out);
+      if (res == -ECANCELED && me->cancel_requested) return fail(errc::cancelled);
+      return fail_errno(res);
+    }
+  };
+  return Awaiter{sqe, deadline};
+}
+
+inline auto nop(Instant deadline = kNoDeadline) noexcept {
+  Sqe s;
+  s.opcode = Opcode::nop;
+  return submit(s, deadline);
+}
+
+// While alive, cancellation does not interrupt this routine's waits (cleanup code).
+class [[nodiscard]] Shield {
+ public:
+  Shield() noexcept : me_(this_routine()) {
+    if (me_ != nullptr) ++me_->shield_depth;
+  }
+  ~Shield() {
+    if (me_ != nullptr) --me_->shield_depth;
+  }
+  Shield(const Shield&) = delete;
+  Shield& operator=(const Shield&) = delete;
+
+ private:
+  Routine* me_;
+};
+
+}  // namespace ringo

@@ -1,0 +1,42 @@
+// Trace records: a compact event for every scheduling decision. The simulator installs a
+// Tracer on each shard, hashes every record and optionally keeps them for export. Real
+// backends run without a tracer (one predictable branch per event).
+#pragma once
+
+#include <cstdint>
+
+namespace ringo {
+
+enum class TraceKind : uint16_t {
+  spawn,          // a = routine id
+  resume,         // a = routine id
+  finish,         // a = routine id, b = 1 if it panicked
+  op_submit,      // a = user_data, b = opcode
+  op_complete,    // a = user_data, b = res (as uint32)
+  op_cancel,      // a = user_data, b = outcome
+  stale_cqe,      // a = user_data
+  msg_send,       // a = target shard, b = tag
+  msg_deliver,    // a = from shard, b = tag
+  timer_fire,     // a = timer tiebreak
+  kernel_step,    // a = event kind, b = detail (simulator decisions)
+  fault,          // a = fault kind, b = detail
+  count_,
+};
+
+const char* trace_kind_name(TraceKind k) noexcept;
+
+struct TraceEvent {
+  int64_t time_ns;
+  uint32_t shard;
+  TraceKind kind;
+  uint64_t a;
+  uint64_t b;
+};
+
+class Tracer {
+ public:
+  virtual ~Tracer() = default;
+  virtual void record(const TraceEvent& event) = 0;
+};
+
+}  // namespace ringo

@@ -1,0 +1,40 @@
+#include "ringo/core/error.hpp"
+
+#include <string>
+
+namespace ringo {
+namespace {
+
+class RingoCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "ringo"; }
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::ok: return "ok";
+      case errc::cancelled: return "operation cancelled";
+      case errc::timed_out: return "deadline expired";
+      case errc::channel_closed: return "channel closed";
+      case errc::shard_stopped: return "shard stopped";
+      case errc::not_in_runtime: return "not called from a running ringo shard";
+      case errc::join_twice: return "routine already joined or detached";
+      case errc::invalid_shard: return "shard index out of range";
+      case errc::spawn_limit: return "per-shard routine limit reached";
+      case errc::routine_panicked: return "an exception escaped the routine";
+      case errc::deadlock: return "deadlock: every routine blocked, nothing pending";
+      case errc::invalid_argument: return "invalid argument";
+      case errc::wrong_thread: return "called from a thread that does not own the runtime";
+      case errc::backend_unavailable: return "backend unavailable";
+      case errc::queue_full: return "queue full";
+    }
+    return "unknown ringo error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& ringo_category() noexcept {
+  static const RingoCategory category;
+  return category;
+}
+
+}  // namespace ringo

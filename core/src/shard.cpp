@@ -1,0 +1,555 @@
+#include "ringo/core/shard.hpp"
+
+#include <cassert>
+#include <cerrno>
+#include <cstdio>
+
+namespace ringo {
+namespace {
+
+thread_local Shard* tls_current_shard = nullptr;
+
+constexpr size_t kCqeBatch = 128;
+constexpr unsigned kMaxReapRounds = 8;  // bounded: at most 1024 CQEs per tick
+
+}  // namespace
+
+Shard* current_shard() noexcept { return tls_current_shard; }
+
+CurrentShardScope::CurrentShardScope(Shard* shard) noexcept : previous_(tls_current_shard) {
+  tls_current_shard = shard;
+}
+CurrentShardScope::~CurrentShardScope() { tls_current_shard = previous_; }
+
+ShardStats& ShardStats::operator+=(const ShardStats& o) {
+  routines_spawned += o.routines_spawned;
+  routines_finished += o.routines_finished;
+  routines_live += o.routines_live;
+  routines_panicked += o.routines_panicked;
+  routines_cancelled_before_start += o.routines_cancelled_before_start;
+  resumes += o.resumes;
+  ops_submitted += o.ops_submitted;
+  ops_completed += o.ops_completed;
+  ops_cancelled_before_submit += o.ops_cancelled_before_submit;
+  ops_cancelled_by_kernel += o.ops_cancelled_by_kernel;
+  ops_completed_despite_cancel += o.ops_completed_despite_cancel;
+  deadline_expiries += o.deadline_expiries;
+  stale_completions += o.stale_completions;
+  messages_sent += o.messages_sent;
+  messages_delivered += o.messages_delivered;
+  messages_send_failed += o.messages_send_failed;
+  messages_dropped += o.messages_dropped;
+  envelopes_delivered += o.envelopes_delivered;
+  doorbells_sent += o.doorbells_sent;
+  doorbell_retries += o.doorbell_retries;
+  timers_fired += o.timers_fired;
+  ticks += o.ticks;
+  batches_pushed += o.batches_pushed;
+  return *this;
+}
+
+// ---------------------------------------------------------------- group
+
+ShardGroup::ShardGroup(uint32_t shards) {
+  ports_.reserve(shards);
+  for (uint32_t i = 0; i < shards; ++i) ports_.push_back(std::make_unique<ShardPort>());
+}
+
+Result<bool> ShardGroup::enqueue(uint32_t target, Envelope* env) {
+  if (target >= size()) return fail(errc::invalid_shard);
+  ShardPort& port = *ports_[target];
+  {
+    std::lock_guard lock(port.mutex);
+    if (port.closed) return fail(errc::shard_stopped);
+    env->next = nullptr;
+    if (port.tail != nullptr) {
+      port.tail->next = env;
+    } else {
+      port.head = env;
+    }
+    port.tail = env;
+  }
+  return !port.doorbell_armed.exchange(true);
+}
+
+// ---------------------------------------------------------------- shard
+
+Shard::Shard(ShardGroup& group, uint32_t index, Ring& ring, ShardConfig config)
+    : group_(group),
+      index_(index),
+      ring_(ring),
+      config_(config),
+      prng_(config.seed ^ (0x5a17d00dULL * (index + 1))),
+      cqe_buffer_(kCqeBatch) {
+  assert(index < group.size());
+  doorbells_.reserve(group.size());
+  for (uint32_t t = 0; t < group.size(); ++t) doorbells_.push_back({this, t});
+}
+
+Shard::~Shard() {
+  // Frames still alive here belong to routines that never finished (a runtime torn down
+  // mid-flight). Their frames own awaiters that may sit in our structures: unlink them
+  // first, then free the frames.
+  // Releases made by those frames' destructors free finished routines only.
+  tearing_down_ = true;
+  while (live_head_ != nullptr) {
+    Routine* r = live_head_;
+    live_head_ = r->next_live;
+    r->root.destroy();
+  }
+  close_inbox();
+}
+
+const ShardStats& Shard::stats() const noexcept {
+  stats_.routines_live = stats_.routines_spawned - stats_.routines_finished;
+  return stats_;
+}
+
+bool Shard::has_local_work() const noexcept {
+  return ready_head_ != nullptr || !pending_.empty() || !doorbell_retry_.empty() ||
+         timers_.next_deadline() <= ring_.now();
+}
+
+bool Shard::run_once(bool may_block, Duration max_block) {
+  CurrentShardScope scope(this);
+  ++stats_.ticks;
+  const uint64_t before = stats_.resumes + stats_.ops_completed + stats_.timers_fired +
+                          stats_.messages_delivered + stats_.envelopes_delivered;
+  fire_timers();
+  run_ready();
+  for (uint32_t target : doorbell_retry_) {
+    ++stats_.doorbell_retries;
+    ring_doorbell(target);
+  }
+  doorbell_retry_.clear();
+
+  const bool idle = ready_head_ == nullptr;
+  Duration timeout{0};
+  if (may_block && idle) {
+    const Instant next = timers_.next_deadline();
+    timeout = next == kNoDeadline ? Duration::max() : std::max(Duration{0}, next - ring_.now());
+    timeout = std::min(timeout, max_block);
+  }
+  flush(may_block && idle && timeout.count() > 0 ? 1 : 0, timeout);
+  reap();
+  fire_timers();
+  const uint64_t after = stats_.resumes + stats_.ops_completed + stats_.timers_fired +
+                         stats_.messages_delivered + stats_.envelopes_delivered;
+  return after != before || ready_head_ != nullptr;
+}
+
+// ---------------------------------------------------------------- routines
+
+Result<void> Shard::admit(Routine* r, std::coroutine_handle<> root) {
+  if (stats_.routines_spawned - stats_.routines_finished >= config_.max_routines) {
+    return fail(errc::spawn_limit);
+  }
+  if (group_.port(index_).stopping.load(std::memory_order_relaxed)) return fail(errc::shard_stopped);
+  r->root = root;
+  r->resume_point = root;
+  r->shard = this;
+  r->id = (uint64_t{index_} << 48) | ++next_routine_seq_;
+  r->refs = 2;
+  r->prev_live = live_tail_;
+  r->next_live = nullptr;
+  if (live_tail_ != nullptr) {
+    live_tail_->next_live = r;
+  } else {
+    live_head_ = r;
+  }
+  live_tail_ = r;
+  ++stats_.routines_spawned;
+  trace(TraceKind::spawn, r->id, 0);
+  make_ready(r);
+  return {};
+}
+
+void Shard::make_ready(Routine* r) {
+  assert(r->next_ready == nullptr && ready_tail_ != r);
+  if (ready_tail_ != nullptr) {
+    ready_tail_->next_ready = r;
+  } else {
+    ready_head_ = r;
+  }
+  ready_tail_ = r;
+}
+
+void Shard::park(Routine* r, std::coroutine_handle<> at, const char* reason, uint64_t detail,
+                 Routine::CancelWait cancel, void* ctx) noexcept {
+  r->resume_point = at;
+  r->wait_reason = reason;
+  r->wait_detail = detail;
+  r->cancel_wait = cancel;
+  r->wait_ctx = ctx;
+}
+
+void Shard::unpark(Routine* r) {
+  r->cancel_wait = nullptr;
+  r->wait_ctx = nullptr;
+  r->wait_reason = nullptr;
+  make_ready(r);
+}
+
+void Shard::abort(Routine* r) {
+  if (r->done || r->cancel_requested) return;
+  r->cancel_requested = true;
+  if (r->shield_depth == 0 && r->cancel_wait != nullptr) {
+    const Routine::CancelWait cancel = r->cancel_wait;
+    r->cancel_wait = nullptr;  // one cancel per wait; the waiter unparks when it may
+    cancel(r, r->wait_ctx);
+  }
+}
+
+size_t Shard::abort_all() {
+  size_t n = 0;
+  for (Routine* r = live_head_; r != nullptr; r = r->next_live) {
+    if (!r->cancel_requested && !r->done) {
+      abort(r);
+      ++n;
+    }
+  }
+  return n;
+}
+
+void Shard::run_ready() {
+  for (uint32_t budget = config_.run_budget; budget > 0 && ready_head_ != nullptr; --budget) {
+    Routine* r = ready_head_;
+    ready_head_ = r->next_ready;
+    if (ready_head_ == nullptr) ready_tail_ = nullptr;
+    r->next_ready = nullptr;
+    if (!r->started && r->cancel_requested && !r->must_start) {
+      // Aborted before it ever ran: the body is skipped, join() reports cancelled.
+      r->cancelled_before_start = true;
+      ++stats_.routines_cancelled_before_start;
+      finish(r);
+      continue;
+    }
+    r->started = true;
+    ++stats_.resumes;
+    trace(TraceKind::resume, r->id, 0);
+    current_ = r;
+    r->resume_point.resume();
+    current_ = nullptr;
+  }
+}
+
+void Shard::finish(Routine* r) {
+  r->done = true;
+  ++stats_.routines_finished;
+  if (r->panicked) ++stats_.routines_panicked;
+  trace(TraceKind::finish, r->id, r->panicked ? 1 : 0);
+  if (r->prev_live != nullptr) {
+    r->prev_live->next_live = r->next_live;
+  } else {
+    live_head_ = r->next_live;
+  }
+  if (r->next_live != nullptr) {
+    r->next_live->prev_live = r->prev_live;
+  } else {
+    live_tail_ = r->prev_live;
+  }
+  r->prev_live = r->next_live = nullptr;
+  if (Routine* joiner = r->joiner) {
+    r->joiner = nullptr;
+    unpark(joiner);
+  }
+  release(r);
+}
+
+void Shard::release(Routine* r) {
+  assert(r->refs > 0);
+  if (--r->refs == 0 && (!tearing_down_ || r->done)) r->root.destroy();
+}
+
+std::string Shard::describe_blocked() const {
+  std::string out;
+  char line[160];
+  for (const Routine* r = live_head_; r != nullptr; r = r->next_live) {
+    std::snprintf(line, sizeof line, "  shard %u routine #%llu: %s (%llu)%s\n", index_,
+                  static_cast<unsigned long long>(r->id & ((uint64_t{1} << 48) - 1)),
+                  r->wait_reason != nullptr ? r->wait_reason : (r->started ? "runnable" : "not started"),
+                  static_cast<unsigned long long>(r->wait_detail), r->cancel_requested ? " [cancelled]" : "");
+    out += line;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- timers
+
+void Shard::add_timer(TimerNode* node, Instant when) {
+  node->when = when;
+  node->tiebreak = prng_.next();
+  timers_.insert(node);
+}
+
+void Shard::fire_timers() {
+  const Instant now = ring_.now();
+  // Bounded: a fired timer may add another timer, which waits for the next tick.
+  for (size_t n = timers_.size(); n > 0; --n) {
+    TimerNode* top = timers_.top();
+    if (top == nullptr || top->when > now) break;
+    timers_.pop();
+    ++stats_.timers_fired;
+    trace(TraceKind::timer_fire, top->tiebreak, 0);
+    top->fire(top);
+  }
+}
+
+// ---------------------------------------------------------------- lane A: ops
+
+void Shard::queue_sqe(const Sqe& sqe) {
+  pending_.push_back(sqe);
+}
+
+OpToken Shard::submit_raw(const Sqe& sqe, OpCallback callback, void* ctx, Instant deadline) {
+  const uint32_t slot = slab_.acquire(callback, ctx);
+  Sqe s = sqe;
+  s.user_data = slab_.handle(slot);
+  s.deadline = deadline;
+  s.timeout_user_data = deadline != kNoDeadline ? slab_.handle(slot, UdKind::link_timeout) : 0;
+  queue_sqe(s);
+  return OpToken{s.user_data};
+}
+
+bool Shard::cancel(OpToken token) {
+  OpRecord* rec = slab_.lookup(token.user_data);
+  if (rec == nullptr || rec->cancel_requested) return false;
+  rec->cancel_requested = true;
+  trace(TraceKind::op_cancel, token.user_data, rec->state == OpRecord::State::queued ? 0 : 1);
+  if (rec->state == OpRecord::State::queued) {
+    // Outcome 1: it never reaches the kernel. flush() skips its queued Sqe, whose
+    // generation no longer matches once the slot is released.
+    ++stats_.ops_cancelled_before_submit;
+    const OpCallback cb = rec->callback;
+    void* ctx = rec->ctx;
+    slab_.release(UserData::slot(token.user_data));
+    if (cb != nullptr) cb(ctx, -ECANCELED, 0);
+    return true;
+  }
+  Sqe c;
+  c.opcode = Opcode::async_cancel;
+  c.addr = token.user_data;
+  c.user_data = UserData::with_kind(token.user_data, UdKind::cancel);
+  queue_sqe(c);
+  return true;
+}
+
+void Shard::flush(unsigned min_complete, Duration timeout) {
+  // Drop Sqes of ops cancelled before submission, then push the rest in one batch.
+  size_t kept = 0;
+  for (const Sqe& s : pending_) {
+    const UdKind kind = UserData::kind(s.user_data);
+    if (kind == UdKind::op) {
+      OpRecord* rec = slab_.lookup(s.user_data);
+      if (rec == nullptr || rec->state != OpRecord::State::queued) continue;
+    }
+    pending_[kept++] = s;
+  }
+  pending_.resize(kept);
+  if (!pending_.empty()) {
+    const size_t accepted = ring_.push(pending_);
+    ++stats_.batches_pushed;
+    for (size_t i = 0; i < accepted; ++i) {
+      const Sqe& s = pending_[i];
+      trace(TraceKind::op_submit, s.user_data, static_cast<uint64_t>(s.opcode));
+      if (UserData::kind(s.user_data) != UdKind::op) continue;
+      OpRecord& rec = slab_.at(UserData::slot(s.user_data));
+      rec.state = OpRecord::State::in_flight;
+      rec.has_deadline = s.deadline != kNoDeadline;
+      rec.cqes_outstanding = rec.has_deadline ? 2 : 1;
+      ++stats_.ops_submitted;
+    }
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(accepted));
+    if (!pending_.empty()) min_complete = 0;  // SQ full: come back soon, do not sleep
+  }
+  const auto submitted = ring_.submit_and_wait(min_complete, timeout);
+  (void)submitted;  // an interrupted wait (EINTR) or busy ring is retried next tick
+}
+
+size_t Shard::reap() {
+  size_t total = 0;
+  for (unsigned round = 0; round < kMaxReapRounds; ++round) {
+    const size_t n = ring_.reap(cqe_buffer_);
+    for (size_t i = 0; i < n; ++i) dispatch(cqe_buffer_[i]);
+    total += n;
+    if (n < cqe_buffer_.size()) break;
+  }
+  return total;
+}
+
+void Shard::dispatch(const Cqe& cqe) {
+  switch (UserData::kind(cqe.user_data)) {
+    case UdKind::op:
+    case UdKind::link_timeout:
+      complete_op(cqe);
+      return;
+    case UdKind::cancel:
+      return;  // the cancel request's own result; the op's CQE tells the outcome
+    case UdKind::message:
+      deliver_message(cqe);
+      return;
+  }
+  ++stats_.stale_completions;
+  trace(TraceKind::stale_cqe, cqe.user_data, 0);
+}
+
+void Shard::complete_op(const Cqe& cqe) {
+  OpRecord* rec = slab_.lookup(cqe.user_data);
+  const bool is_timeout = UserData::kind(cqe.user_data) == UdKind::link_timeout;
+  const bool duplicate = rec != nullptr && (is_timeout ? !rec->has_deadline || rec->timeout_cqe_seen
+                                                        : rec->op_cqe_seen);
+  if (rec == nullptr || rec->state != OpRecord::State::in_flight || duplicate) {
+    ++stats_.stale_completions;
+    trace(TraceKind::stale_cqe, cqe.user_data, 0);
+    return;
+  }
+  trace(TraceKind::op_complete, cqe.user_data, static_cast<uint32_t>(cqe.res));
+  if (is_timeout) {
+    rec->timeout_cqe_seen = true;
+    rec->deadline_fired = cqe.res == -ETIME;
+  } else {
+    rec->op_cqe_seen = true;
+    rec->res = cqe.res;
+    rec->cqe_flags = cqe.flags;
+  }
+  if (--rec->cqes_outstanding == 0) finalize_op(UserData::slot(cqe.user_data));
+}
+
+void Shard::finalize_op(uint32_t slot) {
+  OpRecord& rec = slab_.at(slot);
+  int32_t res = rec.res;
+  uint32_t flags = rec.cqe_flags;
+  if (rec.deadline_fired && res == -ECANCELED) {
+    res = -ETIME;
+    flags |= kOpDeadlineExpired;
+    ++stats_.deadline_expiries;
+  } else if (rec.cancel_requested) {
+    if (res == -ECANCELED) {
+      ++stats_.ops_cancelled_by_kernel;
+    } else {
+      ++stats_.ops_completed_despite_cancel;
+    }
+  }
+  ++stats_.ops_completed;
+  const OpCallback cb = rec.callback;
+  void* ctx = rec.ctx;
+  slab_.release(slot);
+  if (cb != nullptr) cb(ctx, res, flags);
+}
+
+// ---------------------------------------------------------------- lane A: messages
+
+Result<void> Shard::send_raw(uint32_t target, uint16_t tag, uint64_t value, OpCallback on_sent, void* ctx) {
+  if (target >= group_.size()) return fail(errc::invalid_shard);
+  if (tag == kDoorbellTag || value > kMaxMessageValue) return fail(errc::invalid_argument);
+  if (group_.port(target).stopping.load(std::memory_order_acquire)) return fail(errc::shard_stopped);
+  Sqe s;
+  s.opcode = Opcode::msg_ring;
+  s.fd = group_.port(target).ring_id;
+  s.len = (index_ << 16) | tag;
+  s.off = UserData::message(value);
+  if (on_sent != nullptr) {
+    submit_raw(s, on_sent, ctx);
+  } else {
+    submit_raw(s, &Shard::on_raw_sent, this);
+  }
+  ++stats_.messages_sent;
+  trace(TraceKind::msg_send, target, tag);
+  return {};
+}
+
+void Shard::on_raw_sent(void* ctx, int32_t res, uint32_t) {
+  if (res < 0) ++static_cast<Shard*>(ctx)->stats_.messages_send_failed;
+}
+
+void Shard::deliver_message(const Cqe& cqe) {
+  const auto word = static_cast<uint32_t>(cqe.res);
+  const uint32_t from = word >> 16;
+  const auto tag = static_cast<uint16_t>(word & 0xFFFF);
+  if (cqe.res < 0 || from >= group_.size()) {
+    ++stats_.messages_dropped;  // forged: no shard sends from there
+    trace(TraceKind::stale_cqe, cqe.user_data, word);
+    return;
+  }
+  ++stats_.messages_delivered;
+  trace(TraceKind::msg_deliver, from, tag);
+  if (tag == kDoorbellTag) {
+    drain_inbox();
+    return;
+  }
+  if (message_handler_ == nullptr) {
+    ++stats_.messages_dropped;
+    return;
+  }
+  message_handler_(message_ctx_, RingMsg{from, tag, UserData::payload(cqe.user_data)});
+}
+
+// ---------------------------------------------------------------- lane B transport
+
+Result<void> Shard::post(uint32_t target, Envelope* env) {
+  auto ring = group_.enqueue(target, env);
+  if (!ring) return std::unexpected(ring.error());
+  if (*ring) ring_doorbell(target);
+  return {};
+}
+
+void Shard::ring_doorbell(uint32_t target) {
+  Sqe s;
+  s.opcode = Opcode::msg_ring;
+  s.fd = group_.port(target).ring_id;
+  s.len = (index_ << 16) | kDoorbellTag;
+  s.off = UserData::message(0);
+  submit_raw(s, &Shard::on_doorbell_sent, &doorbells_[target]);
+  ++stats_.doorbells_sent;
+  trace(TraceKind::msg_send, target, kDoorbellTag);
+}
+
+void Shard::on_doorbell_sent(void* ctx, int32_t res, uint32_t) {
+  auto* d = static_cast<DoorbellCtx*>(ctx);
+  if (res >= 0) return;
+  // The payload waits in the inbox with the doorbell armed: nobody else will ring, so we
+  // must, unless the target is gone (its inbox was closed and rejected everything).
+  ++d->shard->stats_.messages_send_failed;
+  if (!d->shard->group_.port(d->target).stopping.load(std::memory_order_acquire)) {
+    d->shard->doorbell_retry_.push_back(d->target);
+  }
+}
+
+void Shard::drain_inbox() {
+  ShardPort& port = group_.port(index_);
+  port.doorbell_armed.store(false);
+  Envelope* list;
+  {
+    std::lock_guard lock(port.mutex);
+    list = port.head;
+    port.head = port.tail = nullptr;
+  }
+  while (list != nullptr) {
+    Envelope* env = list;
+    list = env->next;
+    env->next = nullptr;
+    ++stats_.envelopes_delivered;
+    env->deliver(*this);
+  }
+}
+
+void Shard::close_inbox() {
+  ShardPort& port = group_.port(index_);
+  port.stopping.store(true, std::memory_order_release);
+  Envelope* list;
+  {
+    std::lock_guard lock(port.mutex);
+    port.closed = true;
+    list = port.head;
+    port.head = port.tail = nullptr;
+  }
+  CurrentShardScope scope(this);
+  while (list != nullptr) {
+    Envelope* env = list;
+    list = env->next;
+    env->next = nullptr;
+    env->reject(*this);
+  }
+}
+
+}  // namespace ringo

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: GCC debug build (warnings are errors), then clang-19 with
+# ASan+UBSan over every test, then ThreadSanitizer over the multi-threaded io_uring tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "debug (g++, -Werror)"
+cmake --preset debug >/dev/null
+cmake --build --preset debug
+ctest --preset debug
+
+step "asan (clang-19, ASan+UBSan)"
+cmake --preset asan >/dev/null
+cmake --build --preset asan
+ctest --preset asan
+
+step "tsan (clang-19, multi-threaded io_uring tests)"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan
+ctest --preset tsan
+
+step "format"
+bash scripts/check-format.sh
+
+echo
+echo "make test: all suites passed"

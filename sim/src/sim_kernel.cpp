@@ -1,0 +1,253 @@
+#include "ringo/sim/sim_kernel.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+namespace ringo::sim {
+
+namespace {
+enum FaultKind : uint64_t { kMsgOverflow = 1, kSqFull = 2, kCancelTooLate = 3 };
+enum StepKind : uint64_t { kDeliver = 1, kAdvance = 2 };
+constexpr uint32_t kMillion = 1000000;
+}  // namespace
+
+FaultConfig FaultConfig::none() {
+  FaultConfig f;
+  f.cancel_too_late_ppm = 500000;
+  return f;
+}
+
+FaultConfig FaultConfig::light() {
+  FaultConfig f;
+  f.msg_ring_overflow_ppm = 10000;
+  f.sq_full_ppm = 10000;
+  f.max_latency = Duration{100000};
+  return f;
+}
+
+FaultConfig FaultConfig::heavy() {
+  FaultConfig f;
+  f.msg_ring_overflow_ppm = 100000;
+  f.sq_full_ppm = 100000;
+  f.max_latency = Duration{2000000};
+  return f;
+}
+
+FaultConfig FaultConfig::swarm(uint64_t seed) {
+  Prng p(seed ^ 0x5a4a4dULL);
+  FaultConfig f;
+  f.msg_ring_overflow_ppm = p.chance(1, 2) ? static_cast<uint32_t>(p.below(200000)) : 0;
+  f.sq_full_ppm = p.chance(1, 2) ? static_cast<uint32_t>(p.below(200000)) : 0;
+  f.cancel_too_late_ppm = static_cast<uint32_t>(p.below(kMillion));
+  f.min_latency = Duration{static_cast<int64_t>(p.below(5000))};
+  f.max_latency = f.min_latency + Duration{static_cast<int64_t>(p.below(5000000))};
+  return f;
+}
+
+bool FaultConfig::parse(const std::string& name, uint64_t seed, FaultConfig& out) {
+  if (name == "none") return out = none(), true;
+  if (name == "light") return out = light(), true;
+  if (name == "heavy") return out = heavy(), true;
+  if (name == "swarm") return out = swarm(seed), true;
+  return false;
+}
+
+// ---------------------------------------------------------------- SimRing
+
+SimRing::SimRing(SimKernel& kernel, uint32_t index, uint32_t sq_entries)
+    : kernel_(kernel), index_(index), sq_entries_(sq_entries) {}
+
+size_t SimRing::push(std::span<const Sqe> sqes) {
+  size_t room = sq_entries_ - sq_.size();
+  if (room > 1 && kernel_.inject(kernel_.faults().sq_full_ppm, kSqFull)) {
+    room = kernel_.prng().below(room);
+  }
+  const size_t n = std::min(room, sqes.size());
+  sq_.insert(sq_.end(), sqes.begin(), sqes.begin() + static_cast<std::ptrdiff_t>(n));
+  return n;
+}
+
+Result<size_t> SimRing::submit_and_wait(unsigned, Duration) {
+  // The simulator never blocks here: when nothing can run, the driver advances the clock.
+  const size_t n = sq_.size();
+  for (const Sqe& s : sq_) kernel_.submit(index_, s);
+  sq_.clear();
+  return n;
+}
+
+size_t SimRing::reap(std::span<Cqe> out) {
+  const size_t n = std::min(out.size(), cq_.size());
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = cq_.front();
+    cq_.pop_front();
+  }
+  return n;
+}
+
+Instant SimRing::now() const { return kernel_.now(); }
+
+Caps SimRing::caps() const {
+  Caps c;
+  c.msg_ring = c.link_timeout = c.async_cancel = c.ext_arg = true;
+  return c;
+}
+
+// ---------------------------------------------------------------- SimKernel
+
+SimKernel::SimKernel(uint64_t seed, uint32_t rings, FaultConfig faults, bool keep_trace)
+    : prng_(seed), faults_(faults), keep_trace_(keep_trace) {
+  for (uint32_t i = 0; i < rings; ++i) rings_.push_back(std::make_unique<SimRing>(*this, i, 4096));
+}
+
+void SimKernel::record(const TraceEvent& e) {
+  const uint64_t words[5] = {static_cast<uint64_t>(e.time_ns), e.shard, static_cast<uint64_t>(e.kind), e.a, e.b};
+  for (uint64_t w : words) {
+    for (int i = 0; i < 8; ++i) {
+      hash_ ^= (w >> (8 * i)) & 0xFF;
+      hash_ *= 0x100000001b3ULL;
+    }
+  }
+  ++events_;
+  if (keep_trace_) trace_.push_back(e);
+}
+
+bool SimKernel::inject(uint32_t ppm, uint64_t fault_kind) {
+  if (ppm == 0 || !prng_.chance(ppm, kMillion)) return false;
+  ++faults_injected_;
+  record({now_.count(), UINT32_MAX, TraceKind::fault, fault_kind, 0});
+  return true;
+}
+
+Duration SimKernel::latency() {
+  const auto lo = faults_.min_latency.count();
+  const auto hi = std::max(lo, faults_.max_latency.count());
+  return Duration{lo + static_cast<int64_t>(prng_.below(static_cast<uint64_t>(hi - lo) + 1))};
+}
+
+void SimKernel::schedule(Instant at, uint32_t ring, Cqe cqe, uint64_t op_user_data, bool cancellable) {
+  Event e{at, ++seq_, ring, cqe, op_user_data, cancellable};
+  if (at <= now_) {
+    due_.push_back(e);
+  } else {
+    future_.push_back(e);
+    std::push_heap(future_.begin(), future_.end(), Later{});
+  }
+}
+
+void SimKernel::submit(uint32_t ring, const Sqe& sqe) {
+  switch (sqe.opcode) {
+    case Opcode::nop:
+      return submit_op(ring, sqe, 0, latency(), false);
+    case Opcode::timeout:
+      return submit_op(ring, sqe, -ETIME, Duration{static_cast<int64_t>(sqe.off)}, true);
+    case Opcode::async_cancel:
+      return submit_cancel(ring, sqe);
+    case Opcode::msg_ring:
+      return submit_msg_ring(ring, sqe);
+    default:
+      // No simulated files or sockets yet: the op fails the way an unsupported one does.
+      return submit_op(ring, sqe, -EOPNOTSUPP, Duration{0}, false);
+  }
+}
+
+// An op that completes with `res` after `takes`, honouring a linked deadline the way
+// IOSQE_IO_LINK + LINK_TIMEOUT does: two CQEs, whichever side wins.
+void SimKernel::submit_op(uint32_t ring, const Sqe& sqe, int32_t res, Duration takes, bool cancellable) {
+  const Instant done = now_ + takes;
+  if (sqe.deadline == kNoDeadline) {
+    schedule(done, ring, Cqe{sqe.user_data, res, 0}, sqe.user_data, cancellable);
+    return;
+  }
+  if (sqe.deadline < done) {
+    const Instant at = std::max(now_, sqe.deadline);
+    schedule(at, ring, Cqe{sqe.user_data, -ECANCELED, 0}, sqe.user_data, false);
+    schedule(at, ring, Cqe{sqe.timeout_user_data, -ETIME, 0}, sqe.user_data, false);
+  } else {
+    schedule(done, ring, Cqe{sqe.user_data, res, 0}, sqe.user_data, cancellable);
+    schedule(done, ring, Cqe{sqe.timeout_user_data, -ECANCELED, 0}, sqe.user_data, false);
+  }
+}
+
+void SimKernel::submit_cancel(uint32_t ring, const Sqe& sqe) {
+  const uint64_t target = sqe.addr;
+  auto matches = [&](const Event& e) { return e.ring == ring && e.op_user_data == target && e.cqe.user_data == target; };
+  auto in_due = std::find_if(due_.begin(), due_.end(), matches);
+  auto in_future = std::find_if(future_.begin(), future_.end(), matches);
+  const bool found = in_due != due_.end() || in_future != future_.end();
+  const bool cancellable = found && (in_due != due_.end() ? in_due->cancellable : in_future->cancellable);
+  int32_t res = -ENOENT;
+  if (found && (!cancellable || inject(faults_.cancel_too_late_ppm, kCancelTooLate))) {
+    // Too late: the op is completing. It keeps its real result; make it due now.
+    res = -EALREADY;
+    if (in_future != future_.end()) {
+      Event e = *in_future;
+      future_.erase(in_future);
+      std::make_heap(future_.begin(), future_.end(), Later{});
+      e.at = now_;
+      due_.push_back(e);
+    }
+  } else if (found) {
+    res = 0;
+    Event e = in_due != due_.end() ? *in_due : *in_future;
+    if (in_due != due_.end()) {
+      due_.erase(in_due);
+    } else {
+      future_.erase(in_future);
+      std::make_heap(future_.begin(), future_.end(), Later{});
+    }
+    e.at = now_;
+    e.cqe.res = -ECANCELED;
+    due_.push_back(e);
+  }
+  schedule(now_ + latency(), ring, Cqe{sqe.user_data, res, 0}, sqe.user_data, false);
+}
+
+void SimKernel::submit_msg_ring(uint32_t ring, const Sqe& sqe) {
+  const auto target = static_cast<uint32_t>(sqe.fd);
+  if (sqe.fd < 0 || target >= rings_.size() || rings_[target]->stopped()) {
+    schedule(now_ + latency(), ring, Cqe{sqe.user_data, -EBADF, 0}, sqe.user_data, false);
+    return;
+  }
+  if (inject(faults_.msg_ring_overflow_ppm, kMsgOverflow)) {
+    schedule(now_ + latency(), ring, Cqe{sqe.user_data, -EOVERFLOW, 0}, sqe.user_data, false);
+    return;
+  }
+  // Receiver delivery and sender completion are separate events with their own latency.
+  schedule(now_ + latency(), target, Cqe{sqe.off, static_cast<int32_t>(sqe.len), 0}, 0, false);
+  schedule(now_ + latency(), ring, Cqe{sqe.user_data, 0, 0}, sqe.user_data, false);
+}
+
+void SimKernel::post(uint32_t ring, const Cqe& cqe) {
+  SimRing& r = *rings_[ring];
+  if (r.stopped_) return;  // the ring is gone; its completions go nowhere
+  r.cq_.push_back(cqe);
+}
+
+void SimKernel::deliver_one() {
+  if (due_.empty()) return;
+  const size_t pick = prng_.below(due_.size());
+  const Event e = due_[pick];
+  due_[pick] = due_.back();
+  due_.pop_back();
+  record({now_.count(), e.ring, TraceKind::kernel_step, kDeliver, e.cqe.user_data});
+  post(e.ring, e.cqe);
+}
+
+Instant SimKernel::next_event() const noexcept {
+  if (!due_.empty()) return now_;
+  return future_.empty() ? kNoDeadline : future_.front().at;
+}
+
+void SimKernel::advance_to(Instant t) {
+  if (t > now_) {
+    now_ = t;
+    record({now_.count(), UINT32_MAX, TraceKind::kernel_step, kAdvance, 0});
+  }
+  while (!future_.empty() && future_.front().at <= now_) {
+    std::pop_heap(future_.begin(), future_.end(), Later{});
+    due_.push_back(future_.back());
+    future_.pop_back();
+  }
+}
+
+}  // namespace ringo::sim

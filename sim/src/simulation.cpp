@@ -1,0 +1,187 @@
+#include "ringo/sim/simulation.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace ringo::sim {
+
+namespace {
+constexpr uint32_t kKernel = UINT32_MAX;
+enum StepKind : uint64_t { kRunShard = 3 };
+
+struct MainState {
+  bool done = false;
+  bool panicked = false;
+  std::string what;
+};
+
+Task<void> run_main(Task<void> main, MainState* state) {
+  try {
+    co_await std::move(main);
+  } catch (const std::exception& e) {
+    state->panicked = true;
+    state->what = e.what();
+  } catch (...) {
+    state->panicked = true;
+    state->what = "non-standard exception";
+  }
+  state->done = true;
+}
+}  // namespace
+
+std::string Report::replay_hint() const { return "RINGO_SEED=" + std::to_string(seed); }
+
+std::string Report::summary() const {
+  char line[256];
+  std::snprintf(line, sizeof line, "seed=%llu %s hash=%016llx events=%llu steps=%llu vtime=%.6fs faults=%llu",
+                static_cast<unsigned long long>(seed), ok() ? "ok" : error.message().c_str(),
+                static_cast<unsigned long long>(trace_hash), static_cast<unsigned long long>(trace_events),
+                static_cast<unsigned long long>(steps), static_cast<double>(virtual_time.count()) / 1e9,
+                static_cast<unsigned long long>(faults_injected));
+  return line;
+}
+
+Simulation::Simulation(const SimConfig& config)
+    : config_(config), kernel_(config.seed, config.shards, config.faults, config.keep_trace), group_(config.shards) {
+  for (uint32_t i = 0; i < config.shards; ++i) group_.port(i).ring_id = kernel_.ring(i).msg_ring_id();
+  for (uint32_t i = 0; i < config.shards; ++i) {
+    ShardConfig sc;
+    sc.run_budget = config.run_budget;
+    sc.max_routines = config.max_routines_per_shard;
+    sc.seed = config.seed;
+    shards_.push_back(std::make_unique<Shard>(group_, i, kernel_.ring(i), sc));
+    shards_.back()->set_tracer(&kernel_);
+  }
+}
+
+Simulation::~Simulation() {
+  for (auto& s : shards_) kernel_.ring(s->index()).stop();
+  // Destroy shards (and any frames they still own) before the kernel and group.
+  for (auto& s : shards_) {
+    CurrentShardScope scope(s.get());
+    s.reset();
+  }
+}
+
+bool Simulation::step() {
+  candidates_.clear();
+  for (uint32_t i = 0; i < shards_.size(); ++i) {
+    if (shards_[i]->has_local_work() || kernel_.ring(i).cq_ready() > 0) candidates_.push_back(i);
+  }
+  if (kernel_.has_due()) candidates_.push_back(kKernel);
+  ++steps_;
+  if (candidates_.empty()) {
+    Instant next = kernel_.next_event();
+    for (auto& s : shards_) next = std::min(next, s->next_timer());
+    if (next == kNoDeadline) return false;
+    kernel_.advance_to(next);
+    return true;
+  }
+  const uint32_t pick = candidates_[kernel_.prng().below(candidates_.size())];
+  if (pick == kKernel) {
+    kernel_.deliver_one();
+  } else {
+    kernel_.record({kernel_.now().count(), pick, TraceKind::kernel_step, kRunShard, 0});
+    shards_[pick]->run_once(false);
+  }
+  return true;
+}
+
+ShardStats Simulation::total_stats() const {
+  ShardStats total;
+  for (const auto& s : shards_) total += s->stats();
+  return total;
+}
+
+std::string Simulation::describe_blocked() const {
+  std::string out;
+  for (const auto& s : shards_) out += s->describe_blocked();
+  return out;
+}
+
+Report Simulation::run(Task<void> main) {
+  Report report = drive(std::move(main));
+  shutdown(report);
+  return report;
+}
+
+Report Simulation::drive(Task<void> main) {
+  Report report;
+  report.seed = config_.seed;
+  if (stopped_) {
+    report.error = make_error_code(errc::shard_stopped);
+    report.message = "the simulation was shut down";
+    return report;
+  }
+  MainState state;
+  {
+    CurrentShardScope scope(shards_[0].get());
+    auto handle = spawn_local(*shards_[0], run_main(std::move(main), &state));
+    if (!handle.valid()) {
+      report.error = handle.spawn_error();
+      report.message = "could not spawn main: " + report.error.message();
+      return finish(std::move(report));
+    }
+  }
+  const Instant limit = kernel_.now() + config_.time_budget;
+  while (!state.done) {
+    if (steps_ >= config_.max_steps || kernel_.now() > limit) {
+      report.error = make_error_code(errc::timed_out);
+      report.message = "livelock or runaway: budget of " + std::to_string(config_.max_steps) + " steps / " +
+                       std::to_string(config_.time_budget.count() / 1000000000) +
+                       "s virtual time exhausted; live routines:\n" + describe_blocked();
+      return finish(std::move(report));
+    }
+    if (!step()) {
+      report.error = make_error_code(errc::deadlock);
+      report.message = "deadlock: every routine is blocked and nothing is pending\n" + describe_blocked();
+      return finish(std::move(report));
+    }
+  }
+  if (state.panicked) {
+    report.error = make_error_code(errc::routine_panicked);
+    report.message = "main threw: " + state.what;
+  }
+  return finish(std::move(report));
+}
+
+void Simulation::shutdown(Report& report) {
+  if (stopped_) return;
+  stopped_ = true;
+  // Cancel every routine still alive and drain until nothing is left (bounded).
+  for (auto& s : shards_) report.cancelled_at_shutdown += s->abort_all();
+  for (uint64_t n = 0; n < config_.shutdown_steps; ++n) {
+    bool live = false;
+    for (auto& s : shards_) live = live || s->stats().routines_live > 0 || s->live_ops() > 0;
+    if (!live || !step()) break;
+  }
+  for (auto& s : shards_) s->close_inbox();
+  report = finish(std::move(report));
+}
+
+Report Simulation::finish(Report report) {
+  report.stats = total_stats();
+  report.steps = steps_;
+  report.trace_hash = kernel_.trace_hash();
+  report.trace_events = kernel_.trace_events();
+  report.virtual_time = kernel_.now();
+  report.faults_injected = kernel_.faults_injected();
+  if (config_.keep_trace) report.trace = kernel_.trace();
+  return report;
+}
+
+Report run(const SimConfig& config, const std::function<Task<void>()>& main_fn) {
+  Simulation sim(config);
+  return sim.run(main_fn());
+}
+
+uint64_t seed_from_env(uint64_t fallback) {
+  const char* text = std::getenv("RINGO_SEED");
+  if (text == nullptr || *text == '\0') return fallback;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(text, &end, 0);
+  return (end != nullptr && *end == '\0') ? v : fallback;
+}
+
+}  // namespace ringo::sim

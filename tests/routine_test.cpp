@@ -1,0 +1,337 @@
+// Routines, joins, timers, ops and cross-shard calls, on the simulator and on io_uring.
+#include <cerrno>
+#include <stdexcept>
+#include <vector>
+
+#include "backends.hpp"
+
+namespace ringo {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::OnEveryBackend;
+
+class Routines : public OnEveryBackend {};
+RINGO_ON_EVERY_BACKEND(Routines);
+
+Task<int> answer() { co_return 42; }
+Task<Result<void>> nap(Duration d) { co_return co_await sleep(d); }
+template <class R>
+std::error_code err(const R& r) {
+  return r ? std::error_code{} : r.error();
+}
+Task<int> add(int a, int b) { co_return co_await answer() - 42 + a + b; }
+
+TEST_P(Routines, SpawnAndJoinReturnsValue) {
+  auto r = run([]() -> Task<int> {
+    auto h = go(add(2, 3));
+    EXPECT_TRUE(h.valid());
+    auto v = co_await h.join();
+    co_return v.value_or(-1);
+  }());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(*r, 5);
+  EXPECT_EQ(last_stats_.total.routines_live, 0u);
+}
+
+TEST_P(Routines, JoinTwiceIsAnError) {
+  auto r = run([]() -> Task<void> {
+    auto h = go(answer());
+    EXPECT_EQ(co_await h.join(), 42);
+    auto again = co_await h.join();
+        EXPECT_EQ(err(again), errc::join_twice);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+Task<int> thrower() {
+  co_await yield_now();
+  throw std::runtime_error("boom");
+}
+
+TEST_P(Routines, ExceptionSurfacesFromJoinAndShardSurvives) {
+  auto r = run([]() -> Task<int> {
+    auto bad = co_await go(thrower()).join();
+    EXPECT_FALSE(bad.has_value());
+    EXPECT_EQ(err(bad), errc::routine_panicked);
+    auto good = co_await go(answer()).join();
+    co_return good.value_or(-1);
+  }());
+  EXPECT_EQ(r.value_or(0), 42);
+  EXPECT_EQ(last_stats_.total.routines_panicked, 1u);
+}
+
+TEST_P(Routines, ResultReturningRoutineIsJoinedFlat) {
+  auto r = run([]() -> Task<int> {
+    auto h = go([]() -> Task<Result<int>> { co_return fail(errc::invalid_argument); }());
+    Result<int> v = co_await h.join();  // Result<int>, not Result<Result<int>>
+    EXPECT_EQ(err(v), errc::invalid_argument);
+    co_return 1;
+  }());
+  EXPECT_EQ(r.value_or(0), 1);
+}
+
+TEST_P(Routines, SleepWaitsAtLeastItsDuration) {
+  auto r = run([]() -> Task<int64_t> {
+    Shard& shard = *current_shard();
+    const Instant t0 = shard.now();
+    auto slept = co_await sleep(2ms);
+    EXPECT_TRUE(slept.has_value());
+    co_return (shard.now() - t0).count();
+  }());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_GE(*r, 2'000'000);
+  if (GetParam() == Backend::sim) {
+    EXPECT_LT(*r, 2'100'000);  // virtual time: the timer fires at its deadline, give or take a tick
+  }
+}
+
+TEST_P(Routines, AbortWakesSleeperWithCancelledAndLaterAwaitsFailFast) {
+  auto r = run([]() -> Task<void> {
+    std::vector<int> steps;
+    auto h = go([](std::vector<int>* s) -> Task<int> {
+      auto a = co_await sleep(1h);
+      s->push_back(a.has_value() ? 1 : (err(a) == errc::cancelled ? 2 : 3));
+      auto b = co_await sleep(1ms);  // must not hang
+      s->push_back(b.has_value() ? 1 : (err(b) == errc::cancelled ? 2 : 3));
+      co_return 7;
+    }(&steps));
+    co_await yield_now();
+    co_await sleep(1ms);
+    EXPECT_TRUE(h.abort().has_value());
+    auto v = co_await h.join();
+    EXPECT_EQ(v.value_or(0), 7);  // it returned normally after unwinding its waits
+    EXPECT_EQ(steps, (std::vector<int>{2, 2}));
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Routines, AbortBeforeStartSkipsTheBody) {
+  auto r = run([]() -> Task<void> {
+    bool ran = false;
+    auto h = go([](bool* flag) -> Task<void> {
+      *flag = true;
+      co_return;
+    }(&ran));
+    EXPECT_TRUE(h.abort().has_value());
+    auto v = co_await h.join();
+        EXPECT_EQ(err(v), errc::cancelled);
+    EXPECT_FALSE(ran);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Routines, YieldLetsOthersRunInFifoOrder) {
+  auto r = run([]() -> Task<std::vector<int>> {
+    std::vector<int> order;
+    auto worker = [](std::vector<int>* o, int id) -> Task<void> {
+      for (int i = 0; i < 3; ++i) {
+        o->push_back(id * 10 + i);
+        co_await yield_now();
+      }
+    };
+    auto a = go(worker(&order, 1));
+    auto b = go(worker(&order, 2));
+    co_await a.join();
+    co_await b.join();
+    co_return order;
+  }());
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(*r, (std::vector<int>{10, 20, 11, 21, 12, 22}));
+}
+
+TEST_P(Routines, NopOpCompletes) {
+  auto r = run([]() -> Task<int32_t> {
+    auto res = co_await nop();
+    co_return res.value_or(-1);
+  }());
+  EXPECT_EQ(r.value_or(-1), 0);
+  EXPECT_GE(last_stats_.total.ops_completed, 1u);
+}
+
+TEST_P(Routines, KernelTimeoutWithEarlierDeadlineTimesOut) {
+  auto r = run([]() -> Task<void> {
+    Sqe timeout;
+    timeout.opcode = Opcode::timeout;
+    timeout.off = static_cast<uint64_t>(Duration(10s).count());
+    const Instant deadline = current_shard()->now() + 2ms;
+    auto res = co_await submit(timeout, deadline);
+        EXPECT_EQ(err(res), errc::timed_out);
+    EXPECT_GE(current_shard()->now(), deadline);
+  }());
+  EXPECT_TRUE(r.has_value());
+  EXPECT_EQ(last_stats_.total.deadline_expiries, 1u);
+}
+
+TEST_P(Routines, KernelTimeoutFinishingFirstKeepsItsResult) {
+  auto r = run([]() -> Task<void> {
+    Sqe timeout;
+    timeout.opcode = Opcode::timeout;
+    timeout.off = static_cast<uint64_t>(Duration(1ms).count());
+    auto res = co_await submit(timeout, current_shard()->now() + 10s);
+        EXPECT_EQ(err(res), std::errc::stream_timeout);  // TIMEOUT's own -ETIME, not a deadline
+  }());
+  EXPECT_TRUE(r.has_value());
+  EXPECT_EQ(last_stats_.total.deadline_expiries, 0u);
+}
+
+TEST_P(Routines, AbortCancelsKernelOpAndWaitsForItsCompletion) {
+  auto r = run([]() -> Task<void> {
+    auto h = go([]() -> Task<Result<int32_t>> {
+      Sqe timeout;
+      timeout.opcode = Opcode::timeout;
+      timeout.off = static_cast<uint64_t>(Duration(1h).count());
+      co_return co_await submit(timeout);
+    }());
+    co_await sleep(1ms);  // let it reach the kernel
+    EXPECT_TRUE(h.abort().has_value());
+    auto v = co_await h.join();
+        EXPECT_EQ(err(v), errc::cancelled);
+  }());
+  EXPECT_TRUE(r.has_value());
+  EXPECT_EQ(last_stats_.total.ops_cancelled_by_kernel, 1u);
+}
+
+TEST_P(Routines, SpawnOnOtherShardAndJoin) {
+  auto r = run([]() -> Task<int> {
+    auto h = spawn_on(1, []() -> Task<int> {
+      co_await sleep(1ms);
+      co_return static_cast<int>(current_shard()->index()) * 100 + 7;
+    }());
+    auto v = co_await h.join();
+    co_return v.value_or(-1);
+  }());
+  EXPECT_EQ(r.value_or(0), 107);
+  EXPECT_GE(last_stats_.total.doorbells_sent, 2u);
+}
+
+TEST_P(Routines, SubmitToRunsThereAndReturnsResult) {
+  auto r = run([]() -> Task<int> {
+    auto v = co_await submit_to(1, [] { return static_cast<int>(current_shard()->index()) + 40; });
+    auto bad = co_await submit_to(9, [] { return 0; });
+    EXPECT_EQ(err(bad), errc::invalid_shard);
+    auto threw = co_await submit_to(1, []() -> int { throw std::runtime_error("remote"); });
+    EXPECT_EQ(err(threw), errc::routine_panicked);
+    co_return v.value_or(-1);
+  }());
+  EXPECT_EQ(r.value_or(0), 41);
+}
+
+TEST_P(Routines, AbortingSpawnOnCancelsTheRemoteRoutine) {
+  auto r = run([]() -> Task<void> {
+    auto h = spawn_on(1, []() -> Task<Result<void>> { co_return co_await sleep(1h); }());
+    co_await sleep(1ms);
+    EXPECT_TRUE(h.abort().has_value());
+    auto v = co_await h.join();
+        EXPECT_EQ(err(v), errc::cancelled);
+  }());
+  EXPECT_TRUE(r.has_value());
+  EXPECT_EQ(last_stats_.total.routines_live, 0u);
+}
+
+TEST_P(Routines, RawMessagesReachTheHandler) {
+  struct Inbox {
+    std::vector<RingMsg> got;
+    static void on(void* ctx, const RingMsg& m) { static_cast<Inbox*>(ctx)->got.push_back(m); }
+  };
+  auto r = run([]() -> Task<void> {
+    Inbox inbox;
+    current_shard()->set_message_handler(&Inbox::on, &inbox);
+    auto sent = co_await submit_to(1, [] { return RemoteShard(0).send_raw(7, 12345); });
+    EXPECT_TRUE(sent.has_value());
+    EXPECT_EQ(err(RemoteShard(1).send_raw(Shard::kDoorbellTag, 1)), errc::invalid_argument);
+    EXPECT_EQ(err(RemoteShard(1).send_raw(1, uint64_t{1} << 60)), errc::invalid_argument);
+    EXPECT_EQ(err(RemoteShard(5).send_raw(1, 1)), errc::invalid_shard);
+    for (int i = 0; i < 100 && inbox.got.empty(); ++i) co_await sleep(100us);
+    EXPECT_EQ(inbox.got.size(), 1u);
+    if (inbox.got.size() != 1) co_return;
+    EXPECT_EQ(inbox.got[0].from, 1u);
+    EXPECT_EQ(inbox.got[0].tag, 7);
+    EXPECT_EQ(inbox.got[0].value, 12345u);
+    current_shard()->set_message_handler(nullptr, nullptr);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Routines, SpawnLimitIsAnError) {
+  auto rt = Runtime::create([&] {
+    auto c = config(1);
+    c.max_routines_per_shard = 3;  // main + 2
+    return c;
+  }());
+  ASSERT_TRUE(rt.has_value());
+  auto r = rt->block_on([]() -> Task<void> {
+    auto a = go(nap(1ms));
+    auto b = go(nap(1ms));
+    auto c = go(nap(1ms));
+    EXPECT_TRUE(a.valid());
+    EXPECT_TRUE(b.valid());
+    EXPECT_FALSE(c.valid());
+    EXPECT_EQ(c.spawn_error(), errc::spawn_limit);
+    EXPECT_EQ((co_await c.join()).error(), errc::spawn_limit);
+    co_await a.join();
+    co_await b.join();
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Routines, ApiOutsideRuntimeGivesClearErrors) {
+  auto h = go(answer());
+  EXPECT_FALSE(h.valid());
+  EXPECT_EQ(h.spawn_error(), errc::not_in_runtime);
+  EXPECT_EQ(err(RemoteShard(0).send_raw(1, 1)), errc::not_in_runtime);
+}
+
+TEST_P(Routines, BlockOnAfterShutdownReportsStopped) {
+  auto rt = Runtime::create(config(2));
+  ASSERT_TRUE(rt.has_value());
+  EXPECT_EQ(rt->block_on(answer()).value_or(0), 42);
+  auto report = rt->shutdown();
+  EXPECT_FALSE(report.error);
+  auto again = rt->block_on(answer());
+    EXPECT_EQ(err(again), errc::shard_stopped);
+}
+
+TEST_P(Routines, ShutdownCancelsLeftoverRoutinesOnEveryShard) {
+  auto rt = Runtime::create(config(2));
+  ASSERT_TRUE(rt.has_value());
+  auto r = rt->block_on([]() -> Task<void> {
+    go(nap(1h)).detach();
+    spawn_on(1, nap(1h)).detach();
+    co_await sleep(1ms);
+  }());
+  EXPECT_TRUE(r.has_value());
+  auto report = rt->shutdown();
+  EXPECT_GE(report.routines_cancelled, 2u) << report.summary();
+  EXPECT_EQ(report.routines_abandoned, 0u) << report.summary();
+  EXPECT_EQ(rt->stats().total.routines_live, 0u);
+}
+
+TEST_P(Routines, HundredThousandRoutinesAliveAtOnce) {
+  auto r = run([]() -> Task<uint64_t> {
+    constexpr int kCount = 100'000;
+    std::vector<JoinHandle<Result<void>>> handles;
+    handles.reserve(kCount);
+    for (int i = 0; i < kCount; ++i) handles.push_back(go(nap(5ms)));
+    const uint64_t live = current_shard()->stats().routines_live;
+    uint64_t ok = 0;
+    for (auto& h : handles) ok += (co_await h.join()).has_value() ? 1 : 0;
+    EXPECT_EQ(ok, static_cast<uint64_t>(kCount));
+    co_return live;
+  }(), 1);
+  EXPECT_GE(r.value_or(0), 100'001u);
+}
+
+TEST_P(Routines, MillionRoutinesSpawnedAndJoinedWithoutLeak) {
+  auto r = run([]() -> Task<uint64_t> {
+    uint64_t sum = 0;
+    for (int i = 0; i < 1'000'000; ++i) sum += static_cast<uint64_t>((co_await go(answer()).join()).value_or(0));
+    co_return sum;
+  }(), 1);
+  EXPECT_EQ(r.value_or(0), 42'000'000u);
+  EXPECT_EQ(last_stats_.total.routines_spawned, 1'000'001u);
+  EXPECT_EQ(last_stats_.total.routines_live, 0u);
+}
+
+}  // namespace
+}  // namespace ringo

@@ -1,0 +1,252 @@
+#include "ringo/uring/uring_ring.hpp"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ringo::uring {
+namespace {
+
+struct FlagSet {
+  unsigned flags;
+  const char* name;
+};
+
+std::string errno_text(int err) { return std::string(std::strerror(err)); }
+
+// Opcodes the runtime needs at start-up, with the ringo opcode they serve.
+constexpr struct {
+  int op;
+  const char* name;
+} kRequiredOps[] = {
+    {IORING_OP_NOP, "NOP"},
+    {IORING_OP_TIMEOUT, "TIMEOUT"},
+    {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+    {IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT"},
+    {IORING_OP_MSG_RING, "MSG_RING"},
+};
+
+constexpr struct {
+  int op;
+  const char* name;
+} kOptionalOps[] = {
+    {IORING_OP_READ, "READ"},       {IORING_OP_WRITE, "WRITE"},   {IORING_OP_READV, "READV"},
+    {IORING_OP_WRITEV, "WRITEV"},   {IORING_OP_FSYNC, "FSYNC"},   {IORING_OP_OPENAT, "OPENAT"},
+    {IORING_OP_CLOSE, "CLOSE"},     {IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_CONNECT, "CONNECT"},
+    {IORING_OP_RECV, "RECV"},       {IORING_OP_SEND, "SEND"},     {IORING_OP_SHUTDOWN, "SHUTDOWN"},
+    {IORING_OP_POLL_ADD, "POLL_ADD"},
+};
+
+}  // namespace
+
+UringSetup UringRing::create(const UringOptions& options) {
+  UringSetup setup;
+  std::unique_ptr<UringRing> r(new UringRing());
+  std::vector<FlagSet> attempts;
+  if (options.allow_single_issuer && options.allow_defer_taskrun) {
+    attempts.push_back({IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, "SINGLE_ISSUER|DEFER_TASKRUN"});
+  }
+  if (options.allow_single_issuer) {
+    attempts.push_back({IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN, "SINGLE_ISSUER|COOP_TASKRUN"});
+  }
+  attempts.push_back({IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN"});
+  attempts.push_back({0, "no setup flags"});
+
+  int last = 0;
+  const char* chosen = nullptr;
+  for (const FlagSet& a : attempts) {
+    // Transient failures (EINTR, EAGAIN) are retried a few times; EINVAL means the
+    // kernel lacks these flags, so the next, plainer set is tried.
+    io_uring_params params{};
+    for (int retry = 0; retry < 3; ++retry) {
+      params = io_uring_params{};
+      params.flags = a.flags | IORING_SETUP_CLAMP;
+      last = io_uring_queue_init_params(options.entries, &r->ring_, &params);
+      if (last != -EINTR && last != -EAGAIN) break;
+    }
+    if (last == 0) {
+      chosen = a.name;
+      r->caps_.single_issuer = (a.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+      r->caps_.defer_taskrun = (a.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+      r->caps_.coop_taskrun = (a.flags & IORING_SETUP_COOP_TASKRUN) != 0;
+      r->caps_.ext_arg = (params.features & IORING_FEAT_EXT_ARG) != 0;
+      break;
+    }
+    if (last != -EINVAL) break;
+  }
+  if (last != 0) {
+    const int err = -last;
+    if (err == ENOSYS) {
+      setup.error = make_error_code(errc::backend_unavailable);
+      setup.report = "io_uring unavailable: this kernel has no io_uring (ENOSYS)";
+    } else if (err == EPERM || err == EACCES) {
+      setup.error = make_error_code(errc::backend_unavailable);
+      setup.report = "io_uring unavailable: refused by policy (" + errno_text(err) +
+                     "): check sysctl kernel.io_uring_disabled and seccomp filters";
+    } else if (err == ENOMEM) {
+      setup.error = errno_code(err);
+      setup.report = "io_uring resources: the kernel refused ring memory (ENOMEM): raise RLIMIT_MEMLOCK "
+                     "or lower ring_entries";
+    } else {
+      setup.error = errno_code(err);
+      setup.report = "io_uring setup failed: " + errno_text(err);
+    }
+    return setup;
+  }
+  r->initialised_ = true;
+  r->timespecs_.resize(2 * r->ring_.sq.ring_entries);
+
+  io_uring_probe* probe = io_uring_get_probe_ring(&r->ring_);
+  if (probe == nullptr) {
+    setup.error = make_error_code(errc::backend_unavailable);
+    setup.report = "io_uring unavailable: opcode probe failed (kernel older than 5.6)";
+    return setup;
+  }
+  std::string missing;
+  for (const auto& op : kRequiredOps) {
+    if (!io_uring_opcode_supported(probe, op.op)) missing += std::string(" ") + op.name;
+  }
+  std::string optional_missing;
+  for (const auto& op : kOptionalOps) {
+    if (!io_uring_opcode_supported(probe, op.op)) optional_missing += std::string(" ") + op.name;
+  }
+  r->caps_.msg_ring = io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
+  r->caps_.link_timeout = io_uring_opcode_supported(probe, IORING_OP_LINK_TIMEOUT);
+  r->caps_.async_cancel = io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL);
+  r->caps_.multishot_accept = io_uring_opcode_supported(probe, IORING_OP_SOCKET);  // 5.19+, same era
+  io_uring_free_probe(probe);
+  if (!missing.empty()) {
+    setup.error = make_error_code(errc::backend_unavailable);
+    setup.report = "io_uring unavailable: the kernel lacks required opcodes:" + missing;
+    return setup;
+  }
+  setup.report = std::string("io_uring: ") + chosen + (r->caps_.ext_arg ? ", EXT_ARG" : "") +
+                 ", entries=" + std::to_string(r->ring_.sq.ring_entries) +
+                 (optional_missing.empty() ? ", all I/O opcodes present" : ", missing:" + optional_missing);
+  setup.ring = std::move(r);
+  return setup;
+}
+
+UringRing::~UringRing() {
+  if (initialised_) io_uring_queue_exit(&ring_);
+}
+
+__kernel_timespec* UringRing::timespec_slot(int64_t ns) {
+  if (timespecs_used_ >= timespecs_.size()) return nullptr;
+  __kernel_timespec* ts = &timespecs_[timespecs_used_++];
+  ts->tv_sec = ns / 1000000000;
+  ts->tv_nsec = ns % 1000000000;
+  return ts;
+}
+
+bool UringRing::prep(const Sqe& s) {
+  const bool linked = s.deadline != kNoDeadline;
+  if (io_uring_sq_space_left(&ring_) < (linked ? 2u : 1u)) return false;
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  void* addr = reinterpret_cast<void*>(static_cast<uintptr_t>(s.addr));
+  switch (s.opcode) {
+    case Opcode::nop: io_uring_prep_nop(sqe); break;
+    case Opcode::read: io_uring_prep_read(sqe, s.fd, addr, s.len, s.off); break;
+    case Opcode::write: io_uring_prep_write(sqe, s.fd, addr, s.len, s.off); break;
+    case Opcode::readv: io_uring_prep_readv(sqe, s.fd, static_cast<const iovec*>(addr), s.len, s.off); break;
+    case Opcode::writev: io_uring_prep_writev(sqe, s.fd, static_cast<const iovec*>(addr), s.len, s.off); break;
+    case Opcode::fsync: io_uring_prep_fsync(sqe, s.fd, s.len); break;
+    case Opcode::openat:
+      io_uring_prep_openat(sqe, s.fd, static_cast<const char*>(addr), static_cast<int>(s.len),
+                           static_cast<mode_t>(s.off));
+      break;
+    case Opcode::close: io_uring_prep_close(sqe, s.fd); break;
+    case Opcode::accept:
+      io_uring_prep_accept(sqe, s.fd, static_cast<sockaddr*>(addr),
+                           reinterpret_cast<socklen_t*>(static_cast<uintptr_t>(s.off)), static_cast<int>(s.len));
+      break;
+    case Opcode::connect:
+      io_uring_prep_connect(sqe, s.fd, static_cast<const sockaddr*>(addr), static_cast<socklen_t>(s.len));
+      break;
+    case Opcode::recv: io_uring_prep_recv(sqe, s.fd, addr, s.len, static_cast<int>(s.off)); break;
+    case Opcode::send: io_uring_prep_send(sqe, s.fd, addr, s.len, static_cast<int>(s.off)); break;
+    case Opcode::shutdown: io_uring_prep_shutdown(sqe, s.fd, static_cast<int>(s.len)); break;
+    case Opcode::timeout: {
+      __kernel_timespec* ts = timespec_slot(static_cast<int64_t>(s.off));
+      if (ts == nullptr) return false;
+      io_uring_prep_timeout(sqe, ts, 0, 0);
+      break;
+    }
+    case Opcode::async_cancel: io_uring_prep_cancel64(sqe, s.addr, 0); break;
+    case Opcode::msg_ring: io_uring_prep_msg_ring(sqe, s.fd, s.len, s.off, 0); break;
+    case Opcode::poll_add: io_uring_prep_poll_add(sqe, s.fd, s.len); break;
+    case Opcode::count_:
+    default:
+      // An opcode this backend does not know: fail it the way the kernel would.
+      io_uring_prep_nop(sqe);
+      sqe->opcode = IORING_OP_LAST;
+      break;
+  }
+  io_uring_sqe_set_data64(sqe, s.user_data);
+  if (!linked) return true;
+  __kernel_timespec* ts = timespec_slot(s.deadline.count());
+  sqe->flags |= IOSQE_IO_LINK;
+  io_uring_sqe* timeout = io_uring_get_sqe(&ring_);
+  if (ts == nullptr) {
+    // Out of timespec slots: should not happen (two per SQ entry). Fail the link loudly.
+    io_uring_prep_nop(timeout);
+    timeout->opcode = IORING_OP_LAST;
+  } else {
+    io_uring_prep_link_timeout(timeout, ts, IORING_TIMEOUT_ABS);
+  }
+  io_uring_sqe_set_data64(timeout, s.timeout_user_data);
+  return true;
+}
+
+size_t UringRing::push(std::span<const Sqe> sqes) {
+  size_t n = 0;
+  for (const Sqe& s : sqes) {
+    if (!prep(s)) break;
+    ++n;
+  }
+  return n;
+}
+
+Result<size_t> UringRing::submit_and_wait(unsigned min_complete, Duration timeout) {
+  int ret;
+  if (min_complete == 0 || timeout.count() <= 0) {
+    ret = io_uring_submit_and_get_events(&ring_);
+  } else if (timeout == Duration::max()) {
+    ret = io_uring_submit_and_wait(&ring_, min_complete);
+  } else {
+    __kernel_timespec ts{timeout.count() / 1000000000, timeout.count() % 1000000000};
+    io_uring_cqe* cqe = nullptr;
+    ret = io_uring_submit_and_wait_timeout(&ring_, &cqe, min_complete, &ts, nullptr);
+    if (ret == -ETIME) ret = 0;
+  }
+  timespecs_used_ = 0;
+  if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY) return 0;
+  if (ret < 0) return fail_errno(ret);
+  return static_cast<size_t>(ret);
+}
+
+size_t UringRing::reap(std::span<Cqe> out) {
+  size_t n = 0;
+  unsigned head;
+  unsigned seen = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    if (n == out.size()) break;
+    ++seen;
+    if (cqe->user_data == LIBURING_UDATA_TIMEOUT) continue;  // liburing's own wait timeout
+    out[n++] = Cqe{cqe->user_data, cqe->res, cqe->flags};
+  }
+  io_uring_cq_advance(&ring_, seen);
+  return n;
+}
+
+Instant UringRing::now() const {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return Instant{int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec};
+}
+
+}  // namespace ringo::uring
