@@ -38,11 +38,9 @@ class OnEveryBackend : public ::testing::TestWithParam<Backend> {
   RuntimeStats last_stats_;
 };
 
-inline std::string backend_test_name(const ::testing::TestParamInfo<Backend>& info) {
-  return backend_name(info.param);
-}
+inline std::string backend_test_name(const ::testing::TestParamInfo<Backend>& info) { return backend_name(info.param); }
 
-#define RINGO_ON_EVERY_BACKEND(Suite)                                                                  \
+#define RINGO_ON_EVERY_BACKEND(Suite)                                                                          \
   INSTANTIATE_TEST_SUITE_P(Backends, Suite, ::testing::Values(::ringo::Backend::sim, ::ringo::Backend::uring), \
                            ::ringo::testing::backend_test_name)
 

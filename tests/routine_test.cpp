@@ -39,7 +39,7 @@ TEST_P(Routines, JoinTwiceIsAnError) {
     auto h = go(answer());
     EXPECT_EQ(co_await h.join(), 42);
     auto again = co_await h.join();
-        EXPECT_EQ(err(again), errc::join_twice);
+    EXPECT_EQ(err(again), errc::join_twice);
   }());
   EXPECT_TRUE(r.has_value());
 }
@@ -115,7 +115,7 @@ TEST_P(Routines, AbortBeforeStartSkipsTheBody) {
     }(&ran));
     EXPECT_TRUE(h.abort().has_value());
     auto v = co_await h.join();
-        EXPECT_EQ(err(v), errc::cancelled);
+    EXPECT_EQ(err(v), errc::cancelled);
     EXPECT_FALSE(ran);
   }());
   EXPECT_TRUE(r.has_value());
@@ -156,7 +156,7 @@ TEST_P(Routines, KernelTimeoutWithEarlierDeadlineTimesOut) {
     timeout.off = static_cast<uint64_t>(Duration(10s).count());
     const Instant deadline = current_shard()->now() + 2ms;
     auto res = co_await submit(timeout, deadline);
-        EXPECT_EQ(err(res), errc::timed_out);
+    EXPECT_EQ(err(res), errc::timed_out);
     EXPECT_GE(current_shard()->now(), deadline);
   }());
   EXPECT_TRUE(r.has_value());
@@ -169,7 +169,7 @@ TEST_P(Routines, KernelTimeoutFinishingFirstKeepsItsResult) {
     timeout.opcode = Opcode::timeout;
     timeout.off = static_cast<uint64_t>(Duration(1ms).count());
     auto res = co_await submit(timeout, current_shard()->now() + 10s);
-        EXPECT_EQ(err(res), std::errc::stream_timeout);  // TIMEOUT's own -ETIME, not a deadline
+    EXPECT_EQ(err(res), std::errc::stream_timeout);  // TIMEOUT's own -ETIME, not a deadline
   }());
   EXPECT_TRUE(r.has_value());
   EXPECT_EQ(last_stats_.total.deadline_expiries, 0u);
@@ -186,7 +186,7 @@ TEST_P(Routines, AbortCancelsKernelOpAndWaitsForItsCompletion) {
     co_await sleep(1ms);  // let it reach the kernel
     EXPECT_TRUE(h.abort().has_value());
     auto v = co_await h.join();
-        EXPECT_EQ(err(v), errc::cancelled);
+    EXPECT_EQ(err(v), errc::cancelled);
   }());
   EXPECT_TRUE(r.has_value());
   EXPECT_EQ(last_stats_.total.ops_cancelled_by_kernel, 1u);
@@ -223,7 +223,7 @@ TEST_P(Routines, AbortingSpawnOnCancelsTheRemoteRoutine) {
     co_await sleep(1ms);
     EXPECT_TRUE(h.abort().has_value());
     auto v = co_await h.join();
-        EXPECT_EQ(err(v), errc::cancelled);
+    EXPECT_EQ(err(v), errc::cancelled);
   }());
   EXPECT_TRUE(r.has_value());
   EXPECT_EQ(last_stats_.total.routines_live, 0u);
@@ -289,7 +289,7 @@ TEST_P(Routines, BlockOnAfterShutdownReportsStopped) {
   auto report = rt->shutdown();
   EXPECT_FALSE(report.error);
   auto again = rt->block_on(answer());
-    EXPECT_EQ(err(again), errc::shard_stopped);
+  EXPECT_EQ(err(again), errc::shard_stopped);
 }
 
 TEST_P(Routines, ShutdownCancelsLeftoverRoutinesOnEveryShard) {
@@ -308,26 +308,30 @@ TEST_P(Routines, ShutdownCancelsLeftoverRoutinesOnEveryShard) {
 }
 
 TEST_P(Routines, HundredThousandRoutinesAliveAtOnce) {
-  auto r = run([]() -> Task<uint64_t> {
-    constexpr int kCount = 100'000;
-    std::vector<JoinHandle<Result<void>>> handles;
-    handles.reserve(kCount);
-    for (int i = 0; i < kCount; ++i) handles.push_back(go(nap(5ms)));
-    const uint64_t live = current_shard()->stats().routines_live;
-    uint64_t ok = 0;
-    for (auto& h : handles) ok += (co_await h.join()).has_value() ? 1 : 0;
-    EXPECT_EQ(ok, static_cast<uint64_t>(kCount));
-    co_return live;
-  }(), 1);
+  auto r = run(
+      []() -> Task<uint64_t> {
+        constexpr int kCount = 100'000;
+        std::vector<JoinHandle<Result<void>>> handles;
+        handles.reserve(kCount);
+        for (int i = 0; i < kCount; ++i) handles.push_back(go(nap(5ms)));
+        const uint64_t live = current_shard()->stats().routines_live;
+        uint64_t ok = 0;
+        for (auto& h : handles) ok += (co_await h.join()).has_value() ? 1 : 0;
+        EXPECT_EQ(ok, static_cast<uint64_t>(kCount));
+        co_return live;
+      }(),
+      1);
   EXPECT_GE(r.value_or(0), 100'001u);
 }
 
 TEST_P(Routines, MillionRoutinesSpawnedAndJoinedWithoutLeak) {
-  auto r = run([]() -> Task<uint64_t> {
-    uint64_t sum = 0;
-    for (int i = 0; i < 1'000'000; ++i) sum += static_cast<uint64_t>((co_await go(answer()).join()).value_or(0));
-    co_return sum;
-  }(), 1);
+  auto r = run(
+      []() -> Task<uint64_t> {
+        uint64_t sum = 0;
+        for (int i = 0; i < 1'000'000; ++i) sum += static_cast<uint64_t>((co_await go(answer()).join()).value_or(0));
+        co_return sum;
+      }(),
+      1);
   EXPECT_EQ(r.value_or(0), 42'000'000u);
   EXPECT_EQ(last_stats_.total.routines_spawned, 1'000'001u);
   EXPECT_EQ(last_stats_.total.routines_live, 0u);

@@ -48,8 +48,12 @@ thread_local const void* tls_owner = nullptr;  // the engine whose shard 0 is th
 class UringEngine final : public Engine {
  public:
   explicit UringEngine(const RuntimeConfig& config)
-      : config_(config), group_(config.shards), rings_(config.shards), shards_(config.shards),
-        loops_(config.shards), snapshots_(config.shards) {}
+      : config_(config),
+        group_(config.shards),
+        rings_(config.shards),
+        shards_(config.shards),
+        loops_(config.shards),
+        snapshots_(config.shards) {}
 
   ~UringEngine() override {
     if (stopped_) return;

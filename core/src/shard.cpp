@@ -113,8 +113,8 @@ bool Shard::has_local_work() const noexcept {
 bool Shard::run_once(bool may_block, Duration max_block) {
   CurrentShardScope scope(this);
   ++stats_.ticks;
-  const uint64_t before = stats_.resumes + stats_.ops_completed + stats_.timers_fired +
-                          stats_.messages_delivered + stats_.envelopes_delivered;
+  const uint64_t before = stats_.resumes + stats_.ops_completed + stats_.timers_fired + stats_.messages_delivered +
+                          stats_.envelopes_delivered;
   fire_timers();
   run_ready();
   for (uint32_t target : doorbell_retry_) {
@@ -133,8 +133,8 @@ bool Shard::run_once(bool may_block, Duration max_block) {
   flush(may_block && idle && timeout.count() > 0 ? 1 : 0, timeout);
   reap();
   fire_timers();
-  const uint64_t after = stats_.resumes + stats_.ops_completed + stats_.timers_fired +
-                         stats_.messages_delivered + stats_.envelopes_delivered;
+  const uint64_t after = stats_.resumes + stats_.ops_completed + stats_.timers_fired + stats_.messages_delivered +
+                         stats_.envelopes_delivered;
   return after != before || ready_head_ != nullptr;
 }
 
@@ -297,9 +297,7 @@ void Shard::fire_timers() {
 
 // ---------------------------------------------------------------- lane A: ops
 
-void Shard::queue_sqe(const Sqe& sqe) {
-  pending_.push_back(sqe);
-}
+void Shard::queue_sqe(const Sqe& sqe) { pending_.push_back(sqe); }
 
 OpToken Shard::submit_raw(const Sqe& sqe, OpCallback callback, void* ctx, Instant deadline) {
   const uint32_t slot = slab_.acquire(callback, ctx);
@@ -380,14 +378,9 @@ size_t Shard::reap() {
 void Shard::dispatch(const Cqe& cqe) {
   switch (UserData::kind(cqe.user_data)) {
     case UdKind::op:
-    case UdKind::link_timeout:
-      complete_op(cqe);
-      return;
-    case UdKind::cancel:
-      return;  // the cancel request's own result; the op's CQE tells the outcome
-    case UdKind::message:
-      deliver_message(cqe);
-      return;
+    case UdKind::link_timeout: complete_op(cqe); return;
+    case UdKind::cancel: return;  // the cancel request's own result; the op's CQE tells the outcome
+    case UdKind::message: deliver_message(cqe); return;
   }
   ++stats_.stale_completions;
   trace(TraceKind::stale_cqe, cqe.user_data, 0);
@@ -396,8 +389,8 @@ void Shard::dispatch(const Cqe& cqe) {
 void Shard::complete_op(const Cqe& cqe) {
   OpRecord* rec = slab_.lookup(cqe.user_data);
   const bool is_timeout = UserData::kind(cqe.user_data) == UdKind::link_timeout;
-  const bool duplicate = rec != nullptr && (is_timeout ? !rec->has_deadline || rec->timeout_cqe_seen
-                                                        : rec->op_cqe_seen);
+  const bool duplicate =
+      rec != nullptr && (is_timeout ? !rec->has_deadline || rec->timeout_cqe_seen : rec->op_cqe_seen);
   if (rec == nullptr || rec->state != OpRecord::State::in_flight || duplicate) {
     ++stats_.stale_completions;
     trace(TraceKind::stale_cqe, cqe.user_data, 0);

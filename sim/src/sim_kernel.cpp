@@ -136,14 +136,10 @@ void SimKernel::schedule(Instant at, uint32_t ring, Cqe cqe, uint64_t op_user_da
 
 void SimKernel::submit(uint32_t ring, const Sqe& sqe) {
   switch (sqe.opcode) {
-    case Opcode::nop:
-      return submit_op(ring, sqe, 0, latency(), false);
-    case Opcode::timeout:
-      return submit_op(ring, sqe, -ETIME, Duration{static_cast<int64_t>(sqe.off)}, true);
-    case Opcode::async_cancel:
-      return submit_cancel(ring, sqe);
-    case Opcode::msg_ring:
-      return submit_msg_ring(ring, sqe);
+    case Opcode::nop: return submit_op(ring, sqe, 0, latency(), false);
+    case Opcode::timeout: return submit_op(ring, sqe, -ETIME, Duration{static_cast<int64_t>(sqe.off)}, true);
+    case Opcode::async_cancel: return submit_cancel(ring, sqe);
+    case Opcode::msg_ring: return submit_msg_ring(ring, sqe);
     default:
       // No simulated files or sockets yet: the op fails the way an unsupported one does.
       return submit_op(ring, sqe, -EOPNOTSUPP, Duration{0}, false);
@@ -170,7 +166,9 @@ void SimKernel::submit_op(uint32_t ring, const Sqe& sqe, int32_t res, Duration t
 
 void SimKernel::submit_cancel(uint32_t ring, const Sqe& sqe) {
   const uint64_t target = sqe.addr;
-  auto matches = [&](const Event& e) { return e.ring == ring && e.op_user_data == target && e.cqe.user_data == target; };
+  auto matches = [&](const Event& e) {
+    return e.ring == ring && e.op_user_data == target && e.cqe.user_data == target;
+  };
   auto in_due = std::find_if(due_.begin(), due_.end(), matches);
   auto in_future = std::find_if(future_.begin(), future_.end(), matches);
   const bool found = in_due != due_.end() || in_future != future_.end();

@@ -33,10 +33,10 @@ constexpr struct {
   int op;
   const char* name;
 } kOptionalOps[] = {
-    {IORING_OP_READ, "READ"},       {IORING_OP_WRITE, "WRITE"},   {IORING_OP_READV, "READV"},
-    {IORING_OP_WRITEV, "WRITEV"},   {IORING_OP_FSYNC, "FSYNC"},   {IORING_OP_OPENAT, "OPENAT"},
-    {IORING_OP_CLOSE, "CLOSE"},     {IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_CONNECT, "CONNECT"},
-    {IORING_OP_RECV, "RECV"},       {IORING_OP_SEND, "SEND"},     {IORING_OP_SHUTDOWN, "SHUTDOWN"},
+    {IORING_OP_READ, "READ"},         {IORING_OP_WRITE, "WRITE"},   {IORING_OP_READV, "READV"},
+    {IORING_OP_WRITEV, "WRITEV"},     {IORING_OP_FSYNC, "FSYNC"},   {IORING_OP_OPENAT, "OPENAT"},
+    {IORING_OP_CLOSE, "CLOSE"},       {IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_CONNECT, "CONNECT"},
+    {IORING_OP_RECV, "RECV"},         {IORING_OP_SEND, "SEND"},     {IORING_OP_SHUTDOWN, "SHUTDOWN"},
     {IORING_OP_POLL_ADD, "POLL_ADD"},
 };
 
@@ -88,8 +88,9 @@ UringSetup UringRing::create(const UringOptions& options) {
                      "): check sysctl kernel.io_uring_disabled and seccomp filters";
     } else if (err == ENOMEM) {
       setup.error = errno_code(err);
-      setup.report = "io_uring resources: the kernel refused ring memory (ENOMEM): raise RLIMIT_MEMLOCK "
-                     "or lower ring_entries";
+      setup.report =
+          "io_uring resources: the kernel refused ring memory (ENOMEM): raise RLIMIT_MEMLOCK "
+          "or lower ring_entries";
     } else {
       setup.error = errno_code(err);
       setup.report = "io_uring setup failed: " + errno_text(err);

@@ -38,8 +38,8 @@ Backend backend_from_env(Backend fallback);
 
 struct RuntimeConfig {
   uint32_t shards = 2;
-  Backend backend = Backend::automatic;  // automatic: RINGO_BACKEND, else io_uring
-  uint64_t seed = 1;                     // simulator seed; also seeds the shards' PRNGs
+  Backend backend = Backend::automatic;                // automatic: RINGO_BACKEND, else io_uring
+  uint64_t seed = 1;                                   // simulator seed; also seeds the shards' PRNGs
   sim::FaultConfig faults = sim::FaultConfig::none();  // simulator only
   bool keep_trace = false;                             // simulator only
   unsigned ring_entries = 256;

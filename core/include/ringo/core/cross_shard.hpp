@@ -61,8 +61,7 @@ struct CallEnvelope final : Envelope {
   bool replying = false;
   std::optional<Joined<T>> reply;
 
-  CallEnvelope(F f, CallSlot<T>* s, uint32_t h, uint64_t id)
-      : fn(std::move(f)), slot(s), home(h), call_id(id) {}
+  CallEnvelope(F f, CallSlot<T>* s, uint32_t h, uint64_t id) : fn(std::move(f)), slot(s), home(h), call_id(id) {}
 
   void deliver(Shard& here) override {
     if (replying) {

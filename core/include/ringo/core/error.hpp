@@ -29,24 +29,16 @@ enum class errc : int {
 
 const std::error_category& ringo_category() noexcept;
 
-inline std::error_code make_error_code(errc e) noexcept {
-  return {static_cast<int>(e), ringo_category()};
-}
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), ringo_category()}; }
 
 // A kernel result (negative errno) as an error_code in the generic category.
-inline std::error_code errno_code(int err) noexcept {
-  return {err < 0 ? -err : err, std::generic_category()};
-}
+inline std::error_code errno_code(int err) noexcept { return {err < 0 ? -err : err, std::generic_category()}; }
 
 template <class T>
 using Result = std::expected<T, std::error_code>;
 
-inline std::unexpected<std::error_code> fail(errc e) noexcept {
-  return std::unexpected(make_error_code(e));
-}
-inline std::unexpected<std::error_code> fail_errno(int err) noexcept {
-  return std::unexpected(errno_code(err));
-}
+inline std::unexpected<std::error_code> fail(errc e) noexcept { return std::unexpected(make_error_code(e)); }
+inline std::unexpected<std::error_code> fail_errno(int err) noexcept { return std::unexpected(errno_code(err)); }
 
 }  // namespace ringo
 

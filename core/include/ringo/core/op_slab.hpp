@@ -23,16 +23,11 @@ struct UserData {
   static constexpr uint32_t kGenerationMask = (1u << 24) - 1;
 
   static uint64_t make(UdKind kind, uint32_t generation, uint32_t slot) noexcept {
-    return (uint64_t{static_cast<uint8_t>(kind)} << 56) |
-           (uint64_t{generation & kGenerationMask} << 32) | slot;
+    return (uint64_t{static_cast<uint8_t>(kind)} << 56) | (uint64_t{generation & kGenerationMask} << 32) | slot;
   }
-  static uint64_t message(uint64_t payload) noexcept {
-    return (uint64_t{0xFF} << 56) | (payload & kPayloadMask);
-  }
+  static uint64_t message(uint64_t payload) noexcept { return (uint64_t{0xFF} << 56) | (payload & kPayloadMask); }
   static UdKind kind(uint64_t ud) noexcept { return static_cast<UdKind>(ud >> 56); }
-  static uint32_t generation(uint64_t ud) noexcept {
-    return static_cast<uint32_t>(ud >> 32) & kGenerationMask;
-  }
+  static uint32_t generation(uint64_t ud) noexcept { return static_cast<uint32_t>(ud >> 32) & kGenerationMask; }
   static uint32_t slot(uint64_t ud) noexcept { return static_cast<uint32_t>(ud); }
   static uint64_t payload(uint64_t ud) noexcept { return ud & kPayloadMask; }
   static uint64_t with_kind(uint64_t ud, UdKind kind) noexcept {

@@ -31,7 +31,7 @@ struct Routine {
   bool cancel_requested = false;
   bool cancelled_before_start = false;
   bool panicked = false;
-  bool must_start = false;  // runs its body even if aborted first (it owes a reply)
+  bool must_start = false;    // runs its body even if aborted first (it owes a reply)
   uint16_t shield_depth = 0;  // > 0: cancellation does not interrupt waits (cleanup)
 
   // True when an await should fail fast with errc::cancelled.

@@ -89,9 +89,9 @@ struct ShardStats {
 };
 
 struct ShardConfig {
-  uint32_t run_budget = 256;           // routines resumed per tick before the ring is serviced
-  uint64_t max_routines = 1u << 22;    // live routines; spawning beyond returns spawn_limit
-  uint64_t seed = 0;                   // the shard's PRNG (timer ties, select choices)
+  uint32_t run_budget = 256;         // routines resumed per tick before the ring is serviced
+  uint64_t max_routines = 1u << 22;  // live routines; spawning beyond returns spawn_limit
+  uint64_t seed = 0;                 // the shard's PRNG (timer ties, select choices)
 };
 
 // A generation-checked handle of a lane-A op.
@@ -142,8 +142,8 @@ class Shard {
   // ---- routines (used by Task/JoinHandle; see task.hpp for the public face) ----
   Result<void> admit(Routine* r, std::coroutine_handle<> root);
   void make_ready(Routine* r);
-  void park(Routine* r, std::coroutine_handle<> at, const char* reason, uint64_t detail,
-            Routine::CancelWait cancel, void* ctx) noexcept;
+  void park(Routine* r, std::coroutine_handle<> at, const char* reason, uint64_t detail, Routine::CancelWait cancel,
+            void* ctx) noexcept;
   void unpark(Routine* r);
   void abort(Routine* r);
   void finish(Routine* r);   // called from the root frame's final suspend
@@ -164,8 +164,8 @@ class Shard {
   // submit or by the kernel) or the op's real result (it completed anyway). Returns false
   // if the token no longer names a live op.
   bool cancel(OpToken token);
-  Result<void> send_raw(uint32_t target, uint16_t tag, uint64_t value,
-                        OpCallback on_sent = nullptr, void* ctx = nullptr);
+  Result<void> send_raw(uint32_t target, uint16_t tag, uint64_t value, OpCallback on_sent = nullptr,
+                        void* ctx = nullptr);
   void set_message_handler(MessageHandler handler, void* ctx) noexcept {
     message_handler_ = handler;
     message_ctx_ = ctx;

@@ -78,10 +78,8 @@ template <class T>
 struct ValuePromise : PromiseBase {
   std::optional<T> value;
   template <class V>
-    requires std::is_convertible_v<V&&, T>
-  void return_value(V&& v) {
-    value.emplace(std::forward<V>(v));
-  }
+  requires std::is_convertible_v<V&&, T>
+  void return_value(V&& v) { value.emplace(std::forward<V>(v)); }
   T take() {
     if (exception) std::rethrow_exception(exception);
     return std::move(*value);
@@ -110,9 +108,7 @@ template <class T = void>
 class [[nodiscard]] Task {
  public:
   struct promise_type : detail::ValuePromise<T> {
-    Task get_return_object() noexcept {
-      return Task(std::coroutine_handle<promise_type>::from_promise(*this));
-    }
+    Task get_return_object() noexcept { return Task(std::coroutine_handle<promise_type>::from_promise(*this)); }
   };
   using Handle = std::coroutine_handle<promise_type>;
 

@@ -19,10 +19,10 @@ namespace ringo::sim {
 
 // Fault probabilities in parts per million.
 struct FaultConfig {
-  uint32_t msg_ring_overflow_ppm = 0;  // sender sees -EOVERFLOW, nothing delivered
-  uint32_t sq_full_ppm = 0;            // push() accepts only part of a batch
+  uint32_t msg_ring_overflow_ppm = 0;     // sender sees -EOVERFLOW, nothing delivered
+  uint32_t sq_full_ppm = 0;               // push() accepts only part of a batch
   uint32_t cancel_too_late_ppm = 500000;  // ASYNC_CANCEL finds the op already completing
-  Duration min_latency{1000};          // per-op completion latency range
+  Duration min_latency{1000};             // per-op completion latency range
   Duration max_latency{20000};
 
   static FaultConfig none();

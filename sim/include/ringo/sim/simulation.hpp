@@ -27,8 +27,8 @@ struct SimConfig {
   uint64_t seed = 1;
   uint32_t shards = 2;
   FaultConfig faults = FaultConfig::none();
-  bool keep_trace = false;             // keep every TraceEvent (for export), not just the hash
-  uint32_t run_budget = 8;             // routines resumed per shard tick
+  bool keep_trace = false;  // keep every TraceEvent (for export), not just the hash
+  uint32_t run_budget = 8;  // routines resumed per shard tick
   uint64_t max_routines_per_shard = 1u << 22;
   Duration time_budget = std::chrono::hours(24);  // virtual
   uint64_t max_steps = 200'000'000;

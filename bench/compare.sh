@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs ringo's benchmarks and the peers (Go with GOMAXPROCS=1, Boost.Fiber with pooled
+# stacks) side by side on this machine and prints ratios measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-deps.sh --bench
+cmake --preset release >/dev/null
+cmake --build --preset release --target runtime_bench fiber_peer
+out=build/release/bench-results
+mkdir -p "$out"
+
+echo "== ringo"
+./build/release/bench/runtime_bench --benchmark_format=json --benchmark_out="$out/ringo.json" \
+  --benchmark_out_format=json --benchmark_min_time=0.5 | tee "$out/ringo.txt" >/dev/null
+echo "== Boost.Fiber"
+./build/release/bench/fiber_peer --benchmark_format=json --benchmark_out="$out/fiber.json" \
+  --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
+echo "== Go (GOMAXPROCS=1)"
+(cd bench/peers/go && GOFLAGS=-mod=mod GO111MODULE=off GOCACHE=/tmp/ringo-gocache go build -o go_peer main.go)
+./bench/peers/go/go_peer | tee "$out/go.txt"
+
+python3 - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+def load(name):
+    with open(f"{out}/{name}.json") as f:
+        return {b["name"]: b for b in json.load(f)["benchmarks"]}
+r, fb = load("ringo"), load("fiber")
+go = {}
+for line in open(f"{out}/go.txt"):
+    k, v, _ = line.split()
+    go[k] = float(v)
+def ns(b):
+    scale = {"ns": 1, "us": 1e3, "ms": 1e6}[b["time_unit"]]
+    return b["real_time"] * scale
+rows = []
+for name, b in r.items():
+    if "bytes_per_routine" in b:
+        rows.append(f"{name:45s} {b['bytes_per_routine']:10.0f} bytes")
+    else:
+        rows.append(f"{name:45s} {ns(b):10.1f} ns")
+print("\nringo results:")
+print("\n".join(rows))
+sj = ns(r["spawn_join/uring"])
+fiber = ns(fb["fiber_spawn_join"])
+mem = r["memory_per_blocked_routine/uring/iterations:3"]["bytes_per_routine"]
+print("\nratios (same run, same machine):")
+print(f"  spawn+join: ringo {sj:.1f} ns, Go {go['go_spawn_join']:.1f} ns  -> ringo is {go['go_spawn_join']/sj:.1f}x faster (target >= 6x)")
+print(f"  spawn+join: ringo {sj:.1f} ns, Boost.Fiber {fiber:.1f} ns -> ringo is {fiber/sj:.1f}x faster (target >= 5x)")
+print(f"  memory per blocked routine: ringo {mem:.0f} B, Go {go['go_bytes_per_blocked']:.0f} B -> {mem/go['go_bytes_per_blocked']:.3f} of Go's (target <= 0.1)")
+PY

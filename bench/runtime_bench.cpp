@@ -1,0 +1,119 @@
+// Runtime micro-benchmarks on both backends. Ratios against peers (Go, Boost.Fiber)
+// come from bench/compare.sh, which runs them side by side in one go.
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <vector>
+
+#include "ringo/ringo.hpp"
+
+namespace ringo {
+namespace {
+
+using namespace std::chrono_literals;
+
+Task<int> leaf() { co_return 1; }
+
+Runtime make_runtime(Backend backend, uint32_t shards) {
+  RuntimeConfig c;
+  c.shards = shards;
+  c.backend = backend;
+  auto rt = Runtime::create(c);
+  if (!rt) std::abort();
+  return std::move(*rt);
+}
+
+void spawn_join(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 1);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    for (auto _ : *s) benchmark::DoNotOptimize(co_await go(leaf()).join());
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void yield_round(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 1);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    bool stop = false;
+    auto other = go([](bool* st) -> Task<void> {
+      while (!*st) co_await yield_now();
+    }(&stop));
+    for (auto _ : *s) co_await yield_now();
+    stop = true;
+    co_await other.join();
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void sleep_zero(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 1);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    for (auto _ : *s) benchmark::DoNotOptimize(co_await sleep(0ns));
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void cross_shard_spawn_on(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 2);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    for (auto _ : *s) benchmark::DoNotOptimize(co_await spawn_on(1, leaf()).join());
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void cross_shard_submit_to(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 2);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    for (auto _ : *s) benchmark::DoNotOptimize(co_await submit_to(1, [] { return 1; }));
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Bytes of heap per routine blocked in sleep(), measured by the allocator.
+void memory_per_blocked_routine(benchmark::State& state, Backend backend) {
+  constexpr int kRoutines = 100'000;
+  double per_routine = 0;
+  for (auto _ : state) {
+    auto rt = make_runtime(backend, 1);
+    (void)rt.block_on([](double* out) -> Task<void> {
+      std::vector<JoinHandle<Result<void>>> hs;
+      hs.reserve(kRoutines);
+      const size_t before = mallinfo2().uordblks;
+      for (int i = 0; i < kRoutines; ++i) {
+        hs.push_back(go([]() -> Task<Result<void>> { co_return co_await sleep(1h); }()));
+      }
+      co_await yield_now();  // let every routine reach its sleep
+      const size_t after = mallinfo2().uordblks;
+      *out = static_cast<double>(after - before) / kRoutines;
+      for (auto& h : hs) (void)h.abort();
+      for (auto& h : hs) co_await h.join();
+    }(&per_routine));
+  }
+  state.counters["bytes_per_routine"] = per_routine;
+}
+
+void runtime_startup(benchmark::State& state, Backend backend) {
+  for (auto _ : state) {
+    auto rt = make_runtime(backend, 2);
+    benchmark::DoNotOptimize(rt.shard_count());
+    rt.shutdown();
+  }
+}
+
+#define RINGO_BENCH_BOTH(fn)                                   \
+  BENCHMARK_CAPTURE(fn, uring, Backend::uring)->UseRealTime(); \
+  BENCHMARK_CAPTURE(fn, sim, Backend::sim)
+
+RINGO_BENCH_BOTH(spawn_join);
+RINGO_BENCH_BOTH(yield_round);
+RINGO_BENCH_BOTH(sleep_zero);
+RINGO_BENCH_BOTH(cross_shard_spawn_on);
+RINGO_BENCH_BOTH(cross_shard_submit_to);
+BENCHMARK_CAPTURE(memory_per_blocked_routine, uring, Backend::uring)->Iterations(3);
+BENCHMARK_CAPTURE(memory_per_blocked_routine, sim, Backend::sim)->Iterations(3);
+BENCHMARK_CAPTURE(runtime_startup, uring, Backend::uring)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace ringo
+
+BENCHMARK_MAIN();
