@@ -103,8 +103,9 @@ TEST(Simulator, DeadlockIsReportedWithEachBlockedRoutine) {
     struct Slots {
       JoinHandle<void> a, b;
     };
-    auto slots = std::make_shared<Slots>();
-    auto waiter = [](std::shared_ptr<Slots> s, bool first) -> Task<void> {
+    Slots slots_storage;
+    Slots* slots = &slots_storage;  // owned by main's frame: no reference cycle
+    auto waiter = [](Slots* s, bool first) -> Task<void> {
       co_await yield_now();
       if (first) {
         co_await s->b.join();

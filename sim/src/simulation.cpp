@@ -16,7 +16,8 @@ struct MainState {
   std::string what;
 };
 
-Task<void> run_main(Task<void> main, MainState* state) {
+// The state is shared: main may finish during shutdown, after drive() has returned.
+Task<void> run_main(Task<void> main, std::shared_ptr<MainState> state) {
   try {
     co_await std::move(main);
   } catch (const std::exception& e) {
@@ -114,10 +115,11 @@ Report Simulation::drive(Task<void> main) {
     report.message = "the simulation was shut down";
     return report;
   }
-  MainState state;
+  auto shared_state = std::make_shared<MainState>();
+  MainState& state = *shared_state;
   {
     CurrentShardScope scope(shards_[0].get());
-    auto handle = spawn_local(*shards_[0], run_main(std::move(main), &state));
+    auto handle = spawn_local(*shards_[0], run_main(std::move(main), shared_state));
     if (!handle.valid()) {
       report.error = handle.spawn_error();
       report.message = "could not spawn main: " + report.error.message();
