@@ -41,9 +41,11 @@ for name, b in r.items():
         rows.append(f"{name:45s} {ns(b):10.1f} ns")
 print("\nringo results:")
 print("\n".join(rows))
-sj = ns(r["spawn_join/uring"])
-fiber = ns(fb["fiber_spawn_join"])
-mem = r["memory_per_blocked_routine/uring/iterations:3"]["bytes_per_routine"]
+def find(d, prefix):
+    return next(b for n, b in d.items() if n.startswith(prefix))
+sj = ns(find(r, "spawn_join/uring"))
+fiber = ns(find(fb, "fiber_spawn_join"))
+mem = find(r, "memory_per_blocked_routine/uring")["bytes_per_routine"]
 print("\nratios (same run, same machine):")
 print(f"  spawn+join: ringo {sj:.1f} ns, Go {go['go_spawn_join']:.1f} ns  -> ringo is {go['go_spawn_join']/sj:.1f}x faster (target >= 6x)")
 print(f"  spawn+join: ringo {sj:.1f} ns, Boost.Fiber {fiber:.1f} ns -> ringo is {fiber/sj:.1f}x faster (target >= 5x)")
