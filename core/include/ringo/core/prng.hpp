@@ -1,5 +1,5 @@
 // The shard's seeded PRNG: xoshiro256** seeded through splitmix64. Our own generator and
-// our own bounded draw, because std::uniform_int_distribution differs across standard
+// our own bounded draw, because the standard distributions differ across standard
 // libraries and a seed must replay bit for bit everywhere.
 #pragma once
 

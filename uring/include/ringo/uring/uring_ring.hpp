@@ -1,6 +1,7 @@
 // UringRing: the Ring on real io_uring (liburing). One per shard thread, created on that
 // thread (SINGLE_ISSUER binds the ring to its creator). Sets up SINGLE_ISSUER +
-// DEFER_TASKRUN where the kernel has them, else COOP_TASKRUN, else plain.
+// COOP_TASKRUN + TASKRUN_FLAG where the kernel has them (DEFER_TASKRUN on request; see
+// docs/backends.md for the measurement behind that default), else plainer sets.
 //
 // Errors from create(): errc::backend_unavailable when io_uring cannot be used at all
 // (ENOSYS: no io_uring in this kernel; EPERM: kernel.io_uring_disabled or a seccomp
@@ -24,7 +25,7 @@ namespace ringo::uring {
 struct UringOptions {
   unsigned entries = 256;
   bool allow_single_issuer = true;
-  bool allow_defer_taskrun = true;
+  bool prefer_defer_taskrun = false;  // also RINGO_URING_FLAGS=defer
 };
 
 class UringRing;
@@ -60,6 +61,8 @@ class UringRing final : public Ring {
   // Timespecs the kernel reads at submission; valid until the next submit.
   std::vector<__kernel_timespec> timespecs_;
   size_t timespecs_used_ = 0;
+  size_t queued_ = 0;          // Sqes prepared since the last submit
+  bool taskrun_flag_ = false;  // the kernel flags pending task work in sq.kflags
 };
 
 }  // namespace ringo::uring
