@@ -1,3 +1,5 @@
+#include <cstdio>
+
 #include "engine.hpp"
 #include "ringo/sim/simulation.hpp"
 
@@ -17,6 +19,8 @@ class SimEngine final : public Engine {
     sim::Report r = sim_.drive(std::move(main));
     if (r.ok()) return {};
     last_failure_ = r.message;
+    std::fprintf(stderr, "ringo simulator: %s\n%s (replay with %s)\n", r.error.message().c_str(), r.message.c_str(),
+                 r.replay_hint().c_str());
     return std::unexpected(r.error);
   }
 

@@ -25,6 +25,10 @@ class RingoCategory final : public std::error_category {
       case errc::wrong_thread: return "called from a thread that does not own the runtime";
       case errc::backend_unavailable: return "backend unavailable";
       case errc::queue_full: return "queue full";
+      case errc::channel_full: return "channel full";
+      case errc::channel_empty: return "channel empty";
+      case errc::no_channel: return "no channel (moved from or default-constructed handle)";
+      case errc::wrong_shard: return "called from a shard that does not own the object";
     }
     return "unknown ringo error";
   }

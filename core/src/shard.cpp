@@ -8,6 +8,7 @@ namespace ringo {
 namespace {
 
 thread_local Shard* tls_current_shard = nullptr;
+thread_local bool tls_tearing_down = false;
 
 constexpr size_t kCqeBatch = 128;
 constexpr unsigned kMaxReapRounds = 8;  // bounded: at most 1024 CQEs per tick
@@ -15,6 +16,7 @@ constexpr unsigned kMaxReapRounds = 8;  // bounded: at most 1024 CQEs per tick
 }  // namespace
 
 Shard* current_shard() noexcept { return tls_current_shard; }
+bool shard_tearing_down() noexcept { return tls_tearing_down; }
 
 CurrentShardScope::CurrentShardScope(Shard* shard) noexcept : previous_(tls_current_shard) {
   tls_current_shard = shard;
@@ -90,13 +92,14 @@ Shard::~Shard() {
   // Frames still alive here belong to routines that never finished (a runtime torn down
   // mid-flight). Their frames own awaiters that may sit in our structures: unlink them
   // first, then free the frames.
-  // Releases made by those frames' destructors free finished routines only.
-  tearing_down_ = true;
+  const bool outer = tls_tearing_down;
+  tls_tearing_down = true;
   while (live_head_ != nullptr) {
     Routine* r = live_head_;
     live_head_ = r->next_live;
     r->root.destroy();
   }
+  tls_tearing_down = outer;
   close_inbox();
 }
 
@@ -149,7 +152,6 @@ Result<void> Shard::admit(Routine* r, std::coroutine_handle<> root) {
   r->resume_point = root;
   r->shard = this;
   r->id = (uint64_t{index_} << 48) | ++next_routine_seq_;
-  r->refs = 2;
   r->prev_live = live_tail_;
   r->next_live = nullptr;
   if (live_tail_ != nullptr) {
@@ -249,16 +251,12 @@ void Shard::finish(Routine* r) {
     live_tail_ = r->prev_live;
   }
   r->prev_live = r->next_live = nullptr;
+  if (r->publish != nullptr) r->publish(r);
   if (Routine* joiner = r->joiner) {
     r->joiner = nullptr;
     unpark(joiner);
   }
-  release(r);
-}
-
-void Shard::release(Routine* r) {
-  assert(r->refs > 0);
-  if (--r->refs == 0 && (!tearing_down_ || r->done)) r->root.destroy();
+  r->root.destroy();
 }
 
 std::string Shard::describe_blocked() const {

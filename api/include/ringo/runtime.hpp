@@ -75,10 +75,12 @@ class Runtime {
 
   template <class T>
   Joined<T> block_on(Task<T> task) {
-    std::optional<Joined<T>> out;
-    auto status = drive(capture(std::move(task), &out));
+    // Shared: if drive() gives up (deadlock, budget), the task may still finish during
+    // shutdown, after this frame is gone.
+    auto out = std::make_shared<std::optional<Joined<T>>>();
+    auto status = drive(capture(std::move(task), out));
     if (!status) return std::unexpected(status.error());
-    return std::move(*out);
+    return std::move(**out);
   }
 
   Backend backend() const noexcept;
@@ -96,7 +98,7 @@ class Runtime {
   Result<void> drive(Task<void> main);
 
   template <class T>
-  static Task<void> capture(Task<T> task, std::optional<Joined<T>>* out) {
+  static Task<void> capture(Task<T> task, std::shared_ptr<std::optional<Joined<T>>> out) {
     if constexpr (std::is_void_v<T>) {
       co_await std::move(task);
       out->emplace();

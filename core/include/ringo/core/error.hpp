@@ -25,6 +25,10 @@ enum class errc : int {
   wrong_thread,         // the call must be made on the runtime's owner thread
   backend_unavailable,  // the requested backend cannot run on this machine
   queue_full,           // a bounded internal queue is full (retry later)
+  channel_full,         // try_send: no room and no waiting receiver
+  channel_empty,        // try_recv: nothing buffered and no waiting sender
+  no_channel,           // the Sender/Receiver is empty (moved from or default-constructed)
+  wrong_shard,          // a shard-bound operation was called from another shard
 };
 
 const std::error_category& ringo_category() noexcept;

@@ -13,7 +13,7 @@ struct Routine {
   using CancelWait = void (*)(Routine*, void* ctx);
 
   std::coroutine_handle<> resume_point;  // innermost suspended coroutine of this routine
-  std::coroutine_handle<> root;          // the root frame, destroyed when refs reach 0
+  std::coroutine_handle<> root;          // the root frame, destroyed when the routine finishes
   Shard* shard = nullptr;
   uint64_t id = 0;  // (shard index << 48) | per-shard sequence: deterministic
   Routine* next_ready = nullptr;
@@ -25,7 +25,7 @@ struct Routine {
   void* wait_ctx = nullptr;
   const char* wait_reason = nullptr;
   uint64_t wait_detail = 0;
-  uint8_t refs = 0;  // the running routine + the JoinHandle
+  void (*publish)(Routine*) = nullptr;  // hands the result to the JoinHandle, if any
   bool started = false;
   bool done = false;
   bool cancel_requested = false;

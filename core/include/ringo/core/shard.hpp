@@ -146,8 +146,10 @@ class Shard {
             void* ctx) noexcept;
   void unpark(Routine* r);
   void abort(Routine* r);
-  void finish(Routine* r);   // called from the root frame's final suspend
-  void release(Routine* r);  // drops one reference; destroys the frame at zero
+  // Called from the root frame's final suspend (or for a routine aborted before it ran):
+  // publishes the result to its JoinHandle, wakes the joiner, destroys the frame. A
+  // finished routine's parameters and locals are gone at once, as in Go.
+  void finish(Routine* r);
   Routine* current_routine() const noexcept { return current_; }
   // Every live routine with what it waits on, in spawn order (deadlock reports).
   std::string describe_blocked() const;
@@ -227,12 +229,14 @@ class Shard {
   MessageHandler message_handler_ = nullptr;
   void* message_ctx_ = nullptr;
   Tracer* tracer_ = nullptr;
-  bool tearing_down_ = false;
   mutable ShardStats stats_;
 };
 
 // The shard running on this thread, or nullptr outside a runtime.
 Shard* current_shard() noexcept;
+// True while a shard on this thread destroys the frames of routines that never finished
+// (teardown): handles must then not touch other frames.
+bool shard_tearing_down() noexcept;
 
 // Makes `shard` current on this thread for a scope (the simulator's single thread
 // switches between shards; a shard thread sets its own once).

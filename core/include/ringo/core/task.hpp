@@ -104,10 +104,14 @@ struct ValuePromise<void> : PromiseBase {
 
 }  // namespace detail
 
+template <class T>
+class JoinHandle;
+
 template <class T = void>
 class [[nodiscard]] Task {
  public:
   struct promise_type : detail::ValuePromise<T> {
+    JoinHandle<T>* owner = nullptr;  // set while a JoinHandle waits for the result
     Task get_return_object() noexcept { return Task(std::coroutine_handle<promise_type>::from_promise(*this)); }
   };
   using Handle = std::coroutine_handle<promise_type>;
@@ -154,32 +158,31 @@ class [[nodiscard]] JoinHandle {
 
   JoinHandle() noexcept : error_(make_error_code(errc::join_twice)) {}
   explicit JoinHandle(std::error_code spawn_error) noexcept : error_(spawn_error) {}
-  explicit JoinHandle(std::coroutine_handle<Promise> h) noexcept : handle_(h) {}
-  JoinHandle(JoinHandle&& o) noexcept : handle_(std::exchange(o.handle_, {})), error_(o.error_) {}
+  explicit JoinHandle(std::coroutine_handle<Promise> h) noexcept : handle_(h), id_(h.promise().routine.id) {
+    h.promise().owner = this;
+  }
+  JoinHandle(JoinHandle&& o) noexcept { take(o); }
   JoinHandle& operator=(JoinHandle&& o) noexcept {
     if (this != &o) {
       detach();
-      handle_ = std::exchange(o.handle_, {});
-      error_ = o.error_;
+      take(o);
     }
     return *this;
   }
   // Dropping a handle detaches the routine (Go semantics): it runs on to completion.
   ~JoinHandle() { detach(); }
 
-  // False when go() failed; spawn_error() says why.
-  bool valid() const noexcept { return static_cast<bool>(handle_); }
+  // False when go() failed (spawn_error() says why), after join() or detach().
+  bool valid() const noexcept { return handle_ || result_.has_value(); }
   explicit operator bool() const noexcept { return valid(); }
-  std::error_code spawn_error() const noexcept { return handle_ ? std::error_code{} : error_; }
-  uint64_t id() const noexcept { return handle_ ? routine().id : 0; }
-  bool finished() const noexcept { return handle_ && routine().done; }
-  // The control block, for runtime internals (cross-shard call registry).
-  Routine* routine_ptr() const noexcept { return handle_ ? &routine() : nullptr; }
+  std::error_code spawn_error() const noexcept { return valid() ? std::error_code{} : error_; }
+  uint64_t id() const noexcept { return id_; }
+  bool finished() const noexcept { return result_.has_value(); }
 
   // Cancels what the routine waits on; it resumes with errc::cancelled and every later
   // await fails fast. A routine that has not started yet never runs.
   Result<void> abort() noexcept {
-    if (!handle_) return fail(errc::join_twice);
+    if (!handle_) return result_ ? Result<void>{} : fail(errc::join_twice);
     Routine& r = routine();
     if (current_shard() != r.shard) return fail(errc::wrong_thread);
     r.shard->abort(&r);
@@ -187,11 +190,10 @@ class [[nodiscard]] JoinHandle {
   }
 
   void detach() noexcept {
-    if (!handle_) return;
-    Routine& r = routine();
+    if (handle_ && !shard_tearing_down()) handle_.promise().owner = nullptr;
     handle_ = {};
+    result_.reset();
     error_ = make_error_code(errc::join_twice);
-    r.shard->release(&r);
   }
 
   auto join() noexcept {
@@ -202,12 +204,12 @@ class [[nodiscard]] JoinHandle {
       bool interrupted = false;
 
       bool await_ready() noexcept {
+        if (self->result_) return true;
         if (!self->handle_) return early = self->error_, true;
         Routine& target = self->routine();
         Shard* here = current_shard();
         if (here != target.shard) return early = make_error_code(errc::wrong_thread), true;
         me = here->current_routine();
-        if (target.done) return true;
         if (me == nullptr) return early = make_error_code(errc::not_in_runtime), true;
         if (target.joiner != nullptr) return early = make_error_code(errc::join_twice), true;
         if (me->should_cancel()) return early = make_error_code(errc::cancelled), true;
@@ -218,6 +220,7 @@ class [[nodiscard]] JoinHandle {
         target.joiner = me;
         target.shard->park(me, h, "join", target.id, &Awaiter::on_cancel, this);
       }
+      // Runs only while the target is alive: its finish clears our cancel hook first.
       static void on_cancel(Routine* me, void* ctx) {
         auto* a = static_cast<Awaiter*>(ctx);
         a->self->routine().joiner = nullptr;
@@ -227,21 +230,44 @@ class [[nodiscard]] JoinHandle {
       Joined<T> await_resume() {
         if (early) return std::unexpected(early);
         if (interrupted) return fail(errc::cancelled);
-        Promise& p = self->handle_.promise();
-        Joined<T> out = p.routine.cancelled_before_start ? Joined<T>(fail(errc::cancelled))
-                        : p.routine.panicked             ? Joined<T>(fail(errc::routine_panicked))
-                                                         : p.take_joined();
-        self->detach();
+        Joined<T> out = std::move(*self->result_);
+        self->result_.reset();
+        self->error_ = make_error_code(errc::join_twice);
         return out;
       }
     };
     return Awaiter{this};
   }
 
+  // The control block while the routine runs, for runtime internals (call registry).
+  Routine* routine_ptr() const noexcept { return handle_ ? &routine() : nullptr; }
+
+  // Called by the finishing routine: the result moves here, the frame goes away.
+  static void publish(Routine* r) {
+    auto h = std::coroutine_handle<Promise>::from_address(r->root.address());
+    JoinHandle* owner = h.promise().owner;
+    if (owner == nullptr) return;
+    owner->result_.emplace(r->cancelled_before_start ? Joined<T>(fail(errc::cancelled))
+                           : r->panicked             ? Joined<T>(fail(errc::routine_panicked))
+                                                     : h.promise().take_joined());
+    owner->handle_ = {};
+  }
+
  private:
+  void take(JoinHandle& o) noexcept {
+    handle_ = std::exchange(o.handle_, {});
+    result_ = std::move(o.result_);
+    o.result_.reset();
+    error_ = o.error_;
+    id_ = o.id_;
+    if (handle_) handle_.promise().owner = this;
+  }
   Routine& routine() const noexcept { return handle_.promise().routine; }
+
   std::coroutine_handle<Promise> handle_{};
+  std::optional<Joined<T>> result_;
   std::error_code error_{};
+  uint64_t id_ = 0;
 };
 
 // Starts task as a routine on shard; it runs when the shard next runs ready routines.
@@ -250,6 +276,7 @@ JoinHandle<T> spawn_local(Shard& shard, Task<T> task, bool must_start = false) {
   auto h = task.release();
   if (!h) return JoinHandle<T>(make_error_code(errc::invalid_argument));
   h.promise().routine.must_start = must_start;
+  h.promise().routine.publish = &JoinHandle<T>::publish;
   if (auto admitted = shard.admit(&h.promise().routine, h); !admitted) {
     h.destroy();
     return JoinHandle<T>(admitted.error());

@@ -1,0 +1,294 @@
+// select over channel cases, with an optional default and an optional timeout, in two
+// forms over one engine:
+//
+//   auto a = ringo::on_recv(rx1);  auto b = ringo::on_send(tx2, 7);
+//   Result<size_t> i = co_await ringo::select(a, b, ringo::after(5ms));   // fixed, no allocation
+//   if (*i == 0) use(*a.value);
+//
+//   ringo::Selector sel;                                                  // dynamic
+//   auto& c = sel.recv(rx);  sel.default_case();
+//   Result<size_t> j = co_await sel.wait();
+//
+// The index is the case's position (arguments in order; builder calls in order). When
+// several cases are ready the choice is uniform at random from the shard's seeded PRNG.
+// A select that wins one case leaves nothing in the others: no value consumed, no waiter
+// left, its timer cancelled.
+//
+// Errors: invalid_argument (no case), wrong_shard (a channel homed on another shard:
+// select over remote channels is not supported yet), cancelled (the routine was aborted;
+// nothing was consumed), not_in_runtime. A send case on a closed channel is chosen with
+// its error set and its value still in the case.
+#pragma once
+
+#include <array>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "ringo/core/chan.hpp"
+
+namespace ringo {
+
+namespace detail {
+
+struct SelectCase {
+  virtual ~SelectCase() = default;
+  virtual Shard* home() const noexcept = 0;
+  virtual bool ready() const noexcept = 0;
+  virtual void execute() = 0;  // called only when ready()
+  virtual void arm(SelectCore* core, uint32_t index, Routine* me) = 0;
+  virtual void disarm() noexcept = 0;
+};
+
+struct SelectCore : TimerNode {
+  Routine* me = nullptr;
+  std::span<SelectCase*> cases;
+  uint32_t chosen = UINT32_MAX;
+  uint32_t timeout_index = UINT32_MAX;
+
+  void disarm_all(uint32_t except) noexcept {
+    for (uint32_t i = 0; i < cases.size(); ++i) {
+      if (i != except) cases[i]->disarm();
+    }
+    if (linked()) me->shard->cancel_timer(this);
+  }
+};
+
+inline void select_fire(SelectCore* core, uint32_t case_index) {
+  core->chosen = case_index;
+  core->disarm_all(case_index);
+  core->me->shard->unpark(core->me);
+}
+
+// The select engine over a span of channel cases. default_index / timeout_index are
+// positions in the caller's numbering (UINT32_MAX: absent); case i has position pos[i].
+struct SelectAwaiter {
+  SelectCore core;
+  std::span<const uint32_t> positions;
+  std::span<uint32_t> scratch;  // at least cases.size()
+  uint32_t default_index = UINT32_MAX;
+  Duration timeout{};
+  std::error_code error{};
+  uint32_t result = UINT32_MAX;
+
+  bool await_ready() {
+    Routine* me = this_routine();
+    if (me == nullptr) return error = make_error_code(errc::not_in_runtime), true;
+    if (core.cases.empty() && default_index == UINT32_MAX && core.timeout_index == UINT32_MAX) {
+      return error = make_error_code(errc::invalid_argument), true;
+    }
+    if (me->should_cancel()) return error = make_error_code(errc::cancelled), true;
+    size_t ready = 0;
+    for (uint32_t i = 0; i < core.cases.size(); ++i) {
+      if (core.cases[i]->home() != me->shard) return error = make_error_code(errc::wrong_shard), true;
+      if (core.cases[i]->ready()) scratch[ready++] = i;
+    }
+    core.me = me;
+    if (ready > 0) {
+      const uint32_t pick = scratch[me->shard->prng().below(ready)];
+      core.cases[pick]->execute();
+      result = positions[pick];
+      return true;
+    }
+    if (default_index != UINT32_MAX) return result = default_index, true;
+    return false;
+  }
+
+  void await_suspend(std::coroutine_handle<> h) {
+    Shard& shard = *core.me->shard;
+    for (uint32_t i = 0; i < core.cases.size(); ++i) core.cases[i]->arm(&core, i, core.me);
+    if (core.timeout_index != UINT32_MAX) {
+      core.fire = &SelectAwaiter::on_timeout;
+      shard.add_timer(&core, shard.now() + std::max(Duration{0}, timeout));
+    }
+    shard.park(core.me, h, "select", core.cases.size(), &SelectAwaiter::on_cancel, this);
+  }
+
+  static void on_timeout(TimerNode* node) {
+    auto* core = static_cast<SelectCore*>(node);
+    select_fire(core, UINT32_MAX - 1);
+  }
+  static void on_cancel(Routine* me, void* ctx) {
+    auto* self = static_cast<SelectAwaiter*>(ctx);
+    self->core.disarm_all(UINT32_MAX);
+    self->error = make_error_code(errc::cancelled);
+    me->shard->unpark(me);
+  }
+
+  Result<size_t> await_resume() {
+    if (error) return std::unexpected(error);
+    if (result != UINT32_MAX) return result;
+    if (core.chosen == UINT32_MAX - 1) return core.timeout_index;
+    return positions[core.chosen];
+  }
+};
+
+}  // namespace detail
+
+template <class T>
+class RecvCase final : public detail::SelectCase {
+ public:
+  explicit RecvCase(Receiver<T>& rx) noexcept : st_(rx.state()) {}
+  // Set when this case was chosen: the value, or channel_closed.
+  std::optional<Result<T>> value;
+
+  Shard* home() const noexcept override { return st_ != nullptr ? st_->home : nullptr; }
+  bool ready() const noexcept override { return st_->recv_ready(); }
+  void execute() override { st_->try_recv(value); }
+  void arm(detail::SelectCore* core, uint32_t index, Routine* me) override {
+    waiter_ = {};
+    waiter_.routine = me;
+    waiter_.select = core;
+    waiter_.case_index = index;
+    waiter_.recv_slot = &value;
+    st_->receivers_waiting.push_back(&waiter_);
+  }
+  void disarm() noexcept override { st_->receivers_waiting.remove(&waiter_); }
+
+ private:
+  detail::ChanState<T>* st_;
+  detail::ChanWaiter<T> waiter_{};
+};
+
+template <class T>
+class SendCase final : public detail::SelectCase {
+ public:
+  SendCase(Sender<T>& tx, T v) : value(std::move(v)), st_(tx.state()) {}
+  // Until the case is chosen and succeeds, the value stays here.
+  T value;
+  std::error_code error;  // channel_closed if this case was chosen on a closed channel
+
+  Shard* home() const noexcept override { return st_ != nullptr ? st_->home : nullptr; }
+  bool ready() const noexcept override { return st_->send_ready(); }
+  void execute() override {
+    if (st_->try_send(value) == detail::Attempt::closed) error = make_error_code(errc::channel_closed);
+  }
+  void arm(detail::SelectCore* core, uint32_t index, Routine* me) override {
+    waiter_ = {};
+    waiter_.routine = me;
+    waiter_.select = core;
+    waiter_.case_index = index;
+    waiter_.send_value = &value;
+    waiter_.send_error = &error;
+    st_->senders_waiting.push_back(&waiter_);
+  }
+  void disarm() noexcept override { st_->senders_waiting.remove(&waiter_); }
+
+ private:
+  detail::ChanState<T>* st_;
+  detail::ChanWaiter<T> waiter_{};
+};
+
+struct TimeoutCase {
+  Duration after;
+};
+struct DefaultCase {};
+
+template <class T>
+RecvCase<T> on_recv(Receiver<T>& rx) {
+  return RecvCase<T>(rx);
+}
+template <class T, class V>
+SendCase<T> on_send(Sender<T>& tx, V&& v) {
+  return SendCase<T>(tx, T(std::forward<V>(v)));
+}
+inline TimeoutCase after(Duration d) noexcept { return {d}; }
+inline DefaultCase default_case() noexcept { return {}; }
+
+namespace detail {
+template <class C>
+constexpr bool is_channel_case = std::is_base_of_v<SelectCase, std::remove_cvref_t<C>>;
+
+template <size_t N>
+struct FixedSelect : SelectAwaiter {
+  std::array<SelectCase*, N> case_ptrs{};
+  std::array<uint32_t, N> case_positions{};
+  std::array<uint32_t, N> scratch_storage{};
+
+  // The spans are set here, on the awaiter's final address (it may have been moved).
+  bool await_ready() {
+    core.cases = case_ptrs;
+    positions = case_positions;
+    scratch = scratch_storage;
+    return SelectAwaiter::await_ready();
+  }
+};
+}  // namespace detail
+
+// Variadic select: channel cases (on_recv / on_send, passed as lvalues so their results
+// can be read afterwards), at most one after(d), at most one default_case().
+template <class... Cases>
+auto select(Cases&&... cases) {
+  constexpr size_t kChannelCases = (size_t{0} + ... + (detail::is_channel_case<Cases> ? 1 : 0));
+  detail::FixedSelect<kChannelCases> s;
+  uint32_t position = 0;
+  uint32_t n = 0;
+  auto add = [&](auto& c) {
+    using C = std::remove_cvref_t<decltype(c)>;
+    if constexpr (std::is_same_v<C, TimeoutCase>) {
+      s.core.timeout_index = position;
+      s.timeout = c.after;
+    } else if constexpr (std::is_same_v<C, DefaultCase>) {
+      s.default_index = position;
+    } else {
+      s.case_ptrs[n] = &c;
+      s.case_positions[n] = position;
+      ++n;
+    }
+    ++position;
+  };
+  (add(cases), ...);
+  (void)add;  // unused when there are no cases
+  return s;
+}
+
+// A select with cases chosen at run time; cases live as long as the Selector.
+class Selector {
+ public:
+  template <class T>
+  RecvCase<T>& recv(Receiver<T>& rx) {
+    return add(std::make_unique<RecvCase<T>>(rx));
+  }
+  template <class T, class V>
+  SendCase<T>& send(Sender<T>& tx, V&& v) {
+    return add(std::make_unique<SendCase<T>>(tx, T(std::forward<V>(v))));
+  }
+  void timeout(Duration d) {
+    timeout_index_ = next_position_++;
+    timeout_ = d;
+  }
+  void default_case() { default_index_ = next_position_++; }
+
+  detail::SelectAwaiter wait() {
+    pointers_.clear();
+    for (auto& c : cases_) pointers_.push_back(c.get());
+    scratch_.assign(cases_.size(), 0);
+    detail::SelectAwaiter a;
+    a.core.cases = pointers_;
+    a.core.timeout_index = timeout_index_;
+    a.positions = positions_;
+    a.scratch = scratch_;
+    a.default_index = default_index_;
+    a.timeout = timeout_;
+    return a;
+  }
+
+ private:
+  template <class C>
+  C& add(std::unique_ptr<C> c) {
+    C& ref = *c;
+    cases_.push_back(std::move(c));
+    positions_.push_back(next_position_++);
+    return ref;
+  }
+  std::vector<std::unique_ptr<detail::SelectCase>> cases_;
+  std::vector<detail::SelectCase*> pointers_;
+  std::vector<uint32_t> positions_;
+  std::vector<uint32_t> scratch_;
+  uint32_t next_position_ = 0;
+  uint32_t timeout_index_ = UINT32_MAX;
+  uint32_t default_index_ = UINT32_MAX;
+  Duration timeout_{};
+};
+
+}  // namespace ringo

@@ -1,0 +1,343 @@
+// Channels and select, on the simulator and on io_uring.
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include "backends.hpp"
+
+namespace ringo {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::OnEveryBackend;
+
+class Channels : public OnEveryBackend {};
+RINGO_ON_EVERY_BACKEND(Channels);
+
+template <class R>
+std::error_code err(const R& r) {
+  return r ? std::error_code{} : r.error();
+}
+
+TEST_P(Channels, BoundedIsFifoAndTrySendReportsFull) {
+  auto r = run([]() -> Task<void> {
+    auto ch = chan<int>(2);
+    EXPECT_TRUE(ch.has_value());
+    auto [tx, rx] = std::move(*ch);
+    EXPECT_TRUE(tx.try_send(1).has_value());
+    EXPECT_TRUE(tx.try_send(2).has_value());
+    auto full = tx.try_send(3);
+    EXPECT_FALSE(full.has_value());
+    if (!full) {
+      EXPECT_EQ(full.error().error, errc::channel_full);
+      EXPECT_EQ(full.error().value, 3);  // handed back
+    }
+    EXPECT_EQ(rx.len(), 2u);
+    EXPECT_EQ((co_await rx.recv()).value_or(0), 1);
+    EXPECT_EQ(rx.try_recv().value_or(0), 2);
+    EXPECT_EQ(err(rx.try_recv()), errc::channel_empty);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, UnbufferedSenderResumesOnlyAfterTheValueIsTaken) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(0));
+    std::vector<std::string> log;
+    auto sender = go([](Sender<int> t, std::vector<std::string>* l) -> Task<void> {
+      l->push_back("send");
+      auto s = co_await t.send(7);
+      EXPECT_TRUE(s.has_value());
+      l->push_back("sent");
+    }(tx, &log));
+    co_await sleep(1ms);
+    EXPECT_EQ(log, (std::vector<std::string>{"send"}));  // still blocked: nobody took it
+    log.push_back("recv");
+    EXPECT_EQ((co_await rx.recv()).value_or(0), 7);
+    co_await sender.join();
+    EXPECT_EQ(log, (std::vector<std::string>{"send", "recv", "sent"}));
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, CloseDrainsThenReportsClosedAndSendHandsValueBack) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<std::string>(4));
+    co_await tx.send("a");
+    co_await tx.send("b");
+    EXPECT_TRUE(tx.close().has_value());
+    EXPECT_EQ(err(tx.close()), errc::channel_closed);
+    auto rejected = co_await tx.send("lost?");
+    EXPECT_FALSE(rejected.has_value());
+    if (!rejected) {
+      EXPECT_EQ(rejected.error().error, errc::channel_closed);
+      EXPECT_EQ(rejected.error().value, "lost?");
+    }
+    EXPECT_EQ((co_await rx.recv()).value_or(""), "a");
+    EXPECT_EQ((co_await rx.recv()).value_or(""), "b");
+    EXPECT_EQ(err(co_await rx.recv()), errc::channel_closed);
+    EXPECT_EQ(err(co_await rx.recv()), errc::channel_closed);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, CloseWakesBlockedReceiversAndSenders) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(0));
+    auto receiver = go([](Receiver<int> x) -> Task<Result<int>> { co_return co_await x.recv(); }(rx));
+    auto [tx2, rx2] = std::move(*chan<int>(0));
+    auto sender = go([](Sender<int> t) -> Task<int> {
+      auto s = co_await t.send(5);
+      co_return s ? -1 : s.error().value;
+    }(tx2));
+    co_await sleep(1ms);
+    EXPECT_TRUE(tx.close().has_value());
+    EXPECT_TRUE(tx2.close().has_value());
+    EXPECT_EQ(err(co_await receiver.join()), errc::channel_closed);
+    EXPECT_EQ((co_await sender.join()).value_or(0), 5);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, LastSenderDroppedClosesTheChannel) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(unbounded));
+    {
+      Sender<int> clone = tx;
+      Sender<int> gone = std::move(tx);
+      co_await clone.send(1);
+    }
+    EXPECT_TRUE(rx.is_closed());
+    EXPECT_EQ((co_await rx.recv()).value_or(0), 1);
+    EXPECT_EQ(err(co_await rx.recv()), errc::channel_closed);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, BadUseGetsClearErrors) {
+  auto r = run([]() -> Task<void> {
+    EXPECT_EQ(err(chan<int>(kMaxChannelCapacity + 1)), errc::invalid_argument);
+    Receiver<int> none;
+    EXPECT_EQ(err(co_await none.recv()), errc::no_channel);
+    Sender<int> nobody;
+    auto s = co_await nobody.send(1);
+    EXPECT_EQ(s ? std::error_code{} : s.error().error, errc::no_channel);
+    auto empty = co_await select();
+    EXPECT_EQ(err(empty), errc::invalid_argument);
+  }());
+  EXPECT_TRUE(r.has_value());
+  EXPECT_EQ(err(chan<int>(1)), errc::not_in_runtime);
+}
+
+TEST_P(Channels, CrossShardSendAndReceive) {
+  auto r = run([]() -> Task<int> {
+    auto [tx, rx] = std::move(*chan<int>(0));
+    auto producer = spawn_on(1, [](Sender<int> t) -> Task<void> {
+      for (int i = 1; i <= 10; ++i) co_await t.send(i);
+    }(tx));
+    tx = Sender<int>();  // only the remote producer holds a sender now
+    int sum = 0;
+    for (;;) {
+      auto v = co_await rx.recv();
+      if (!v) break;
+      sum += *v;
+    }
+    co_await producer.join();
+    co_return sum;
+  }());
+  EXPECT_EQ(r.value_or(0), 55);
+}
+
+TEST_P(Channels, ProducerConsumerTenByHundredAcrossShards) {
+  auto r = run([]() -> Task<int> {
+    auto [tx, rx] = std::move(*chan<int>(16));
+    std::vector<JoinHandle<Result<void>>> producers;
+    for (int p = 0; p < 10; ++p) {
+      producers.push_back(spawn_on(static_cast<uint32_t>(p % 2), [](Sender<int> t, int base) -> Task<void> {
+        for (int i = 0; i < 100; ++i) co_await t.send(base + i);
+      }(tx, p * 1000)));
+    }
+    tx = Sender<int>();
+    std::vector<int> got;
+    for (;;) {
+      auto v = co_await rx.recv();
+      if (!v) break;
+      got.push_back(*v);
+    }
+    for (auto& p : producers) co_await p.join();
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(std::adjacent_find(got.begin(), got.end()), got.end());  // no duplicate
+    co_return static_cast<int>(got.size());
+  }());
+  EXPECT_EQ(r.value_or(0), 1000);
+}
+
+TEST_P(Channels, FanOutFanInFiveWorkersHundredTasks) {
+  auto r = run([]() -> Task<long> {
+    auto [jobs_tx, jobs_rx] = std::move(*chan<int>(8));
+    auto [results_tx, results_rx] = std::move(*chan<long>(8));
+    std::vector<JoinHandle<Result<void>>> workers;
+    for (int w = 0; w < 5; ++w) {
+      workers.push_back(spawn_on(static_cast<uint32_t>(w % 2), [](Receiver<int> jobs, Sender<long> out) -> Task<void> {
+        for (;;) {
+          auto j = co_await jobs.recv();
+          if (!j) break;
+          co_await out.send(long{*j} * *j);
+        }
+      }(jobs_rx, results_tx)));
+    }
+    results_tx = Sender<long>();
+    auto feeder = go([](Sender<int> t) -> Task<void> {
+      for (int i = 1; i <= 100; ++i) co_await t.send(i);
+    }(std::move(jobs_tx)));
+    long sum = 0;
+    int count = 0;
+    for (;;) {
+      auto v = co_await results_rx.recv();
+      if (!v) break;
+      sum += *v;
+      ++count;
+    }
+    co_await feeder.join();
+    for (auto& w : workers) co_await w.join();
+    EXPECT_EQ(count, 100);
+    co_return sum;
+  }());
+  EXPECT_EQ(r.value_or(0), 338350);  // sum of squares 1..100
+}
+
+TEST_P(Channels, SelectPicksTheReadyCaseAndLeavesOthersUntouched) {
+  auto r = run([]() -> Task<void> {
+    auto [atx, arx] = std::move(*chan<int>(1));
+    auto [btx, brx] = std::move(*chan<int>(1));
+    co_await btx.send(42);
+    auto a = on_recv(arx);
+    auto b = on_recv(brx);
+    auto i = co_await select(a, b);
+    EXPECT_EQ(i.value_or(9), 1u);
+    EXPECT_EQ(b.value->value_or(0), 42);
+    EXPECT_FALSE(a.value.has_value());
+    EXPECT_EQ(arx.len(), 0u);
+    // default when nothing is ready; nothing consumed
+    co_await atx.send(1);
+    auto c = on_recv(brx);
+    auto d = co_await select(c, default_case());
+    EXPECT_EQ(d.value_or(9), 1u);
+    EXPECT_EQ(arx.len(), 1u);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, SelectTimeoutFiresAtItsDeadlineAndLeavesNoWaiter) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(0));
+    Shard& shard = *current_shard();
+    const Instant t0 = shard.now();
+    auto c = on_recv(rx);
+    auto i = co_await select(c, after(3ms));
+    EXPECT_EQ(i.value_or(9), 1u);
+    EXPECT_GE(shard.now() - t0, Duration(3ms));
+    if (GetParam() == Backend::sim) {
+      EXPECT_LT(shard.now() - t0, Duration(3ms) + Duration(100us));
+    }
+    // The select left no receiver behind: a try_send finds nobody waiting.
+    EXPECT_EQ(tx.try_send(1).error().error, errc::channel_full);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, BlockedSelectIsWokenBySendOnOneCase) {
+  auto r = run([]() -> Task<void> {
+    auto [atx, arx] = std::move(*chan<int>(0));
+    auto [btx, brx] = std::move(*chan<int>(0));
+    auto sender = go([](Sender<int> t) -> Task<void> {
+      co_await sleep(1ms);
+      co_await t.send(9);
+    }(btx));
+    Selector sel;
+    auto& ca = sel.recv(arx);
+    auto& cb = sel.recv(brx);
+    sel.timeout(1s);
+    auto i = co_await sel.wait();
+    EXPECT_EQ(i.value_or(9), 1u);
+    EXPECT_FALSE(ca.value.has_value());
+    EXPECT_EQ(cb.value->value_or(0), 9);
+    co_await sender.join();
+    EXPECT_EQ(atx.try_send(1).error().error, errc::channel_full);  // no leftover waiter on a
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, AbortedSelectLeavesNoTrace) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(0));
+    auto h = go([](Receiver<int> x) -> Task<Result<size_t>> {
+      auto c = on_recv(x);
+      co_return co_await select(c, after(1h));
+    }(rx));
+    co_await sleep(1ms);
+    EXPECT_TRUE(h.abort().has_value());
+    EXPECT_EQ(err(co_await h.join()), errc::cancelled);
+    EXPECT_EQ(tx.try_send(1).error().error, errc::channel_full);
+    EXPECT_EQ(current_shard()->pending_timers(), 0u);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, SelectSendCaseOnClosedChannelHandsValueBack) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<std::string>(0));
+    (void)tx.close();
+    auto s = on_send(tx, "payload");
+    auto i = co_await select(s);
+    EXPECT_EQ(i.value_or(9), 0u);
+    EXPECT_EQ(s.error, errc::channel_closed);
+    EXPECT_EQ(s.value, "payload");
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, PipelineWithSelectTimeoutAndClose) {
+  auto r = run([]() -> Task<int> {
+    auto [numbers_tx, numbers_rx] = std::move(*chan<int>(4));
+    auto [squares_tx, squares_rx] = std::move(*chan<int>(4));
+    auto [quit_tx, quit_rx] = std::move(*chan<int>(0));
+    auto stage1 = go([](Sender<int> out) -> Task<void> {
+      for (int i = 1; i <= 20; ++i) co_await out.send(i);
+    }(std::move(numbers_tx)));
+    auto stage2 = spawn_on(1, [](Receiver<int> in, Sender<int> out) -> Task<void> {
+      for (;;) {
+        auto v = co_await in.recv();
+        if (!v) break;
+        co_await out.send(*v * *v);
+      }
+    }(numbers_rx, std::move(squares_tx)));
+    int total = 0;
+    int timeouts = 0;
+    for (bool open = true; open;) {
+      auto sq = on_recv(squares_rx);
+      auto quit = on_recv(quit_rx);
+      auto i = co_await select(sq, quit, after(50ms));
+      if (!i) co_return -1;
+      if (*i == 0) {
+        if (!sq.value->has_value()) {
+          open = false;  // stage 2 closed its output
+        } else {
+          total += **sq.value;
+        }
+      } else if (*i == 2) {
+        ++timeouts;
+      } else {
+        open = false;
+      }
+    }
+    co_await stage1.join();
+    co_await stage2.join();
+    EXPECT_LT(timeouts, 100);
+    co_return total;
+  }());
+  EXPECT_EQ(r.value_or(0), 2870);  // sum of squares 1..20
+}
+
+}  // namespace
+}  // namespace ringo
