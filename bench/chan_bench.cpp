@@ -1,0 +1,155 @@
+// Channel and select benchmarks on io_uring and the simulator. bench/compare.sh runs the
+// Go equivalents in the same go and prints ratios.
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "ringo/ringo.hpp"
+
+namespace ringo {
+namespace {
+
+Runtime make_runtime(Backend backend, uint32_t shards) {
+  RuntimeConfig c;
+  c.shards = shards;
+  c.backend = backend;
+  auto rt = Runtime::create(c);
+  if (!rt) std::abort();
+  return std::move(*rt);
+}
+
+Task<void> echo(Receiver<int> in, Sender<int> out) {
+  for (;;) {
+    auto v = co_await in.recv();
+    if (!v) co_return;
+    co_await out.send(*v);
+  }
+}
+
+// One round trip over two unbuffered channels, the echo routine on `peer_shard`.
+void ping_pong(benchmark::State& state, Backend backend, uint32_t peer_shard) {
+  auto rt = make_runtime(backend, 2);
+  (void)rt.block_on([](benchmark::State* s, uint32_t peer) -> Task<void> {
+    auto [ping_tx, ping_rx] = std::move(*chan<int>(0));
+    auto [pong_tx, pong_rx] = std::move(*chan<int>(0));
+    JoinHandle<void> local;
+    JoinHandle<Result<void>> remote;
+    if (peer == 0) {
+      local = go(echo(ping_rx, std::move(pong_tx)));
+    } else {
+      remote = spawn_on(peer, echo(ping_rx, std::move(pong_tx)));
+    }
+    for (auto _ : *s) {
+      co_await ping_tx.send(1);
+      benchmark::DoNotOptimize(co_await pong_rx.recv());
+    }
+    (void)ping_tx.close();
+    if (local) co_await local.join();
+    if (remote) co_await remote.join();
+  }(&state, peer_shard));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void spsc_buffered(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 1);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(1024));
+    auto consumer = go([](Receiver<int> r) -> Task<long> {
+      long n = 0;
+      while (co_await r.recv()) ++n;
+      co_return n;
+    }(rx));
+    for (auto _ : *s) co_await tx.send(1);
+    (void)tx.close();
+    benchmark::DoNotOptimize(co_await consumer.join());
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void mpsc_four_to_one(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 1);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(1024));
+    const int64_t total = s->max_iterations;
+    std::vector<JoinHandle<void>> producers;
+    for (int p = 0; p < 4; ++p) {
+      producers.push_back(go([](Sender<int> t, int64_t n) -> Task<void> {
+        for (int64_t i = 0; i < n; ++i) co_await t.send(1);
+      }(tx, total / 4 + 1)));
+    }
+    tx = Sender<int>();
+    for (auto _ : *s) benchmark::DoNotOptimize(co_await rx.recv());
+    while (co_await rx.recv()) {
+    }
+    for (auto& p : producers) co_await p.join();
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void select_three_one_ready(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 1);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    auto [atx, arx] = std::move(*chan<int>(1));
+    auto [btx, brx] = std::move(*chan<int>(1));
+    auto [ctx, crx] = std::move(*chan<int>(1));
+    for (auto _ : *s) {
+      (void)btx.try_send(1);
+      auto a = on_recv(arx);
+      auto b = on_recv(brx);
+      auto c = on_recv(crx);
+      benchmark::DoNotOptimize(co_await select(a, b, c));
+    }
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void select_default_three_empty(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 1);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    auto [atx, arx] = std::move(*chan<int>(1));
+    auto [btx, brx] = std::move(*chan<int>(1));
+    auto [ctx, crx] = std::move(*chan<int>(1));
+    for (auto _ : *s) {
+      auto a = on_recv(arx);
+      auto b = on_recv(brx);
+      auto c = on_recv(crx);
+      benchmark::DoNotOptimize(co_await select(a, b, c, default_case()));
+    }
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
+void select_hundred(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 1);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    std::vector<Sender<int>> txs;
+    std::vector<Receiver<int>> rxs;
+    for (int i = 0; i < 100; ++i) {
+      auto [tx, rx] = std::move(*chan<int>(1));
+      txs.push_back(std::move(tx));
+      rxs.push_back(std::move(rx));
+    }
+    Selector sel;
+    for (auto& rx : rxs) sel.recv(rx);
+    int k = 0;
+    for (auto _ : *s) {
+      (void)txs[static_cast<size_t>(k++ % 100)].try_send(1);
+      benchmark::DoNotOptimize(co_await sel.wait());
+    }
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK_CAPTURE(ping_pong, same_shard_uring, Backend::uring, 0)->UseRealTime();
+BENCHMARK_CAPTURE(ping_pong, cross_shard_uring, Backend::uring, 1)->UseRealTime();
+BENCHMARK_CAPTURE(ping_pong, same_shard_sim, Backend::sim, 0);
+BENCHMARK_CAPTURE(spsc_buffered, uring, Backend::uring)->UseRealTime();
+BENCHMARK_CAPTURE(mpsc_four_to_one, uring, Backend::uring)->UseRealTime();
+BENCHMARK_CAPTURE(select_three_one_ready, uring, Backend::uring)->UseRealTime();
+BENCHMARK_CAPTURE(select_default_three_empty, uring, Backend::uring)->UseRealTime();
+BENCHMARK_CAPTURE(select_hundred, uring, Backend::uring)->UseRealTime();
+
+}  // namespace
+}  // namespace ringo
+
+BENCHMARK_MAIN();

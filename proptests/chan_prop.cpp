@@ -1,0 +1,237 @@
+// Channel and select properties on the simulator:
+//  - fairness: k always-ready cases are chosen uniformly (chi-square, p > 0.001), also
+//    with a default case present (which must then never win);
+//  - sequential model: try_send / try_recv / close on one channel match a deque model;
+//  - no loss, no duplication: random multi-shard producers, consumers (plain, select with
+//    timeout, select with default), closes and aborts; every value whose send succeeded
+//    is received exactly once or drained at the end.
+// Failures print the seed; RINGO_SEED=<n> replays the fairness runs.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <vector>
+
+#include "ringo/ringo.hpp"
+#include "ringo/sim.hpp"
+
+namespace ringo {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Upper critical value of chi-square with df degrees of freedom at p = 0.001
+// (Wilson-Hilferty; accurate to well under 1% for df >= 1).
+double chi_square_critical_p001(int df) {
+  const double z = 3.0902;
+  const double k = 2.0 / (9.0 * df);
+  return df * std::pow(1.0 - k + z * std::sqrt(k), 3.0);
+}
+
+Task<std::vector<int>> count_choices(int k, int rounds, bool with_default) {
+  std::vector<Sender<int>> txs;
+  std::vector<Receiver<int>> rxs;
+  for (int i = 0; i < k; ++i) {
+    auto [tx, rx] = std::move(*chan<int>(unbounded));
+    for (int j = 0; j < rounds; ++j) (void)tx.try_send(j);
+    txs.push_back(std::move(tx));
+    rxs.push_back(std::move(rx));
+  }
+  std::vector<int> counts(static_cast<size_t>(k) + 1, 0);
+  for (int r = 0; r < rounds; ++r) {
+    Selector sel;
+    for (auto& rx : rxs) sel.recv(rx);
+    if (with_default) sel.default_case();
+    auto i = co_await sel.wait();
+    if (!i) co_return std::vector<int>{};
+    ++counts[*i];
+  }
+  co_return counts;
+}
+
+TEST(SelectFairness, ChiSquareAcrossTwoToSixteenReadyCases) {
+  const uint64_t seed = sim::seed_from_env(20261122);
+  for (bool with_default : {false, true}) {
+    for (int k = 2; k <= 16; ++k) {
+      const int rounds = 400 * k;
+      std::vector<int> counts;
+      sim::SimConfig c;
+      c.seed = seed + static_cast<uint64_t>(k);
+      c.shards = 1;
+      auto report = sim::run(c, [&]() -> Task<void> { counts = co_await count_choices(k, rounds, with_default); });
+      ASSERT_TRUE(report.ok()) << report.message << " " << report.replay_hint();
+      ASSERT_EQ(counts.size(), static_cast<size_t>(k) + 1);
+      EXPECT_EQ(counts[static_cast<size_t>(k)], 0) << "default won while cases were ready";
+      const double expected = static_cast<double>(rounds) / k;
+      double chi2 = 0;
+      for (int i = 0; i < k; ++i) chi2 += std::pow(counts[static_cast<size_t>(i)] - expected, 2) / expected;
+      EXPECT_LT(chi2, chi_square_critical_p001(k - 1))
+          << "k=" << k << " default=" << with_default << " " << report.replay_hint();
+    }
+  }
+}
+
+// ---------------------------------------------------------------- sequential model
+
+enum class Op : uint8_t { try_send, try_recv, close };
+
+RC_GTEST_PROP(ChannelModel, TryOpsAndCloseMatchADequeModel, ()) {
+  const size_t capacity = *rc::gen::element<size_t>(0, 1, 2, 5, unbounded);
+  const auto ops = *rc::gen::container<std::vector<Op>>(
+      rc::gen::element(Op::try_send, Op::try_send, Op::try_recv, Op::try_recv, Op::close));
+  bool ok = true;
+  std::string where;
+  auto report = sim::run({}, [&]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(capacity));
+    std::deque<int> model;
+    bool closed = false;
+    int next = 0;
+    for (size_t i = 0; i < ops.size() && ok; ++i) {
+      switch (ops[i]) {
+        case Op::try_send: {
+          auto r = tx.try_send(next);
+          std::error_code want{};
+          if (closed) {
+            want = make_error_code(errc::channel_closed);
+          } else if (model.size() >= capacity) {
+            want = make_error_code(errc::channel_full);
+          }
+          const std::error_code got = r ? std::error_code{} : r.error().error;
+          if (got != want || (!r && r.error().value != next)) ok = false, where = "try_send " + std::to_string(i);
+          if (r) model.push_back(next);
+          ++next;
+          break;
+        }
+        case Op::try_recv: {
+          auto r = rx.try_recv();
+          if (!model.empty()) {
+            if (!r || *r != model.front()) ok = false, where = "try_recv value " + std::to_string(i);
+            model.pop_front();
+          } else if (r || r.error() != (closed ? errc::channel_closed : errc::channel_empty)) {
+            ok = false, where = "try_recv empty " + std::to_string(i);
+          }
+          break;
+        }
+        case Op::close: {
+          auto r = tx.close();
+          if (r.has_value() == closed) ok = false, where = "close " + std::to_string(i);
+          closed = true;
+          break;
+        }
+      }
+      if (ok && (rx.len() != model.size() || rx.is_closed() != closed)) ok = false, where = "len " + std::to_string(i);
+    }
+    co_return;
+  });
+  RC_ASSERT(report.ok());
+  RC_LOG() << where << "\n";
+  RC_ASSERT(ok);
+}
+
+// ---------------------------------------------------------------- no loss, no duplication
+
+enum class ConsumerMode : uint8_t { recv, select_timeout, select_default };
+
+struct ConsumerPlan {
+  uint32_t shard;
+  ConsumerMode mode;
+  int abort_after_us;  // < 0: never
+};
+
+struct FlowPlan {
+  uint32_t shards;
+  size_t capacity;
+  std::vector<std::pair<uint32_t, int>> producers;  // (shard, values)
+  std::vector<ConsumerPlan> consumers;
+};
+
+Task<void> consume(Receiver<int> rx, ConsumerMode mode, std::vector<int>* got) {
+  for (;;) {
+    if (mode == ConsumerMode::recv) {
+      auto v = co_await rx.recv();
+      if (!v) co_return;
+      got->push_back(*v);
+      continue;
+    }
+    // select forms need the channel on this shard; elsewhere fall back to recv.
+    if (rx.state()->home != current_shard()) mode = ConsumerMode::recv;
+    if (mode == ConsumerMode::recv) continue;
+    auto c = on_recv(rx);
+    Result<size_t> i =
+        mode == ConsumerMode::select_timeout ? co_await select(c, after(30us)) : co_await select(c, default_case());
+    if (!i) co_return;  // cancelled
+    if (*i == 0) {
+      if (!c.value->has_value()) co_return;  // closed and drained
+      got->push_back(**c.value);
+    } else if (mode == ConsumerMode::select_default) {
+      if (!co_await sleep(5us)) co_return;
+    }
+  }
+}
+
+RC_GTEST_PROP(ChannelFlow, EverySentValueIsReceivedExactlyOnce, ()) {
+  FlowPlan plan;
+  plan.shards = *rc::gen::inRange<uint32_t>(1, 4);
+  plan.capacity = *rc::gen::element<size_t>(0, 1, 3, unbounded);
+  const auto n_producers = *rc::gen::inRange(1, 5);
+  for (int p = 0; p < n_producers; ++p) {
+    plan.producers.emplace_back(*rc::gen::inRange<uint32_t>(0, plan.shards), *rc::gen::inRange(0, 30));
+  }
+  const auto n_consumers = *rc::gen::inRange(1, 4);
+  for (int c = 0; c < n_consumers; ++c) {
+    plan.consumers.push_back(
+        {*rc::gen::inRange<uint32_t>(0, plan.shards),
+         *rc::gen::element(ConsumerMode::recv, ConsumerMode::select_timeout, ConsumerMode::select_default),
+         *rc::gen::element(-1, -1, 0, 20, 200)});
+  }
+  sim::SimConfig config;
+  config.seed = *rc::gen::arbitrary<uint64_t>();
+  config.shards = plan.shards;
+  config.faults = *rc::gen::arbitrary<bool>() ? sim::FaultConfig::light() : sim::FaultConfig::none();
+
+  std::vector<int> sent_ok, received, drained;
+  std::vector<std::vector<int>> per_consumer(plan.consumers.size());
+  auto report = sim::run(config, [&]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(plan.capacity));
+    std::vector<JoinHandle<Result<void>>> producers;
+    for (size_t p = 0; p < plan.producers.size(); ++p) {
+      const auto [shard, count] = plan.producers[p];
+      producers.push_back(spawn_on(shard, [](Sender<int> t, int base, int n, std::vector<int>* ok) -> Task<void> {
+        for (int i = 0; i < n; ++i) {
+          if (co_await t.send(base + i)) ok->push_back(base + i);
+        }
+      }(tx, static_cast<int>(p) * 1000, count, &sent_ok)));
+    }
+    tx = Sender<int>();
+    std::vector<JoinHandle<Result<void>>> consumers;
+    for (size_t c = 0; c < plan.consumers.size(); ++c) {
+      consumers.push_back(spawn_on(plan.consumers[c].shard, consume(rx, plan.consumers[c].mode, &per_consumer[c])));
+    }
+    for (size_t c = 0; c < plan.consumers.size(); ++c) {
+      if (plan.consumers[c].abort_after_us < 0) continue;
+      co_await sleep(std::chrono::microseconds(plan.consumers[c].abort_after_us));
+      (void)consumers[c].abort();
+    }
+    // Main drains what is left (unblocking producers) until the last sender is gone.
+    for (;;) {
+      auto v = co_await rx.recv();
+      if (!v) break;
+      drained.push_back(*v);
+    }
+    for (auto& p : producers) co_await p.join();
+    for (auto& c : consumers) co_await c.join();
+  });
+  RC_LOG() << report.summary() << " " << report.replay_hint() << "\n";
+  RC_ASSERT(report.ok());
+  for (auto& v : per_consumer) received.insert(received.end(), v.begin(), v.end());
+  received.insert(received.end(), drained.begin(), drained.end());
+  std::sort(received.begin(), received.end());
+  std::sort(sent_ok.begin(), sent_ok.end());
+  RC_ASSERT(received == sent_ok);
+}
+
+}  // namespace
+}  // namespace ringo
