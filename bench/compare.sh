@@ -5,13 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh --bench
 cmake --preset release >/dev/null
-cmake --build --preset release --target runtime_bench fiber_peer
+cmake --build --preset release --target runtime_bench chan_bench fiber_peer
 out=build/release/bench-results
 mkdir -p "$out"
 
 echo "== ringo"
 ./build/release/bench/runtime_bench --benchmark_format=json --benchmark_out="$out/ringo.json" \
   --benchmark_out_format=json --benchmark_min_time=0.5 | tee "$out/ringo.txt" >/dev/null
+./build/release/bench/chan_bench --benchmark_format=json --benchmark_out="$out/chan.json" \
+  --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
 echo "== Boost.Fiber"
 ./build/release/bench/fiber_peer --benchmark_format=json --benchmark_out="$out/fiber.json" \
   --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
@@ -25,7 +27,8 @@ out = sys.argv[1]
 def load(name):
     with open(f"{out}/{name}.json") as f:
         return {b["name"]: b for b in json.load(f)["benchmarks"]}
-r, fb = load("ringo"), load("fiber")
+r, fb, ch = load("ringo"), load("fiber"), load("chan")
+r.update(ch)
 go = {}
 for line in open(f"{out}/go.txt"):
     k, v, _ = line.split()
@@ -49,5 +52,15 @@ mem = find(r, "memory_per_blocked_routine/uring")["bytes_per_routine"]
 print("\nratios (same run, same machine):")
 print(f"  spawn+join: ringo {sj:.1f} ns, Go {go['go_spawn_join']:.1f} ns  -> ringo is {go['go_spawn_join']/sj:.1f}x faster (target >= 6x)")
 print(f"  spawn+join: ringo {sj:.1f} ns, Boost.Fiber {fiber:.1f} ns -> ringo is {fiber/sj:.1f}x faster (target >= 5x)")
+pairs = [("ping_pong/same_shard_uring", "go_ping_pong_same", "unbuffered ping-pong, same shard vs GOMAXPROCS=1"),
+         ("ping_pong/cross_shard_uring", "go_ping_pong_two_procs", "unbuffered ping-pong, two shards vs GOMAXPROCS=2"),
+         ("spsc_buffered/uring", "go_spsc_1024", "SPSC cap 1024, per message"),
+         ("mpsc_four_to_one/uring", "go_mpsc_4to1", "MPSC 4->1, per message"),
+         ("select_three_one_ready/uring", "go_select_3_one_ready", "select over 3, one ready"),
+         ("select_default_three_empty/uring", "go_select_default_3", "select with default, 3 empty"),
+         ("select_hundred/uring", "go_select_100", "select over 100 (Go: reflect.Select)")]
+for ours, theirs, label in pairs:
+    mine = ns(find(r, ours))
+    print(f"  {label}: ringo {mine:.1f} ns, Go {go[theirs]:.1f} ns -> {go[theirs]/mine:.2f}x")
 print(f"  memory per blocked routine: ringo {mem:.0f} B, Go {go['go_bytes_per_blocked']:.0f} B -> {mem/go['go_bytes_per_blocked']:.3f} of Go's (target <= 0.1)")
 PY

@@ -4,10 +4,111 @@ package main
 
 import (
 	"fmt"
+	"reflect"
 	"runtime"
 	"sync"
 	"time"
 )
+
+// perOp runs f(n) and returns ns per operation, best of 3.
+func perOp(n int, f func(n int)) float64 {
+	best := 1e18
+	for r := 0; r < 3; r++ {
+		start := time.Now()
+		f(n)
+		if v := float64(time.Since(start).Nanoseconds()) / float64(n); v < best {
+			best = v
+		}
+	}
+	return best
+}
+
+func pingPong(n int) {
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for v := range ping {
+			pong <- v
+		}
+		close(pong)
+	}()
+	for i := 0; i < n; i++ {
+		ping <- 1
+		<-pong
+	}
+	close(ping)
+}
+
+func spsc(n int) {
+	ch := make(chan int, 1024)
+	done := make(chan int)
+	go func() {
+		c := 0
+		for range ch {
+			c++
+		}
+		done <- c
+	}()
+	for i := 0; i < n; i++ {
+		ch <- 1
+	}
+	close(ch)
+	<-done
+}
+
+func mpsc(n int) {
+	ch := make(chan int, 1024)
+	var wg sync.WaitGroup
+	for p := 0; p < 4; p++ {
+		wg.Add(1)
+		go func() {
+			for i := 0; i < n/4; i++ {
+				ch <- 1
+			}
+			wg.Done()
+		}()
+	}
+	for i := 0; i < (n/4)*4; i++ {
+		<-ch
+	}
+	wg.Wait()
+}
+
+func selectThree(n int) {
+	a, b, c := make(chan int, 1), make(chan int, 1), make(chan int, 1)
+	for i := 0; i < n; i++ {
+		b <- 1
+		select {
+		case <-a:
+		case <-b:
+		case <-c:
+		}
+	}
+}
+
+func selectDefault(n int) {
+	a, b, c := make(chan int, 1), make(chan int, 1), make(chan int, 1)
+	for i := 0; i < n; i++ {
+		select {
+		case <-a:
+		case <-b:
+		case <-c:
+		default:
+		}
+	}
+}
+
+func selectHundred(n int) {
+	chans := make([]chan int, 100)
+	cases := make([]reflect.SelectCase, 100)
+	for i := range chans {
+		chans[i] = make(chan int, 1)
+		cases[i] = reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(chans[i])}
+	}
+	for i := 0; i < n; i++ {
+		chans[i%100] <- 1
+		reflect.Select(cases)
+	}
+}
 
 func spawnJoin(n int) float64 {
 	done := make(chan int)
@@ -47,4 +148,12 @@ func main() {
 	}
 	fmt.Printf("go_spawn_join %.1f ns\n", best)
 	fmt.Printf("go_bytes_per_blocked %.0f bytes\n", memoryPerBlocked(100000))
+	fmt.Printf("go_ping_pong_same %.1f ns\n", perOp(300000, pingPong))
+	fmt.Printf("go_spsc_1024 %.1f ns\n", perOp(2000000, spsc))
+	fmt.Printf("go_mpsc_4to1 %.1f ns\n", perOp(2000000, mpsc))
+	fmt.Printf("go_select_3_one_ready %.1f ns\n", perOp(1000000, selectThree))
+	fmt.Printf("go_select_default_3 %.1f ns\n", perOp(2000000, selectDefault))
+	fmt.Printf("go_select_100 %.1f ns\n", perOp(200000, selectHundred))
+	runtime.GOMAXPROCS(2)
+	fmt.Printf("go_ping_pong_two_procs %.1f ns\n", perOp(200000, pingPong))
 }
