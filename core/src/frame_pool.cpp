@@ -13,8 +13,8 @@
 namespace ringo {
 namespace {
 
-constexpr std::size_t kGranule = 32;
-constexpr std::size_t kClasses = 32;  // frames up to 1 KiB are pooled
+constexpr std::size_t kGranule = 16;
+constexpr std::size_t kClasses = 64;  // frames up to 1 KiB are pooled
 constexpr std::size_t kMaxCachedPerClass = 4096;
 
 struct FreeBlock {

@@ -97,7 +97,7 @@ Shard::~Shard() {
   while (live_head_ != nullptr) {
     Routine* r = live_head_;
     live_head_ = r->next_live;
-    r->root.destroy();
+    r->end(r, /*publish=*/false);
   }
   tls_tearing_down = outer;
   close_inbox();
@@ -148,7 +148,6 @@ Result<void> Shard::admit(Routine* r, std::coroutine_handle<> root) {
     return fail(errc::spawn_limit);
   }
   if (group_.port(index_).stopping.load(std::memory_order_relaxed)) return fail(errc::shard_stopped);
-  r->root = root;
   r->resume_point = root;
   r->shard = this;
   r->id = (uint64_t{index_} << 48) | ++next_routine_seq_;
@@ -251,12 +250,7 @@ void Shard::finish(Routine* r) {
     live_tail_ = r->prev_live;
   }
   r->prev_live = r->next_live = nullptr;
-  if (r->publish != nullptr) r->publish(r);
-  if (Routine* joiner = r->joiner) {
-    r->joiner = nullptr;
-    unpark(joiner);
-  }
-  r->root.destroy();
+  r->end(r, /*publish=*/true);
 }
 
 std::string Shard::describe_blocked() const {

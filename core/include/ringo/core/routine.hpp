@@ -13,19 +13,19 @@ struct Routine {
   using CancelWait = void (*)(Routine*, void* ctx);
 
   std::coroutine_handle<> resume_point;  // innermost suspended coroutine of this routine
-  std::coroutine_handle<> root;          // the root frame, destroyed when the routine finishes
   Shard* shard = nullptr;
   uint64_t id = 0;  // (shard index << 48) | per-shard sequence: deterministic
   Routine* next_ready = nullptr;
   Routine* prev_live = nullptr;
   Routine* next_live = nullptr;
-  Routine* joiner = nullptr;
   // The wait in progress: how to cancel it, and what a deadlock report says about it.
   CancelWait cancel_wait = nullptr;
   void* wait_ctx = nullptr;
   const char* wait_reason = nullptr;
   uint64_t wait_detail = 0;
-  void (*publish)(Routine*) = nullptr;  // hands the result to the JoinHandle, if any
+  // Typed by the routine's result: with publish, hands the result to the JoinHandle (if
+  // any) and wakes its joiner; then destroys the root frame.
+  void (*end)(Routine*, bool publish) = nullptr;
   bool started = false;
   bool done = false;
   bool cancel_requested = false;

@@ -14,6 +14,7 @@
 
 #include <cerrno>
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <optional>
 #include <type_traits>
@@ -211,19 +212,19 @@ class [[nodiscard]] JoinHandle {
         if (here != target.shard) return early = make_error_code(errc::wrong_thread), true;
         me = here->current_routine();
         if (me == nullptr) return early = make_error_code(errc::not_in_runtime), true;
-        if (target.joiner != nullptr) return early = make_error_code(errc::join_twice), true;
+        if (self->joiner_ != nullptr) return early = make_error_code(errc::join_twice), true;
         if (me->should_cancel()) return early = make_error_code(errc::cancelled), true;
         return false;
       }
       void await_suspend(std::coroutine_handle<> h) noexcept {
         Routine& target = self->routine();
-        target.joiner = me;
+        self->joiner_ = me;
         target.shard->park(me, h, "join", target.id, &Awaiter::on_cancel, this);
       }
       // Runs only while the target is alive: its finish clears our cancel hook first.
       static void on_cancel(Routine* me, void* ctx) {
         auto* a = static_cast<Awaiter*>(ctx);
-        a->self->routine().joiner = nullptr;
+        a->self->joiner_ = nullptr;
         a->interrupted = true;
         me->shard->unpark(me);
       }
@@ -242,19 +243,26 @@ class [[nodiscard]] JoinHandle {
   // The control block while the routine runs, for runtime internals (call registry).
   Routine* routine_ptr() const noexcept { return handle_ ? &routine() : nullptr; }
 
-  // Called by the finishing routine: the result moves here, the frame goes away.
-  static void publish(Routine* r) {
-    auto h = std::coroutine_handle<Promise>::from_address(r->root.address());
+  // The routine's end: with publish, its result moves here and the joiner wakes; then the
+  // frame goes away.
+  static void end(Routine* r, bool publish) {
+    auto* base =
+        reinterpret_cast<detail::PromiseBase*>(reinterpret_cast<char*>(r) - offsetof(detail::PromiseBase, routine));
+    auto h = std::coroutine_handle<Promise>::from_promise(static_cast<Promise&>(*base));
     JoinHandle* owner = h.promise().owner;
-    if (owner == nullptr) return;
-    owner->result_.emplace(r->cancelled_before_start ? Joined<T>(fail(errc::cancelled))
-                           : r->panicked             ? Joined<T>(fail(errc::routine_panicked))
-                                                     : h.promise().take_joined());
-    owner->handle_ = {};
+    if (publish && owner != nullptr) {
+      owner->result_.emplace(r->cancelled_before_start ? Joined<T>(fail(errc::cancelled))
+                             : r->panicked             ? Joined<T>(fail(errc::routine_panicked))
+                                                       : h.promise().take_joined());
+      owner->handle_ = {};
+      if (Routine* joiner = std::exchange(owner->joiner_, nullptr)) r->shard->unpark(joiner);
+    }
+    h.destroy();
   }
 
  private:
   void take(JoinHandle& o) noexcept {
+    joiner_ = std::exchange(o.joiner_, nullptr);
     handle_ = std::exchange(o.handle_, {});
     result_ = std::move(o.result_);
     o.result_.reset();
@@ -265,6 +273,7 @@ class [[nodiscard]] JoinHandle {
   Routine& routine() const noexcept { return handle_.promise().routine; }
 
   std::coroutine_handle<Promise> handle_{};
+  Routine* joiner_ = nullptr;  // the routine parked in join(), if any
   std::optional<Joined<T>> result_;
   std::error_code error_{};
   uint64_t id_ = 0;
@@ -276,7 +285,7 @@ JoinHandle<T> spawn_local(Shard& shard, Task<T> task, bool must_start = false) {
   auto h = task.release();
   if (!h) return JoinHandle<T>(make_error_code(errc::invalid_argument));
   h.promise().routine.must_start = must_start;
-  h.promise().routine.publish = &JoinHandle<T>::publish;
+  h.promise().routine.end = &JoinHandle<T>::end;
   if (auto admitted = shard.admit(&h.promise().routine, h); !admitted) {
     h.destroy();
     return JoinHandle<T>(admitted.error());
@@ -309,22 +318,22 @@ inline auto yield_now() noexcept {
 
 namespace detail {
 struct SleepAwaiter : TimerNode {
-  Instant deadline;
+  enum class Outcome : uint8_t { slept, cancelled, not_in_runtime };
   Routine* me = this_routine();
-  std::error_code error{};
+  Outcome outcome = Outcome::slept;
 
-  explicit SleepAwaiter(Instant when) noexcept : deadline(when) {}
+  explicit SleepAwaiter(Instant deadline) noexcept { when = deadline; }
   bool await_ready() noexcept {
-    if (me == nullptr) return error = make_error_code(errc::not_in_runtime), true;
-    if (me->should_cancel()) return error = make_error_code(errc::cancelled), true;
+    if (me == nullptr) return outcome = Outcome::not_in_runtime, true;
+    if (me->should_cancel()) return outcome = Outcome::cancelled, true;
     return false;
   }
   void await_suspend(std::coroutine_handle<> h) noexcept {
     fire = &SleepAwaiter::on_fire;
     Shard& shard = *me->shard;
-    shard.park(me, h, "sleep", static_cast<uint64_t>(deadline.count()), &SleepAwaiter::on_cancel, this);
+    shard.park(me, h, "sleep", static_cast<uint64_t>(when.count()), &SleepAwaiter::on_cancel, this);
     // A past deadline still goes through the timer heap: sleep(0) is a fair yield.
-    shard.add_timer(this, std::max(deadline, shard.now()));
+    shard.add_timer(this, std::max(when, shard.now()));
   }
   static void on_fire(TimerNode* n) {
     auto* a = static_cast<SleepAwaiter*>(n);
@@ -333,11 +342,15 @@ struct SleepAwaiter : TimerNode {
   static void on_cancel(Routine* me, void* ctx) {
     auto* a = static_cast<SleepAwaiter*>(ctx);
     me->shard->cancel_timer(a);
-    a->error = make_error_code(errc::cancelled);
+    a->outcome = Outcome::cancelled;
     me->shard->unpark(me);
   }
   Result<void> await_resume() noexcept {
-    if (error) return std::unexpected(error);
+    switch (outcome) {
+      case Outcome::slept: return {};
+      case Outcome::cancelled: return fail(errc::cancelled);
+      case Outcome::not_in_runtime: return fail(errc::not_in_runtime);
+    }
     return {};
   }
 };
