@@ -201,6 +201,13 @@ void Shard::abort(Routine* r) {
   }
 }
 
+void Shard::interrupt(Routine* r) {
+  if (r->done || r->shield_depth > 0 || r->cancel_wait == nullptr) return;
+  const Routine::CancelWait cancel = r->cancel_wait;
+  r->cancel_wait = nullptr;
+  cancel(r, r->wait_ctx);
+}
+
 size_t Shard::abort_all() {
   size_t n = 0;
   for (Routine* r = live_head_; r != nullptr; r = r->next_live) {

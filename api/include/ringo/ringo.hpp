@@ -5,6 +5,7 @@
 //   spawn_on(shard, task)   -> JoinHandle<...> routine on another shard (cross_shard.hpp)
 //   submit_to(shard, fn)    -> awaitable Result<R>: run fn there, get its result back
 //   sleep(d), sleep_until(t), yield_now(), nop(), submit(sqe, deadline)
+//   with_timeout(d, awaitable), with_deadline(t, awaitable), TaskScope, Shield
 //   chan<T>(cap) -> Sender/Receiver; select(on_recv(rx), on_send(tx, v), after(d), default_case())
 //   Runtime::create(config), block_on(task), stats(), shutdown()     (runtime.hpp)
 //   ringo::sim::run(config, main) -> Report                          (sim.hpp)
@@ -12,6 +13,7 @@
 
 #include "ringo/core/chan.hpp"
 #include "ringo/core/cross_shard.hpp"
+#include "ringo/core/deadline.hpp"
 #include "ringo/core/error.hpp"
 #include "ringo/core/select.hpp"
 #include "ringo/core/task.hpp"

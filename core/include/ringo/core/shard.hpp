@@ -146,6 +146,9 @@ class Shard {
             void* ctx) noexcept;
   void unpark(Routine* r);
   void abort(Routine* r);
+  // Cancels the routine's current wait once, without the stickiness of abort(): later
+  // awaits proceed normally. Used by deadlines (with_timeout).
+  void interrupt(Routine* r);
   // Called from the root frame's final suspend (or for a routine aborted before it ran):
   // publishes the result to its JoinHandle, wakes the joiner, destroys the frame. A
   // finished routine's parameters and locals are gone at once, as in Go.

@@ -1,0 +1,175 @@
+// Deadlines on any awaitable, and structured concurrency.
+//
+//   Result<int> r = co_await with_timeout(5ms, rx.recv());      // timed_out if it expires
+//   auto s = co_await with_deadline(t, tx.send(v));             // Rejected{timed_out, v}
+//
+// When the deadline passes while the awaitable waits, its wait is cancelled the way an
+// abort cancels it (ASYNC_CANCEL for kernel ops, unlinking for channel and timer waits,
+// a cancel message for cross-shard calls) and the routine resumes with errc::timed_out,
+// distinct from an explicit abort's errc::cancelled. If the operation completed anyway,
+// its real result is returned. Unlike abort, later awaits are not affected.
+//
+// TaskScope: children spawned into a scope are joined by `co_await scope.join_all()`;
+// the first failure (an error Result, a panic) cancels the siblings unless disabled;
+// aborting the routine that awaits join_all cancels every child and still waits for them.
+// A scope destroyed with children left aborts and detaches them.
+//
+// Thread-safety: shard-local, like routines.
+#pragma once
+
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "ringo/core/chan.hpp"
+#include "ringo/core/task.hpp"
+
+namespace ringo {
+
+namespace detail {
+
+inline bool is_cancellation(const std::error_code& e) noexcept {
+  return e == errc::cancelled || e == std::errc::operation_canceled;
+}
+
+template <class R>
+R as_timed_out(R r) {
+  using E = typename R::error_type;
+  if (r) return r;
+  if constexpr (std::is_same_v<E, std::error_code>) {
+    if (is_cancellation(r.error())) return std::unexpected(make_error_code(errc::timed_out));
+  } else {
+    if (is_cancellation(r.error().error)) r.error().error = make_error_code(errc::timed_out);
+  }
+  return r;
+}
+
+template <class A>
+struct DeadlineAwaiter : TimerNode {
+  A inner;
+  Routine* me = nullptr;
+  bool expired = false;
+
+  DeadlineAwaiter(A a, Instant deadline) : inner(std::move(a)) { when = deadline; }
+
+  bool await_ready() {
+    me = this_routine();
+    return inner.await_ready();
+  }
+  template <class H>
+  auto await_suspend(H h) {
+    fire = &DeadlineAwaiter::on_expire;
+    me->shard->add_timer(this, std::max(when, me->shard->now()));
+    using Ret = decltype(inner.await_suspend(h));
+    if constexpr (std::is_same_v<Ret, bool>) {
+      const bool parked = inner.await_suspend(h);
+      if (!parked) me->shard->cancel_timer(this);
+      return parked;
+    } else {
+      return inner.await_suspend(h);
+    }
+  }
+  static void on_expire(TimerNode* n) {
+    auto* self = static_cast<DeadlineAwaiter*>(n);
+    self->expired = true;
+    self->me->shard->interrupt(self->me);
+  }
+  auto await_resume() {
+    if (linked()) me->shard->cancel_timer(this);
+    auto r = inner.await_resume();
+    return expired ? as_timed_out(std::move(r)) : r;
+  }
+};
+
+}  // namespace detail
+
+template <class A>
+auto with_deadline(Instant deadline, A&& awaitable) {
+  return detail::DeadlineAwaiter<std::remove_cvref_t<A>>(std::forward<A>(awaitable), deadline);
+}
+
+template <class A>
+auto with_timeout(Duration d, A&& awaitable) {
+  Shard* s = current_shard();
+  const Instant now = s != nullptr ? s->now() : Instant{0};
+  return with_deadline(d.count() > 0 ? now + d : now, std::forward<A>(awaitable));
+}
+
+class TaskScope {
+ public:
+  explicit TaskScope(bool cancel_siblings_on_failure = true)
+      : state_(std::make_shared<State>(State{{}, cancel_siblings_on_failure, {}})) {}
+  TaskScope(const TaskScope&) = delete;
+  TaskScope& operator=(const TaskScope&) = delete;
+  ~TaskScope() { cancel_all(); }
+
+  // Starts task as a child routine on the current shard.
+  template <class T>
+  Result<void> spawn(Task<T> task) {
+    auto h = go(run_child(state_, std::move(task)));
+    if (!h.valid()) return std::unexpected(h.spawn_error());
+    state_->children.push_back(std::move(h));
+    return {};
+  }
+
+  void cancel_all() noexcept {
+    for (auto& c : state_->children) (void)c.abort();
+  }
+
+  size_t size() const noexcept { return state_->children.size(); }
+
+  // Joins every child. Result: ok, the first child failure, or cancelled if the caller
+  // was aborted (the children are then cancelled and still joined).
+  Task<Result<void>> join_all() {
+    auto state = state_;
+    for (size_t i = 0; i < state->children.size(); ++i) {
+      auto r = co_await state->children[i].join();
+      if (!r && r.error() == errc::cancelled && this_routine()->cancel_requested) {
+        for (auto& c : state->children) (void)c.abort();
+        Shield shield;  // cleanup: wait for every child even though we are cancelled
+        for (size_t j = i; j < state->children.size(); ++j) (void)co_await state->children[j].join();
+        state->children.clear();
+        co_return fail(errc::cancelled);
+      }
+    }
+    state->children.clear();
+    if (state->first_failure) co_return std::unexpected(state->first_failure);
+    co_return Result<void>{};
+  }
+
+ private:
+  struct State {
+    std::vector<JoinHandle<Result<void>>> children;
+    bool cancel_siblings;
+    std::error_code first_failure;
+  };
+
+  template <class T>
+  static Task<Result<void>> run_child(std::shared_ptr<State> state, Task<T> task) {
+    std::error_code failure;
+    try {
+      if constexpr (std::is_void_v<T>) {
+        co_await std::move(task);
+      } else {
+        auto value = co_await std::move(task);
+        if constexpr (!std::is_same_v<Joined<T>, Result<T>>) {
+          if (!value) failure = value.error();
+        }
+      }
+    } catch (...) {
+      failure = make_error_code(errc::routine_panicked);
+    }
+    if (failure && failure != errc::cancelled) {
+      if (!state->first_failure) state->first_failure = failure;
+      if (state->cancel_siblings) {
+        for (auto& c : state->children) (void)c.abort();
+      }
+    }
+    if (failure) co_return std::unexpected(failure);
+    co_return Result<void>{};
+  }
+
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace ringo

@@ -1,0 +1,137 @@
+// Deadlines on any awaitable and task scopes, on the simulator and on io_uring.
+#include <vector>
+
+#include "backends.hpp"
+
+namespace ringo {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::OnEveryBackend;
+
+class Deadlines : public OnEveryBackend {};
+RINGO_ON_EVERY_BACKEND(Deadlines);
+
+template <class R>
+std::error_code err(const R& r) {
+  return r ? std::error_code{} : r.error();
+}
+
+TEST_P(Deadlines, RecvTimesOutAtItsDeadlineAndLeavesNoWaiter) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(0));
+    Shard& shard = *current_shard();
+    const Instant t0 = shard.now();
+    auto v = co_await with_timeout(2ms, rx.recv());
+    EXPECT_EQ(err(v), errc::timed_out);
+    EXPECT_GE(shard.now() - t0, Duration(2ms));
+    EXPECT_EQ(tx.try_send(1).error().error, errc::channel_full);  // no receiver left behind
+    EXPECT_TRUE((co_await sleep(1ms)).has_value());               // later awaits unaffected
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Deadlines, SendTimesOutAndHandsTheValueBack) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<std::string>(0));
+    auto s = co_await with_timeout(1ms, tx.send("keep me"));
+    EXPECT_FALSE(s.has_value());
+    if (!s) {
+      EXPECT_EQ(s.error().error, errc::timed_out);
+      EXPECT_EQ(s.error().value, "keep me");
+    }
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Deadlines, ReadyOperationKeepsItsValueAndCancelsTheTimer) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(1));
+    (void)tx.try_send(5);
+    auto v = co_await with_timeout(1h, rx.recv());
+    EXPECT_EQ(v.value_or(0), 5);
+    auto [tx2, rx2] = std::move(*chan<int>(0));
+    auto sender = go([](Sender<int> t) -> Task<void> {
+      co_await sleep(1ms);
+      co_await t.send(6);
+    }(tx2));
+    auto w = co_await with_timeout(1h, rx2.recv());
+    EXPECT_EQ(w.value_or(0), 6);
+    co_await sender.join();
+    EXPECT_EQ(current_shard()->pending_timers(), 0u);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Deadlines, KernelOpAndSleepTimeOut) {
+  auto r = run([]() -> Task<void> {
+    Sqe t;
+    t.opcode = Opcode::timeout;
+    t.off = static_cast<uint64_t>(Duration(1h).count());
+    EXPECT_EQ(err(co_await with_timeout(2ms, submit(t))), errc::timed_out);
+    EXPECT_EQ(err(co_await with_timeout(2ms, sleep(1h))), errc::timed_out);
+  }());
+  EXPECT_TRUE(r.has_value());
+  EXPECT_EQ(last_stats_.total.ops_cancelled_by_kernel, 1u);
+}
+
+TEST_P(Deadlines, CrossShardCallTimesOutAndTheRemoteWorkIsCancelled) {
+  auto r = run([]() -> Task<void> {
+    auto v = co_await with_timeout(2ms, submit_to(1, []() -> Task<Result<void>> { co_return co_await sleep(1h); }));
+    EXPECT_EQ(err(v), errc::timed_out);
+  }());
+  EXPECT_TRUE(r.has_value());
+  EXPECT_EQ(last_stats_.total.routines_live, 0u);
+}
+
+TEST_P(Deadlines, ScopeJoinsAllChildren) {
+  auto r = run([]() -> Task<int> {
+    int done = 0;
+    TaskScope scope;
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_TRUE(scope
+                      .spawn([](int* d, int n) -> Task<void> {
+                        co_await sleep(std::chrono::microseconds(100 * n));
+                        ++*d;
+                      }(&done, i))
+                      .has_value());
+    }
+    EXPECT_TRUE((co_await scope.join_all()).has_value());
+    co_return done;
+  }());
+  EXPECT_EQ(r.value_or(0), 5);
+}
+
+TEST_P(Deadlines, FirstFailureCancelsSiblings) {
+  auto r = run([]() -> Task<void> {
+    TaskScope scope;
+    (void)scope.spawn([]() -> Task<Result<void>> { co_return co_await sleep(1h); }());
+    (void)scope.spawn([]() -> Task<Result<int>> {
+      co_await sleep(1ms);
+      co_return fail(errc::invalid_argument);
+    }());
+    const Instant t0 = current_shard()->now();
+    auto res = co_await scope.join_all();
+    EXPECT_EQ(err(res), errc::invalid_argument);
+    EXPECT_LT(current_shard()->now() - t0, Duration(1s));  // the sleeper did not run to 1h
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Deadlines, AbortingTheParentCancelsTheScope) {
+  auto r = run([]() -> Task<void> {
+    auto parent = go([]() -> Task<Result<void>> {
+      TaskScope scope;
+      for (int i = 0; i < 3; ++i) (void)scope.spawn([]() -> Task<Result<void>> { co_return co_await sleep(1h); }());
+      co_return co_await scope.join_all();
+    }());
+    co_await sleep(1ms);
+    (void)parent.abort();
+    EXPECT_EQ(err(co_await parent.join()), errc::cancelled);
+  }());
+  EXPECT_TRUE(r.has_value());
+  EXPECT_EQ(last_stats_.total.routines_live, 0u);
+}
+
+}  // namespace
+}  // namespace ringo
