@@ -92,6 +92,37 @@ void memory_per_blocked_routine(benchmark::State& state, Backend backend) {
   state.counters["bytes_per_routine"] = per_routine;
 }
 
+void op_nop(benchmark::State& state, Backend backend, bool with_deadline) {
+  auto rt = make_runtime(backend, 1);
+  (void)rt.block_on([](benchmark::State* s, bool deadline) -> Task<void> {
+    for (auto _ : *s) {
+      const Instant d = deadline ? current_shard()->now() + 1h : kNoDeadline;
+      benchmark::DoNotOptimize(co_await nop(d));
+    }
+  }(&state, with_deadline));
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Submit a kernel op, let it reach the kernel, cancel it, wait for its completion.
+void cancel_inflight_op(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 1);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    for (auto _ : *s) {
+      auto child = go([]() -> Task<Result<int32_t>> {
+        Sqe t;
+        t.opcode = Opcode::timeout;
+        t.off = static_cast<uint64_t>(Duration(1h).count());
+        co_return co_await submit(t);
+      }());
+      co_await yield_now();       // the child queues its op
+      (void)co_await sleep(0ns);  // the next tick: the op has been pushed to the kernel
+      (void)child.abort();
+      benchmark::DoNotOptimize(co_await child.join());
+    }
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
 void runtime_startup(benchmark::State& state, Backend backend) {
   for (auto _ : state) {
     auto rt = make_runtime(backend, 2);
@@ -109,6 +140,9 @@ RINGO_BENCH_BOTH(yield_round);
 RINGO_BENCH_BOTH(sleep_zero);
 RINGO_BENCH_BOTH(cross_shard_spawn_on);
 RINGO_BENCH_BOTH(cross_shard_submit_to);
+BENCHMARK_CAPTURE(op_nop, uring_no_deadline, Backend::uring, false)->UseRealTime();
+BENCHMARK_CAPTURE(op_nop, uring_with_deadline, Backend::uring, true)->UseRealTime();
+BENCHMARK_CAPTURE(cancel_inflight_op, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(memory_per_blocked_routine, uring, Backend::uring)->Iterations(3);
 BENCHMARK_CAPTURE(memory_per_blocked_routine, sim, Backend::sim)->Iterations(3);
 BENCHMARK_CAPTURE(runtime_startup, uring, Backend::uring)->UseRealTime()->Unit(benchmark::kMicrosecond);
