@@ -28,11 +28,12 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <optional>
 #include <utility>
 
 #include "ringo/core/cross_shard.hpp"
+#include "ringo/core/ring_buffer.hpp"
 #include "ringo/core/task.hpp"
 
 namespace ringo {
@@ -115,7 +116,7 @@ struct ChanState {
   Shard* home;
   size_t capacity;
   uint64_t id;
-  std::deque<T> buffer;
+  RingBuffer<T> buffer;
   bool closed = false;
   WaiterList<T> receivers_waiting;
   WaiterList<T> senders_waiting;
@@ -302,7 +303,7 @@ template <class Local, class Thunk, class Out>
 struct EitherAwaiter {
   using Remote = decltype(submit_to(0u, std::declval<Thunk>()));
   std::optional<Local> local;
-  std::optional<Remote> remote;
+  std::unique_ptr<Remote> remote;  // heap only on the (slow) cross-shard path
 
   bool await_ready() { return local ? local->await_ready() : remote->await_ready(); }
   auto await_suspend(std::coroutine_handle<> h) {
@@ -353,7 +354,8 @@ class Sender {
     if (st_ == nullptr || current_shard() == nullptr || current_shard() == st_->home) {
       a.local.emplace(LocalSend<T>{st_, std::move(value)});
     } else {
-      a.remote.emplace(submit_to(st_->home->index(), RemoteSendThunk<T>{st_, std::move(value)}));
+      a.remote = std::make_unique<typename decltype(a)::Remote>(
+          submit_to(st_->home->index(), RemoteSendThunk<T>{st_, std::move(value)}));
     }
     return a;
   }
@@ -454,7 +456,7 @@ class Receiver {
     if (st_ == nullptr || current_shard() == nullptr || current_shard() == st_->home) {
       a.local.emplace(LocalRecv<T>{st_});
     } else {
-      a.remote.emplace(submit_to(st_->home->index(), RemoteRecvThunk<T>{st_}));
+      a.remote = std::make_unique<typename decltype(a)::Remote>(submit_to(st_->home->index(), RemoteRecvThunk<T>{st_}));
     }
     return a;
   }

@@ -1,0 +1,42 @@
+// A growable FIFO ring over a power-of-two vector: no allocation per element once it has
+// grown to its working size (std::deque allocates and frees a block every few hundred
+// elements as a channel buffer cycles).
+#pragma once
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+namespace ringo::detail {
+
+template <class T>
+class RingBuffer {
+ public:
+  bool empty() const noexcept { return count_ == 0; }
+  size_t size() const noexcept { return count_; }
+
+  void push_back(T&& v) {
+    if (count_ == slots_.size()) grow();
+    slots_[(head_ + count_) & (slots_.size() - 1)] = std::move(v);
+    ++count_;
+  }
+  T& front() noexcept { return slots_[head_]; }
+  void pop_front() noexcept {
+    head_ = (head_ + 1) & (slots_.size() - 1);
+    --count_;
+  }
+
+ private:
+  void grow() {
+    std::vector<T> bigger(slots_.empty() ? 8 : 2 * slots_.size());
+    for (size_t i = 0; i < count_; ++i) bigger[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
+    slots_ = std::move(bigger);
+    head_ = 0;
+  }
+
+  std::vector<T> slots_;
+  size_t head_ = 0;
+  size_t count_ = 0;
+};
+
+}  // namespace ringo::detail
