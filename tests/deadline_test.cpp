@@ -1,4 +1,6 @@
 // Deadlines on any awaitable and task scopes, on the simulator and on io_uring.
+#include <stop_token>
+#include <thread>
 #include <vector>
 
 #include "backends.hpp"
@@ -73,6 +75,7 @@ TEST_P(Deadlines, KernelOpAndSleepTimeOut) {
   }());
   EXPECT_TRUE(r.has_value());
   EXPECT_EQ(last_stats_.total.ops_cancelled_by_kernel, 1u);
+  EXPECT_EQ(last_stats_.total.deadline_expiries, 2u);
 }
 
 TEST_P(Deadlines, CrossShardCallTimesOutAndTheRemoteWorkIsCancelled) {
@@ -131,6 +134,60 @@ TEST_P(Deadlines, AbortingTheParentCancelsTheScope) {
   }());
   EXPECT_TRUE(r.has_value());
   EXPECT_EQ(last_stats_.total.routines_live, 0u);
+}
+
+}  // namespace
+}  // namespace ringo
+
+namespace ringo {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST_P(Deadlines, StopTokenFromAnotherRoutineCancelsTheWait) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(0));
+    std::stop_source source;
+    auto stopper = go([](std::stop_source* s) -> Task<void> {
+      co_await sleep(2ms);
+      s->request_stop();
+    }(&source));
+    auto v = co_await with_stop(source.get_token(), rx.recv());
+    EXPECT_EQ(err(v), errc::cancelled);
+    EXPECT_EQ(tx.try_send(1).error().error, errc::channel_full);  // no receiver left behind
+    co_await stopper.join();
+    // Already stopped: the wait is cancelled as soon as it parks.
+    auto again = co_await with_stop(source.get_token(), sleep(1h));
+    EXPECT_EQ(err(again), errc::cancelled);
+    // Not stopped: the operation completes normally.
+    std::stop_source idle;
+    EXPECT_TRUE((co_await with_stop(idle.get_token(), sleep(1ms))).has_value());
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+// A stop requested by a plain thread outside the runtime reaches a shard that is asleep
+// in the kernel: io_uring only (the simulator has no other threads).
+TEST(DeadlinesOnUring, StopTokenFromAForeignThreadWakesTheShard) {
+  RuntimeConfig c;
+  c.shards = 2;
+  c.backend = Backend::uring;
+  auto rt = Runtime::create(c);
+  ASSERT_TRUE(rt.has_value());
+  std::stop_source source;
+  std::thread stopper([&source] {
+    std::this_thread::sleep_for(20ms);
+    source.request_stop();
+  });
+  auto r = rt->block_on([](std::stop_token token) -> Task<Result<int>> {
+    // On shard 1, which sleeps in io_uring_enter with nothing else to do.
+    co_return co_await submit_to(1, [token]() -> Task<Result<int>> {
+      auto slept = co_await with_stop(token, sleep(1h));
+      co_return slept ? 0 : (slept.error() == errc::cancelled ? 1 : 2);
+    });
+  }(source.get_token()));
+  stopper.join();
+  EXPECT_EQ(r.value_or(-1), 1);
 }
 
 }  // namespace

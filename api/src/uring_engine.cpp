@@ -2,6 +2,7 @@
 // 1..N-1 on their own threads, one io_uring each, MSG_RING between them.
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -44,6 +45,21 @@ struct StopEnvelope final : Envelope {
 };
 
 thread_local const void* tls_owner = nullptr;  // the engine whose shard 0 is this thread
+
+#ifndef IORING_REGISTER_SEND_MSG_RING
+#define IORING_REGISTER_SEND_MSG_RING 31  // kernel 6.13+: MSG_RING without a source ring
+#endif
+
+// Rings a shard's doorbell from a thread that has no ring (a stop_token fired elsewhere).
+bool wake_from_outside(void* ctx, uint32_t target) {
+  auto* group = static_cast<ShardGroup*>(ctx);
+  io_uring_sqe sqe{};
+  sqe.opcode = IORING_OP_MSG_RING;
+  sqe.fd = group->port(target).ring_id;
+  sqe.len = (target << 16) | Shard::kDoorbellTag;
+  sqe.off = UserData::message(0);
+  return syscall(__NR_io_uring_register, -1, IORING_REGISTER_SEND_MSG_RING, &sqe, 1) >= 0;
+}
 
 class UringEngine final : public Engine {
  public:
@@ -98,6 +114,7 @@ class UringEngine final : public Engine {
         rings_[i] = std::move(setups[i].ring);
         group_.port(i).ring_id = rings_[i]->msg_ring_id();
       }
+      group_.set_external_wake(&wake_from_outside, &group_);
       for (uint32_t i = 0; i < config_.shards; ++i) {
         ShardConfig sc;
         sc.run_budget = config_.run_budget;

@@ -74,6 +74,19 @@ Result<bool> ShardGroup::enqueue(uint32_t target, Envelope* env) {
   return !port.doorbell_armed.exchange(true);
 }
 
+Result<void> ShardGroup::post_from_anywhere(uint32_t target, Envelope* env) {
+  Shard* here = current_shard();
+  if (here != nullptr && &here->group() == this) return here->post(target, env);
+  auto ring = enqueue(target, env);
+  if (!ring) return std::unexpected(ring.error());
+  if (*ring && (external_wake_ == nullptr || !external_wake_(external_wake_ctx_, target))) {
+    // No wake possible from here: let the next poster ring, and the target find the
+    // envelope when it next drains.
+    ports_[target]->doorbell_armed.store(false);
+  }
+  return {};
+}
+
 // ---------------------------------------------------------------- shard
 
 Shard::Shard(ShardGroup& group, uint32_t index, Ring& ring, ShardConfig config)

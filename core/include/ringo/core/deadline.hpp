@@ -1,7 +1,8 @@
-// Deadlines on any awaitable, and structured concurrency.
+// Deadlines and stop tokens on any awaitable, and structured concurrency.
 //
 //   Result<int> r = co_await with_timeout(5ms, rx.recv());      // timed_out if it expires
 //   auto s = co_await with_deadline(t, tx.send(v));             // Rejected{timed_out, v}
+//   auto r = co_await with_stop(source.get_token(), sleep(1h)); // cancelled on request_stop()
 //
 // When the deadline passes while the awaitable waits, its wait is cancelled the way an
 // abort cancels it (ASYNC_CANCEL for kernel ops, unlinking for channel and timer waits,
@@ -17,7 +18,9 @@
 // Thread-safety: shard-local, like routines.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <stop_token>
 #include <type_traits>
 #include <vector>
 
@@ -72,6 +75,7 @@ struct DeadlineAwaiter : TimerNode {
   static void on_expire(TimerNode* n) {
     auto* self = static_cast<DeadlineAwaiter*>(n);
     self->expired = true;
+    self->me->shard->count_deadline_expiry();
     self->me->shard->interrupt(self->me);
   }
   auto await_resume() {
@@ -81,7 +85,108 @@ struct DeadlineAwaiter : TimerNode {
   }
 };
 
+template <class R>
+R as_cancelled(R r) {
+  using E = typename R::error_type;
+  if (r) return r;
+  if constexpr (std::is_same_v<E, std::error_code>) {
+    if (is_cancellation(r.error())) return std::unexpected(make_error_code(errc::cancelled));
+  } else {
+    if (is_cancellation(r.error().error)) r.error().error = make_error_code(errc::cancelled);
+  }
+  return r;
+}
+
+// Shared between a waiting routine and a stop callback that may run on any thread.
+struct StopLink {
+  std::atomic<bool> armed{true};
+  bool fired = false;  // written and read on the routine's shard only
+  ShardGroup* group;
+  uint32_t shard;
+  Routine* routine;
+  StopLink(ShardGroup* g, uint32_t s, Routine* r) : group(g), shard(s), routine(r) {}
+
+  // On the routine's shard: cancel its wait if it is still the one we armed for.
+  void fire_here(Shard& here) {
+    if (!armed.exchange(false)) return;
+    fired = true;
+    here.interrupt(routine);
+  }
+};
+
+struct StopEnvelope final : Envelope {
+  std::shared_ptr<StopLink> link;
+  explicit StopEnvelope(std::shared_ptr<StopLink> l) : link(std::move(l)) {}
+  void deliver(Shard& here) override {
+    link->fire_here(here);
+    delete this;
+  }
+};
+
+struct StopRequested {
+  std::shared_ptr<StopLink> link;
+  void operator()() const {
+    if (!link->armed.load()) return;
+    Shard* here = current_shard();
+    if (here != nullptr && &here->group() == link->group && here->index() == link->shard) {
+      link->fire_here(*here);
+      return;
+    }
+    auto* env = new StopEnvelope(link);
+    if (!link->group->post_from_anywhere(link->shard, env)) delete env;
+  }
+};
+
+template <class A>
+struct StopAwaiter {
+  StopAwaiter(A a, std::stop_token t) : inner(std::move(a)), token(std::move(t)) {}
+  A inner;
+  std::stop_token token;
+  Routine* me = nullptr;
+  std::shared_ptr<StopLink> link;
+  std::optional<std::stop_callback<StopRequested>> callback;
+
+  bool await_ready() {
+    me = this_routine();
+    return inner.await_ready();
+  }
+  template <class H>
+  auto await_suspend(H h) {
+    using Ret = decltype(inner.await_suspend(h));
+    if constexpr (std::is_same_v<Ret, bool>) {
+      if (!inner.await_suspend(h)) return false;
+      arm();
+      return true;
+    } else {
+      static_assert(std::is_void_v<Ret>, "with_stop: awaitable must suspend with void or bool");
+      inner.await_suspend(h);
+      arm();
+    }
+  }
+  // After the routine is parked: a stop already requested fires right here.
+  void arm() {
+    if (me == nullptr) return;
+    link = std::make_shared<StopLink>(&me->shard->group(), me->shard->index(), me);
+    callback.emplace(token, StopRequested{link});
+  }
+  auto await_resume() {
+    if (link) link->armed.store(false);
+    callback.reset();  // waits for a callback running on another thread, if any
+    auto r = inner.await_resume();
+    return link && link->fired ? as_cancelled(std::move(r)) : r;
+  }
+};
+
 }  // namespace detail
+
+// Cancels the awaitable's wait when `token` is stopped (from any thread); the routine
+// resumes with errc::cancelled unless the operation completed anyway. Only this wait is
+// affected. A stop from a thread outside the runtime wakes the shard through a ring-less
+// MSG_RING (kernel 6.13+); on older kernels it takes effect at the shard's next wake-up.
+template <class A>
+auto with_stop(std::stop_token token, A&& awaitable) {
+  return detail::StopAwaiter<std::remove_cvref_t<A>>(std::forward<A>(awaitable), std::move(token));
+}
 
 template <class A>
 auto with_deadline(Instant deadline, A&& awaitable) {

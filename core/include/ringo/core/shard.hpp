@@ -56,8 +56,22 @@ class ShardGroup {
   // On error the caller keeps ownership of env.
   Result<bool> enqueue(uint32_t target, Envelope* env);
 
+  // How a thread that runs no shard rings a doorbell (the real backend installs a
+  // ring-less MSG_RING). Set before any shard runs.
+  using ExternalWake = bool (*)(void* ctx, uint32_t target);
+  void set_external_wake(ExternalWake wake, void* ctx) noexcept {
+    external_wake_ = wake;
+    external_wake_ctx_ = ctx;
+  }
+  // Thread-safe post from any thread: through the current shard's ring when called on a
+  // shard of this group, else through the external wake. Without one (or if it fails)
+  // the envelope is delivered at the target's next wake-up. On error the caller keeps env.
+  Result<void> post_from_anywhere(uint32_t target, Envelope* env);
+
  private:
   std::vector<std::unique_ptr<ShardPort>> ports_;
+  ExternalWake external_wake_ = nullptr;
+  void* external_wake_ctx_ = nullptr;
 };
 
 struct ShardStats {
@@ -149,6 +163,7 @@ class Shard {
   // Cancels the routine's current wait once, without the stickiness of abort(): later
   // awaits proceed normally. Used by deadlines (with_timeout).
   void interrupt(Routine* r);
+  void count_deadline_expiry() noexcept { ++stats_.deadline_expiries; }
   // Called from the root frame's final suspend (or for a routine aborted before it ran):
   // publishes the result to its JoinHandle, wakes the joiner, destroys the frame. A
   // finished routine's parameters and locals are gone at once, as in Go.
