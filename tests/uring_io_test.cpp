@@ -201,7 +201,7 @@ TEST(CancelOnUring, CancelledAcceptNeverLeaksAConnection) {
     close(client);
   }
   EXPECT_EQ(returned + cancelled, 50);
-  EXPECT_GT(returned, 0);   // both sides of the race occurred
+  EXPECT_GT(returned, 0);  // both sides of the race occurred
   EXPECT_GT(cancelled, 0);
   EXPECT_EQ(open_fds(), fds_before);
 }
