@@ -121,6 +121,25 @@ TEST_P(Deadlines, FirstFailureCancelsSiblings) {
   EXPECT_TRUE(r.has_value());
 }
 
+TEST_P(Deadlines, ADeadlineAroundJoinAllReachesEveryChild) {
+  auto r = run([]() -> Task<void> {
+    TaskScope scope;
+    for (uint32_t i = 0; i < 4; ++i) {
+      // Children on both shards, each waiting far longer than the deadline.
+      (void)scope.spawn([](uint32_t shard) -> Task<Result<void>> {
+        co_return co_await spawn_on(shard, []() -> Task<Result<void>> { co_return co_await sleep(1h); }()).join();
+      }(i % 2));
+    }
+    const Instant t0 = current_shard()->now();
+    auto res = co_await with_timeout(3ms, scope.join_all());
+    EXPECT_EQ(err(res), errc::timed_out);
+    EXPECT_LT(current_shard()->now() - t0, Duration(1s));
+    EXPECT_EQ(scope.size(), 0u);
+  }());
+  EXPECT_TRUE(r.has_value());
+  EXPECT_EQ(last_stats_.total.routines_live, 0u);
+}
+
 TEST_P(Deadlines, AbortingTheParentCancelsTheScope) {
   auto r = run([]() -> Task<void> {
     auto parent = go([]() -> Task<Result<void>> {

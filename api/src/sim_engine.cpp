@@ -18,7 +18,6 @@ class SimEngine final : public Engine {
   Result<void> drive(Task<void> main) override {
     sim::Report r = sim_.drive(std::move(main));
     if (r.ok()) return {};
-    last_failure_ = r.message;
     std::fprintf(stderr, "ringo simulator: %s\n%s (replay with %s)\n", r.error.message().c_str(), r.message.c_str(),
                  r.replay_hint().c_str());
     return std::unexpected(r.error);
@@ -48,7 +47,6 @@ class SimEngine final : public Engine {
  private:
   sim::Simulation sim_;
   std::string report_;
-  std::string last_failure_;
 };
 
 }  // namespace

@@ -12,7 +12,8 @@
 //
 // TaskScope: children spawned into a scope are joined by `co_await scope.join_all()`;
 // the first failure (an error Result, a panic) cancels the siblings unless disabled;
-// aborting the routine that awaits join_all cancels every child and still waits for them.
+// aborting the routine that awaits join_all — or a deadline or stop token wrapped around
+// it, `with_timeout(d, scope.join_all())` — cancels every child and still waits for them.
 // A scope destroyed with children left aborts and detaches them.
 //
 // Thread-safety: shard-local, like routines.
@@ -46,6 +47,28 @@ R as_timed_out(R r) {
   }
   return r;
 }
+
+// Lets a Task stand where an awaiter is expected, keeping the task (its frame) alive.
+template <class T>
+struct TaskAwait {
+  Task<T> task;
+  bool await_ready() const noexcept { return false; }
+  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
+    return std::move(task).operator co_await().await_suspend(h);
+  }
+  T await_resume() { return std::move(task).operator co_await().await_resume(); }
+};
+
+template <class A>
+struct AsAwaiter {
+  using type = A;
+  static A wrap(A&& a) { return std::move(a); }
+};
+template <class T>
+struct AsAwaiter<Task<T>> {
+  using type = TaskAwait<T>;
+  static TaskAwait<T> wrap(Task<T>&& t) { return TaskAwait<T>{std::move(t)}; }
+};
 
 template <class A>
 struct DeadlineAwaiter : TimerNode {
@@ -185,12 +208,16 @@ struct StopAwaiter {
 // MSG_RING (kernel 6.13+); on older kernels it takes effect at the shard's next wake-up.
 template <class A>
 auto with_stop(std::stop_token token, A&& awaitable) {
-  return detail::StopAwaiter<std::remove_cvref_t<A>>(std::forward<A>(awaitable), std::move(token));
+  using Wrap = detail::AsAwaiter<std::remove_cvref_t<A>>;
+  return detail::StopAwaiter<typename Wrap::type>(Wrap::wrap(std::forward<A>(awaitable)), std::move(token));
 }
 
+// A Task may be given too: the deadline then interrupts whatever the task waits on when it
+// passes (for TaskScope::join_all, that cancels every child).
 template <class A>
 auto with_deadline(Instant deadline, A&& awaitable) {
-  return detail::DeadlineAwaiter<std::remove_cvref_t<A>>(std::forward<A>(awaitable), deadline);
+  using Wrap = detail::AsAwaiter<std::remove_cvref_t<A>>;
+  return detail::DeadlineAwaiter<typename Wrap::type>(Wrap::wrap(std::forward<A>(awaitable)), deadline);
 }
 
 template <class A>
@@ -229,7 +256,9 @@ class TaskScope {
     auto state = state_;
     for (size_t i = 0; i < state->children.size(); ++i) {
       auto r = co_await state->children[i].join();
-      if (!r && r.error() == errc::cancelled && this_routine()->cancel_requested) {
+      // Our own wait was cancelled (abort, or a deadline / stop token around join_all),
+      // not the child's result: the handle is still unjoined. Cancel the children.
+      if (!r && r.error() == errc::cancelled && state->children[i].valid()) {
         for (auto& c : state->children) (void)c.abort();
         Shield shield;  // cleanup: wait for every child even though we are cancelled
         for (size_t j = i; j < state->children.size(); ++j) (void)co_await state->children[j].join();
