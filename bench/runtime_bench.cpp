@@ -14,10 +14,11 @@ using namespace std::chrono_literals;
 
 Task<int> leaf() { co_return 1; }
 
-Runtime make_runtime(Backend backend, uint32_t shards) {
+Runtime make_runtime(Backend backend, uint32_t shards, Duration idle_spin = std::chrono::microseconds(50)) {
   RuntimeConfig c;
   c.shards = shards;
   c.backend = backend;
+  c.idle_spin = idle_spin;
   auto rt = Runtime::create(c);
   if (!rt) std::abort();
   return std::move(*rt);
@@ -65,6 +66,19 @@ void cross_shard_submit_to(benchmark::State& state, Backend backend) {
   auto rt = make_runtime(backend, 2);
   (void)rt.block_on([](benchmark::State* s) -> Task<void> {
     for (auto _ : *s) benchmark::DoNotOptimize(co_await submit_to(1, [] { return 1; }));
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
+// The same round trip with a peer that spins (default) versus one that sleeps in the
+// kernel at once (idle_spin = 0): the cost of waking a sleeping shard.
+void cross_shard_wake(benchmark::State& state, Duration idle_spin) {
+  auto rt = make_runtime(Backend::uring, 2, idle_spin);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    for (auto _ : *s) {
+      benchmark::DoNotOptimize(co_await submit_to(1, [] { return 1; }));
+      (void)co_await sleep(std::chrono::microseconds(200));  // let the peer go idle
+    }
   }(&state));
   state.SetItemsProcessed(state.iterations());
 }
@@ -140,6 +154,8 @@ RINGO_BENCH_BOTH(yield_round);
 RINGO_BENCH_BOTH(sleep_zero);
 RINGO_BENCH_BOTH(cross_shard_spawn_on);
 RINGO_BENCH_BOTH(cross_shard_submit_to);
+BENCHMARK_CAPTURE(cross_shard_wake, peer_spins_1ms, Duration(std::chrono::milliseconds(1)))->UseRealTime();
+BENCHMARK_CAPTURE(cross_shard_wake, peer_sleeps, Duration(0))->UseRealTime();
 BENCHMARK_CAPTURE(op_nop, uring_no_deadline, Backend::uring, false)->UseRealTime();
 BENCHMARK_CAPTURE(op_nop, uring_with_deadline, Backend::uring, true)->UseRealTime();
 BENCHMARK_CAPTURE(cancel_inflight_op, uring, Backend::uring)->UseRealTime();
