@@ -18,6 +18,9 @@
 // select over remote channels is not supported yet), cancelled (the routine was aborted;
 // nothing was consumed), not_in_runtime. A send case on a closed channel is chosen with
 // its error set and its value still in the case.
+//
+// Thread-safety: a select and its cases belong to the routine that awaits them, on the
+// channels' home shard.
 #pragma once
 
 #include <array>
