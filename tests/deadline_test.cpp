@@ -140,6 +140,25 @@ TEST_P(Deadlines, ADeadlineAroundJoinAllReachesEveryChild) {
   EXPECT_EQ(last_stats_.total.routines_live, 0u);
 }
 
+TEST_P(Deadlines, ADeadlineOnATaskStaysPassedUntilTheTaskReturns) {
+  auto r = run([]() -> Task<void> {
+    int steps = 0;
+    const Instant t0 = current_shard()->now();
+    auto res = co_await with_timeout(2ms, [](int* s) -> Task<Result<void>> {
+      auto first = co_await sleep(1h);  // interrupted when the deadline passes
+      if (!first) ++*s;
+      auto later = co_await submit_to(1, [] { return 7; });  // fails fast: still past it
+      if (!later) ++*s;
+      co_return first;
+    }(&steps));
+    EXPECT_EQ(err(res), errc::timed_out);
+    EXPECT_EQ(steps, 2);
+    EXPECT_LT(current_shard()->now() - t0, Duration(1s));
+    EXPECT_TRUE((co_await sleep(1ms)).has_value());  // outside the scope, normal again
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
 TEST_P(Deadlines, AbortingTheParentCancelsTheScope) {
   auto r = run([]() -> Task<void> {
     auto parent = go([]() -> Task<Result<void>> {

@@ -71,10 +71,16 @@ struct AsAwaiter<Task<T>> {
 };
 
 template <class A>
+constexpr bool is_task_await = false;
+template <class T>
+constexpr bool is_task_await<TaskAwait<T>> = true;
+
+template <class A>
 struct DeadlineAwaiter : TimerNode {
   A inner;
   Routine* me = nullptr;
   bool expired = false;
+  bool outer_passed = false;  // a Task scope restores the routine's flag on exit
 
   DeadlineAwaiter(A a, Instant deadline) : inner(std::move(a)) { when = deadline; }
 
@@ -85,6 +91,7 @@ struct DeadlineAwaiter : TimerNode {
   template <class H>
   auto await_suspend(H h) {
     fire = &DeadlineAwaiter::on_expire;
+    if constexpr (is_task_await<A>) outer_passed = me->deadline_passed;
     me->shard->add_timer(this, std::max(when, me->shard->now()));
     using Ret = decltype(inner.await_suspend(h));
     if constexpr (std::is_same_v<Ret, bool>) {
@@ -98,11 +105,17 @@ struct DeadlineAwaiter : TimerNode {
   static void on_expire(TimerNode* n) {
     auto* self = static_cast<DeadlineAwaiter*>(n);
     self->expired = true;
+    // Around a Task the deadline stays passed until the task returns (Go's context):
+    // every later await in it fails fast, not just the wait in progress.
+    if constexpr (is_task_await<A>) self->me->deadline_passed = true;
     self->me->shard->count_deadline_expiry();
     self->me->shard->interrupt(self->me);
   }
   auto await_resume() {
     if (linked()) me->shard->cancel_timer(this);
+    if constexpr (is_task_await<A>) {
+      if (me != nullptr) me->deadline_passed = outer_passed;
+    }
     auto r = inner.await_resume();
     return expired ? as_timed_out(std::move(r)) : r;
   }
@@ -212,8 +225,10 @@ auto with_stop(std::stop_token token, A&& awaitable) {
   return detail::StopAwaiter<typename Wrap::type>(Wrap::wrap(std::forward<A>(awaitable)), std::move(token));
 }
 
-// A Task may be given too: the deadline then interrupts whatever the task waits on when it
-// passes (for TaskScope::join_all, that cancels every child).
+// A Task may be given too, as a deadline scope: when t passes, the wait in progress is
+// cancelled and every later await inside the task fails fast with cancelled, until the
+// task returns (its cancelled result is then reported as timed_out). TaskScope children
+// joined inside are cancelled; cross-shard calls inside are cancelled by message.
 template <class A>
 auto with_deadline(Instant deadline, A&& awaitable) {
   using Wrap = detail::AsAwaiter<std::remove_cvref_t<A>>;

@@ -31,11 +31,12 @@ struct Routine {
   bool cancel_requested = false;
   bool cancelled_before_start = false;
   bool panicked = false;
-  bool must_start = false;    // runs its body even if aborted first (it owes a reply)
-  uint16_t shield_depth = 0;  // > 0: cancellation does not interrupt waits (cleanup)
+  bool must_start = false;       // runs its body even if aborted first (it owes a reply)
+  uint8_t shield_depth = 0;      // > 0: cancellation does not interrupt waits (cleanup)
+  bool deadline_passed = false;  // inside with_deadline(t, task) after t: awaits fail fast
 
   // True when an await should fail fast with errc::cancelled.
-  bool should_cancel() const noexcept { return cancel_requested && shield_depth == 0; }
+  bool should_cancel() const noexcept { return (cancel_requested || deadline_passed) && shield_depth == 0; }
 };
 
 }  // namespace ringo
