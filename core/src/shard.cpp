@@ -7,21 +7,15 @@
 namespace ringo {
 namespace {
 
-thread_local Shard* tls_current_shard = nullptr;
-thread_local bool tls_tearing_down = false;
-
 constexpr size_t kCqeBatch = 128;
 constexpr unsigned kMaxReapRounds = 8;  // bounded: at most 1024 CQEs per tick
 
 }  // namespace
 
-Shard* current_shard() noexcept { return tls_current_shard; }
-bool shard_tearing_down() noexcept { return tls_tearing_down; }
-
-CurrentShardScope::CurrentShardScope(Shard* shard) noexcept : previous_(tls_current_shard) {
-  tls_current_shard = shard;
+CurrentShardScope::CurrentShardScope(Shard* shard) noexcept : previous_(detail::tls_current_shard) {
+  detail::tls_current_shard = shard;
 }
-CurrentShardScope::~CurrentShardScope() { tls_current_shard = previous_; }
+CurrentShardScope::~CurrentShardScope() { detail::tls_current_shard = previous_; }
 
 ShardStats& ShardStats::operator+=(const ShardStats& o) {
   routines_spawned += o.routines_spawned;
@@ -105,14 +99,14 @@ Shard::~Shard() {
   // Frames still alive here belong to routines that never finished (a runtime torn down
   // mid-flight). Their frames own awaiters that may sit in our structures: unlink them
   // first, then free the frames.
-  const bool outer = tls_tearing_down;
-  tls_tearing_down = true;
+  const bool outer = detail::tls_tearing_down;
+  detail::tls_tearing_down = true;
   while (live_head_ != nullptr) {
     Routine* r = live_head_;
     live_head_ = r->next_live;
     r->end(r, /*publish=*/false);
   }
-  tls_tearing_down = outer;
+  detail::tls_tearing_down = outer;
   close_inbox();
 }
 

@@ -250,11 +250,17 @@ class Shard {
   mutable ShardStats stats_;
 };
 
+namespace detail {
+// Inline so that every await reads it directly instead of calling out.
+inline thread_local Shard* tls_current_shard = nullptr;
+inline thread_local bool tls_tearing_down = false;
+}  // namespace detail
+
 // The shard running on this thread, or nullptr outside a runtime.
-Shard* current_shard() noexcept;
+inline Shard* current_shard() noexcept { return detail::tls_current_shard; }
 // True while a shard on this thread destroys the frames of routines that never finished
 // (teardown): handles must then not touch other frames.
-bool shard_tearing_down() noexcept;
+inline bool shard_tearing_down() noexcept { return detail::tls_tearing_down; }
 
 // Makes `shard` current on this thread for a scope (the simulator's single thread
 // switches between shards; a shard thread sets its own once).
