@@ -38,6 +38,12 @@ class OnEveryBackend : public ::testing::TestWithParam<Backend> {
   RuntimeStats last_stats_;
 };
 
+// The error of a Result, or an empty error_code if it holds a value.
+template <class R>
+std::error_code err(const R& r) {
+  return r ? std::error_code{} : r.error();
+}
+
 inline std::string backend_test_name(const ::testing::TestParamInfo<Backend>& info) { return backend_name(info.param); }
 
 #define RINGO_ON_EVERY_BACKEND(Suite)                                                                          \

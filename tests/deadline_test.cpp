@@ -9,15 +9,11 @@ namespace ringo {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::err;
 using testing::OnEveryBackend;
 
 class Deadlines : public OnEveryBackend {};
 RINGO_ON_EVERY_BACKEND(Deadlines);
-
-template <class R>
-std::error_code err(const R& r) {
-  return r ? std::error_code{} : r.error();
-}
 
 TEST_P(Deadlines, RecvTimesOutAtItsDeadlineAndLeavesNoWaiter) {
   auto r = run([]() -> Task<void> {

@@ -9,6 +9,7 @@ namespace ringo {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::err;
 using testing::OnEveryBackend;
 
 class Routines : public OnEveryBackend {};
@@ -16,10 +17,6 @@ RINGO_ON_EVERY_BACKEND(Routines);
 
 Task<int> answer() { co_return 42; }
 Task<Result<void>> nap(Duration d) { co_return co_await sleep(d); }
-template <class R>
-std::error_code err(const R& r) {
-  return r ? std::error_code{} : r.error();
-}
 Task<int> add(int a, int b) { co_return co_await answer() - 42 + a + b; }
 
 TEST_P(Routines, SpawnAndJoinReturnsValue) {

@@ -327,24 +327,40 @@ struct EitherAwaiter {
   }
 };
 
+// What Sender and Receiver share: the state pointer and the read-only observers.
+template <class T>
+class ChanHandle {
+ public:
+  bool valid() const noexcept { return st_ != nullptr; }
+  bool is_closed() const noexcept { return st_ == nullptr || st_->closed; }
+  size_t capacity() const noexcept { return st_ != nullptr ? st_->capacity : 0; }
+  size_t len() const noexcept { return st_ != nullptr ? st_->buffer.size() : 0; }
+  ChanState<T>* state() const noexcept { return st_; }
+
+ protected:
+  ChanHandle() = default;
+  explicit ChanHandle(ChanState<T>* st) noexcept : st_(st) {}
+  ChanState<T>* st_ = nullptr;
+};
+
 }  // namespace detail
 
 template <class T>
 class Receiver;
 
 template <class T>
-class Sender {
+class Sender : public detail::ChanHandle<T> {
+  using detail::ChanHandle<T>::st_;
+
  public:
   Sender() = default;
-  Sender(const Sender& o) noexcept : st_(o.st_) { retain(); }
-  Sender(Sender&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
+  Sender(const Sender& o) noexcept : detail::ChanHandle<T>(o.st_) { retain(); }
+  Sender(Sender&& o) noexcept : detail::ChanHandle<T>(std::exchange(o.st_, nullptr)) {}
   Sender& operator=(Sender o) noexcept {
     std::swap(st_, o.st_);
     return *this;
   }
   ~Sender() { drop(); }
-
-  bool valid() const noexcept { return st_ != nullptr; }
 
   // Awaitable SendResult<T>: resumes once a receiver has the value (unbuffered) or it is
   // buffered. On a closed channel, or if cancelled while blocked, the value comes back.
@@ -391,15 +407,10 @@ class Sender {
     return {};
   }
 
-  bool is_closed() const noexcept { return st_ == nullptr || st_->closed; }
-  size_t capacity() const noexcept { return st_ != nullptr ? st_->capacity : 0; }
-  size_t len() const noexcept { return st_ != nullptr ? st_->buffer.size() : 0; }
-  detail::ChanState<T>* state() const noexcept { return st_; }
-
  private:
   template <class U>
   friend Result<std::pair<Sender<U>, Receiver<U>>> chan(size_t);
-  explicit Sender(detail::ChanState<T>* st) noexcept : st_(st) { retain(); }
+  explicit Sender(detail::ChanState<T>* st) noexcept : detail::ChanHandle<T>(st) { retain(); }
 
   void retain() noexcept {
     if (st_ == nullptr) return;
@@ -429,16 +440,16 @@ class Sender {
     }
     detail::release_state(st);
   }
-
-  detail::ChanState<T>* st_ = nullptr;
 };
 
 template <class T>
-class Receiver {
+class Receiver : public detail::ChanHandle<T> {
+  using detail::ChanHandle<T>::st_;
+
  public:
   Receiver() = default;
-  Receiver(const Receiver& o) noexcept : st_(o.st_) { retain(); }
-  Receiver(Receiver&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
+  Receiver(const Receiver& o) noexcept : detail::ChanHandle<T>(o.st_) { retain(); }
+  Receiver(Receiver&& o) noexcept : detail::ChanHandle<T>(std::exchange(o.st_, nullptr)) {}
   Receiver& operator=(Receiver o) noexcept {
     std::swap(st_, o.st_);
     return *this;
@@ -446,8 +457,6 @@ class Receiver {
   ~Receiver() {
     if (st_ != nullptr) detail::release_state(std::exchange(st_, nullptr));
   }
-
-  bool valid() const noexcept { return st_ != nullptr; }
 
   // Awaitable Result<T>: the oldest value; channel_closed once closed and drained.
   auto recv() {
@@ -470,19 +479,13 @@ class Receiver {
     return std::move(*out);
   }
 
-  bool is_closed() const noexcept { return st_ == nullptr || st_->closed; }
-  size_t capacity() const noexcept { return st_ != nullptr ? st_->capacity : 0; }
-  size_t len() const noexcept { return st_ != nullptr ? st_->buffer.size() : 0; }
-  detail::ChanState<T>* state() const noexcept { return st_; }
-
  private:
   template <class U>
   friend Result<std::pair<Sender<U>, Receiver<U>>> chan(size_t);
-  explicit Receiver(detail::ChanState<T>* st) noexcept : st_(st) { retain(); }
+  explicit Receiver(detail::ChanState<T>* st) noexcept : detail::ChanHandle<T>(st) { retain(); }
   void retain() noexcept {
     if (st_ != nullptr) st_->refs.fetch_add(1, std::memory_order_relaxed);
   }
-  detail::ChanState<T>* st_ = nullptr;
 };
 
 // A new channel homed on the current shard. capacity: 0 (unbuffered), n, or unbounded.

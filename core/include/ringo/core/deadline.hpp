@@ -36,14 +36,16 @@ inline bool is_cancellation(const std::error_code& e) noexcept {
   return e == errc::cancelled || e == std::errc::operation_canceled;
 }
 
+// Reports a cancellation-shaped failure of r as `to` (timed_out for deadlines, cancelled
+// for stop tokens); any other result passes through.
 template <class R>
-R as_timed_out(R r) {
+R remap_cancellation(R r, errc to) {
   using E = typename R::error_type;
   if (r) return r;
   if constexpr (std::is_same_v<E, std::error_code>) {
-    if (is_cancellation(r.error())) return std::unexpected(make_error_code(errc::timed_out));
+    if (is_cancellation(r.error())) return std::unexpected(make_error_code(to));
   } else {
-    if (is_cancellation(r.error().error)) r.error().error = make_error_code(errc::timed_out);
+    if (is_cancellation(r.error().error)) r.error().error = make_error_code(to);
   }
   return r;
 }
@@ -117,21 +119,9 @@ struct DeadlineAwaiter : TimerNode {
       if (me != nullptr) me->deadline_passed = outer_passed;
     }
     auto r = inner.await_resume();
-    return expired ? as_timed_out(std::move(r)) : r;
+    return expired ? remap_cancellation(std::move(r), errc::timed_out) : r;
   }
 };
-
-template <class R>
-R as_cancelled(R r) {
-  using E = typename R::error_type;
-  if (r) return r;
-  if constexpr (std::is_same_v<E, std::error_code>) {
-    if (is_cancellation(r.error())) return std::unexpected(make_error_code(errc::cancelled));
-  } else {
-    if (is_cancellation(r.error().error)) r.error().error = make_error_code(errc::cancelled);
-  }
-  return r;
-}
 
 // Shared between a waiting routine and a stop callback that may run on any thread.
 struct StopLink {
@@ -209,7 +199,7 @@ struct StopAwaiter {
     if (link) link->armed.store(false);
     callback.reset();  // waits for a callback running on another thread, if any
     auto r = inner.await_resume();
-    return link && link->fired ? as_cancelled(std::move(r)) : r;
+    return link && link->fired ? remap_cancellation(std::move(r), errc::cancelled) : r;
   }
 };
 
