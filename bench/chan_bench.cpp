@@ -86,17 +86,22 @@ void mpsc_four_to_one(benchmark::State& state, Backend backend) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// Three channels of capacity 1 for the select benchmarks.
+struct Three {
+  std::pair<Sender<int>, Receiver<int>> a = std::move(*chan<int>(1));
+  std::pair<Sender<int>, Receiver<int>> b = std::move(*chan<int>(1));
+  std::pair<Sender<int>, Receiver<int>> c = std::move(*chan<int>(1));
+};
+
 void select_three_one_ready(benchmark::State& state, Backend backend) {
   auto rt = make_runtime(backend, 1);
   (void)rt.block_on([](benchmark::State* s) -> Task<void> {
-    auto [atx, arx] = std::move(*chan<int>(1));
-    auto [btx, brx] = std::move(*chan<int>(1));
-    auto [ctx, crx] = std::move(*chan<int>(1));
+    Three ch;
     for (auto _ : *s) {
-      (void)btx.try_send(1);
-      auto a = on_recv(arx);
-      auto b = on_recv(brx);
-      auto c = on_recv(crx);
+      (void)ch.b.first.try_send(1);
+      auto a = on_recv(ch.a.second);
+      auto b = on_recv(ch.b.second);
+      auto c = on_recv(ch.c.second);
       benchmark::DoNotOptimize(co_await select(a, b, c));
     }
   }(&state));
@@ -106,13 +111,11 @@ void select_three_one_ready(benchmark::State& state, Backend backend) {
 void select_default_three_empty(benchmark::State& state, Backend backend) {
   auto rt = make_runtime(backend, 1);
   (void)rt.block_on([](benchmark::State* s) -> Task<void> {
-    auto [atx, arx] = std::move(*chan<int>(1));
-    auto [btx, brx] = std::move(*chan<int>(1));
-    auto [ctx, crx] = std::move(*chan<int>(1));
+    Three ch;
     for (auto _ : *s) {
-      auto a = on_recv(arx);
-      auto b = on_recv(brx);
-      auto c = on_recv(crx);
+      auto a = on_recv(ch.a.second);
+      auto b = on_recv(ch.b.second);
+      auto c = on_recv(ch.c.second);
       benchmark::DoNotOptimize(co_await select(a, b, c, default_case()));
     }
   }(&state));

@@ -101,9 +101,7 @@ Shard::~Shard() {
   // first, then free the frames.
   const bool outer = detail::tls_tearing_down;
   detail::tls_tearing_down = true;
-  while (live_head_ != nullptr) {
-    Routine* r = live_head_;
-    live_head_ = r->next_live;
+  while (Routine* r = live_.pop_front()) {
     r->end(r, /*publish=*/false);
   }
   detail::tls_tearing_down = outer;
@@ -158,14 +156,7 @@ Result<void> Shard::admit(Routine* r, std::coroutine_handle<> root) {
   r->resume_point = root;
   r->shard = this;
   r->id = (uint64_t{index_} << 48) | ++next_routine_seq_;
-  r->prev_live = live_tail_;
-  r->next_live = nullptr;
-  if (live_tail_ != nullptr) {
-    live_tail_->next_live = r;
-  } else {
-    live_head_ = r;
-  }
-  live_tail_ = r;
+  live_.push_back(r);
   ++stats_.routines_spawned;
   trace(TraceKind::spawn, r->id, 0);
   make_ready(r);
@@ -217,7 +208,7 @@ void Shard::interrupt(Routine* r) {
 
 size_t Shard::abort_all() {
   size_t n = 0;
-  for (Routine* r = live_head_; r != nullptr; r = r->next_live) {
+  for (Routine* r = live_.front(); r != nullptr; r = live_.next(r)) {
     if (!r->cancel_requested && !r->done) {
       abort(r);
       ++n;
@@ -253,24 +244,14 @@ void Shard::finish(Routine* r) {
   ++stats_.routines_finished;
   if (r->panicked) ++stats_.routines_panicked;
   trace(TraceKind::finish, r->id, r->panicked ? 1 : 0);
-  if (r->prev_live != nullptr) {
-    r->prev_live->next_live = r->next_live;
-  } else {
-    live_head_ = r->next_live;
-  }
-  if (r->next_live != nullptr) {
-    r->next_live->prev_live = r->prev_live;
-  } else {
-    live_tail_ = r->prev_live;
-  }
-  r->prev_live = r->next_live = nullptr;
+  live_.remove(r);
   r->end(r, /*publish=*/true);
 }
 
 std::string Shard::describe_blocked() const {
   std::string out;
   char line[160];
-  for (const Routine* r = live_head_; r != nullptr; r = r->next_live) {
+  for (const Routine* r = live_.front(); r != nullptr; r = live_.next(r)) {
     std::snprintf(line, sizeof line, "  shard %u routine #%llu: %s (%llu)%s\n", index_,
                   static_cast<unsigned long long>(r->id & ((uint64_t{1} << 48) - 1)),
                   r->wait_reason != nullptr ? r->wait_reason : (r->started ? "runnable" : "not started"),

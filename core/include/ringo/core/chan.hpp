@@ -33,6 +33,7 @@
 #include <utility>
 
 #include "ringo/core/cross_shard.hpp"
+#include "ringo/core/intrusive_list.hpp"
 #include "ringo/core/ring_buffer.hpp"
 #include "ringo/core/task.hpp"
 
@@ -59,7 +60,6 @@ template <class T>
 struct ChanWaiter {
   ChanWaiter* prev = nullptr;
   ChanWaiter* next = nullptr;
-  bool linked = false;
   Routine* routine = nullptr;
   SelectCore* select = nullptr;  // non-null: this waiter is one case of a select
   uint32_t case_index = 0;
@@ -69,45 +69,7 @@ struct ChanWaiter {
 };
 
 template <class T>
-class WaiterList {
- public:
-  bool empty() const noexcept { return head_ == nullptr; }
-  void push_back(ChanWaiter<T>* w) noexcept {
-    w->prev = tail_;
-    w->next = nullptr;
-    if (tail_ != nullptr) {
-      tail_->next = w;
-    } else {
-      head_ = w;
-    }
-    tail_ = w;
-    w->linked = true;
-  }
-  void remove(ChanWaiter<T>* w) noexcept {
-    if (!w->linked) return;
-    if (w->prev != nullptr) {
-      w->prev->next = w->next;
-    } else {
-      head_ = w->next;
-    }
-    if (w->next != nullptr) {
-      w->next->prev = w->prev;
-    } else {
-      tail_ = w->prev;
-    }
-    w->prev = w->next = nullptr;
-    w->linked = false;
-  }
-  ChanWaiter<T>* pop_front() noexcept {
-    ChanWaiter<T>* w = head_;
-    if (w != nullptr) remove(w);
-    return w;
-  }
-
- private:
-  ChanWaiter<T>* head_ = nullptr;
-  ChanWaiter<T>* tail_ = nullptr;
-};
+using WaiterList = IntrusiveList<ChanWaiter<T>, &ChanWaiter<T>::prev, &ChanWaiter<T>::next>;
 
 enum class Attempt { done, closed, would_block };
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ringo/core/error.hpp"
+#include "ringo/core/intrusive_list.hpp"
 #include "ringo/core/op_slab.hpp"
 #include "ringo/core/prng.hpp"
 #include "ringo/core/ring.hpp"
@@ -236,8 +237,7 @@ class Shard {
   std::vector<Cqe> cqe_buffer_;
   Routine* ready_head_ = nullptr;
   Routine* ready_tail_ = nullptr;
-  Routine* live_head_ = nullptr;
-  Routine* live_tail_ = nullptr;
+  detail::IntrusiveList<Routine, &Routine::prev_live, &Routine::next_live> live_;  // spawn order
   Routine* current_ = nullptr;
   uint64_t next_routine_seq_ = 0;
   uint64_t next_call_seq_ = 0;
