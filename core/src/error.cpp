@@ -29,6 +29,7 @@ class RingoCategory final : public std::error_category {
       case errc::channel_empty: return "channel empty";
       case errc::no_channel: return "no channel (moved from or default-constructed handle)";
       case errc::wrong_shard: return "called from a shard that does not own the object";
+      case errc::unexpected_eof: return "end of stream before the requested bytes";
     }
     return "unknown ringo error";
   }

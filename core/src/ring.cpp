@@ -1,5 +1,7 @@
 #include "ringo/core/ring.hpp"
 
+#include <cerrno>
+
 namespace ringo {
 
 const char* opcode_name(Opcode op) noexcept {
@@ -25,5 +27,7 @@ const char* opcode_name(Opcode op) noexcept {
   }
   return "INVALID";
 }
+
+int64_t Ring::sys(SysCall&) { return -ENOSYS; }
 
 }  // namespace ringo

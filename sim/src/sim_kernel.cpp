@@ -1,12 +1,15 @@
 #include "ringo/sim/sim_kernel.hpp"
 
+#include "sim_objects.hpp"
+
 #include <algorithm>
 #include <cerrno>
 
 namespace ringo::sim {
 
+using namespace detail::fault;
+
 namespace {
-enum FaultKind : uint64_t { kMsgOverflow = 1, kSqFull = 2, kCancelTooLate = 3 };
 enum StepKind : uint64_t { kDeliver = 1, kAdvance = 2 };
 constexpr uint32_t kMillion = 1000000;
 }  // namespace
@@ -86,6 +89,8 @@ size_t SimRing::reap(std::span<Cqe> out) {
 
 Instant SimRing::now() const { return kernel_.now(); }
 
+int64_t SimRing::sys(SysCall& call) { return kernel_.sys(call); }
+
 Caps SimRing::caps() const {
   Caps c;
   c.msg_ring = c.link_timeout = c.async_cancel = c.ext_arg = true;
@@ -96,8 +101,11 @@ Caps SimRing::caps() const {
 
 SimKernel::SimKernel(uint64_t seed, uint32_t rings, FaultConfig faults, bool keep_trace)
     : prng_(seed), faults_(faults), keep_trace_(keep_trace) {
+  os_ = std::make_unique<Os>();
   for (uint32_t i = 0; i < rings; ++i) rings_.push_back(std::make_unique<SimRing>(*this, i, 4096));
 }
+
+SimKernel::~SimKernel() = default;
 
 void SimKernel::record(const TraceEvent& e) {
   const uint64_t words[5] = {static_cast<uint64_t>(e.time_ns), e.shard, static_cast<uint64_t>(e.kind), e.a, e.b};
@@ -140,10 +148,132 @@ void SimKernel::submit(uint32_t ring, const Sqe& sqe) {
     case Opcode::timeout: return submit_op(ring, sqe, -ETIME, Duration{static_cast<int64_t>(sqe.off)}, true);
     case Opcode::async_cancel: return submit_cancel(ring, sqe);
     case Opcode::msg_ring: return submit_msg_ring(ring, sqe);
-    default:
-      // No simulated files or sockets yet: the op fails the way an unsupported one does.
-      return submit_op(ring, sqe, -EOPNOTSUPP, Duration{0}, false);
+    default: return submit_io(ring, sqe);
   }
+}
+
+// ---------------------------------------------------------------- ops on objects
+
+void SimKernel::submit_io(uint32_t ring, const Sqe& sqe) {
+  const uint64_t id = ++park_seq_;
+  if (std::optional<int32_t> res = try_io(id, ring, sqe)) return complete_io(ring, sqe, *res);
+  parked_.emplace(id, Parked{ring, sqe});
+  if (sqe.deadline == kNoDeadline) return;
+  if (sqe.deadline <= now_) return expire_parked(id);
+  at(sqe.deadline, [this, id] { expire_parked(id); });
+}
+
+// The op has its result: it is committed (no longer cancellable), its CQE arrives after
+// the usual latency, and a linked deadline loses.
+void SimKernel::complete_io(uint32_t ring, const Sqe& sqe, int32_t res) {
+  const Instant done = now_ + latency();
+  schedule(done, ring, Cqe{sqe.user_data, res, 0}, sqe.user_data, false);
+  if (sqe.deadline != kNoDeadline) {
+    schedule(done, ring, Cqe{sqe.timeout_user_data, -ECANCELED, 0}, sqe.user_data, false);
+  }
+}
+
+void SimKernel::expire_parked(uint64_t id) {
+  auto it = parked_.find(id);
+  if (it == parked_.end()) return;
+  const Parked p = it->second;
+  parked_.erase(it);
+  schedule(now_, p.ring, Cqe{p.sqe.user_data, -ECANCELED, 0}, p.sqe.user_data, false);
+  schedule(now_, p.ring, Cqe{p.sqe.timeout_user_data, -ETIME, 0}, p.sqe.user_data, false);
+}
+
+bool SimKernel::cancel_parked(uint32_t ring, uint64_t user_data) {
+  for (auto it = parked_.begin(); it != parked_.end(); ++it) {
+    const Parked& p = it->second;
+    if (p.ring != ring || p.sqe.user_data != user_data) continue;
+    schedule(now_, ring, Cqe{user_data, -ECANCELED, 0}, user_data, false);
+    if (p.sqe.deadline != kNoDeadline) schedule(now_, ring, Cqe{p.sqe.timeout_user_data, -ECANCELED, 0}, user_data, false);
+    parked_.erase(it);
+    return true;
+  }
+  return false;
+}
+
+// Retries every op waiting on an object that changed. Ops of a stopped ring are dropped
+// without effect: their buffers may be gone.
+void SimKernel::wake(std::vector<uint64_t>& waiters) {
+  std::vector<uint64_t> ids;
+  ids.swap(waiters);
+  for (uint64_t id : ids) {
+    auto it = parked_.find(id);
+    if (it == parked_.end()) continue;
+    const Parked p = it->second;
+    if (rings_[p.ring]->stopped()) {
+      parked_.erase(it);
+      continue;
+    }
+    if (std::optional<int32_t> res = try_io(id, p.ring, p.sqe)) {
+      parked_.erase(id);
+      complete_io(p.ring, p.sqe, *res);
+    }
+  }
+}
+
+std::optional<int32_t> SimKernel::try_io(uint64_t id, uint32_t ring, const Sqe& sqe) {
+  switch (sqe.opcode) {
+    case Opcode::openat: return do_open(sqe);
+    case Opcode::close: return do_close(sqe.fd);
+    case Opcode::fsync: return try_file(ring, sqe);
+    case Opcode::read:
+    case Opcode::write:
+    case Opcode::readv:
+    case Opcode::writev:
+      if (os_->get<detail::OpenFile>(sqe.fd)) return try_file(ring, sqe);
+      return try_net(id, ring, sqe);
+    case Opcode::accept:
+    case Opcode::connect:
+    case Opcode::recv:
+    case Opcode::send:
+    case Opcode::shutdown: return try_net(id, ring, sqe);
+    default: return -EOPNOTSUPP;  // e.g. POLL_ADD: not modelled
+  }
+}
+
+void SimKernel::at(Instant when, std::function<void()> fn) {
+  actions_.push_back(Action{when, ++seq_, std::move(fn)});
+  std::push_heap(actions_.begin(), actions_.end(), ActionLater{});
+}
+
+void SimKernel::run_due_actions() {
+  while (!actions_.empty() && actions_.front().at <= now_) {
+    std::pop_heap(actions_.begin(), actions_.end(), ActionLater{});
+    Action a = std::move(actions_.back());
+    actions_.pop_back();
+    a.fn();
+  }
+}
+
+size_t SimKernel::open_fds() const noexcept { return os_->open; }
+
+int32_t SimKernel::Os::allocate(detail::Object object) {
+  if (open >= max_fds) return -EMFILE;
+  size_t fd = kFirstFd;
+  while (fd < fds.size() && !std::holds_alternative<std::monostate>(fds[fd])) ++fd;
+  if (fd >= fds.size()) fds.resize(fd + 1);
+  fds[fd] = std::move(object);
+  ++open;
+  return static_cast<int32_t>(fd);
+}
+
+detail::Object* SimKernel::Os::find(int32_t fd) {
+  if (fd < kFirstFd || static_cast<size_t>(fd) >= fds.size()) return nullptr;
+  detail::Object* o = &fds[static_cast<size_t>(fd)];
+  return std::holds_alternative<std::monostate>(*o) ? nullptr : o;
+}
+
+int64_t SimKernel::sys(SysCall& call) {
+  if (call.op == SysOp::close) return do_close(call.fd);
+  if (call.op == SysOp::file_size) {
+    auto file = os_->get<detail::OpenFile>(call.fd);
+    if (!file) return os_->find(call.fd) ? -EINVAL : -EBADF;
+    return static_cast<int64_t>(file->inode->data.size());
+  }
+  return net_sys(call);
 }
 
 // An op that completes with `res` after `takes`, honouring a linked deadline the way
@@ -166,6 +296,10 @@ void SimKernel::submit_op(uint32_t ring, const Sqe& sqe, int32_t res, Duration t
 
 void SimKernel::submit_cancel(uint32_t ring, const Sqe& sqe) {
   const uint64_t target = sqe.addr;
+  if (cancel_parked(ring, target)) {
+    schedule(now_ + latency(), ring, Cqe{sqe.user_data, 0, 0}, sqe.user_data, false);
+    return;
+  }
   auto matches = [&](const Event& e) {
     return e.ring == ring && e.op_user_data == target && e.cqe.user_data == target;
   };
@@ -222,6 +356,7 @@ void SimKernel::post(uint32_t ring, const Cqe& cqe) {
 }
 
 void SimKernel::deliver_one() {
+  run_due_actions();
   if (due_.empty()) return;
   const size_t pick = prng_.below(due_.size());
   const Event e = due_[pick];
@@ -233,7 +368,8 @@ void SimKernel::deliver_one() {
 
 Instant SimKernel::next_event() const noexcept {
   if (!due_.empty()) return now_;
-  return future_.empty() ? kNoDeadline : future_.front().at;
+  const Instant next = future_.empty() ? kNoDeadline : future_.front().at;
+  return actions_.empty() ? next : std::min(next, actions_.front().at);
 }
 
 void SimKernel::advance_to(Instant t) {
@@ -241,6 +377,7 @@ void SimKernel::advance_to(Instant t) {
     now_ = t;
     record({now_.count(), UINT32_MAX, TraceKind::kernel_step, kAdvance, 0});
   }
+  run_due_actions();
   while (!future_.empty() && future_.front().at <= now_) {
     std::pop_heap(future_.begin(), future_.end(), Later{});
     due_.push_back(future_.back());

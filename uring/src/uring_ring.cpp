@@ -1,6 +1,10 @@
 #include "ringo/uring/uring_ring.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sys/uio.h>
 #include <time.h>
 
@@ -269,6 +273,45 @@ Instant UringRing::now() const {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return Instant{int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec};
+}
+
+}  // namespace ringo::uring
+
+namespace ringo::uring {
+
+// The plain syscalls behind SysOp: none of them blocks (sockets are created, bound and
+// configured synchronously; their I/O goes through the ring).
+int64_t UringRing::sys(SysCall& c) {
+  auto ret = [](int64_t r) -> int64_t { return r < 0 ? -errno : r; };
+  switch (c.op) {
+    case SysOp::socket: return ret(::socket(c.arg, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    case SysOp::bind: return ret(::bind(c.fd, static_cast<const sockaddr*>(c.addr), c.addr_len));
+    case SysOp::listen: return ret(::listen(c.fd, c.arg));
+    case SysOp::local_addr:
+    case SysOp::peer_addr: {
+      socklen_t len = c.addr_len;
+      auto* sa = static_cast<sockaddr*>(c.addr);
+      const int r = c.op == SysOp::local_addr ? ::getsockname(c.fd, sa, &len) : ::getpeername(c.fd, sa, &len);
+      c.addr_len = len;
+      return ret(r);
+    }
+    case SysOp::set_option: {
+      const int value = c.arg2;
+      switch (static_cast<SockOption>(c.arg)) {
+        case SockOption::reuse_addr: return ret(::setsockopt(c.fd, SOL_SOCKET, SO_REUSEADDR, &value, sizeof value));
+        case SockOption::reuse_port: return ret(::setsockopt(c.fd, SOL_SOCKET, SO_REUSEPORT, &value, sizeof value));
+        case SockOption::nodelay: return ret(::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &value, sizeof value));
+      }
+      return -EINVAL;
+    }
+    case SysOp::file_size: {
+      struct stat st{};
+      if (::fstat(c.fd, &st) < 0) return -errno;
+      return st.st_size;
+    }
+    case SysOp::close: return ret(::close(c.fd));
+  }
+  return -ENOSYS;
 }
 
 }  // namespace ringo::uring

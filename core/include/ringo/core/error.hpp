@@ -29,6 +29,7 @@ enum class errc : int {
   channel_empty,        // try_recv: nothing buffered and no waiting sender
   no_channel,           // the Sender/Receiver is empty (moved from or default-constructed)
   wrong_shard,          // a shard-bound operation was called from another shard
+  unexpected_eof,       // the stream or file ended before the requested bytes arrived
 };
 
 const std::error_category& ringo_category() noexcept;

@@ -24,14 +24,14 @@ enum class Opcode : uint8_t {
   write,
   readv,
   writev,
-  fsync,
-  openat,
+  fsync,         // len = fsync flags (1 = datasync)
+  openat,        // fd = dirfd, addr = NUL-terminated path, len = open flags, off = mode
   close,
-  accept,
-  connect,
-  recv,
-  send,
-  shutdown,
+  accept,        // addr = sockaddr out, off = socklen_t* in/out, len = accept4 flags
+  connect,       // addr = sockaddr, len = its length
+  recv,          // addr = buffer, len = size, off = msg flags
+  send,          // addr = buffer, len = size, off = msg flags
+  shutdown,      // len = how (SHUT_RD/SHUT_WR/SHUT_RDWR)
   timeout,       // off = relative duration in ns; completes with -ETIME when it expires
   async_cancel,  // addr = user_data of the op to cancel
   msg_ring,      // fd = target ring id, len = res delivered, off = user_data delivered
@@ -63,6 +63,31 @@ struct Cqe {
   uint32_t flags = 0;
 };
 
+// Calls that never block and so need no ring slot: creating and configuring sockets,
+// reading addresses, a file's size. Real rings make the syscall; the simulator answers
+// from its model. Results are >= 0 or a negative errno, like a CQE.
+enum class SysOp : uint8_t {
+  socket,      // arg = domain (AF_INET/AF_INET6); returns the new fd (a stream socket)
+  bind,        // addr/addr_len = the address
+  listen,      // arg = backlog
+  local_addr,  // writes the socket's address into addr (capacity addr_len); sets addr_len
+  peer_addr,   // as local_addr, for the connected peer
+  set_option,  // arg = SockOption, arg2 = value (0/1)
+  file_size,   // returns the size of the open file fd
+  close,       // synchronous close, for descriptors dropped off their shard's routines
+};
+
+enum class SockOption : int32_t { reuse_addr, reuse_port, nodelay };
+
+struct SysCall {
+  SysOp op = SysOp::close;
+  int32_t fd = -1;
+  int32_t arg = 0;
+  int32_t arg2 = 0;
+  void* addr = nullptr;
+  uint32_t addr_len = 0;
+};
+
 struct Caps {
   bool msg_ring = false;
   bool link_timeout = false;
@@ -89,6 +114,8 @@ class Ring {
   virtual Caps caps() const = 0;
   // The value a MSG_RING Sqe's fd must hold to reach this ring.
   virtual int32_t msg_ring_id() const = 0;
+  // A non-blocking call (see SysOp). May update call.addr_len. -ENOSYS unless overridden.
+  virtual int64_t sys(SysCall& call);
 };
 
 }  // namespace ringo

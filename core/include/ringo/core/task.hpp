@@ -366,48 +366,56 @@ inline auto sleep(Duration d) noexcept {
   return sleep_until(d.count() > 0 && now <= kNoDeadline - d ? now + d : now);
 }
 
+namespace detail {
+
+// A kernel op awaited by the current routine (see submit()). `early` fails the await
+// before anything is submitted (used by callers that validate first).
+struct OpAwaiter {
+  Sqe sqe;
+  Instant deadline = kNoDeadline;
+  std::error_code early{};
+  Routine* me = this_routine();
+  OpToken token{};
+  int32_t res = 0;
+  bool deadline_expired = false;
+
+  bool await_ready() noexcept {
+    if (early) return true;
+    if (me == nullptr) return early = make_error_code(errc::not_in_runtime), true;
+    if (me->should_cancel()) return early = make_error_code(errc::cancelled), true;
+    return false;
+  }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    Shard& shard = *me->shard;
+    token = shard.submit_raw(sqe, &OpAwaiter::on_complete, this, deadline);
+    shard.park(me, h, opcode_name(sqe.opcode), token.user_data, &OpAwaiter::on_cancel, this);
+  }
+  static void on_complete(void* ctx, int32_t r, uint32_t flags) {
+    auto* a = static_cast<OpAwaiter*>(ctx);
+    a->res = r;
+    a->deadline_expired = (flags & kOpDeadlineExpired) != 0;
+    a->me->shard->unpark(a->me);
+  }
+  // The routine stays parked until the op's completion arrives: its frame, and any
+  // buffer the kernel may write, outlive the op.
+  static void on_cancel(Routine* me, void* ctx) { me->shard->cancel(static_cast<OpAwaiter*>(ctx)->token); }
+  Result<int32_t> await_resume() noexcept {
+    if (early) return std::unexpected(early);
+    if (res >= 0) return res;
+    if (deadline_expired) return fail(errc::timed_out);
+    if (res == -ECANCELED && me->cancel_requested) return fail(errc::cancelled);
+    return fail_errno(res);
+  }
+};
+
+}  // namespace detail
+
 // Lane B kernel op: submits sqe through lane A and resumes with the kernel's result.
 // Result: res >= 0, or errno (generic category), errc::timed_out when `deadline` won,
 // errc::cancelled when the routine was aborted and the kernel cancelled the op. If the op
 // completed anyway its real result is returned.
-inline auto submit(const Sqe& sqe, Instant deadline = kNoDeadline) noexcept {
-  struct Awaiter {
-    Sqe sqe;
-    Instant deadline;
-    Routine* me = this_routine();
-    OpToken token{};
-    int32_t res = 0;
-    bool deadline_expired = false;
-    std::error_code early{};
-
-    bool await_ready() noexcept {
-      if (me == nullptr) return early = make_error_code(errc::not_in_runtime), true;
-      if (me->should_cancel()) return early = make_error_code(errc::cancelled), true;
-      return false;
-    }
-    void await_suspend(std::coroutine_handle<> h) noexcept {
-      Shard& shard = *me->shard;
-      token = shard.submit_raw(sqe, &Awaiter::on_complete, this, deadline);
-      shard.park(me, h, opcode_name(sqe.opcode), token.user_data, &Awaiter::on_cancel, this);
-    }
-    static void on_complete(void* ctx, int32_t r, uint32_t flags) {
-      auto* a = static_cast<Awaiter*>(ctx);
-      a->res = r;
-      a->deadline_expired = (flags & kOpDeadlineExpired) != 0;
-      a->me->shard->unpark(a->me);
-    }
-    // The routine stays parked until the op's completion arrives: its frame, and any
-    // buffer the kernel may write, outlive the op.
-    static void on_cancel(Routine* me, void* ctx) { me->shard->cancel(static_cast<Awaiter*>(ctx)->token); }
-    Result<int32_t> await_resume() noexcept {
-      if (early) return std::unexpected(early);
-      if (res >= 0) return res;
-      if (deadline_expired) return fail(errc::timed_out);
-      if (res == -ECANCELED && me->cancel_requested) return fail(errc::cancelled);
-      return fail_errno(res);
-    }
-  };
-  return Awaiter{sqe, deadline};
+inline detail::OpAwaiter submit(const Sqe& sqe, Instant deadline = kNoDeadline) noexcept {
+  return detail::OpAwaiter{sqe, deadline};
 }
 
 inline auto nop(Instant deadline = kNoDeadline) noexcept {

@@ -7,7 +7,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,13 +20,23 @@
 
 namespace ringo::sim {
 
-// Fault probabilities in parts per million.
+// Fault probabilities in parts per million, and the network/disk model's knobs.
 struct FaultConfig {
   uint32_t msg_ring_overflow_ppm = 0;     // sender sees -EOVERFLOW, nothing delivered
   uint32_t sq_full_ppm = 0;               // push() accepts only part of a batch
   uint32_t cancel_too_late_ppm = 500000;  // ASYNC_CANCEL finds the op already completing
   Duration min_latency{1000};             // per-op completion latency range
   Duration max_latency{20000};
+  // Network (sim_net.cpp)
+  uint32_t connect_refused_ppm = 0;  // a connect is refused although a listener exists
+  uint32_t reset_ppm = 0;            // a send resets its connection (both ends: ECONNRESET)
+  uint32_t short_io_ppm = 0;         // a read/write/send/recv moves fewer bytes than it could
+  Duration net_min_latency{5000};    // one-way delivery latency range
+  Duration net_max_latency{50000};
+  uint32_t net_ns_per_byte = 1;        // bandwidth: 1 ns per byte = 1 GB/s
+  uint32_t socket_buffer = 64 * 1024;  // bytes in flight + unread before a sender waits
+  // Disk (sim_disk.cpp)
+  uint32_t disk_eio_ppm = 0;  // a file read or write fails with EIO
 
   static FaultConfig none();
   static FaultConfig light();
@@ -44,6 +57,7 @@ class SimRing final : public Ring {
   Instant now() const override;
   Caps caps() const override;
   int32_t msg_ring_id() const override { return static_cast<int32_t>(index_); }
+  int64_t sys(SysCall& call) override;
 
   size_t cq_ready() const noexcept { return cq_.size(); }
   // A stopped ring refuses MSG_RING deliveries (its shard is gone).
@@ -70,8 +84,8 @@ class SimKernel final : public Tracer {
   Prng& prng() noexcept { return prng_; }
   const FaultConfig& faults() const noexcept { return faults_; }
 
-  // Completions whose time has come, waiting to be posted to a CQ.
-  bool has_due() const noexcept { return !due_.empty(); }
+  // Completions (or model events) whose time has come.
+  bool has_due() const noexcept { return !due_.empty() || (!actions_.empty() && actions_.front().at <= now_); }
   // Posts one due completion, chosen by the seed (reordering among simultaneous ones).
   void deliver_one();
   // The earliest future completion, or kNoDeadline.
@@ -90,6 +104,23 @@ class SimKernel final : public Tracer {
   // Called by SimRing::submit_and_wait for each submitted Sqe.
   void submit(uint32_t ring, const Sqe& sqe);
   bool inject(uint32_t ppm, uint64_t fault_kind);
+  // SimRing::sys: socket set-up, addresses, file size, synchronous close.
+  int64_t sys(SysCall& call);
+
+  // Power loss: every descriptor closes (connections reset, waiting ops fail) and each
+  // file keeps what was fsynced plus, chosen by the seed, some of the later writes, whole
+  // or torn. Programs run after it see the disk as a restarted machine would.
+  void crash();
+  // A file's current contents (tests), or nothing if the path does not exist.
+  std::optional<std::string> file_contents(const std::string& path) const;
+  size_t open_fds() const noexcept;
+  size_t parked_ops() const noexcept { return parked_.size(); }
+
+  SimKernel(const SimKernel&) = delete;
+  SimKernel& operator=(const SimKernel&) = delete;
+  ~SimKernel() override;
+
+  struct Os;  // descriptors, files, sockets (sim_objects.hpp)
 
  private:
   struct Event {
@@ -112,6 +143,43 @@ class SimKernel final : public Tracer {
   void submit_cancel(uint32_t ring, const Sqe& sqe);
   void submit_msg_ring(uint32_t ring, const Sqe& sqe);
   void post(uint32_t ring, const Cqe& cqe);
+
+  // Ops on simulated objects complete at once or park until the object changes.
+  // try_io returns the result, or nothing after registering `id` on the wait list.
+  std::optional<int32_t> try_io(uint64_t id, uint32_t ring, const Sqe& sqe);
+  std::optional<int32_t> try_file(uint32_t ring, const Sqe& sqe);
+  std::optional<int32_t> try_net(uint64_t id, uint32_t ring, const Sqe& sqe);
+  int32_t do_open(const Sqe& sqe);
+  int32_t do_close(int32_t fd);
+  void submit_io(uint32_t ring, const Sqe& sqe);
+  void complete_io(uint32_t ring, const Sqe& sqe, int32_t res);
+  void wake(std::vector<uint64_t>& waiters);
+  bool cancel_parked(uint32_t ring, uint64_t user_data);
+  void expire_parked(uint64_t id);
+  // Runs fn at virtual time `at` (network delivery, parked-op deadlines).
+  void at(Instant when, std::function<void()> fn);
+  void run_due_actions();
+  Duration net_latency();
+  int64_t net_sys(SysCall& call);
+
+  struct Parked {
+    uint32_t ring;
+    Sqe sqe;
+  };
+  struct Action {
+    Instant at;
+    uint64_t seq;
+    std::function<void()> fn;
+  };
+  struct ActionLater {
+    bool operator()(const Action& a, const Action& b) const noexcept {
+      return a.at != b.at ? a.at > b.at : a.seq > b.seq;
+    }
+  };
+  std::map<uint64_t, Parked> parked_;  // by park id: oldest first
+  uint64_t park_seq_ = 0;
+  std::vector<Action> actions_;  // a min-heap by (at, seq)
+  std::unique_ptr<Os> os_;
 
   Instant now_{0};
   Prng prng_;

@@ -49,6 +49,7 @@ class UringRing final : public Ring {
   Instant now() const override;
   Caps caps() const override { return caps_; }
   int32_t msg_ring_id() const override { return ring_.ring_fd; }
+  int64_t sys(SysCall& call) override;
 
  private:
   UringRing() = default;

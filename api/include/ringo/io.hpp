@@ -1,0 +1,82 @@
+// What files and sockets share: a descriptor owned by the shard that opened it, and the
+// awaitables their operations return.
+//
+// Every operation obeys the cancellation contract (task.hpp, docs/cancellation.md): it
+// takes an absolute deadline (errc::timed_out), fails with errc::cancelled when its
+// routine is aborted, and its buffer is not written after the operation reported.
+//
+// Errors: kernel failures keep their errno (std::generic_category: compare with
+// std::errc::connection_refused etc.); errc::wrong_shard when called from a shard other
+// than the one that opened the descriptor; EBADF (std::errc::bad_file_descriptor) on a
+// closed or moved-from object; errc::not_in_runtime outside a routine.
+//
+// Thread-safety: a descriptor belongs to its home shard. Destroying it there closes it
+// asynchronously (no blocking); destroyed elsewhere it is closed with a plain close(2).
+// Descriptors must not outlive their Runtime.
+#pragma once
+
+#include <cstddef>
+#include <span>
+
+#include "ringo/core/shard.hpp"
+#include "ringo/core/task.hpp"
+
+namespace ringo::io {
+
+// Largest transfer in one op (Linux's MAX_RW_COUNT); longer buffers move in parts.
+inline constexpr size_t kMaxTransfer = 0x7ffff000;
+
+// An op resuming with the number of bytes moved.
+struct SizeAwaiter : ringo::detail::OpAwaiter {
+  Result<size_t> await_resume() noexcept {
+    Result<int32_t> r = OpAwaiter::await_resume();
+    if (!r) return std::unexpected(r.error());
+    return static_cast<size_t>(*r);
+  }
+};
+
+// An op resuming with success or an error.
+struct VoidAwaiter : ringo::detail::OpAwaiter {
+  Result<void> await_resume() noexcept {
+    Result<int32_t> r = OpAwaiter::await_resume();
+    if (!r) return std::unexpected(r.error());
+    return {};
+  }
+};
+
+class Descriptor {
+ public:
+  Descriptor() = default;
+  Descriptor(int fd, Shard* home) noexcept : fd_(fd), home_(home) {}
+  Descriptor(Descriptor&& o) noexcept : fd_(std::exchange(o.fd_, -1)), home_(o.home_) {}
+  Descriptor& operator=(Descriptor&& o) noexcept;
+  ~Descriptor() { release(); }
+
+  int fd() const noexcept { return fd_; }
+  bool is_open() const noexcept { return fd_ >= 0; }
+  Shard* home() const noexcept { return home_; }
+
+  // Empty when the descriptor may be used from the calling routine; otherwise why not.
+  std::error_code check() const noexcept;
+  // An Sqe for this descriptor with the check's error attached.
+  template <class Awaiter>
+  Awaiter op(Sqe sqe, Instant deadline) const noexcept {
+    Awaiter a{};
+    a.sqe = sqe;
+    a.sqe.fd = fd_;
+    a.deadline = deadline;
+    a.early = check();
+    return a;
+  }
+  // A plain syscall on this descriptor (SysOp), or the check's error.
+  Result<int64_t> sys(SysCall& call) const;
+  // Closes through the ring; the descriptor is released at once either way.
+  VoidAwaiter close() noexcept;
+
+ private:
+  void release() noexcept;
+  int fd_ = -1;
+  Shard* home_ = nullptr;
+};
+
+}  // namespace ringo::io

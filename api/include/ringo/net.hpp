@@ -1,0 +1,103 @@
+// ringo::net: TCP over the ring. A listener or stream belongs to the shard that created
+// it (see io.hpp for errors, deadlines, cancellation and thread-safety).
+//
+//   auto addr = net::SocketAddr::parse("127.0.0.1:0");
+//   auto listener = net::TcpListener::bind(*addr);          // Result<TcpListener>
+//   auto port = listener->local_addr()->port();
+//   auto conn = co_await listener->accept(deadline);         // Result<TcpStream>
+//   co_await conn->write_all(std::string_view("hi"));
+//
+// Socket creation, bind, listen and options are plain syscalls (they never block); connect,
+// accept, read, write, shutdown and close go through the ring. Reading into an empty
+// buffer is errc::invalid_argument (0 means the peer shut down); read_exact reports
+// errc::unexpected_eof when the stream ends first. Writes never raise SIGPIPE: writing to
+// a stream the peer closed fails with EPIPE or ECONNRESET. Addresses are numeric (no DNS).
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <string>
+#include <string_view>
+
+#include "ringo/io.hpp"
+
+namespace ringo::net {
+
+class SocketAddr {
+ public:
+  SocketAddr() = default;
+  // "1.2.3.4:80" or "[::1]:80". errc::invalid_argument when malformed.
+  static Result<SocketAddr> parse(std::string_view text);
+  static SocketAddr loopback_v4(uint16_t port);
+  static SocketAddr loopback_v6(uint16_t port);
+  static SocketAddr any_v4(uint16_t port);
+  static SocketAddr from(const sockaddr* sa, socklen_t len);
+
+  int family() const noexcept { return storage_.ss_family; }
+  uint16_t port() const noexcept;
+  std::string to_string() const;
+  const sockaddr* get() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
+  socklen_t length() const noexcept { return length_; }
+
+ private:
+  sockaddr_storage storage_{};
+  socklen_t length_ = 0;
+};
+
+class TcpStream {
+ public:
+  TcpStream() = default;
+
+  // Errors: ECONNREFUSED, ENETUNREACH, errc::timed_out at the deadline, EMFILE...
+  static Task<Result<TcpStream>> connect(SocketAddr addr, Instant deadline = kNoDeadline);
+
+  // Reads what is there (up to buf.size()); 0 when the peer shut down its side.
+  io::SizeAwaiter read(std::span<char> buf, Instant deadline = kNoDeadline) const;
+  Task<Result<void>> read_exact(std::span<char> buf, Instant deadline = kNoDeadline) const;
+  // Writes some of data (at least 1 byte unless data is empty).
+  io::SizeAwaiter write(std::span<const char> data, Instant deadline = kNoDeadline) const;
+  Task<Result<void>> write_all(std::span<const char> data, Instant deadline = kNoDeadline) const;
+  // SHUT_WR (the default) sends end-of-stream after what was written.
+  io::VoidAwaiter shutdown(int how = SHUT_WR, Instant deadline = kNoDeadline) const;
+  io::VoidAwaiter close() noexcept { return d_.close(); }
+
+  Result<SocketAddr> local_addr() const;
+  Result<SocketAddr> peer_addr() const;
+  Result<void> set_nodelay(bool on) const;
+  int fd() const noexcept { return d_.fd(); }
+  bool is_open() const noexcept { return d_.is_open(); }
+
+ private:
+  friend class TcpListener;
+  explicit TcpStream(io::Descriptor d) noexcept : d_(std::move(d)) {}
+  io::Descriptor d_;
+};
+
+struct ListenOptions {
+  int backlog = 1024;
+  bool reuse_addr = true;
+  bool reuse_port = false;  // several listeners (one per shard) on one port
+};
+
+class TcpListener {
+ public:
+  TcpListener() = default;
+
+  // socket + bind + listen on the current shard. Errors: EADDRINUSE, EACCES,
+  // EADDRNOTAVAIL, errc::not_in_runtime.
+  static Result<TcpListener> bind(const SocketAddr& addr, ListenOptions options = {});
+  // The next connection. A connection accepted while the routine was being cancelled is
+  // still returned (the caller owns it); otherwise it stays in the backlog.
+  Task<Result<TcpStream>> accept(Instant deadline = kNoDeadline) const;
+  Result<SocketAddr> local_addr() const;
+  io::VoidAwaiter close() noexcept { return d_.close(); }
+  int fd() const noexcept { return d_.fd(); }
+  bool is_open() const noexcept { return d_.is_open(); }
+
+ private:
+  explicit TcpListener(io::Descriptor d) noexcept : d_(std::move(d)) {}
+  io::Descriptor d_;
+};
+
+}  // namespace ringo::net

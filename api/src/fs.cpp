@@ -1,0 +1,107 @@
+#include "ringo/fs.hpp"
+
+#include <algorithm>
+
+namespace ringo::fs {
+namespace {
+
+Sqe transfer(Opcode opcode, const void* addr, size_t len, uint64_t offset) {
+  Sqe sqe;
+  sqe.opcode = opcode;
+  sqe.addr = reinterpret_cast<uintptr_t>(addr);
+  sqe.len = static_cast<uint32_t>(std::min(len, io::kMaxTransfer));
+  sqe.off = offset;
+  return sqe;
+}
+
+}  // namespace
+
+Task<Result<File>> File::open(std::string path, int flags, unsigned mode, Instant deadline) {
+  Shard* shard = current_shard();
+  if (shard == nullptr) co_return fail(errc::not_in_runtime);
+  Sqe sqe;
+  sqe.opcode = Opcode::openat;
+  sqe.fd = AT_FDCWD;
+  sqe.addr = reinterpret_cast<uintptr_t>(path.c_str());
+  sqe.len = static_cast<uint32_t>(flags | O_CLOEXEC);
+  sqe.off = mode;
+  Result<int32_t> fd = co_await submit(sqe, deadline);
+  if (!fd) co_return std::unexpected(fd.error());
+  co_return File(io::Descriptor(*fd, shard));
+}
+
+Task<Result<File>> File::create(std::string path, unsigned mode) {
+  // Not `co_await open(std::move(path), ...)`: GCC 12 double-frees a coroutine parameter
+  // moved inside the co_await expression that consumes it (docs/architecture.md).
+  Task<Result<File>> opening = open(std::move(path), O_RDWR | O_CREAT | O_TRUNC, mode);
+  co_return co_await std::move(opening);
+}
+
+io::SizeAwaiter File::read_at(std::span<char> buf, uint64_t offset, Instant deadline) const {
+  io::SizeAwaiter a = d_.op<io::SizeAwaiter>(transfer(Opcode::read, buf.data(), buf.size(), offset), deadline);
+  if (!a.early && buf.empty()) a.early = make_error_code(errc::invalid_argument);
+  return a;
+}
+
+io::SizeAwaiter File::write_at(std::span<const char> data, uint64_t offset, Instant deadline) const {
+  return d_.op<io::SizeAwaiter>(transfer(Opcode::write, data.data(), data.size(), offset), deadline);
+}
+
+io::SizeAwaiter File::readv_at(std::span<const iovec> bufs, uint64_t offset, Instant deadline) const {
+  Sqe sqe = transfer(Opcode::readv, bufs.data(), bufs.size(), offset);
+  io::SizeAwaiter a = d_.op<io::SizeAwaiter>(sqe, deadline);
+  if (!a.early && bufs.size() > IOV_MAX) a.early = make_error_code(errc::invalid_argument);
+  return a;
+}
+
+io::SizeAwaiter File::writev_at(std::span<const iovec> bufs, uint64_t offset, Instant deadline) const {
+  Sqe sqe = transfer(Opcode::writev, bufs.data(), bufs.size(), offset);
+  io::SizeAwaiter a = d_.op<io::SizeAwaiter>(sqe, deadline);
+  if (!a.early && bufs.size() > IOV_MAX) a.early = make_error_code(errc::invalid_argument);
+  return a;
+}
+
+Task<Result<void>> File::read_exact_at(std::span<char> buf, uint64_t offset, Instant deadline) const {
+  size_t done = 0;
+  while (done < buf.size()) {
+    Result<size_t> n = co_await read_at(buf.subspan(done), offset + done, deadline);
+    if (!n) co_return std::unexpected(n.error());
+    if (*n == 0) co_return fail(errc::unexpected_eof);
+    done += *n;
+  }
+  co_return Result<void>{};
+}
+
+Task<Result<void>> File::write_all_at(std::span<const char> data, uint64_t offset, Instant deadline) const {
+  size_t done = 0;
+  while (done < data.size()) {
+    Result<size_t> n = co_await write_at(data.subspan(done), offset + done, deadline);
+    if (!n) co_return std::unexpected(n.error());
+    if (*n == 0) co_return fail_errno(EIO);  // a regular file never takes nothing
+    done += *n;
+  }
+  co_return Result<void>{};
+}
+
+io::VoidAwaiter File::fsync(Instant deadline) const {
+  Sqe sqe;
+  sqe.opcode = Opcode::fsync;
+  return d_.op<io::VoidAwaiter>(sqe, deadline);
+}
+
+io::VoidAwaiter File::fdatasync(Instant deadline) const {
+  Sqe sqe;
+  sqe.opcode = Opcode::fsync;
+  sqe.len = 1;  // IORING_FSYNC_DATASYNC
+  return d_.op<io::VoidAwaiter>(sqe, deadline);
+}
+
+Result<uint64_t> File::size() const {
+  SysCall call;
+  call.op = SysOp::file_size;
+  Result<int64_t> r = d_.sys(call);
+  if (!r) return std::unexpected(r.error());
+  return static_cast<uint64_t>(*r);
+}
+
+}  // namespace ringo::fs

@@ -1,0 +1,214 @@
+#include "ringo/net.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace ringo::net {
+
+// ---------------------------------------------------------------- SocketAddr
+
+Result<SocketAddr> SocketAddr::parse(std::string_view text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == text.size()) return fail(errc::invalid_argument);
+  unsigned port = 0;
+  const std::string_view port_text = text.substr(colon + 1);
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port > 65535) {
+    return fail(errc::invalid_argument);
+  }
+  std::string host(text.substr(0, colon));
+  SocketAddr a;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    auto& in6 = reinterpret_cast<sockaddr_in6&>(a.storage_);
+    in6.sin6_family = AF_INET6;
+    in6.sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &in6.sin6_addr) != 1) {
+      return fail(errc::invalid_argument);
+    }
+    a.length_ = sizeof in6;
+    return a;
+  }
+  auto& in = reinterpret_cast<sockaddr_in&>(a.storage_);
+  in.sin_family = AF_INET;
+  in.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, host.c_str(), &in.sin_addr) != 1) return fail(errc::invalid_argument);
+  a.length_ = sizeof in;
+  return a;
+}
+
+SocketAddr SocketAddr::loopback_v4(uint16_t port) { return *parse("127.0.0.1:" + std::to_string(port)); }
+SocketAddr SocketAddr::loopback_v6(uint16_t port) { return *parse("[::1]:" + std::to_string(port)); }
+SocketAddr SocketAddr::any_v4(uint16_t port) { return *parse("0.0.0.0:" + std::to_string(port)); }
+
+SocketAddr SocketAddr::from(const sockaddr* sa, socklen_t len) {
+  SocketAddr a;
+  a.length_ = std::min<socklen_t>(len, sizeof a.storage_);
+  std::memcpy(&a.storage_, sa, a.length_);
+  return a;
+}
+
+uint16_t SocketAddr::port() const noexcept {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(storage_).sin_port);
+  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(storage_).sin6_port);
+  return 0;
+}
+
+std::string SocketAddr::to_string() const {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (family() == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(storage_).sin_addr, host, sizeof host);
+    return std::string(host) + ":" + std::to_string(port());
+  }
+  if (family() == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(storage_).sin6_addr, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(port());
+  }
+  return "(unspecified)";
+}
+
+// ---------------------------------------------------------------- helpers
+
+namespace {
+
+Sqe transfer(Opcode opcode, const void* addr, size_t len, int msg_flags) {
+  Sqe sqe;
+  sqe.opcode = opcode;
+  sqe.addr = reinterpret_cast<uintptr_t>(addr);
+  sqe.len = static_cast<uint32_t>(std::min(len, io::kMaxTransfer));
+  sqe.off = static_cast<uint64_t>(msg_flags);
+  return sqe;
+}
+
+Result<SocketAddr> address_of(const io::Descriptor& d, SysOp op) {
+  sockaddr_storage storage{};
+  SysCall call;
+  call.op = op;
+  call.addr = &storage;
+  call.addr_len = sizeof storage;
+  if (Result<int64_t> r = d.sys(call); !r) return std::unexpected(r.error());
+  return SocketAddr::from(reinterpret_cast<const sockaddr*>(&storage), call.addr_len);
+}
+
+Result<void> set_option(const io::Descriptor& d, SockOption option, bool on) {
+  SysCall call;
+  call.op = SysOp::set_option;
+  call.arg = static_cast<int32_t>(option);
+  call.arg2 = on ? 1 : 0;
+  if (Result<int64_t> r = d.sys(call); !r) return std::unexpected(r.error());
+  return {};
+}
+
+// A new stream socket on the current shard.
+Result<io::Descriptor> new_socket(int family) {
+  Shard* shard = current_shard();
+  if (shard == nullptr) return fail(errc::not_in_runtime);
+  if (family != AF_INET && family != AF_INET6) return fail(errc::invalid_argument);
+  SysCall call;
+  call.op = SysOp::socket;
+  call.arg = family;
+  const int64_t fd = shard->ring().sys(call);
+  if (fd < 0) return fail_errno(static_cast<int>(fd));
+  return io::Descriptor(static_cast<int>(fd), shard);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- TcpStream
+
+Task<Result<TcpStream>> TcpStream::connect(SocketAddr addr, Instant deadline) {
+  Result<io::Descriptor> d = new_socket(addr.family());
+  if (!d) co_return std::unexpected(d.error());
+  Sqe sqe;
+  sqe.opcode = Opcode::connect;
+  sqe.addr = reinterpret_cast<uintptr_t>(addr.get());
+  sqe.len = addr.length();
+  Result<void> r = co_await d->op<io::VoidAwaiter>(sqe, deadline);
+  if (!r) co_return std::unexpected(r.error());  // the socket closes with d
+  co_return TcpStream(std::move(*d));
+}
+
+io::SizeAwaiter TcpStream::read(std::span<char> buf, Instant deadline) const {
+  io::SizeAwaiter a = d_.op<io::SizeAwaiter>(transfer(Opcode::recv, buf.data(), buf.size(), 0), deadline);
+  if (!a.early && buf.empty()) a.early = make_error_code(errc::invalid_argument);
+  return a;
+}
+
+io::SizeAwaiter TcpStream::write(std::span<const char> data, Instant deadline) const {
+  return d_.op<io::SizeAwaiter>(transfer(Opcode::send, data.data(), data.size(), MSG_NOSIGNAL), deadline);
+}
+
+Task<Result<void>> TcpStream::read_exact(std::span<char> buf, Instant deadline) const {
+  size_t done = 0;
+  while (done < buf.size()) {
+    Result<size_t> n = co_await read(buf.subspan(done), deadline);
+    if (!n) co_return std::unexpected(n.error());
+    if (*n == 0) co_return fail(errc::unexpected_eof);
+    done += *n;
+  }
+  co_return Result<void>{};
+}
+
+Task<Result<void>> TcpStream::write_all(std::span<const char> data, Instant deadline) const {
+  size_t done = 0;
+  while (done < data.size()) {
+    Result<size_t> n = co_await write(data.subspan(done), deadline);
+    if (!n) co_return std::unexpected(n.error());
+    done += *n;
+  }
+  co_return Result<void>{};
+}
+
+io::VoidAwaiter TcpStream::shutdown(int how, Instant deadline) const {
+  Sqe sqe;
+  sqe.opcode = Opcode::shutdown;
+  sqe.len = static_cast<uint32_t>(how);
+  return d_.op<io::VoidAwaiter>(sqe, deadline);
+}
+
+Result<SocketAddr> TcpStream::local_addr() const { return address_of(d_, SysOp::local_addr); }
+Result<SocketAddr> TcpStream::peer_addr() const { return address_of(d_, SysOp::peer_addr); }
+Result<void> TcpStream::set_nodelay(bool on) const { return set_option(d_, SockOption::nodelay, on); }
+
+// ---------------------------------------------------------------- TcpListener
+
+Result<TcpListener> TcpListener::bind(const SocketAddr& addr, ListenOptions options) {
+  if (options.backlog <= 0) return fail(errc::invalid_argument);
+  Result<io::Descriptor> d = new_socket(addr.family());
+  if (!d) return std::unexpected(d.error());
+  if (options.reuse_addr) {
+    if (auto r = set_option(*d, SockOption::reuse_addr, true); !r) return std::unexpected(r.error());
+  }
+  if (options.reuse_port) {
+    if (auto r = set_option(*d, SockOption::reuse_port, true); !r) return std::unexpected(r.error());
+  }
+  SysCall bind_call;
+  bind_call.op = SysOp::bind;
+  bind_call.addr = const_cast<sockaddr*>(addr.get());
+  bind_call.addr_len = addr.length();
+  if (Result<int64_t> r = d->sys(bind_call); !r) return std::unexpected(r.error());
+  SysCall listen_call;
+  listen_call.op = SysOp::listen;
+  listen_call.arg = options.backlog;
+  if (Result<int64_t> r = d->sys(listen_call); !r) return std::unexpected(r.error());
+  return TcpListener(std::move(*d));
+}
+
+Task<Result<TcpStream>> TcpListener::accept(Instant deadline) const {
+  sockaddr_storage peer{};
+  socklen_t peer_len = sizeof peer;
+  Sqe sqe;
+  sqe.opcode = Opcode::accept;
+  sqe.addr = reinterpret_cast<uintptr_t>(&peer);
+  sqe.off = reinterpret_cast<uintptr_t>(&peer_len);
+  sqe.len = SOCK_CLOEXEC;
+  Result<int32_t> fd = co_await d_.op<ringo::detail::OpAwaiter>(sqe, deadline);
+  if (!fd) co_return std::unexpected(fd.error());
+  co_return TcpStream(io::Descriptor(*fd, d_.home()));
+}
+
+Result<SocketAddr> TcpListener::local_addr() const { return address_of(d_, SysOp::local_addr); }
+
+}  // namespace ringo::net
