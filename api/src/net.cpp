@@ -56,6 +56,13 @@ uint16_t SocketAddr::port() const noexcept {
   return 0;
 }
 
+SocketAddr SocketAddr::with_port(uint16_t port) const noexcept {
+  SocketAddr a = *this;
+  if (family() == AF_INET) reinterpret_cast<sockaddr_in&>(a.storage_).sin_port = htons(port);
+  if (family() == AF_INET6) reinterpret_cast<sockaddr_in6&>(a.storage_).sin6_port = htons(port);
+  return a;
+}
+
 std::string SocketAddr::to_string() const {
   char host[INET6_ADDRSTRLEN] = "?";
   if (family() == AF_INET) {

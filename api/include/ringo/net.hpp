@@ -36,6 +36,7 @@ class SocketAddr {
 
   int family() const noexcept { return storage_.ss_family; }
   uint16_t port() const noexcept;
+  SocketAddr with_port(uint16_t port) const noexcept;
   std::string to_string() const;
   const sockaddr* get() const noexcept { return reinterpret_cast<const sockaddr*>(&storage_); }
   socklen_t length() const noexcept { return length_; }

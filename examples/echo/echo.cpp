@@ -1,0 +1,193 @@
+#include "echo.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace ringo::echo {
+
+// ---------------------------------------------------------------- server
+
+Task<Result<uint64_t>> echo_connection(net::TcpStream stream) {
+  std::vector<char> buf(16 * 1024);
+  uint64_t echoed = 0;
+  while (true) {
+    Result<size_t> n = co_await stream.read(buf);
+    if (!n) co_return std::unexpected(n.error());
+    if (*n == 0) break;
+    if (auto w = co_await stream.write_all(std::span<const char>(buf.data(), *n)); !w) {
+      co_return std::unexpected(w.error());
+    }
+    echoed += *n;
+  }
+  (void)co_await stream.close();
+  co_return echoed;
+}
+
+namespace {
+
+Task<Result<void>> accept_loop(net::TcpListener listener) {
+  while (true) {
+    Result<net::TcpStream> conn = co_await listener.accept();
+    if (!conn) {
+      if (conn.error() == errc::cancelled) co_return Result<void>{};
+      if (conn.error() == std::errc::too_many_files_open) {
+        co_await sleep(std::chrono::milliseconds(1));  // shed load until descriptors free up
+        continue;
+      }
+      co_return std::unexpected(conn.error());
+    }
+    (void)conn->set_nodelay(true);
+    go(echo_connection(std::move(*conn))).detach();
+  }
+}
+
+Task<Result<net::TcpListener>> bind_here(net::SocketAddr addr) {
+  co_return net::TcpListener::bind(addr, {.backlog = 4096, .reuse_addr = true, .reuse_port = true});
+}
+
+}  // namespace
+
+void Server::stop() {
+  for (auto& loop : accept_loops) (void)loop.abort();
+}
+
+Task<Result<Server>> start_server(net::SocketAddr addr) {
+  Shard* here = current_shard();
+  if (here == nullptr) co_return fail(errc::not_in_runtime);
+  Server server;
+  Result<net::TcpListener> first = co_await bind_here(addr);
+  if (!first) co_return std::unexpected(first.error());
+  Result<net::SocketAddr> bound = first->local_addr();
+  if (!bound) co_return std::unexpected(bound.error());
+  server.port = bound->port();
+  const uint32_t shards = static_cast<uint32_t>(here->group().size());
+  std::vector<std::pair<uint32_t, net::TcpListener>> listeners;
+  listeners.emplace_back(here->index(), std::move(*first));
+  const net::SocketAddr same_port = addr.with_port(server.port);
+  for (uint32_t i = 0; i < shards; ++i) {
+    if (i == here->index()) continue;
+    Result<net::TcpListener> l = co_await submit_to(i, [same_port] { return bind_here(same_port); });
+    if (!l) co_return std::unexpected(l.error());
+    listeners.emplace_back(i, std::move(*l));
+  }
+  for (auto& [shard, listener] : listeners) {
+    server.accept_loops.push_back(shard == here->index() ? go(accept_loop(std::move(listener)))
+                                                         : spawn_on(shard, accept_loop(std::move(listener))));
+  }
+  co_return server;
+}
+
+// ---------------------------------------------------------------- load
+
+namespace {
+
+struct ClientResult {
+  uint64_t requests = 0;
+  uint64_t corrupted = 0;
+  std::error_code error;
+  std::vector<int64_t> latencies_ns;
+};
+
+char pattern(uint32_t conn, uint64_t seq, size_t i) {
+  return static_cast<char>((conn * 131u + seq * 31u + i * 7u) & 0xff);
+}
+
+Task<Result<ClientResult>> client(LoadConfig config, uint32_t id) {
+  ClientResult out;
+  Shard& shard = *current_shard();
+  const Instant stop_at = shard.now() + config.duration;
+  auto deadline = [&] { return shard.now() + config.op_timeout; };
+  Result<net::TcpStream> conn = co_await net::TcpStream::connect(config.target, deadline());
+  if (!conn) {
+    out.error = conn.error();
+    co_return out;
+  }
+  (void)conn->set_nodelay(true);
+  std::vector<char> sent(config.message_size), got(config.message_size);
+  for (uint64_t seq = 0; shard.now() < stop_at; ++seq) {
+    if (config.requests_per_connection != 0 && seq >= config.requests_per_connection) break;
+    for (size_t i = 0; i < sent.size(); ++i) sent[i] = pattern(id, seq, i);
+    const Instant start = shard.now();
+    if (auto w = co_await conn->write_all(sent, deadline()); !w) {
+      out.error = w.error();
+      co_return out;
+    }
+    if (auto r = co_await conn->read_exact(got, deadline()); !r) {
+      out.error = r.error();
+      co_return out;
+    }
+    out.latencies_ns.push_back((shard.now() - start).count());
+    if (got != sent) ++out.corrupted;
+    ++out.requests;
+  }
+  // A clean end: our EOF, then the server's.
+  if (auto s = co_await conn->shutdown(SHUT_WR, deadline()); !s) {
+    out.error = s.error();
+    co_return out;
+  }
+  char tail;
+  Result<size_t> eof = co_await conn->read({&tail, 1}, deadline());
+  if (!eof) {
+    out.error = eof.error();
+  } else if (*eof != 0) {
+    ++out.corrupted;  // the server sent bytes nobody asked for
+  }
+  co_return out;
+}
+
+}  // namespace
+
+Task<LoadReport> run_load(LoadConfig config) {
+  LoadReport report;
+  Shard& here = *current_shard();
+  const uint32_t shards = static_cast<uint32_t>(here.group().size());
+  const Instant start = here.now();
+  std::vector<JoinHandle<Result<ClientResult>>> clients;
+  for (uint32_t c = 0; c < config.connections; ++c) {
+    const uint32_t shard = c % shards;
+    clients.push_back(shard == here.index() ? go(client(config, c)) : spawn_on(shard, client(config, c)));
+  }
+  for (auto& h : clients) {
+    Result<ClientResult> r = co_await h.join();
+    if (!r) {
+      ++report.failed_connections;
+      report.errors.push_back(r.error());
+      continue;
+    }
+    report.requests += r->requests;
+    report.corrupted += r->corrupted;
+    report.latencies_ns.insert(report.latencies_ns.end(), r->latencies_ns.begin(), r->latencies_ns.end());
+    if (r->error) {
+      ++report.failed_connections;
+      report.errors.push_back(r->error);
+    }
+  }
+  report.elapsed = here.now() - start;
+  report.bytes = report.requests * config.message_size;
+  std::sort(report.latencies_ns.begin(), report.latencies_ns.end());
+  co_return report;
+}
+
+double LoadReport::requests_per_second() const {
+  return elapsed.count() > 0 ? static_cast<double>(requests) * 1e9 / static_cast<double>(elapsed.count()) : 0.0;
+}
+
+Duration LoadReport::percentile(double p) const {
+  if (latencies_ns.empty()) return Duration{0};
+  const auto i = static_cast<size_t>(p * static_cast<double>(latencies_ns.size() - 1));
+  return Duration{latencies_ns[std::min(i, latencies_ns.size() - 1)]};
+}
+
+std::string LoadReport::summary() const {
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "requests=%llu rps=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f corrupted=%llu failed_connections=%llu",
+                static_cast<unsigned long long>(requests), requests_per_second(),
+                static_cast<double>(percentile(0.50).count()) / 1e3,
+                static_cast<double>(percentile(0.99).count()) / 1e3,
+                static_cast<double>(percentile(0.999).count()) / 1e3, static_cast<unsigned long long>(corrupted),
+                static_cast<unsigned long long>(failed_connections));
+  return line;
+}
+
+}  // namespace ringo::echo

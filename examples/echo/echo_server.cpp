@@ -1,0 +1,94 @@
+// A multi-shard TCP echo server: one SO_REUSEPORT listener per shard.
+//
+//   echo_server [--addr 127.0.0.1:7000] [--shards 2]        serve until killed
+//   echo_server --self-test [--connections 100]             serve and load itself, then exit
+//
+// RINGO_BACKEND=sim runs it in the simulator (only --self-test makes sense there: the
+// simulated network has no outside clients).
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "echo.hpp"
+
+using namespace ringo;
+
+namespace {
+
+struct Options {
+  std::string addr = "127.0.0.1:7000";
+  uint32_t shards = 2;
+  bool self_test = false;
+  uint32_t connections = 100;
+};
+
+Task<Result<void>> serve_forever(net::SocketAddr addr) {
+  Result<echo::Server> server = co_await echo::start_server(addr);
+  if (!server) co_return std::unexpected(server.error());
+  std::printf("echo_server: listening on port %u on every shard\n", server->port);
+  std::fflush(stdout);
+  for (auto& loop : server->accept_loops) {
+    if (auto r = co_await loop.join(); !r) co_return std::unexpected(r.error());
+  }
+  co_return Result<void>{};
+}
+
+Task<Result<echo::LoadReport>> self_test(net::SocketAddr addr, uint32_t connections) {
+  Result<echo::Server> server = co_await echo::start_server(addr.with_port(0));
+  if (!server) co_return std::unexpected(server.error());
+  echo::LoadConfig load;
+  load.target = addr.with_port(server->port);
+  load.connections = connections;
+  load.message_size = 512;
+  load.requests_per_connection = 20;
+  load.duration = std::chrono::seconds(60);
+  echo::LoadReport report = co_await echo::run_load(load);
+  server->stop();
+  co_return report;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (a == "--addr" && has_value) {
+      o.addr = argv[++i];
+    } else if (a == "--shards" && has_value) {
+      o.shards = static_cast<uint32_t>(std::atoi(argv[++i]));
+    } else if (a == "--connections" && has_value) {
+      o.connections = static_cast<uint32_t>(std::atoi(argv[++i]));
+    } else if (a == "--self-test") {
+      o.self_test = true;
+    } else {
+      std::fprintf(stderr, "usage: echo_server [--addr IP:PORT] [--shards N] [--self-test] [--connections C]\n");
+      return 2;
+    }
+  }
+  Result<net::SocketAddr> addr = net::SocketAddr::parse(o.addr);
+  if (!addr) {
+    std::fprintf(stderr, "echo_server: bad address '%s'\n", o.addr.c_str());
+    return 2;
+  }
+  auto rt = Runtime::create({.shards = o.shards});
+  if (!rt) {
+    std::fprintf(stderr, "echo_server: %s (%s)\n", rt.error().message().c_str(), "see RINGO_BACKEND");
+    return 1;
+  }
+  if (!o.self_test) {
+    auto r = rt->block_on(serve_forever(*addr));
+    std::fprintf(stderr, "echo_server: %s\n", r ? "stopped" : r.error().message().c_str());
+    return r ? 0 : 1;
+  }
+  auto r = rt->block_on(self_test(*addr, o.connections));
+  if (!r) {
+    std::fprintf(stderr, "echo_server self-test: %s\n", r.error().message().c_str());
+    return 1;
+  }
+  std::printf("echo self-test on %s: %u connections, %s\n", backend_name(rt->backend()), o.connections,
+              r->summary().c_str());
+  return r->corrupted == 0 && r->failed_connections == 0 && r->requests == uint64_t{o.connections} * 20 ? 0 : 1;
+}
