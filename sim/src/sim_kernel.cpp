@@ -25,6 +25,11 @@ FaultConfig FaultConfig::light() {
   f.msg_ring_overflow_ppm = 10000;
   f.sq_full_ppm = 10000;
   f.max_latency = Duration{100000};
+  f.short_io_ppm = 50000;
+  f.reset_ppm = 200;
+  f.connect_refused_ppm = 1000;
+  f.disk_eio_ppm = 1000;
+  f.net_max_latency = Duration{200000};
   return f;
 }
 
@@ -33,6 +38,13 @@ FaultConfig FaultConfig::heavy() {
   f.msg_ring_overflow_ppm = 100000;
   f.sq_full_ppm = 100000;
   f.max_latency = Duration{2000000};
+  f.short_io_ppm = 300000;
+  f.reset_ppm = 2000;
+  f.connect_refused_ppm = 20000;
+  f.disk_eio_ppm = 10000;
+  f.net_max_latency = Duration{5000000};
+  f.net_ns_per_byte = 100;  // 10 MB/s
+  f.socket_buffer = 2048;   // constant backpressure
   return f;
 }
 
@@ -44,6 +56,14 @@ FaultConfig FaultConfig::swarm(uint64_t seed) {
   f.cancel_too_late_ppm = static_cast<uint32_t>(p.below(kMillion));
   f.min_latency = Duration{static_cast<int64_t>(p.below(5000))};
   f.max_latency = f.min_latency + Duration{static_cast<int64_t>(p.below(5000000))};
+  f.short_io_ppm = p.chance(1, 2) ? static_cast<uint32_t>(p.below(500000)) : 0;
+  f.reset_ppm = p.chance(1, 3) ? static_cast<uint32_t>(p.below(5000)) : 0;
+  f.connect_refused_ppm = p.chance(1, 3) ? static_cast<uint32_t>(p.below(50000)) : 0;
+  f.disk_eio_ppm = p.chance(1, 3) ? static_cast<uint32_t>(p.below(20000)) : 0;
+  f.net_min_latency = Duration{static_cast<int64_t>(p.below(20000))};
+  f.net_max_latency = f.net_min_latency + Duration{static_cast<int64_t>(p.below(5000000))};
+  f.net_ns_per_byte = static_cast<uint32_t>(p.below(200));
+  f.socket_buffer = static_cast<uint32_t>(1 + p.below(128 * 1024));
   return f;
 }
 
