@@ -71,7 +71,9 @@ std::string SocketAddr::to_string() const {
   }
   if (family() == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(storage_).sin6_addr, host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(port());
+    std::string out = "[";  // appended piecewise: GCC 12 -O2 warns falsely on "[" + string
+    out.append(host).append("]:").append(std::to_string(port()));
+    return out;
   }
   return "(unspecified)";
 }

@@ -1,0 +1,113 @@
+/* A minimal single-threaded echo server on raw liburing, the baseline for
+ * bench/echo_compare.sh: SINGLE_ISSUER + DEFER_TASKRUN, one recv or send in flight per
+ * connection, accept re-armed after each connection. Usage: uring_echo PORT */
+#include <liburing.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { ACCEPT = 1, RECV = 2, SEND = 3 };
+#define BUF 16384
+#define MAX_FDS 65536
+
+struct conn {
+  char buf[BUF];
+  int len, sent;
+};
+static struct conn *conns[MAX_FDS];
+
+static void *tag(int kind, int fd) { return (void *)(((unsigned long)kind << 32) | (unsigned)fd); }
+
+static struct io_uring_sqe *sqe_of(struct io_uring *ring) {
+  struct io_uring_sqe *s = io_uring_get_sqe(ring);
+  if (!s) {
+    io_uring_submit(ring);
+    s = io_uring_get_sqe(ring);
+  }
+  return s;
+}
+
+static void arm_recv(struct io_uring *ring, int fd) {
+  struct io_uring_sqe *s = sqe_of(ring);
+  io_uring_prep_recv(s, fd, conns[fd]->buf, BUF, 0);
+  io_uring_sqe_set_data(s, tag(RECV, fd));
+}
+
+static void arm_send(struct io_uring *ring, int fd) {
+  struct conn *c = conns[fd];
+  struct io_uring_sqe *s = sqe_of(ring);
+  io_uring_prep_send(s, fd, c->buf + c->sent, (size_t)(c->len - c->sent), MSG_NOSIGNAL);
+  io_uring_sqe_set_data(s, tag(SEND, fd));
+}
+
+static void arm_accept(struct io_uring *ring, int lfd) {
+  struct io_uring_sqe *s = sqe_of(ring);
+  io_uring_prep_accept(s, lfd, NULL, NULL, 0);
+  io_uring_sqe_set_data(s, tag(ACCEPT, lfd));
+}
+
+static void drop(int fd) {
+  free(conns[fd]);
+  conns[fd] = NULL;
+  close(fd);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) return 2;
+  int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[1]))};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(lfd, (struct sockaddr *)&a, sizeof a) || listen(lfd, 4096)) {
+    perror("bind/listen");
+    return 1;
+  }
+  struct io_uring ring;
+  struct io_uring_params p = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN};
+  if (io_uring_queue_init_params(4096, &ring, &p) < 0) {
+    fprintf(stderr, "io_uring setup failed\n");
+    return 1;
+  }
+  arm_accept(&ring, lfd);
+  for (;;) {
+    io_uring_submit_and_wait(&ring, 1);
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&ring, head, cqe) {
+      ++seen;
+      unsigned long ud = (unsigned long)io_uring_cqe_get_data(cqe);
+      int kind = (int)(ud >> 32), fd = (int)(ud & 0xffffffff), res = cqe->res;
+      if (kind == ACCEPT) {
+        if (res >= 0 && res < MAX_FDS) {
+          setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          conns[res] = calloc(1, sizeof(struct conn));
+          arm_recv(&ring, res);
+        } else if (res >= 0) {
+          close(res);
+        }
+        arm_accept(&ring, lfd);
+      } else if (kind == RECV) {
+        if (res <= 0) {
+          drop(fd);
+        } else {
+          conns[fd]->len = res;
+          conns[fd]->sent = 0;
+          arm_send(&ring, fd);
+        }
+      } else if (kind == SEND) {
+        if (res < 0) {
+          drop(fd);
+        } else if ((conns[fd]->sent += res) < conns[fd]->len) {
+          arm_send(&ring, fd);
+        } else {
+          arm_recv(&ring, fd);
+        }
+      }
+    }
+    io_uring_cq_advance(&ring, seen);
+  }
+}
