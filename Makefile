@@ -14,6 +14,7 @@ test: deps
 
 bench:
 	bash bench/compare.sh
+	bash bench/echo_compare.sh
 
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)

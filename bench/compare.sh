@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh --bench
 cmake --preset release >/dev/null
-cmake --build --preset release --target runtime_bench chan_bench fiber_peer
+cmake --build --preset release --target runtime_bench chan_bench fiber_peer file_bench
 out=build/release/bench-results
 mkdir -p "$out"
 
@@ -13,6 +13,8 @@ echo "== ringo"
 ./build/release/bench/runtime_bench --benchmark_format=json --benchmark_out="$out/ringo.json" \
   --benchmark_out_format=json --benchmark_min_time=0.5 | tee "$out/ringo.txt" >/dev/null
 ./build/release/bench/chan_bench --benchmark_format=json --benchmark_out="$out/chan.json" \
+  --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
+./build/release/bench/file_bench --benchmark_format=json --benchmark_out="$out/file.json" \
   --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
 echo "== Boost.Fiber"
 ./build/release/bench/fiber_peer --benchmark_format=json --benchmark_out="$out/fiber.json" \
@@ -62,5 +64,9 @@ pairs = [("ping_pong/same_shard_uring", "go_ping_pong_same", "unbuffered ping-po
 for ours, theirs, label in pairs:
     mine = ns(find(r, ours))
     print(f"  {label}: ringo {mine:.1f} ns, Go {go[theirs]:.1f} ns -> {go[theirs]/mine:.2f}x")
+fl = load("file")
+for arg, label in (("0", "sequential"), ("1", "random")):
+    mine, raw = ns(fl[f"file_read_4k/ringo/{arg}"]), ns(fl[f"file_read_4k/raw_liburing/{arg}"])
+    print(f"  4 KiB {label} file read (page cache, one in flight): ringo {mine:.0f} ns, raw liburing {raw:.0f} ns -> {raw/mine:.2f}x")
 print(f"  memory per blocked routine: ringo {mem:.0f} B, Go {go['go_bytes_per_blocked']:.0f} B -> {mem/go['go_bytes_per_blocked']:.3f} of Go's (target <= 0.1)")
 PY
