@@ -5,10 +5,9 @@
 //   file_copy SRC DST            copy, fsync, print the throughput
 //   file_copy --self-test DIR    write a 4 MiB file in DIR, copy it, compare (also in the simulator)
 #include <cstdio>
+#include <ringo/ringo.hpp>
 #include <string>
 #include <vector>
-
-#include <ringo/ringo.hpp>
 
 using namespace ringo;
 
@@ -87,7 +86,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "file_copy: %s\n", r.error().message().c_str());
     return 1;
   }
-  std::printf("file_copy (%s): %llu bytes copied%s\n", backend_name(rt->backend()),
-              static_cast<unsigned long long>(*r), test ? " and verified" : "");
+  std::printf("file_copy (%s): %llu bytes copied%s\n", backend_name(rt->backend()), static_cast<unsigned long long>(*r),
+              test ? " and verified" : "");
   return 0;
 }

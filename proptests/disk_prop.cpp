@@ -73,11 +73,11 @@ Task<void> read_back(std::string* out, std::error_code* error) {
 }
 
 RC_GTEST_PROP(DiskCrash, FsyncedBytesSurviveACrash, ()) {
-  const auto steps = *rc::gen::container<std::vector<Step>>(rc::gen::build<Step>(
-      rc::gen::set(&Step::fsync, rc::gen::weightedElement<bool>({{1, true}, {4, false}})),
-      rc::gen::set(&Step::offset, rc::gen::inRange<uint16_t>(0, 8192)),
-      rc::gen::set(&Step::length, rc::gen::inRange<uint16_t>(1, 3000)),
-      rc::gen::set(&Step::fill, rc::gen::inRange<char>('a', 'z'))));
+  const auto steps = *rc::gen::container<std::vector<Step>>(
+      rc::gen::build<Step>(rc::gen::set(&Step::fsync, rc::gen::weightedElement<bool>({{1, true}, {4, false}})),
+                           rc::gen::set(&Step::offset, rc::gen::inRange<uint16_t>(0, 8192)),
+                           rc::gen::set(&Step::length, rc::gen::inRange<uint16_t>(1, 3000)),
+                           rc::gen::set(&Step::fill, rc::gen::inRange<char>('a', 'z'))));
   sim::SimConfig config;
   config.seed = *rc::gen::arbitrary<uint64_t>();
   config.shards = 1;

@@ -172,9 +172,8 @@ TEST_P(Net, AStreamIsBoundToItsShard) {
     auto pair = co_await connected_pair(net::SocketAddr::loopback_v4(0));
     if (!pair) co_return std::unexpected(pair.error());
     const net::TcpStream* s = &pair->first;
-    auto there = co_await submit_to(1, [s]() -> Task<Result<size_t>> {
-      co_return co_await s->write(std::string_view("x"));
-    });
+    auto there =
+        co_await submit_to(1, [s]() -> Task<Result<size_t>> { co_return co_await s->write(std::string_view("x")); });
     EXPECT_EQ(err(there), errc::wrong_shard);
     co_return Result<void>{};
   }());
@@ -299,9 +298,7 @@ TEST(NetInSim, EchoUnderFaultPresetsLosesNoByteExceptOnReportedResets) {
       config.shards = 2;
       ASSERT_TRUE(sim::FaultConfig::parse(f.preset, config.seed, config.faults));
       auto out = std::make_shared<Result<echo::LoadReport>>(fail(errc::cancelled));
-      sim::Report rep = sim::run(config, [out]() -> Task<void> {
-        *out = co_await echo_under_load(8, 10, 700);
-      });
+      sim::Report rep = sim::run(config, [out]() -> Task<void> { *out = co_await echo_under_load(8, 10, 700); });
       ++runs;
       const std::string where = std::string(f.preset) + " " + rep.replay_hint() + " " + rep.summary();
       ASSERT_TRUE(rep.ok()) << where << "\n" << rep.message;

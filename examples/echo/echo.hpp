@@ -43,7 +43,7 @@ struct LoadConfig {
 struct LoadReport {
   uint64_t requests = 0;
   uint64_t bytes = 0;
-  uint64_t corrupted = 0;        // echoes that differed from what was sent
+  uint64_t corrupted = 0;  // echoes that differed from what was sent
   uint64_t failed_connections = 0;
   std::vector<std::error_code> errors;  // one per failed connection
   Duration elapsed{0};

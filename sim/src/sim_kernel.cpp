@@ -1,9 +1,9 @@
 #include "ringo/sim/sim_kernel.hpp"
 
-#include "sim_objects.hpp"
-
 #include <algorithm>
 #include <cerrno>
+
+#include "sim_objects.hpp"
 
 namespace ringo::sim {
 
@@ -207,7 +207,8 @@ bool SimKernel::cancel_parked(uint32_t ring, uint64_t user_data) {
     const Parked& p = it->second;
     if (p.ring != ring || p.sqe.user_data != user_data) continue;
     schedule(now_, ring, Cqe{user_data, -ECANCELED, 0}, user_data, false);
-    if (p.sqe.deadline != kNoDeadline) schedule(now_, ring, Cqe{p.sqe.timeout_user_data, -ECANCELED, 0}, user_data, false);
+    if (p.sqe.deadline != kNoDeadline)
+      schedule(now_, ring, Cqe{p.sqe.timeout_user_data, -ECANCELED, 0}, user_data, false);
     parked_.erase(it);
     return true;
   }

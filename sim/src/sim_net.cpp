@@ -281,8 +281,8 @@ std::optional<int32_t> SimKernel::try_net(uint64_t id, uint32_t, const Sqe& sqe)
   size_t n = std::min(limit, room);
   if (n > 1 && inject(faults_.short_io_ppm, kShortIo)) n = 1 + prng_.below(n - 1);
   std::string bytes = detail::gather(iov, n);
-  const Instant arrives = std::max(tx->last_arrival, now_ + net_latency() +
-                                                         Duration{static_cast<int64_t>(n) * faults_.net_ns_per_byte});
+  const Instant arrives =
+      std::max(tx->last_arrival, now_ + net_latency() + Duration{static_cast<int64_t>(n) * faults_.net_ns_per_byte});
   tx->last_arrival = arrives;
   tx->in_flight_bytes += n;
   tx->in_flight.push_back({arrives, std::move(bytes)});

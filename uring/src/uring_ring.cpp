@@ -4,9 +4,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -305,7 +305,7 @@ int64_t UringRing::sys(SysCall& c) {
       return -EINVAL;
     }
     case SysOp::file_size: {
-      struct stat st{};
+      struct stat st {};
       if (::fstat(c.fd, &st) < 0) return -errno;
       return st.st_size;
     }

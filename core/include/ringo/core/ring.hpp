@@ -24,8 +24,8 @@ enum class Opcode : uint8_t {
   write,
   readv,
   writev,
-  fsync,         // len = fsync flags (1 = datasync)
-  openat,        // fd = dirfd, addr = NUL-terminated path, len = open flags, off = mode
+  fsync,   // len = fsync flags (1 = datasync)
+  openat,  // fd = dirfd, addr = NUL-terminated path, len = open flags, off = mode
   close,
   accept,        // addr = sockaddr out, off = socklen_t* in/out, len = accept4 flags
   connect,       // addr = sockaddr, len = its length
