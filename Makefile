@@ -6,8 +6,10 @@ deps:
 
 run: deps
 	cmake --preset debug >/dev/null
-	cmake --build --preset debug --target ringo-demo
+	cmake --build --preset debug --target ringo-demo echo_server
 	./build/debug/examples/ringo-demo
+	./build/debug/examples/echo_server --self-test --addr 127.0.0.1:0
+	RINGO_BACKEND=sim ./build/debug/examples/echo_server --self-test --addr 127.0.0.1:0
 
 test: deps
 	bash scripts/test.sh

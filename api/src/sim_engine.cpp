@@ -11,6 +11,8 @@ class SimEngine final : public Engine {
   explicit SimEngine(const sim::SimConfig& config) : sim_(config) {
     report_ = "simulator: seed " + std::to_string(config.seed) + ", " + std::to_string(config.shards) + " shards";
   }
+  // Like the real engine: a runtime dropped without shutdown() cancels and drains first.
+  ~SimEngine() override { shutdown(); }
   Backend backend() const noexcept override { return Backend::sim; }
   uint32_t shard_count() const noexcept override { return sim_.shard_count(); }
   const std::string& report() const noexcept override { return report_; }

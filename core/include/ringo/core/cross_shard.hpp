@@ -100,6 +100,12 @@ struct CallEnvelope final : Envelope {
   }
 
   static Task<void> serve(Shard& here, CallEnvelope* env) {
+    // If the shard is torn down with this routine unfinished, its frame is destroyed at
+    // a suspension point: the envelope goes with it (nobody will reply or reject it).
+    struct Owner {
+      CallEnvelope* env;
+      ~Owner() { delete env; }
+    } owner{env};
     Joined<T> value = fail(errc::routine_panicked);
     try {
       // A named task, not a temporary: GCC 12 destroys a temporary awaited inside a
@@ -115,6 +121,7 @@ struct CallEnvelope final : Envelope {
       value = fail(errc::routine_panicked);
     }
     here.unregister_call(env->call_id);
+    owner.env = nullptr;
     env->send_back(here, std::move(value));
   }
 };
