@@ -21,6 +21,9 @@ cmake --preset tsan >/dev/null
 cmake --build --preset tsan
 ctest --preset tsan
 
+step "fuzz (clang-19 libFuzzer + ASan/UBSan: corpus regression, then a short smoke run)"
+bash scripts/fuzz.sh "${RINGO_FUZZ_SECONDS:-30}"
+
 step "format"
 bash scripts/check-format.sh
 

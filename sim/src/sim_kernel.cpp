@@ -166,8 +166,18 @@ void SimKernel::submit(uint32_t ring, const Sqe& sqe) {
   switch (sqe.opcode) {
     case Opcode::nop: return submit_op(ring, sqe, 0, latency(), false);
     case Opcode::timeout: return submit_op(ring, sqe, -ETIME, Duration{static_cast<int64_t>(sqe.off)}, true);
-    case Opcode::async_cancel: return submit_cancel(ring, sqe);
-    case Opcode::msg_ring: return submit_msg_ring(ring, sqe);
+    case Opcode::async_cancel:
+    case Opcode::msg_ring:
+      // Both complete at once in the kernel: a linked deadline always loses.
+      if (sqe.opcode == Opcode::async_cancel) {
+        submit_cancel(ring, sqe);
+      } else {
+        submit_msg_ring(ring, sqe);
+      }
+      if (sqe.deadline != kNoDeadline) {
+        schedule(now_ + latency(), ring, Cqe{sqe.timeout_user_data, -ECANCELED, 0}, sqe.user_data, false);
+      }
+      return;
     default: return submit_io(ring, sqe);
   }
 }

@@ -414,8 +414,14 @@ struct OpAwaiter {
 // Result: res >= 0, or errno (generic category), errc::timed_out when `deadline` won,
 // errc::cancelled when the routine was aborted and the kernel cancelled the op. If the op
 // completed anyway its real result is returned.
+// A MSG_RING whose delivered user_data (off) is not a ringo message is refused with
+// errc::invalid_argument: it would forge a completion of some op on the target shard.
 inline detail::OpAwaiter submit(const Sqe& sqe, Instant deadline = kNoDeadline) noexcept {
-  return detail::OpAwaiter{sqe, deadline};
+  detail::OpAwaiter a{sqe, deadline};
+  if (sqe.opcode == Opcode::msg_ring && UserData::kind(sqe.off) != UdKind::message) {
+    a.early = make_error_code(errc::invalid_argument);
+  }
+  return a;
 }
 
 inline auto nop(Instant deadline = kNoDeadline) noexcept {
