@@ -84,12 +84,6 @@ TEST_P(Deadlines, CrossShardCallTimesOutAndTheRemoteWorkIsCancelled) {
 }
 
 TEST_P(Deadlines, ScopeJoinsAllChildren) {
-  if (GetParam() == Backend::uring) {
-    // KNOWN BUG, open: on io_uring this test hangs about 1 run in 15 (both shards asleep
-    // in io_uring_enter, a lost timer wake-up). Skipped loudly until fixed; see the note
-    // of the stop that found it and docs/backends.md.
-    GTEST_SKIP() << "known lost wake-up on io_uring (sleepers 0-400us in a TaskScope)";
-  }
   auto r = run([]() -> Task<int> {
     int done = 0;
     TaskScope scope;

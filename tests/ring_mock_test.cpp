@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ringo/core/shard.hpp"
+#include "ringo/core/task.hpp"
 
 namespace ringo {
 namespace {
@@ -140,6 +141,35 @@ TEST_F(RingMock, SqFullKeepsTheRestForTheNextTick) {
     shard.run_once(false);
   }
   EXPECT_EQ(shard.stats().ops_submitted, 4u);
+}
+
+// A tick that did work must not go to sleep in the ring: the work may be what the
+// caller waits for (block_on's main returning), and with no timer or op left nothing
+// would wake the shard again. Only a tick that found nothing to do may block.
+TEST_F(RingMock, ATickThatDidWorkNeverBlocks) {
+  Shard shard(group_, 0, ring_);
+  bool finished = false;
+  ALLOW_CALL(ring_, push(_)).RETURN(_1.size());
+  ALLOW_CALL(ring_, reap(_)).RETURN(0u);
+  {
+    CurrentShardScope scope(&shard);
+    spawn_local(shard,
+                [](bool* f) -> Task<void> {
+                  *f = true;
+                  co_return;
+                }(&finished))
+        .detach();
+  }
+  {
+    REQUIRE_CALL(ring_, submit_and_wait_count(0u, _)).TIMES(1).RETURN(0u);
+    EXPECT_TRUE(shard.run_once(true));
+  }
+  EXPECT_TRUE(finished);
+  {
+    // Now idle with nothing pending: blocking is right.
+    REQUIRE_CALL(ring_, submit_and_wait_count(1u, Duration::max())).TIMES(1).RETURN(0u);
+    EXPECT_FALSE(shard.run_once(true));
+  }
 }
 
 }  // namespace

@@ -121,8 +121,7 @@ bool Shard::has_local_work() const noexcept {
 bool Shard::run_once(bool may_block, Duration max_block) {
   CurrentShardScope scope(this);
   ++stats_.ticks;
-  const uint64_t before = stats_.resumes + stats_.ops_completed + stats_.timers_fired + stats_.messages_delivered +
-                          stats_.envelopes_delivered;
+  const uint64_t before = progress();
   fire_timers();
   run_ready();
   for (uint32_t target : doorbell_retry_) {
@@ -131,7 +130,10 @@ bool Shard::run_once(bool may_block, Duration max_block) {
   }
   doorbell_retry_.clear();
 
-  const bool idle = ready_head_ == nullptr;
+  // Block only if this tick has done nothing so far: work done here (a timer fired, a
+  // routine finished) may be what the caller's loop waits for, e.g. block_on's main task
+  // returning. Blocking after it lost that wake-up whenever no timer or op was left.
+  const bool idle = ready_head_ == nullptr && progress() == before;
   Duration timeout{0};
   if (may_block && idle) {
     const Instant next = timers_.next_deadline();
@@ -141,9 +143,7 @@ bool Shard::run_once(bool may_block, Duration max_block) {
   flush(may_block && idle && timeout.count() > 0 ? 1 : 0, timeout);
   reap();
   fire_timers();
-  const uint64_t after = stats_.resumes + stats_.ops_completed + stats_.timers_fired + stats_.messages_delivered +
-                         stats_.envelopes_delivered;
-  return after != before || ready_head_ != nullptr;
+  return progress() != before || ready_head_ != nullptr;
 }
 
 // ---------------------------------------------------------------- routines

@@ -212,6 +212,12 @@ class Shard {
     uint32_t target;
   };
 
+  // A count that grows whenever a tick does something (resumes, completions, timers,
+  // deliveries).
+  uint64_t progress() const noexcept {
+    return stats_.resumes + stats_.ops_completed + stats_.timers_fired + stats_.messages_delivered +
+           stats_.envelopes_delivered;
+  }
   void run_ready();
   void fire_timers();
   void flush(unsigned min_complete, Duration timeout);
