@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <array>
+#include <map>
 #include <string>
 
 #include "backends.hpp"
 #include "echo.hpp"
+#include "kv.hpp"
 
 namespace ringo {
 namespace {
@@ -201,6 +203,44 @@ TEST_P(Net, EchoServerOnEveryShard) {
   EXPECT_EQ(r->requests, 64u * 20);
   EXPECT_EQ(r->corrupted, 0u);
   EXPECT_EQ(r->failed_connections, 0u) << (r->errors.empty() ? "" : r->errors[0].message());
+}
+
+TEST(LineProtocol, RepliesToEveryKindOfLine) {
+  std::map<std::string, std::string> store;
+  EXPECT_EQ(kv::handle_line("GET a", store), "NONE");
+  EXPECT_EQ(kv::handle_line("SET a 1", store), "OK");
+  EXPECT_EQ(kv::handle_line("GET a\r", store), "VALUE 1");
+  EXPECT_EQ(kv::handle_line("SET a", store), "ERR bad request");
+  EXPECT_EQ(kv::handle_line("SET a 1 2", store), "ERR bad request");
+  EXPECT_EQ(kv::handle_line("", store), "ERR bad request");
+  EXPECT_EQ(kv::handle_line(std::string("\0\xff", 2), store), "ERR bad request");
+}
+
+TEST_P(Net, LineProtocolServesAndCutsOverlongLines) {
+  auto r = run([]() -> Task<Result<std::string>> {
+    auto l = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
+    if (!l) co_return std::unexpected(l.error());
+    const auto addr = *l->local_addr();
+    auto server = go(kv::serve(std::move(*l)));
+    auto c = co_await net::TcpStream::connect(addr, in(5s));
+    if (!c) co_return std::unexpected(c.error());
+    EXPECT_TRUE(co_await c->write_all(std::string_view("SET k v\nGET k\nNOPE\n")));
+    std::string got(std::string_view("OK\nVALUE v\nERR bad request\n").size(), '\0');
+    if (auto rd = co_await c->read_exact(got, in(5s)); !rd) co_return std::unexpected(rd.error());
+    EXPECT_TRUE(co_await c->write_all(std::string(kv::kMaxLine + 10, 'x')));
+    std::string tail;
+    std::array<char, 64> buf{};
+    while (true) {  // the error line, then the server closes
+      auto n = co_await c->read(buf, in(5s));
+      if (!n || *n == 0) break;
+      tail.append(buf.data(), *n);
+    }
+    EXPECT_EQ(tail, "ERR line too long\n");
+    (void)server.abort();
+    co_return got;
+  }());
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(*r, "OK\nVALUE v\nERR bad request\n");
 }
 
 RINGO_ON_EVERY_BACKEND(Net);
