@@ -1,6 +1,7 @@
 // Reads fuzzer bytes as numbers; past the end every read is 0, so any input decodes.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>

@@ -21,6 +21,6 @@ for t in $targets; do
   echo "== $t: corpus regression ($(ls "$corpus" | wc -l) inputs)"
   ./build/fuzz/fuzz/$t "${dict[@]}" -runs=0 "$corpus"
   echo "== $t: fuzzing for ${seconds}s"
-  ./build/fuzz/fuzz/$t "${dict[@]}" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
+  ./build/fuzz/fuzz/$t "${dict[@]}" -max_total_time="$seconds" -timeout=20 -max_len=4096 -len_control=0 -print_final_stats=1 \
     -artifact_prefix=build/fuzz/artifacts/$t- "$work" "$corpus"
 done
