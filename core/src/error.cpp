@@ -30,6 +30,7 @@ class RingoCategory final : public std::error_category {
       case errc::no_channel: return "no channel (moved from or default-constructed handle)";
       case errc::wrong_shard: return "called from a shard that does not own the object";
       case errc::unexpected_eof: return "end of stream before the requested bytes";
+      case errc::check_failed: return "a scenario's check failed";
     }
     return "unknown ringo error";
   }

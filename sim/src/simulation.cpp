@@ -1,5 +1,6 @@
 #include "ringo/sim/simulation.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -31,6 +32,14 @@ Task<void> run_main(Task<void> main, std::shared_ptr<MainState> state) {
 }
 }  // namespace
 
+const char* strategy_name(Strategy s) noexcept { return s == Strategy::pct ? "pct" : "random"; }
+
+bool parse_strategy(const std::string& name, Strategy& out) {
+  if (name == "random") return out = Strategy::random, true;
+  if (name == "pct") return out = Strategy::pct, true;
+  return false;
+}
+
 std::string Report::replay_hint() const { return "RINGO_SEED=" + std::to_string(seed); }
 
 std::string Report::summary() const {
@@ -54,6 +63,31 @@ Simulation::Simulation(const SimConfig& config)
     shards_.push_back(std::make_unique<Shard>(group_, i, kernel_.ring(i), sc));
     shards_.back()->set_tracer(&kernel_);
   }
+  if (config.strategy == Strategy::pct) {
+    // Its own stream, so the kernel's choices under a seed stay what they are.
+    Prng p(config.seed ^ 0x9c7f3a11d2b4e605ULL);
+    const uint32_t runners = config.shards + 1;
+    const uint64_t depth = std::max<uint32_t>(1, config.pct_depth);
+    for (uint32_t i = 0; i < runners; ++i) priority_.push_back(depth + i);
+    for (uint32_t i = runners; i > 1; --i) std::swap(priority_[i - 1], priority_[p.below(i)]);
+    for (uint64_t i = 1; i < depth; ++i) change_points_.push_back(p.below(std::max<uint64_t>(1, config.pct_steps)));
+    std::sort(change_points_.begin(), change_points_.end());
+    lowest_ = depth - 1;
+  }
+}
+
+uint32_t Simulation::pick(uint32_t kernel_slot) {
+  if (config_.strategy == Strategy::random) return candidates_[kernel_.prng().below(candidates_.size())];
+  auto slot = [&](uint32_t c) { return c == kKernel ? kernel_slot : c; };
+  uint32_t best = candidates_.front();
+  for (uint32_t c : candidates_) {
+    if (priority_[slot(c)] > priority_[slot(best)]) best = c;
+  }
+  while (!change_points_.empty() && change_points_.front() <= steps_) {
+    change_points_.erase(change_points_.begin());
+    priority_[slot(best)] = lowest_ > 0 ? lowest_-- : 0;
+  }
+  return best;
 }
 
 Simulation::~Simulation() {
@@ -79,7 +113,7 @@ bool Simulation::step() {
     kernel_.advance_to(next);
     return true;
   }
-  const uint32_t pick = candidates_[kernel_.prng().below(candidates_.size())];
+  const uint32_t pick = this->pick(static_cast<uint32_t>(shards_.size()));
   if (pick == kKernel) {
     kernel_.deliver_one();
   } else {

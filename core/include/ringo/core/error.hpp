@@ -30,6 +30,7 @@ enum class errc : int {
   no_channel,           // the Sender/Receiver is empty (moved from or default-constructed)
   wrong_shard,          // a shard-bound operation was called from another shard
   unexpected_eof,       // the stream or file ended before the requested bytes arrived
+  check_failed,         // (simulator) a scenario's own check failed
 };
 
 const std::error_category& ringo_category() noexcept;

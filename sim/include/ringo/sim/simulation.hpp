@@ -23,8 +23,22 @@
 
 namespace ringo::sim {
 
+// How the simulator picks what runs next among the shards that can run and the kernel.
+//   random: uniformly at random each step (a random walk over interleavings).
+//   pct:    Probabilistic Concurrency Testing (Burckhardt et al., ASPLOS 2010): every
+//           runner gets a random priority, the highest runnable one always goes, and at
+//           pct_depth - 1 random steps the running one drops to the lowest priority. A
+//           bug that needs d ordering constraints is found with probability >= 1/(n k^(d-1)).
+enum class Strategy : uint8_t { random, pct };
+
+const char* strategy_name(Strategy s) noexcept;
+bool parse_strategy(const std::string& name, Strategy& out);
+
 struct SimConfig {
   uint64_t seed = 1;
+  Strategy strategy = Strategy::random;
+  uint32_t pct_depth = 3;
+  uint64_t pct_steps = 20000;  // the run length the change points are spread over
   uint32_t shards = 2;
   FaultConfig faults = FaultConfig::none();
   bool keep_trace = false;  // keep every TraceEvent (for export), not just the hash
@@ -87,7 +101,12 @@ class Simulation {
   SimKernel kernel_;
   ShardGroup group_;
   std::vector<std::unique_ptr<Shard>> shards_;
+  uint32_t pick(uint32_t kernel_slot);
+
   std::vector<uint32_t> candidates_;
+  std::vector<uint64_t> priority_;       // pct: per shard, then the kernel
+  std::vector<uint64_t> change_points_;  // pct: steps at which the runner drops
+  uint64_t lowest_ = 0;                  // pct: next dropped priority (below all others)
   uint64_t steps_ = 0;
   bool stopped_ = false;
 };

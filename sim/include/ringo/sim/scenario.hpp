@@ -1,0 +1,86 @@
+// Named simulation scenarios and what the ringo-sim command line does with them.
+//
+// A scenario is a program plus its own check. Register one in any test binary:
+//
+//   RINGO_SCENARIO(two_lock_deadlock, 2, "two channels used as locks, taken in opposite orders") {
+//     ...                                   // the body of a Task<Result<void>>
+//     co_return ringo::sim::check(counted == sent, "a value was lost");
+//   }
+//
+// and give that binary the ringo-sim command line with
+//
+//   int main(int argc, char** argv) { return ringo::sim::ringo_sim_main(argc, argv); }
+//
+// (tools/ringo-sim/cli.cpp). A run fails when the scenario's check fails or when the
+// simulator reports a deadlock, a livelock (budget exhausted) or a panic.
+//
+// Thread-safety: registration happens during static initialisation; everything else runs
+// on one thread.
+#pragma once
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ringo/core/task.hpp"
+#include "ringo/sim/simulation.hpp"
+
+namespace ringo::sim {
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  uint32_t shards = 2;
+  std::function<Task<Result<void>>()> main;
+};
+
+// Returns true (registration helper for RINGO_SCENARIO).
+bool register_scenario(Scenario s);
+// Every registered scenario, by name.
+std::vector<const Scenario*> scenarios();
+const Scenario* find_scenario(std::string_view name);
+
+// A scenario's check: ok, or errc::check_failed with `why` remembered for the report.
+Result<void> check(bool ok, std::string why);
+
+struct RunOptions {
+  uint64_t seed = 1;
+  std::string faults = "none";  // none | light | heavy | swarm
+  Strategy strategy = Strategy::random;
+  uint32_t pct_depth = 3;
+  bool keep_trace = false;
+};
+
+struct ScenarioResult {
+  Report report;
+  std::error_code check;  // the scenario's own verdict
+  std::string why;        // the failed check's text, or the report's message
+  bool failed() const noexcept { return !report.ok() || check; }
+};
+
+// Errors: errc::invalid_argument for an unknown fault preset (nothing runs).
+Result<ScenarioResult> run_scenario(const Scenario& s, const RunOptions& options);
+// The command line that replays this run with the ringo-sim tool named `program`.
+std::string replay_command(std::string_view program, const Scenario& s, const RunOptions& options);
+
+// Trace exports of a kept trace (RunOptions::keep_trace).
+// JSON lines: one object per event: {"i","t_ns","shard","kind","a","b"}.
+void write_trace_jsonl(const std::vector<TraceEvent>& trace, std::ostream& out);
+// Chrome trace event format (Perfetto, chrome://tracing): one process per shard, one
+// track for the shard and one per routine; virtual time in microseconds, events at the
+// same instant spread by 1 ns each so their order shows.
+void write_trace_chrome(const std::vector<TraceEvent>& trace, std::ostream& out);
+// The index of the first event where two traces differ (their sizes if one is a prefix
+// of the other), or SIZE_MAX when they are equal.
+size_t first_divergence(const std::vector<TraceEvent>& a, const std::vector<TraceEvent>& b);
+std::string describe_event(const TraceEvent& e);
+
+}  // namespace ringo::sim
+
+#define RINGO_SCENARIO(ident, shard_count, description)                                             \
+  static ::ringo::Task<::ringo::Result<void>> ringo_scenario_##ident();                             \
+  [[maybe_unused]] static const bool ringo_scenario_registered_##ident =                            \
+      ::ringo::sim::register_scenario({#ident, description, shard_count, &ringo_scenario_##ident}); \
+  static ::ringo::Task<::ringo::Result<void>> ringo_scenario_##ident()
