@@ -4,9 +4,16 @@
 # (new inputs go to build/fuzz/work/<target>, crashes to build/fuzz/artifacts/).
 #
 #   scripts/fuzz.sh [SECONDS]      default 60 per target
+#   scripts/fuzz.sh --runs N       N inputs per target from a fixed seed: the same
+#                                  inputs on every machine (CI's smoke run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-60}
+budget=(-max_total_time="${1:-60}")
+label="${1:-60}s"
+if [ "${1:-}" = "--runs" ]; then
+  budget=(-runs="$2" -seed=1)
+  label="$2 runs, seed 1"
+fi
 bash scripts/setup-deps.sh
 cmake --preset fuzz >/dev/null
 targets=$(sed -n 's/^ringo_fuzz(\([a-z_]*\).*/\1/p' fuzz/CMakeLists.txt)
@@ -20,7 +27,7 @@ for t in $targets; do
   [ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
   echo "== $t: corpus regression ($(ls "$corpus" | wc -l) inputs)"
   ./build/fuzz/fuzz/$t "${dict[@]}" -runs=0 "$corpus"
-  echo "== $t: fuzzing for ${seconds}s"
-  ./build/fuzz/fuzz/$t "${dict[@]}" -max_total_time="$seconds" -timeout=20 -max_len=4096 -len_control=0 -print_final_stats=1 \
+  echo "== $t: fuzzing ($label)"
+  ./build/fuzz/fuzz/$t "${dict[@]}" "${budget[@]}" -timeout=20 -max_len=4096 -len_control=0 -print_final_stats=1 \
     -artifact_prefix=build/fuzz/artifacts/$t- "$work" "$corpus"
 done

@@ -21,8 +21,8 @@ cmake --preset tsan >/dev/null
 cmake --build --preset tsan
 ctest --preset tsan
 
-step "fuzz (clang-19 libFuzzer + ASan/UBSan: corpus regression, then a short smoke run)"
-bash scripts/fuzz.sh "${RINGO_FUZZ_SECONDS:-30}"
+step "fuzz (clang-19 libFuzzer + ASan/UBSan: corpus regression, then a fixed-seed smoke run)"
+bash scripts/fuzz.sh --runs "${RINGO_FUZZ_RUNS:-8000}"
 
 step "format"
 bash scripts/check-format.sh

@@ -64,6 +64,7 @@ std::string gather(const std::vector<iovec>& iov, size_t n) {
 namespace {
 
 constexpr size_t kMaxPath = 4096;
+constexpr uint64_t kMaxFileSize = uint64_t{1} << 30;
 
 void write_bytes(std::string& data, uint64_t offset, std::string_view bytes) {
   if (data.size() < offset + bytes.size()) data.resize(offset + bytes.size(), '\0');
@@ -126,6 +127,9 @@ std::optional<int32_t> SimKernel::try_file(uint32_t, const Sqe& sqe) {
     }
   } else {
     if (file->append) offset = inode.data.size();
+    // The simulated disk holds files in memory: past kMaxFileSize a write fails the way
+    // one past the file system's limit does (found by fuzz_ring: a write at a huge offset).
+    if (offset > kMaxFileSize || limit > kMaxFileSize - offset) return -EFBIG;
     std::string bytes = detail::gather(iov, limit);
     write_bytes(inode.data, offset, bytes);
     moved = bytes.size();
