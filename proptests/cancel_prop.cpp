@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "rc_sim.hpp"
 #include "storm.hpp"
 
 namespace ringo {
@@ -40,7 +41,7 @@ RC_GTEST_PROP(CancellationStorm, NothingLeftBehindAndEveryJoinResolvedOnce, ()) 
   p.seed = *rc::gen::arbitrary<uint64_t>();
   p.swarm_faults = *rc::gen::arbitrary<bool>();
   const storm::Outcome out = storm::run(p);
-  RC_LOG() << out.report.summary() << " " << out.report.replay_hint() << "\n" << out.report.message << "\n";
+  sim::rc_log_run(out.report);
   RC_CLASSIFY(out.report.stats.ops_cancelled_before_submit > 0, "cancel: before submit");
   RC_CLASSIFY(out.report.stats.ops_cancelled_by_kernel > 0, "cancel: by kernel");
   RC_CLASSIFY(out.report.stats.ops_completed_despite_cancel > 0, "cancel: completed anyway");

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "rc_sim.hpp"
 #include "ringo/ringo.hpp"
 #include "ringo/sim.hpp"
 
@@ -85,8 +86,7 @@ RC_GTEST_PROP(DiskCrash, FsyncedBytesSurviveACrash, ()) {
   sim::Simulation sim(config);
   Model model;
   sim::Report wrote = sim.drive(write_then_sync(&steps, &model));
-  RC_LOG() << wrote.summary() << " " << wrote.replay_hint() << "\n";
-  RC_ASSERT(wrote.ok());
+  sim::rc_require_ok(wrote);
   sim.kernel().crash();
   std::string after;
   std::error_code error;

@@ -121,5 +121,45 @@ TEST(Scenarios, ACheckFailureCarriesItsText) {
   EXPECT_EQ(r.error(), errc::check_failed);
 }
 
+TEST(Scenarios, BuggifyChangesTheScheduleButNotTheOutcomeOfCorrectPrograms) {
+  for (const char* name : {"echo", "pipeline"}) {
+    const sim::Scenario* s = sim::find_scenario(name);
+    ASSERT_NE(s, nullptr);
+    size_t changed = 0;
+    for (uint64_t seed = 1; seed <= 10; ++seed) {
+      sim::RunOptions plain;
+      plain.seed = seed;
+      sim::RunOptions bug = plain;
+      bug.buggify_ppm = 50'000;
+      bug.keep_trace = true;
+      auto a = sim::run_scenario(*s, plain);
+      auto b = sim::run_scenario(*s, bug);
+      auto c = sim::run_scenario(*s, bug);
+      ASSERT_TRUE(a && b && c);
+      EXPECT_FALSE(b->failed()) << name << " seed " << seed << ": " << b->why;
+      EXPECT_EQ(sim::first_divergence(b->report.trace, c->report.trace), SIZE_MAX) << "buggify is seeded";
+      changed += a->report.trace_hash != b->report.trace_hash;
+    }
+    EXPECT_GT(changed, 5u) << name << ": buggify hardly ever took a branch";
+  }
+}
+
+TEST(Scenarios, DeadlockReportNamesWhoAwaitsWhom) {
+  const sim::Scenario* s = sim::find_scenario("lock_order_deadlock");
+  ASSERT_NE(s, nullptr);
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    sim::RunOptions o;
+    o.seed = seed;
+    auto r = sim::run_scenario(*s, o);
+    ASSERT_TRUE(r.has_value());
+    if (!r->failed()) continue;
+    EXPECT_EQ(r->report.error, errc::deadlock);
+    EXPECT_NE(r->why.find("chan send"), std::string::npos) << r->why;
+    EXPECT_NE(r->why.find("awaited by #1"), std::string::npos) << r->why;
+    return;
+  }
+  FAIL() << "no deadlock in 20 seeds";
+}
+
 }  // namespace
 }  // namespace ringo

@@ -3,6 +3,7 @@
 #include <cassert>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 namespace ringo {
 namespace {
@@ -89,6 +90,7 @@ Shard::Shard(ShardGroup& group, uint32_t index, Ring& ring, ShardConfig config)
       ring_(ring),
       config_(config),
       prng_(config.seed ^ (0x5a17d00dULL * (index + 1))),
+      buggify_prng_(config.seed ^ (0xb0661f7ULL * (index + 1))),
       cqe_buffer_(kCqeBatch) {
   assert(index < group.size());
   doorbells_.reserve(group.size());
@@ -219,6 +221,14 @@ size_t Shard::abort_all() {
 
 void Shard::run_ready() {
   for (uint32_t budget = config_.run_budget; budget > 0 && ready_head_ != nullptr; --budget) {
+    if (ready_head_ != ready_tail_ && buggify()) {
+      // Buggify: runnable routines have no order between them; rotate the queue.
+      Routine* head = ready_head_;
+      ready_head_ = head->next_ready;
+      head->next_ready = nullptr;
+      ready_tail_->next_ready = head;
+      ready_tail_ = head;
+    }
     Routine* r = ready_head_;
     ready_head_ = r->next_ready;
     if (ready_head_ == nullptr) ready_tail_ = nullptr;
@@ -249,14 +259,26 @@ void Shard::finish(Routine* r) {
 }
 
 std::string Shard::describe_blocked() const {
+  constexpr uint64_t kSeqMask = (uint64_t{1} << 48) - 1;
+  auto seq = [](uint64_t id) { return static_cast<unsigned long long>(id & kSeqMask); };
   std::string out;
-  char line[160];
+  char line[200];
   for (const Routine* r = live_.front(); r != nullptr; r = live_.next(r)) {
-    std::snprintf(line, sizeof line, "  shard %u routine #%llu: %s (%llu)%s\n", index_,
-                  static_cast<unsigned long long>(r->id & ((uint64_t{1} << 48) - 1)),
+    std::snprintf(line, sizeof line, "  shard %u routine #%llu: %s (%llu)%s", index_, seq(r->id),
                   r->wait_reason != nullptr ? r->wait_reason : (r->started ? "runnable" : "not started"),
                   static_cast<unsigned long long>(r->wait_detail), r->cancel_requested ? " [cancelled]" : "");
     out += line;
+    // The chain: who waits for this routine to finish. Quadratic, so only for reports a
+    // person can read.
+    std::string joiners;
+    const bool small = stats_.routines_spawned - stats_.routines_finished <= 4096;
+    for (const Routine* j = small ? live_.front() : nullptr; j != nullptr; j = live_.next(j)) {
+      if (j->wait_reason != nullptr && std::strcmp(j->wait_reason, "join") == 0 && j->wait_detail == r->id) {
+        joiners += (joiners.empty() ? "" : ", #") + std::to_string(seq(j->id));
+      }
+    }
+    if (!joiners.empty()) out += ", awaited by #" + joiners;
+    out += "\n";
   }
   return out;
 }

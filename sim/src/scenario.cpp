@@ -53,6 +53,7 @@ Result<ScenarioResult> run_scenario(const Scenario& s, const RunOptions& options
   config.strategy = options.strategy;
   config.pct_depth = options.pct_depth;
   config.keep_trace = options.keep_trace;
+  config.buggify_ppm = options.buggify_ppm;
   config.max_steps = 20'000'000;
   config.time_budget = std::chrono::seconds(600);
   if (!FaultConfig::parse(options.faults, options.seed, config.faults)) return fail(errc::invalid_argument);
@@ -78,6 +79,7 @@ std::string replay_command(std::string_view program, const Scenario& s, const Ru
   std::string cmd = std::string(program) + " run --scenario " + s.name + " --seed " + std::to_string(o.seed) +
                     " --faults " + o.faults + " --strategy " + strategy_name(o.strategy);
   if (o.strategy == Strategy::pct) cmd += " --depth " + std::to_string(o.pct_depth);
+  if (o.buggify_ppm != 0) cmd += " --buggify " + std::to_string(o.buggify_ppm);
   return cmd;
 }
 

@@ -261,7 +261,8 @@ std::optional<int32_t> SimKernel::try_io(uint64_t id, uint32_t ring, const Sqe& 
     case Opcode::recv:
     case Opcode::send:
     case Opcode::shutdown: return try_net(id, ring, sqe);
-    default: return -EOPNOTSUPP;  // e.g. POLL_ADD: not modelled
+    case Opcode::poll_add: return -EOPNOTSUPP;  // not modelled (docs/simulation.md)
+    default: return -EINVAL;                    // an opcode the kernel does not know
   }
 }
 
@@ -376,7 +377,12 @@ void SimKernel::submit_msg_ring(uint32_t ring, const Sqe& sqe) {
     return;
   }
   // Receiver delivery and sender completion are separate events with their own latency.
-  schedule(now_ + latency(), target, Cqe{sqe.off, static_cast<int32_t>(sqe.len), 0}, 0, false);
+  // Buggify: now and then the delivery is held back much longer (legal: no bound).
+  Duration delivery = latency();
+  if (faults_.buggify_ppm != 0 && prng_.chance(faults_.buggify_ppm, kMillion)) {
+    delivery += Duration{static_cast<int64_t>(prng_.below(1'000'000))};
+  }
+  schedule(now_ + delivery, target, Cqe{sqe.off, static_cast<int32_t>(sqe.len), 0}, 0, false);
   schedule(now_ + latency(), ring, Cqe{sqe.user_data, 0, 0}, sqe.user_data, false);
 }
 

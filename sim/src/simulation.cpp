@@ -40,6 +40,14 @@ bool parse_strategy(const std::string& name, Strategy& out) {
   return false;
 }
 
+namespace {
+FaultConfig with_buggify(const SimConfig& c) {
+  FaultConfig f = c.faults;
+  f.buggify_ppm = c.buggify_ppm;
+  return f;
+}
+}  // namespace
+
 std::string Report::replay_hint() const { return "RINGO_SEED=" + std::to_string(seed); }
 
 std::string Report::summary() const {
@@ -53,13 +61,16 @@ std::string Report::summary() const {
 }
 
 Simulation::Simulation(const SimConfig& config)
-    : config_(config), kernel_(config.seed, config.shards, config.faults, config.keep_trace), group_(config.shards) {
+    : config_(config),
+      kernel_(config.seed, config.shards, with_buggify(config), config.keep_trace),
+      group_(config.shards) {
   for (uint32_t i = 0; i < config.shards; ++i) group_.port(i).ring_id = kernel_.ring(i).msg_ring_id();
   for (uint32_t i = 0; i < config.shards; ++i) {
     ShardConfig sc;
     sc.run_budget = config.run_budget;
     sc.max_routines = config.max_routines_per_shard;
     sc.seed = config.seed;
+    sc.buggify_ppm = config.buggify_ppm;
     shards_.push_back(std::make_unique<Shard>(group_, i, kernel_.ring(i), sc));
     shards_.back()->set_tracer(&kernel_);
   }

@@ -27,15 +27,16 @@ struct Args {
 };
 
 int usage(const char* why) {
-  std::fprintf(stderr,
-               "ringo-sim: %s\n"
-               "usage: ringo-sim list\n"
-               "       ringo-sim run --scenario S --seed N [--faults F] [--strategy random|pct] [--depth D]\n"
-               "                     [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]\n"
-               "       ringo-sim explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D]\n"
-               "                     [--time-budget SECONDS] [--stop-after N] [--save DIR] [--check-determinism]\n"
-               "       ringo-sim replay FILE [--trace FILE] [--trace-format jsonl|chrome]\n",
-               why);
+  std::fprintf(
+      stderr,
+      "ringo-sim: %s\n"
+      "usage: ringo-sim list\n"
+      "       ringo-sim run --scenario S --seed N [--faults F] [--strategy random|pct] [--depth D] [--buggify PPM]\n"
+      "                     [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]\n"
+      "       ringo-sim explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D] [--buggify PPM]\n"
+      "                     [--time-budget SECONDS] [--stop-after N] [--save DIR] [--check-determinism]\n"
+      "       ringo-sim replay FILE [--trace FILE] [--trace-format jsonl|chrome]\n",
+      why);
   return 2;
 }
 
@@ -68,6 +69,9 @@ std::string options_from(const Args& a, RunOptions& o) {
   uint64_t depth = 3;
   if (a.has("depth") && (!parse_u64(a.get("depth"), depth) || depth == 0 || depth > 64)) return "bad --depth";
   o.pct_depth = static_cast<uint32_t>(depth);
+  uint64_t buggify = 0;
+  if (a.has("buggify") && (!parse_u64(a.get("buggify"), buggify) || buggify > 1000000)) return "bad --buggify (ppm)";
+  o.buggify_ppm = static_cast<uint32_t>(buggify);
   return "";
 }
 
@@ -101,7 +105,8 @@ void save_failure(const std::string& dir, const Scenario& s, const RunOptions& o
   const std::string path = dir + "/" + s.name + "-" + std::to_string(o.seed) + ".failure";
   std::ofstream out(path);
   out << "scenario=" << s.name << "\nseed=" << o.seed << "\nfaults=" << o.faults
-      << "\nstrategy=" << strategy_name(o.strategy) << "\ndepth=" << o.pct_depth << "\n# " << r.why << "\n";
+      << "\nstrategy=" << strategy_name(o.strategy) << "\ndepth=" << o.pct_depth << "\nbuggify=" << o.buggify_ppm
+      << "\n# " << r.why << "\n";
   std::printf("  saved %s\n", path.c_str());
 }
 

@@ -3,8 +3,8 @@
 //
 //   list
 //   run --scenario S --seed N [--faults none|light|heavy|swarm] [--strategy random|pct]
-//       [--depth D] [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]
-//   explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D]
+//       [--depth D] [--buggify PPM] [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]
+//   explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D] [--buggify PPM]
 //       [--time-budget SECONDS] [--stop-after N] [--save DIR] [--check-determinism]
 //   replay FILE [--trace FILE] [--trace-format jsonl|chrome]
 //

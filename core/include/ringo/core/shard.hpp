@@ -107,6 +107,9 @@ struct ShardConfig {
   uint32_t run_budget = 256;         // routines resumed per tick before the ring is serviced
   uint64_t max_routines = 1u << 22;  // live routines; spawning beyond returns spawn_limit
   uint64_t seed = 0;                 // the shard's PRNG (timer ties, select choices)
+  // Simulator only: parts per million at which each buggify point takes its unusual but
+  // legal branch (0 = never; real engines leave it 0).
+  uint32_t buggify_ppm = 0;
 };
 
 // A generation-checked handle of a lane-A op.
@@ -146,6 +149,14 @@ class Shard {
   Ring& ring() noexcept { return ring_; }
   Instant now() const { return ring_.now(); }
   Prng& prng() noexcept { return prng_; }
+  // Buggify (simulator only): true, rarely and by the seed, where the shard may choose an
+  // unusual but legal behaviour — run ready routines out of order, wake a sleeper late.
+  // Always false on real backends. Drawn from its own stream so the shard's other
+  // choices under a seed do not change when buggify is switched on.
+  bool buggify() noexcept { return config_.buggify_ppm != 0 && buggify_prng_.chance(config_.buggify_ppm, 1000000); }
+  Duration buggify_slack() noexcept {
+    return buggify() ? Duration{static_cast<int64_t>(buggify_prng_.below(50'000))} : Duration{0};
+  }
   const ShardStats& stats() const noexcept;
   size_t live_ops() const noexcept { return slab_.live(); }
   size_t pending_timers() const noexcept { return timers_.size(); }
@@ -237,6 +248,7 @@ class Shard {
   Ring& ring_;
   ShardConfig config_;
   Prng prng_;
+  Prng buggify_prng_;
   OpSlab slab_;
   TimerHeap timers_;
   std::vector<Sqe> pending_;

@@ -333,7 +333,8 @@ struct SleepAwaiter : TimerNode {
     Shard& shard = *me->shard;
     shard.park(me, h, "sleep", static_cast<uint64_t>(when.count()), &SleepAwaiter::on_cancel, this);
     // A past deadline still goes through the timer heap: sleep(0) is a fair yield.
-    shard.add_timer(this, std::max(when, shard.now()));
+    // Buggify may wake a sleeper late (sleep promises at least its duration, not exactly).
+    shard.add_timer(this, std::max(when, shard.now()) + shard.buggify_slack());
   }
   static void on_fire(TimerNode* n) {
     auto* a = static_cast<SleepAwaiter*>(n);

@@ -50,6 +50,7 @@ struct RunOptions {
   std::string faults = "none";  // none | light | heavy | swarm
   Strategy strategy = Strategy::random;
   uint32_t pct_depth = 3;
+  uint32_t buggify_ppm = 0;  // SimConfig::buggify_ppm
   bool keep_trace = false;
 };
 

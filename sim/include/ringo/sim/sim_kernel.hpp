@@ -37,6 +37,8 @@ struct FaultConfig {
   uint32_t socket_buffer = 64 * 1024;  // bytes in flight + unread before a sender waits
   // Disk (sim_disk.cpp)
   uint32_t disk_eio_ppm = 0;  // a file read or write fails with EIO
+  // Buggify (set from SimConfig::buggify_ppm): a MSG_RING delivery is held back up to 1 ms.
+  uint32_t buggify_ppm = 0;
 
   static FaultConfig none();
   static FaultConfig light();

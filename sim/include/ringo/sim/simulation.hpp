@@ -39,6 +39,9 @@ struct SimConfig {
   Strategy strategy = Strategy::random;
   uint32_t pct_depth = 3;
   uint64_t pct_steps = 20000;  // the run length the change points are spread over
+  // Buggify points (core/ and the simulated kernel) take their unusual branch at this
+  // rate: ready routines rotated, sleepers woken late, MSG_RING deliveries held back.
+  uint32_t buggify_ppm = 0;
   uint32_t shards = 2;
   FaultConfig faults = FaultConfig::none();
   bool keep_trace = false;  // keep every TraceEvent (for export), not just the hash

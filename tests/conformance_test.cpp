@@ -1,0 +1,276 @@
+// Differential conformance: the same sequences of ring operations on real io_uring and on
+// the simulated ring, each checked against the outcomes the real kernel can produce.
+// Known differences are listed in docs/simulation.md ("Conformance"); each one that a
+// case touches says so here.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ringo/core/op_slab.hpp"
+#include "ringo/sim/sim_kernel.hpp"
+#include "ringo/uring/uring_ring.hpp"
+
+namespace ringo {
+namespace {
+
+using namespace std::chrono_literals;
+
+// One ring plus the way to make time pass on it.
+class Harness {
+ public:
+  virtual ~Harness() = default;
+  virtual Ring& ring() = 0;
+  virtual void pump() = 0;  // let completions happen
+
+  // Submits sqes and collects completions until `expect` have arrived (bounded).
+  std::map<uint64_t, int32_t> exec(const std::vector<Sqe>& sqes, size_t expect) {
+    EXPECT_EQ(ring().push(sqes), sqes.size());
+    (void)ring().submit_and_wait(0, Duration{0});
+    std::map<uint64_t, int32_t> out;
+    Cqe buf[16];
+    for (int round = 0; round < 20000 && out.size() < expect; ++round) {
+      const size_t n = ring().reap(buf);
+      for (size_t i = 0; i < n; ++i) out[buf[i].user_data] = buf[i].res;
+      if (out.size() < expect) pump();
+    }
+    EXPECT_EQ(out.size(), expect) << "completions missing";
+    return out;
+  }
+  int64_t sys(SysCall c) { return ring().sys(c); }
+};
+
+class UringHarness final : public Harness {
+ public:
+  UringHarness() {
+    auto setup = uring::UringRing::create({});
+    ring_ = std::move(setup.ring);
+  }
+  bool ok() const { return ring_ != nullptr; }
+  Ring& ring() override { return *ring_; }
+  void pump() override { (void)ring_->submit_and_wait(1, 1ms); }
+
+ private:
+  std::unique_ptr<uring::UringRing> ring_;
+};
+
+class SimHarness final : public Harness {
+ public:
+  SimHarness() : kernel_(7, 1, strict(), false) {}
+  Ring& ring() override { return kernel_.ring(0); }
+  void pump() override {
+    if (kernel_.has_due()) {
+      kernel_.deliver_one();
+    } else {
+      kernel_.advance_to(kernel_.next_event());
+    }
+  }
+
+ private:
+  // The "none" preset keeps a 50% chance that a cancel arrives too late (-EALREADY), a
+  // race the kernel has only for ops already completing; these cases cancel ops that are
+  // far from done, so the strict model is the right comparison.
+  static sim::FaultConfig strict() {
+    sim::FaultConfig f = sim::FaultConfig::none();
+    f.cancel_too_late_ppm = 0;
+    return f;
+  }
+  sim::SimKernel kernel_;
+};
+
+class Conformance : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    if (std::string(GetParam()) == "uring") {
+      auto u = std::make_unique<UringHarness>();
+      if (!u->ok()) GTEST_SKIP() << "io_uring unavailable";
+      h_ = std::move(u);
+    } else {
+      h_ = std::make_unique<SimHarness>();
+    }
+    char tmpl[] = "/tmp/ringo-conf-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  Sqe op(Opcode o, uint64_t ud) {
+    Sqe s;
+    s.opcode = o;
+    s.user_data = ud;
+    return s;
+  }
+  std::unique_ptr<Harness> h_;
+  std::string dir_;
+};
+
+TEST_P(Conformance, NopTimeoutAndUnknownOps) {
+  Sqe t = op(Opcode::timeout, 2);
+  t.off = 1'000'000;  // 1 ms
+  Sqe cancel = op(Opcode::async_cancel, 3);
+  cancel.addr = 0xdead;  // no such op
+  Sqe unknown = op(Opcode::count_, 4);
+  auto r = h_->exec({op(Opcode::nop, 1), t, cancel, unknown}, 4);
+  EXPECT_EQ(r[1], 0);
+  EXPECT_EQ(r[2], -ETIME);
+  EXPECT_EQ(r[3], -ENOENT);
+  EXPECT_EQ(r[4], -EINVAL);
+}
+
+TEST_P(Conformance, CancellingAnOpFarFromDone) {
+  Sqe t = op(Opcode::timeout, 1);
+  t.off = 10'000'000'000;  // 10 s
+  Sqe cancel = op(Opcode::async_cancel, 2);
+  cancel.addr = 1;
+  auto r = h_->exec({t, cancel}, 2);
+  EXPECT_EQ(r[1], -ECANCELED);
+  EXPECT_EQ(r[2], 0);
+}
+
+TEST_P(Conformance, MsgRingToSelfAndToNowhere) {
+  Sqe m = op(Opcode::msg_ring, 1);
+  m.fd = h_->ring().msg_ring_id();
+  m.len = 7;
+  m.off = UserData::make(UdKind::message, 0, 42);
+  Sqe bad = op(Opcode::msg_ring, 2);
+  bad.fd = -1;
+  auto r = h_->exec({m, bad}, 3);
+  EXPECT_EQ(r[1], 0);
+  EXPECT_EQ(r[m.off], 7);  // delivered: user_data = off, res = len
+  EXPECT_EQ(r[2], -EBADF);
+}
+
+TEST_P(Conformance, FilesOpenWriteReadFsyncClose) {
+  const std::string path = dir_ + "/f";
+  const std::string missing = dir_ + "/missing";
+  Sqe o = op(Opcode::openat, 1);
+  o.fd = AT_FDCWD;
+  o.addr = reinterpret_cast<uintptr_t>(missing.c_str());
+  o.len = O_RDONLY;
+  EXPECT_EQ(h_->exec({o}, 1)[1], -ENOENT);
+  o.addr = reinterpret_cast<uintptr_t>(path.c_str());
+  o.len = O_RDWR | O_CREAT | O_TRUNC;
+  o.off = 0600;
+  const int32_t fd = h_->exec({o}, 1)[1];
+  ASSERT_GE(fd, 0);
+  char out[] = "hello", in[16] = {};
+  Sqe w = op(Opcode::write, 2);
+  w.fd = fd;
+  w.addr = reinterpret_cast<uintptr_t>(out);
+  w.len = 5;
+  EXPECT_EQ(h_->exec({w}, 1)[2], 5);
+  Sqe rd = op(Opcode::read, 3);
+  rd.fd = fd;
+  rd.addr = reinterpret_cast<uintptr_t>(in);
+  rd.len = sizeof in;
+  Sqe eof = rd;
+  eof.user_data = 4;
+  eof.off = 100;
+  Sqe sync = op(Opcode::fsync, 5);
+  sync.fd = fd;
+  auto r = h_->exec({rd, eof, sync}, 3);
+  EXPECT_EQ(r[3], 5);
+  EXPECT_EQ(std::string(in, 5), "hello");
+  EXPECT_EQ(r[4], 0);
+  EXPECT_EQ(r[5], 0);
+  SysCall size{SysOp::file_size, fd};
+  EXPECT_EQ(h_->sys(size), 5);
+  Sqe c = op(Opcode::close, 6);
+  c.fd = fd;
+  EXPECT_EQ(h_->exec({c}, 1)[6], 0);
+  rd.user_data = 7;
+  EXPECT_EQ(h_->exec({rd}, 1)[7], -EBADF);
+}
+
+TEST_P(Conformance, TcpConnectAcceptSendRecvShutdown) {
+  const int32_t listener = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_INET}));
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  SysCall bind{SysOp::bind, listener, 0, 0, &addr, sizeof addr};
+  ASSERT_EQ(h_->sys(bind), 0);
+  ASSERT_EQ(h_->sys({SysOp::listen, listener, 16}), 0);
+  SysCall name{SysOp::local_addr, listener, 0, 0, &addr, sizeof addr};
+  ASSERT_EQ(h_->sys(name), 0);
+  EXPECT_NE(addr.sin_port, 0);
+  // A second bind to the same port is refused.
+  const int32_t other = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_INET}));
+  SysCall rebind{SysOp::bind, other, 0, 0, &addr, sizeof addr};
+  EXPECT_EQ(h_->sys(rebind), -EADDRINUSE);
+
+  const int32_t client = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_INET}));
+  Sqe conn = op(Opcode::connect, 1);
+  conn.fd = client;
+  conn.addr = reinterpret_cast<uintptr_t>(&addr);
+  conn.len = sizeof addr;
+  Sqe acc = op(Opcode::accept, 2);
+  acc.fd = listener;
+  auto r = h_->exec({conn, acc}, 2);
+  EXPECT_EQ(r[1], 0);
+  const int32_t server = r[2];
+  ASSERT_GE(server, 0);
+
+  char msg[] = "hello", got[16] = {};
+  Sqe send = op(Opcode::send, 3);
+  send.fd = client;
+  send.addr = reinterpret_cast<uintptr_t>(msg);
+  send.len = 5;
+  send.off = MSG_NOSIGNAL;
+  EXPECT_EQ(h_->exec({send}, 1)[3], 5);
+  Sqe recv = op(Opcode::recv, 4);
+  recv.fd = server;
+  recv.addr = reinterpret_cast<uintptr_t>(got);
+  recv.len = sizeof got;
+  int32_t total = 0;
+  for (int i = 0; i < 5 && total < 5; ++i) {  // TCP may split
+    recv.addr = reinterpret_cast<uintptr_t>(got + total);
+    total += std::max(0, h_->exec({recv}, 1)[4]);
+  }
+  EXPECT_EQ(std::string(got, 5), "hello");
+  // A recv with a deadline that nothing satisfies: -ECANCELED for the op, -ETIME for the timeout.
+  Sqe waiting = recv;
+  waiting.user_data = 5;
+  waiting.deadline = h_->ring().now() + 2ms;
+  waiting.timeout_user_data = 6;
+  auto t = h_->exec({waiting}, 2);
+  EXPECT_EQ(t[5], -ECANCELED);
+  EXPECT_EQ(t[6], -ETIME);
+  // Shutdown: the peer reads end of stream.
+  Sqe shut = op(Opcode::shutdown, 7);
+  shut.fd = client;
+  shut.len = SHUT_WR;
+  EXPECT_EQ(h_->exec({shut}, 1)[7], 0);
+  recv.user_data = 8;
+  EXPECT_EQ(h_->exec({recv}, 1)[8], 0);
+  // Connect to a port nobody listens on.
+  Sqe cl = op(Opcode::close, 9);
+  cl.fd = listener;
+  EXPECT_EQ(h_->exec({cl}, 1)[9], 0);
+  const int32_t late = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_INET}));
+  conn.fd = late;
+  conn.user_data = 10;
+  EXPECT_EQ(h_->exec({conn}, 1)[10], -ECONNREFUSED);
+  // recv on a descriptor that does not exist.
+  recv.fd = 1 << 20;
+  recv.user_data = 11;
+  EXPECT_EQ(h_->exec({recv}, 1)[11], -EBADF);
+  for (int32_t fd : {other, client, server, late}) h_->sys({SysOp::close, fd});
+}
+
+INSTANTIATE_TEST_SUITE_P(Rings, Conformance, ::testing::Values("uring", "sim"),
+                         [](const auto& info) { return std::string(info.param); });
+
+}  // namespace
+}  // namespace ringo
