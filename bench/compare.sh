@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh --bench
 cmake --preset release >/dev/null
-cmake --build --preset release --target runtime_bench chan_bench fiber_peer file_bench
+cmake --build --preset release --target runtime_bench chan_bench fiber_peer file_bench msg_ring_peer
 out=build/release/bench-results
 mkdir -p "$out"
 
@@ -16,6 +16,8 @@ echo "== ringo"
   --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
 ./build/release/bench/file_bench --benchmark_format=json --benchmark_out="$out/file.json" \
   --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
+echo "== raw MSG_RING between two spinning threads"
+./build/release/bench/msg_ring_peer | tee "$out/msg_ring.txt"
 echo "== Boost.Fiber"
 ./build/release/bench/fiber_peer --benchmark_format=json --benchmark_out="$out/fiber.json" \
   --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
@@ -64,6 +66,15 @@ pairs = [("ping_pong/same_shard_uring", "go_ping_pong_same", "unbuffered ping-po
 for ours, theirs, label in pairs:
     mine = ns(find(r, ours))
     print(f"  {label}: ringo {mine:.1f} ns, Go {go[theirs]:.1f} ns -> {go[theirs]/mine:.2f}x")
+raw = {}
+for line in open(f"{out}/msg_ring.txt"):
+    k, v, _ = line.split()
+    raw[k] = float(v)
+cross = ns(find(r, "ping_pong/cross_shard_uring"))
+print(f"  cross-shard round trip: ringo {cross:.0f} ns, raw MSG_RING {raw['raw_msg_ring_round_trip']:.0f} ns -> "
+      f"{cross/raw['raw_msg_ring_round_trip']:.2f}x the raw time (target <= 1.1x)")
+print(f"  raw MSG_RING stream: {raw['raw_msg_ring_stream']/1e6:.1f} M msgs/s (one MSG_RING per message; the "
+      f"cross-shard channel target of 20 M/s needs a payload queue)")
 fl = load("file")
 for arg, label in (("0", "sequential"), ("1", "random")):
     mine, raw = ns(fl[f"file_read_4k/ringo/{arg}"]), ns(fl[f"file_read_4k/raw_liburing/{arg}"])
