@@ -15,6 +15,8 @@ if [ "${1:-}" = "--runs" ]; then
   label="$2 runs, seed 1"
 fi
 bash scripts/setup-deps.sh
+# Readable stack traces in crash reports, when the symbolizer is there.
+if command -v llvm-symbolizer >/dev/null; then export ASAN_SYMBOLIZER_PATH=$(command -v llvm-symbolizer); fi
 cmake --preset fuzz >/dev/null
 targets=$(sed -n 's/^ringo_fuzz(\([a-z_]*\).*/\1/p' fuzz/CMakeLists.txt)
 cmake --build --preset fuzz --target $targets

@@ -22,7 +22,7 @@ cmake --build --preset tsan
 ctest --preset tsan
 
 step "fuzz (clang-19 libFuzzer + ASan/UBSan: corpus regression, then a fixed-seed smoke run)"
-bash scripts/fuzz.sh --runs "${RINGO_FUZZ_RUNS:-8000}"
+bash scripts/fuzz.sh --runs "${RINGO_FUZZ_RUNS:-2000}"
 
 step "format"
 bash scripts/check-format.sh
