@@ -3,19 +3,6 @@
 #include <algorithm>
 
 namespace ringo::fs {
-namespace {
-
-Sqe transfer(Opcode opcode, const void* addr, size_t len, uint64_t offset) {
-  Sqe sqe;
-  sqe.opcode = opcode;
-  sqe.addr = reinterpret_cast<uintptr_t>(addr);
-  sqe.len = static_cast<uint32_t>(std::min(len, io::kMaxTransfer));
-  sqe.off = offset;
-  return sqe;
-}
-
-}  // namespace
-
 Task<Result<File>> File::open(std::string path, int flags, unsigned mode, Instant deadline) {
   Shard* shard = current_shard();
   if (shard == nullptr) co_return fail(errc::not_in_runtime);
@@ -38,24 +25,24 @@ Task<Result<File>> File::create(std::string path, unsigned mode) {
 }
 
 io::SizeAwaiter File::read_at(std::span<char> buf, uint64_t offset, Instant deadline) const {
-  io::SizeAwaiter a = d_.op<io::SizeAwaiter>(transfer(Opcode::read, buf.data(), buf.size(), offset), deadline);
+  io::SizeAwaiter a = d_.op<io::SizeAwaiter>(io::transfer_sqe(Opcode::read, buf.data(), buf.size(), offset), deadline);
   if (!a.early && buf.empty()) a.early = make_error_code(errc::invalid_argument);
   return a;
 }
 
 io::SizeAwaiter File::write_at(std::span<const char> data, uint64_t offset, Instant deadline) const {
-  return d_.op<io::SizeAwaiter>(transfer(Opcode::write, data.data(), data.size(), offset), deadline);
+  return d_.op<io::SizeAwaiter>(io::transfer_sqe(Opcode::write, data.data(), data.size(), offset), deadline);
 }
 
 io::SizeAwaiter File::readv_at(std::span<const iovec> bufs, uint64_t offset, Instant deadline) const {
-  Sqe sqe = transfer(Opcode::readv, bufs.data(), bufs.size(), offset);
+  Sqe sqe = io::transfer_sqe(Opcode::readv, bufs.data(), bufs.size(), offset);
   io::SizeAwaiter a = d_.op<io::SizeAwaiter>(sqe, deadline);
   if (!a.early && bufs.size() > IOV_MAX) a.early = make_error_code(errc::invalid_argument);
   return a;
 }
 
 io::SizeAwaiter File::writev_at(std::span<const iovec> bufs, uint64_t offset, Instant deadline) const {
-  Sqe sqe = transfer(Opcode::writev, bufs.data(), bufs.size(), offset);
+  Sqe sqe = io::transfer_sqe(Opcode::writev, bufs.data(), bufs.size(), offset);
   io::SizeAwaiter a = d_.op<io::SizeAwaiter>(sqe, deadline);
   if (!a.early && bufs.size() > IOV_MAX) a.early = make_error_code(errc::invalid_argument);
   return a;

@@ -82,15 +82,6 @@ std::string SocketAddr::to_string() const {
 
 namespace {
 
-Sqe transfer(Opcode opcode, const void* addr, size_t len, int msg_flags) {
-  Sqe sqe;
-  sqe.opcode = opcode;
-  sqe.addr = reinterpret_cast<uintptr_t>(addr);
-  sqe.len = static_cast<uint32_t>(std::min(len, io::kMaxTransfer));
-  sqe.off = static_cast<uint64_t>(msg_flags);
-  return sqe;
-}
-
 Result<SocketAddr> address_of(const io::Descriptor& d, SysOp op) {
   sockaddr_storage storage{};
   SysCall call;
@@ -140,13 +131,13 @@ Task<Result<TcpStream>> TcpStream::connect(SocketAddr addr, Instant deadline) {
 }
 
 io::SizeAwaiter TcpStream::read(std::span<char> buf, Instant deadline) const {
-  io::SizeAwaiter a = d_.op<io::SizeAwaiter>(transfer(Opcode::recv, buf.data(), buf.size(), 0), deadline);
+  io::SizeAwaiter a = d_.op<io::SizeAwaiter>(io::transfer_sqe(Opcode::recv, buf.data(), buf.size(), 0), deadline);
   if (!a.early && buf.empty()) a.early = make_error_code(errc::invalid_argument);
   return a;
 }
 
 io::SizeAwaiter TcpStream::write(std::span<const char> data, Instant deadline) const {
-  return d_.op<io::SizeAwaiter>(transfer(Opcode::send, data.data(), data.size(), MSG_NOSIGNAL), deadline);
+  return d_.op<io::SizeAwaiter>(io::transfer_sqe(Opcode::send, data.data(), data.size(), MSG_NOSIGNAL), deadline);
 }
 
 Task<Result<void>> TcpStream::read_exact(std::span<char> buf, Instant deadline) const {

@@ -26,6 +26,17 @@ namespace ringo::io {
 // Largest transfer in one op (Linux's MAX_RW_COUNT); longer buffers move in parts.
 inline constexpr size_t kMaxTransfer = 0x7ffff000;
 
+// An Sqe that moves up to len bytes at addr (capped at kMaxTransfer); off is what the
+// opcode reads there: the file offset for read/write, the msg flags for send/recv.
+inline Sqe transfer_sqe(Opcode opcode, const void* addr, size_t len, uint64_t off) noexcept {
+  Sqe sqe;
+  sqe.opcode = opcode;
+  sqe.addr = reinterpret_cast<uintptr_t>(addr);
+  sqe.len = static_cast<uint32_t>(len < kMaxTransfer ? len : kMaxTransfer);
+  sqe.off = off;
+  return sqe;
+}
+
 // An op resuming with the number of bytes moved.
 struct SizeAwaiter : ringo::detail::OpAwaiter {
   Result<size_t> await_resume() noexcept {
