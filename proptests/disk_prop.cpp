@@ -40,9 +40,9 @@ void showValue(const Step& s, std::ostream& os) {
 // the model keeps a set of possible values per byte rather than one known file.
 struct Model {
   using Possible = std::map<size_t, std::set<char>>;  // absent byte: only a hole ('\0')
-  Possible cache;       // what the page cache may hold now
+  Possible cache;                                     // what the page cache may hold now
   size_t certain_size = 0;  // bytes the file surely has (every write that reached them succeeded)
-  Possible synced;      // the page cache at the last successful fsync
+  Possible synced;          // the page cache at the last successful fsync
   size_t synced_size = 0;
   Possible since_sync;  // values written to a byte since then (kept, lost or torn by a crash)
 
