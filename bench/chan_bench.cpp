@@ -50,6 +50,42 @@ void ping_pong(benchmark::State& state, Backend backend, uint32_t peer_shard) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// The same round trip with each channel homed on the shard that receives from it (the
+// placement docs/channels-and-select.md recommends): every hop then carries a value.
+void ping_pong_receiver_homed(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 2);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    auto ping = co_await submit_to(1, [] { return chan<int>(0); });
+    if (!ping) std::abort();
+    auto [ping_tx, ping_rx] = std::move(*ping);
+    auto [pong_tx, pong_rx] = std::move(*chan<int>(0));
+    auto remote = spawn_on(1, echo(std::move(ping_rx), std::move(pong_tx)));
+    for (auto _ : *s) {
+      co_await ping_tx.send(1);
+      benchmark::DoNotOptimize(co_await pong_rx.recv());
+    }
+    (void)ping_tx.close();
+    co_await remote.join();
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Throughput of one producer on shard 1 into a channel of capacity 1024 homed on shard 0,
+// where the consumer is.
+void cross_shard_stream(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 2);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(1024));
+    const int64_t total = s->max_iterations;
+    auto producer = spawn_on(1, [](Sender<int> t, int64_t n) -> Task<void> {
+      for (int64_t i = 0; i < n; ++i) co_await t.send(1);
+    }(std::move(tx), total));
+    for (auto _ : *s) benchmark::DoNotOptimize(co_await rx.recv());
+    co_await producer.join();
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
 void spsc_buffered(benchmark::State& state, Backend backend) {
   auto rt = make_runtime(backend, 1);
   (void)rt.block_on([](benchmark::State* s) -> Task<void> {
@@ -145,6 +181,8 @@ void select_hundred(benchmark::State& state, Backend backend) {
 
 BENCHMARK_CAPTURE(ping_pong, same_shard_uring, Backend::uring, 0)->UseRealTime();
 BENCHMARK_CAPTURE(ping_pong, cross_shard_uring, Backend::uring, 1)->UseRealTime();
+BENCHMARK_CAPTURE(ping_pong_receiver_homed, uring, Backend::uring)->UseRealTime();
+BENCHMARK_CAPTURE(cross_shard_stream, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(ping_pong, same_shard_sim, Backend::sim, 0);
 BENCHMARK_CAPTURE(spsc_buffered, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(mpsc_four_to_one, uring, Backend::uring)->UseRealTime();

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <map>
+#include <optional>
 #include <vector>
 
 #include "ringo/ringo.hpp"
@@ -146,6 +148,7 @@ struct FlowPlan {
   size_t capacity;
   std::vector<std::pair<uint32_t, int>> producers;  // (shard, values)
   std::vector<ConsumerPlan> consumers;
+  int close_after_us;  // < 0: the channel closes when the last producer is done
 };
 
 Task<void> consume(Receiver<int> rx, ConsumerMode mode, std::vector<int>* got) {
@@ -156,9 +159,7 @@ Task<void> consume(Receiver<int> rx, ConsumerMode mode, std::vector<int>* got) {
       got->push_back(*v);
       continue;
     }
-    // select forms need the channel on this shard; elsewhere fall back to recv.
-    if (rx.state()->home != current_shard()) mode = ConsumerMode::recv;
-    if (mode == ConsumerMode::recv) continue;
+    // On another shard than the channel's, the select runs on the channel's shard.
     auto c = on_recv(rx);
     Result<size_t> i =
         mode == ConsumerMode::select_timeout ? co_await select(c, after(30us)) : co_await select(c, default_case());
@@ -175,7 +176,7 @@ Task<void> consume(Receiver<int> rx, ConsumerMode mode, std::vector<int>* got) {
 RC_GTEST_PROP(ChannelFlow, EverySentValueIsReceivedExactlyOnce, ()) {
   FlowPlan plan;
   plan.shards = *rc::gen::inRange<uint32_t>(1, 4);
-  plan.capacity = *rc::gen::element<size_t>(0, 1, 3, unbounded);
+  plan.capacity = *rc::gen::element<size_t>(0, 1, 3, 16, 16, unbounded, unbounded);
   const auto n_producers = *rc::gen::inRange(1, 5);
   for (int p = 0; p < n_producers; ++p) {
     plan.producers.emplace_back(*rc::gen::inRange<uint32_t>(0, plan.shards), *rc::gen::inRange(0, 30));
@@ -187,6 +188,7 @@ RC_GTEST_PROP(ChannelFlow, EverySentValueIsReceivedExactlyOnce, ()) {
          *rc::gen::element(ConsumerMode::recv, ConsumerMode::select_timeout, ConsumerMode::select_default),
          *rc::gen::element(-1, -1, 0, 20, 200)});
   }
+  plan.close_after_us = *rc::gen::element(-1, 0, 2, 5, 10, 50);
   sim::SimConfig config;
   config.seed = *rc::gen::arbitrary<uint64_t>();
   config.shards = plan.shards;
@@ -205,6 +207,9 @@ RC_GTEST_PROP(ChannelFlow, EverySentValueIsReceivedExactlyOnce, ()) {
         }
       }(tx, static_cast<int>(p) * 1000, count, &sent_ok)));
     }
+    // An early close races with remote producers that may hold leases of buffer slots.
+    std::optional<Sender<int>> closer;
+    if (plan.close_after_us >= 0) closer = tx;
     tx = Sender<int>();
     std::vector<JoinHandle<Result<void>>> consumers;
     for (size_t c = 0; c < plan.consumers.size(); ++c) {
@@ -214,6 +219,11 @@ RC_GTEST_PROP(ChannelFlow, EverySentValueIsReceivedExactlyOnce, ()) {
       if (plan.consumers[c].abort_after_us < 0) continue;
       co_await sleep(std::chrono::microseconds(plan.consumers[c].abort_after_us));
       (void)consumers[c].abort();
+    }
+    if (closer) {
+      co_await sleep(std::chrono::microseconds(plan.close_after_us));
+      (void)closer->close();
+      closer.reset();
     }
     // Main drains what is left (unblocking producers) until the last sender is gone.
     for (;;) {
@@ -226,8 +236,18 @@ RC_GTEST_PROP(ChannelFlow, EverySentValueIsReceivedExactlyOnce, ()) {
   });
   RC_LOG() << report.summary() << " " << report.replay_hint() << "\n";
   RC_ASSERT(report.ok());
+  // FIFO: each receiver sees every producer's values in the order they were sent, also
+  // when they crossed shards under a lease.
+  per_consumer.push_back(drained);
+  for (const auto& got : per_consumer) {
+    std::map<int, int> last;  // producer -> last value seen
+    for (int v : got) {
+      auto [it, first] = last.try_emplace(v / 1000, v);
+      RC_ASSERT(first || it->second < v);
+      it->second = v;
+    }
+  }
   for (auto& v : per_consumer) received.insert(received.end(), v.begin(), v.end());
-  received.insert(received.end(), drained.begin(), drained.end());
   std::sort(received.begin(), received.end());
   std::sort(sent_ok.begin(), sent_ok.end());
   RC_ASSERT(received == sent_ok);

@@ -144,6 +144,105 @@ TEST_P(Channels, CrossShardSendAndReceive) {
   EXPECT_EQ(r.value_or(0), 55);
 }
 
+// A remote send that waits and is then cancelled gets its value back and leaves no
+// waiter at home: the next receive there finds nothing.
+TEST_P(Channels, CancelledRemoteSendHandsValueBackAndLeavesNoWaiter) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<std::string>(0));
+    auto h = spawn_on(1, [](Sender<std::string> t) -> Task<SendResult<std::string>> {
+      co_return co_await with_timeout(5ms, t.send("kept"));
+    }(tx));
+    auto sent = co_await h.join();
+    EXPECT_TRUE(sent.has_value());
+    EXPECT_FALSE(sent->has_value());
+    if (sent && !*sent) {
+      EXPECT_EQ(sent->error().error, errc::timed_out);
+      EXPECT_EQ(sent->error().value, "kept");
+    }
+    EXPECT_EQ(err(rx.try_recv()), errc::channel_empty);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, CancelledRemoteRecvTakesNothing) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(0));
+    auto h = spawn_on(1, [](Receiver<int> x) -> Task<Result<int>> { co_return co_await x.recv(); }(rx));
+    co_await sleep(2ms);
+    EXPECT_TRUE(h.abort().has_value());
+    EXPECT_EQ(err(co_await h.join()), errc::cancelled);
+    EXPECT_EQ(tx.try_send(1).error().error, errc::channel_full);  // no receiver left waiting
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+// A remote receiver parked at home is woken by a local send, and by a close.
+TEST_P(Channels, RemoteWaitersAreWokenByLocalSendAndByClose) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(0));
+    auto first = spawn_on(1, [](Receiver<int> x) -> Task<Result<int>> { co_return co_await x.recv(); }(rx));
+    co_await sleep(1ms);
+    EXPECT_TRUE((co_await tx.send(7)).has_value());
+    auto got = co_await first.join();
+    EXPECT_EQ(got.value_or(0), 7);
+    auto second = spawn_on(1, [](Receiver<int> x) -> Task<Result<int>> { co_return co_await x.recv(); }(rx));
+    co_await sleep(1ms);
+    (void)tx.close();
+    auto closed = co_await second.join();
+    EXPECT_EQ(err(closed), errc::channel_closed);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+// A remote producer's first send is answered with a lease; the next ten complete at once
+// on its own shard and travel home in one shipment at the end of its tick. A close that
+// the producer's signal triggers comes after them: the receiver gets all eleven, in
+// order, then channel_closed, and the producer's next send fails (the lease is revoked).
+// (A close concurrent with the shipment is the flow property's job in chan_prop.)
+TEST_P(Channels, ValuesSentUnderLeaseArriveBeforeALaterClose) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(64));
+    auto [sig_tx, sig_rx] = std::move(*chan<int>(1));
+    auto producer = spawn_on(1, [](Sender<int> t, Sender<int> sig) -> Task<void> {
+      int ok = 0;
+      for (int i = 0; i < 11; ++i) ok += (co_await t.send(i)).has_value() ? 1 : 0;
+      (void)co_await sig.send(ok);
+      co_await sleep(1ms);  // the close (and the lease's revocation) has happened by now
+      auto late = co_await t.send(99);
+      EXPECT_EQ(late ? errc{} : static_cast<errc>(late.error().error.value()), errc::channel_closed);
+    }(tx, std::move(sig_tx)));
+    EXPECT_EQ((co_await sig_rx.recv()).value_or(0), 11);
+    (void)tx.close();
+    std::vector<int> got;
+    while (auto v = co_await rx.recv()) got.push_back(*v);
+    std::vector<int> expected(11);
+    std::iota(expected.begin(), expected.end(), 0);
+    EXPECT_EQ(got, expected);
+    co_await producer.join();
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+// Leased slots count against the capacity: a fast remote producer never has more than
+// `capacity` values buffered or in flight, and a single producer's order survives.
+TEST_P(Channels, RemoteProducerRespectsCapacityAndOrder) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(8));
+    auto producer = spawn_on(1, [](Sender<int> t) -> Task<void> {
+      for (int i = 0; i < 500; ++i) co_await t.send(i);
+    }(std::move(tx)));
+    int next = 0;
+    while (auto v = co_await rx.recv()) {
+      EXPECT_EQ(*v, next++);
+      EXPECT_LE(rx.len() + rx.state()->leased, 8u);
+      if (next % 50 == 0) co_await sleep(100us);  // let the producer fill up
+    }
+    EXPECT_EQ(next, 500);
+    co_await producer.join();
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
 TEST_P(Channels, ProducerConsumerTenByHundredAcrossShards) {
   auto r = run([]() -> Task<int> {
     auto [tx, rx] = std::move(*chan<int>(16));
@@ -276,6 +375,67 @@ TEST_P(Channels, AbortedSelectLeavesNoTrace) {
     EXPECT_EQ(err(co_await h.join()), errc::cancelled);
     EXPECT_EQ(tx.try_send(1).error().error, errc::channel_full);
     EXPECT_EQ(current_shard()->pending_timers(), 0u);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+// A select whose channels all live on another shard runs there: ready cases, a blocked
+// select woken by a send, a timeout, a default, and an abort that leaves nothing behind.
+TEST_P(Channels, SelectOverAnotherShardsChannels) {
+  auto r = run([]() -> Task<void> {
+    auto [a_tx, a_rx] = std::move(*chan<int>(1));
+    auto [b_tx, b_rx] = std::move(*chan<int>(0));
+    (void)a_tx.try_send(5);
+    auto first = spawn_on(1, [](Receiver<int> a, Receiver<int> b) -> Task<int> {
+      auto ca = on_recv(a);
+      auto cb = on_recv(b);
+      auto i = co_await select(ca, cb);
+      co_return i&&* i == 0 && *ca.value ? **ca.value : -1;
+    }(a_rx, b_rx));
+    EXPECT_EQ((co_await first.join()).value_or(0), 5);
+
+    auto woken = spawn_on(1, [](Receiver<int> a, Sender<int> b) -> Task<int> {
+      auto ca = on_recv(a);
+      auto cb = on_send(b, 7);  // nobody receives from b: only a can fire
+      auto i = co_await select(ca, cb, after(1h));
+      co_return i&&* i == 0 && *ca.value ? **ca.value : -1;
+    }(a_rx, b_tx));
+    co_await sleep(1ms);
+    EXPECT_TRUE((co_await a_tx.send(6)).has_value());
+    EXPECT_EQ((co_await woken.join()).value_or(0), 6);
+
+    auto timed = spawn_on(1, [](Receiver<int> b) -> Task<size_t> {
+      auto cb = on_recv(b);
+      co_return (co_await select(cb, after(2ms))).value_or(99);
+    }(b_rx));
+    EXPECT_EQ((co_await timed.join()).value_or(0), 1u);
+    auto dflt = spawn_on(1, [](Receiver<int> b) -> Task<size_t> {
+      auto cb = on_recv(b);
+      co_return (co_await select(cb, default_case())).value_or(99);
+    }(b_rx));
+    EXPECT_EQ((co_await dflt.join()).value_or(0), 1u);
+
+    auto aborted = spawn_on(1, [](Receiver<int> b) -> Task<Result<size_t>> {
+      auto cb = on_recv(b);
+      co_return co_await select(cb);
+    }(b_rx));
+    co_await sleep(1ms);
+    EXPECT_TRUE(aborted.abort().has_value());
+    EXPECT_EQ(err(co_await aborted.join()), errc::cancelled);
+    EXPECT_EQ(b_tx.try_send(1).error().error, errc::channel_full);  // no waiter left
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, SelectOverChannelsOfTwoShardsIsRefused) {
+  auto r = run([]() -> Task<void> {
+    auto [a_tx, a_rx] = std::move(*chan<int>(1));
+    auto remote = co_await submit_to(1, [] { return chan<int>(1); });
+    EXPECT_TRUE(remote.has_value());
+    if (!remote) co_return;
+    auto ca = on_recv(a_rx);
+    auto cb = on_recv(remote->second);
+    EXPECT_EQ(err(co_await select(ca, cb, default_case())), errc::wrong_shard);
   }());
   EXPECT_TRUE(r.has_value());
 }

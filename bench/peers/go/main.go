@@ -156,4 +156,5 @@ func main() {
 	fmt.Printf("go_select_100 %.1f ns\n", perOp(200000, selectHundred))
 	runtime.GOMAXPROCS(2)
 	fmt.Printf("go_ping_pong_two_procs %.1f ns\n", perOp(200000, pingPong))
+	fmt.Printf("go_spsc_1024_two_procs %.1f ns\n", perOp(2000000, spsc))
 }

@@ -135,6 +135,13 @@ struct CancelCallEnvelope final : Envelope {
   }
 };
 
+// Asks `target` to give up call_id. If the post fails the target is stopping, and it
+// answers the call with shard_stopped anyway.
+inline void post_cancel_call(Shard& here, uint32_t target, uint64_t call_id) {
+  auto* env = new CancelCallEnvelope(call_id);
+  if (!here.post(target, env)) delete env;
+}
+
 }  // namespace detail
 
 // Runs fn() on shard `target` and resumes with its result as Result<T>. fn may return a
@@ -173,8 +180,7 @@ auto submit_to(uint32_t target, F fn) {
     // The reply always comes (value, cancelled, or shard_stopped): keep waiting for it.
     static void on_cancel(Routine*, void* ctx) {
       auto* a = static_cast<Awaiter*>(ctx);
-      auto* env = new detail::CancelCallEnvelope(a->call_id);
-      if (!a->here->post(a->target, env)) delete env;
+      detail::post_cancel_call(*a->here, a->target, a->call_id);
     }
     Joined<T> await_resume() {
       if (early) return std::unexpected(early);

@@ -14,13 +14,16 @@
 // A select that wins one case leaves nothing in the others: no value consumed, no waiter
 // left, its timer cancelled.
 //
-// Errors: invalid_argument (no case), wrong_shard (a channel homed on another shard:
-// select over remote channels is not supported yet), cancelled (the routine was aborted;
-// nothing was consumed), not_in_runtime. A send case on a closed channel is chosen with
-// its error set and its value still in the case.
+// Channels on another shard: when all of a select's channels live on one shard, the
+// select runs there (a cross-shard call: two MSG_RING hops, and the choice uses that
+// shard's PRNG); over channels of several shards it fails with wrong_shard.
 //
-// Thread-safety: a select and its cases belong to the routine that awaits them, on the
-// channels' home shard.
+// Errors: invalid_argument (no case), wrong_shard (channels on more than one shard),
+// no_channel (an empty handle), cancelled (the routine was aborted; nothing was
+// consumed), not_in_runtime, shard_stopped (the channels' shard stopped). A send case on
+// a closed channel is chosen with its error set and its value still in the case.
+//
+// Thread-safety: a select and its cases belong to the routine that awaits them.
 #pragma once
 
 #include <array>
@@ -29,6 +32,7 @@
 #include <vector>
 
 #include "ringo/core/chan.hpp"
+#include "ringo/core/cross_shard.hpp"
 
 namespace ringo {
 
@@ -63,9 +67,22 @@ inline void select_fire(SelectCore* core, uint32_t case_index) {
   core->me->shard->unpark(core->me);
 }
 
+struct SelectAwaiter;
+
+// Runs a select on the shard its channels live on, for a routine on another shard.
+struct RemoteSelectThunk {
+  SelectAwaiter* outer;
+  Task<Result<size_t>> operator()();
+};
+
 // The select engine over a span of channel cases. default_index / timeout_index are
 // positions in the caller's numbering (UINT32_MAX: absent); case i has position pos[i].
+// When every channel case lives on one other shard, the whole select runs there as a
+// cross-shard call (its cases stay in the caller's frame, which waits parked); channels
+// on several shards give wrong_shard.
 struct SelectAwaiter {
+  using RemoteCall = decltype(submit_to(0u, std::declval<RemoteSelectThunk>()));
+
   SelectCore core;
   std::span<const uint32_t> positions;
   std::span<uint32_t> scratch;  // at least cases.size()
@@ -73,6 +90,7 @@ struct SelectAwaiter {
   Duration timeout{};
   std::error_code error{};
   uint32_t result = UINT32_MAX;
+  std::unique_ptr<RemoteCall> remote;  // only for a select over another shard's channels
 
   bool await_ready() {
     Routine* me = this_routine();
@@ -81,9 +99,17 @@ struct SelectAwaiter {
       return error = make_error_code(errc::invalid_argument), true;
     }
     if (me->should_cancel()) return error = make_error_code(errc::cancelled), true;
+    Shard* home = core.cases.empty() ? me->shard : core.cases[0]->home();
+    for (SelectCase* c : core.cases) {
+      if (c->home() == nullptr) return error = make_error_code(errc::no_channel), true;
+      if (c->home() != home) return error = make_error_code(errc::wrong_shard), true;
+    }
+    if (home != me->shard) {
+      remote = std::make_unique<RemoteCall>(submit_to(home->index(), RemoteSelectThunk{this}));
+      return remote->await_ready();
+    }
     size_t ready = 0;
     for (uint32_t i = 0; i < core.cases.size(); ++i) {
-      if (core.cases[i]->home() != me->shard) return error = make_error_code(errc::wrong_shard), true;
       if (core.cases[i]->ready()) scratch[ready++] = i;
     }
     core.me = me;
@@ -97,7 +123,8 @@ struct SelectAwaiter {
     return false;
   }
 
-  void await_suspend(std::coroutine_handle<> h) {
+  bool await_suspend(std::coroutine_handle<> h) {
+    if (remote) return remote->await_suspend(h);
     Shard& shard = *core.me->shard;
     for (uint32_t i = 0; i < core.cases.size(); ++i) core.cases[i]->arm(&core, i, core.me);
     if (core.timeout_index != UINT32_MAX) {
@@ -105,6 +132,7 @@ struct SelectAwaiter {
       shard.add_timer(&core, shard.now() + std::max(Duration{0}, timeout));
     }
     shard.park(core.me, h, "select", core.cases.size(), &SelectAwaiter::on_cancel, this);
+    return true;
   }
 
   static void on_timeout(TimerNode* node) {
@@ -119,12 +147,27 @@ struct SelectAwaiter {
   }
 
   Result<size_t> await_resume() {
+    if (remote) return remote->await_resume();
     if (error) return std::unexpected(error);
     if (result != UINT32_MAX) return result;
     if (core.chosen == UINT32_MAX - 1) return core.timeout_index;
     return positions[core.chosen];
   }
 };
+
+// On the channels' shard: the same select, over the caller's cases.
+inline Task<Result<size_t>> RemoteSelectThunk::operator()() {
+  return [](SelectAwaiter* outer) -> Task<Result<size_t>> {
+    SelectAwaiter here;
+    here.core.cases = outer->core.cases;
+    here.core.timeout_index = outer->core.timeout_index;
+    here.positions = outer->positions;
+    here.scratch = outer->scratch;
+    here.default_index = outer->default_index;
+    here.timeout = outer->timeout;
+    co_return co_await here;
+  }(outer);
+}
 
 }  // namespace detail
 

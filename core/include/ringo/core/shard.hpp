@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +35,29 @@ struct Envelope {
   virtual ~Envelope() = default;
   virtual void deliver(Shard& here) = 0;
   virtual void reject(Shard& here) { (void)here, delete this; }
+};
+
+// A request from another shard that waits here without a routine (a remote channel send
+// parked until a receiver comes). Registered by id so the caller's shard can cancel it,
+// and answered with shard_stopped when this shard stops. Both calls run on this shard and
+// must unregister the request.
+struct ParkedRequest {
+  virtual void cancel(Shard& here) = 0;
+  virtual void stop(Shard& here) = 0;
+
+ protected:
+  ~ParkedRequest() = default;
+};
+
+// Work a shard does at the end of every tick, before that tick's submissions reach the
+// ring (channel outboxes ship what routines sent under lease). at_tick_end returns whether
+// the hook stays registered; `final` is the shard's last call before it stops. A hook
+// that returns false may have been destroyed by then.
+struct TickHook {
+  virtual bool at_tick_end(Shard& here, bool final) = 0;
+
+ protected:
+  ~TickHook() = default;
 };
 
 // The thread-safe face of a shard.
@@ -207,15 +231,19 @@ class Shard {
   // Puts env in the target's inbox and rings its doorbell if needed. On error the caller
   // keeps ownership of env.
   Result<void> post(uint32_t target, Envelope* env);
-  // Shutdown: refuse new envelopes, reject what is queued.
+  // Shutdown: run the tick hooks a last time, answer parked requests, refuse new
+  // envelopes, reject what is queued.
   void close_inbox();
+  void add_tick_hook(TickHook* hook) { tick_hooks_.push_back(hook); }
   // Routines serving another shard's call, by call id, so the caller can cancel them.
   uint64_t next_call_id() noexcept { return (uint64_t{index_} << 48) | ++next_call_seq_; }
   void register_call(uint64_t call_id, Routine* r) { calls_[call_id] = r; }
   void unregister_call(uint64_t call_id) { calls_.erase(call_id); }
-  void abort_call(uint64_t call_id) {
-    if (auto it = calls_.find(call_id); it != calls_.end()) abort(it->second);
-  }
+  void park_request(uint64_t call_id, ParkedRequest* r) { parked_requests_.emplace(call_id, r); }
+  void unpark_request(uint64_t call_id) { parked_requests_.erase(call_id); }
+  // The caller of call_id gave up: aborts its serving routine or cancels its parked request
+  // (nothing if it has already been answered).
+  void abort_call(uint64_t call_id);
 
  private:
   struct DoorbellCtx {
@@ -238,6 +266,7 @@ class Shard {
   void finalize_op(uint32_t slot);
   void deliver_message(const Cqe& cqe);
   void drain_inbox();
+  void run_tick_hooks(bool final);
   void ring_doorbell(uint32_t target);
   static void on_doorbell_sent(void* ctx, int32_t res, uint32_t flags);
   static void on_raw_sent(void* ctx, int32_t res, uint32_t flags);
@@ -259,7 +288,9 @@ class Shard {
   Routine* current_ = nullptr;
   uint64_t next_routine_seq_ = 0;
   uint64_t next_call_seq_ = 0;
-  std::unordered_map<uint64_t, Routine*> calls_;  // lookup only: order never observed
+  std::unordered_map<uint64_t, Routine*> calls_;        // lookup only: order never observed
+  std::map<uint64_t, ParkedRequest*> parked_requests_;  // ordered: stopped in id order
+  std::vector<TickHook*> tick_hooks_;                   // registration order
   std::vector<DoorbellCtx> doorbells_;
   std::vector<uint32_t> doorbell_retry_;
   MessageHandler message_handler_ = nullptr;

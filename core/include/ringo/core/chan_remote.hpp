@@ -1,0 +1,342 @@
+// send/recv on a channel homed on another shard. The request travels to the home shard as
+// one envelope (MSG_RING doorbell, coalesced with whatever else goes there), is tried at
+// once, and if it must wait it parks in the channel's queue as a RemoteWaiter: no routine
+// is spawned for it. The same envelope carries the answer back. Cancelling the caller
+// posts a cancel by id; a request already answered ignores it, so the caller always gets
+// exactly one answer: the result, cancelled, or shard_stopped. A send that did not happen
+// brings its value back.
+//
+// Leases make a stream of remote sends cheap: a remote send that succeeds at home is
+// answered with a lease of buffer slots (ChanState::lend). Later sends from that shard
+// complete at once into its Outbox, which ships them home in one envelope at the end of
+// the tick; a shard gives back what it did not use after a tick without sends, when it
+// must ask again (so its values stay in order), when it closes the channel, when the home
+// shard revokes the lease on close, and when it stops. Receivers see a close only once
+// every lease is back, so no value sent under a lease is lost or seen after the close.
+#pragma once
+
+#include <vector>
+
+#include "ringo/core/chan_state.hpp"
+#include "ringo/core/cross_shard.hpp"
+
+namespace ringo::detail {
+
+// What both remote requests share: the route there and back, parking, cancel and stop.
+// Derived must provide `try_now(Shard&)` (true: answered), `queue()` (its wait list),
+// `finish()` (on the caller's shard, fills the awaiter) and `fail_with(error)`.
+template <class T, class Derived>
+struct RemoteRequest : Envelope, RemoteWaiter, ParkedRequest {
+  ChanState<T>* st;
+  Routine* caller;
+  uint32_t caller_shard;
+  uint64_t id;
+  ChanWaiter<T> waiter{};
+  bool answered = false;
+
+  RemoteRequest(ChanState<T>* s, Routine* r, uint32_t from, uint64_t call_id)
+      : st(s), caller(r), caller_shard(from), id(call_id) {
+    st->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~RemoteRequest() override { release_state(st); }
+
+  Derived& self() { return static_cast<Derived&>(*this); }
+
+  void deliver(Shard& here) override {
+    if (answered) {  // back on the caller's shard
+      self().finish();
+      here.unpark(caller);
+      delete this;
+      return;
+    }
+    if (self().try_now(here)) return answer(here);
+    waiter.remote = this;
+    self().queue().push_back(&waiter);
+    here.park_request(id, this);
+  }
+  void reject(Shard& here) override {
+    if (answered) {
+      self().answer_lost(here);  // the caller's shard is stopping with its routines
+      delete this;
+    } else {
+      self().fail_with(errc::shard_stopped);
+      answer(here);
+    }
+  }
+  void woken(Shard& home) override {
+    home.unpark_request(id);
+    answer(home);
+  }
+  void cancel(Shard& home) override { give_up(home, errc::cancelled); }
+  void stop(Shard& home) override { give_up(home, errc::shard_stopped); }
+
+  void give_up(Shard& home, errc why) {
+    self().queue().remove(&waiter);
+    home.unpark_request(id);
+    self().fail_with(why);
+    answer(home);
+  }
+  void answer(Shard& home) {
+    self().before_answer(home);
+    answered = true;
+    if (!home.post(caller_shard, this)) {  // the caller's shard is gone
+      self().answer_undeliverable(home);
+      delete this;
+    }
+  }
+  // Defaults: nothing to settle.
+  void before_answer(Shard&) {}
+  void answer_lost(Shard&) {}
+  void answer_undeliverable(Shard&) {}
+};
+
+// Values a shard sent under lease, and lease slots it gives back, on their way home.
+template <class T>
+struct Shipment final : Envelope {
+  ChanState<T>* st;
+  uint32_t from;
+  std::vector<T> values;
+  uint32_t returned;
+
+  Shipment(ChanState<T>* s, uint32_t shard, std::vector<T> v, uint32_t back)
+      : st(s), from(shard), values(std::move(v)), returned(back) {
+    st->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Shipment() override { release_state(st); }
+  void deliver(Shard&) override {
+    st->take_shipment(from, values, returned);
+    delete this;
+  }
+  // reject: the home shard is stopping, and the values go with its buffer.
+};
+
+// A shard's side of its lease on one channel: credit left, and what was sent under it.
+template <class T>
+struct Outbox final : TickHook {
+  ChanState<T>* st;
+  uint32_t credit = 0;
+  std::vector<T> batch;
+  bool registered = false;
+  bool sent_this_tick = false;
+
+  explicit Outbox(ChanState<T>* s) : st(s) {}
+
+  static Outbox& of(ChanState<T>* st, Shard& here) {
+    Outbox*& slot = st->outboxes[here.index()];
+    if (slot == nullptr) slot = new Outbox(st);
+    return *slot;
+  }
+
+  // A send under lease: done at once, shipped at the end of the tick.
+  bool try_send(Shard& here, T& value) {
+    if (credit == 0) return false;
+    --credit;
+    batch.push_back(std::move(value));
+    sent_this_tick = true;
+    hold(here);
+    return true;
+  }
+  void add_credit(Shard& here, uint32_t n) {
+    if (n == 0) return;
+    credit += n;
+    hold(here);
+  }
+  // Posts the batch home (and the unused credit, if give_back). Called before any other
+  // message this shard sends about the channel, so the home shard sees sends in order.
+  void ship(Shard& here, bool give_back) {
+    const uint32_t back = give_back ? std::exchange(credit, 0) : 0;
+    if (batch.empty() && back == 0) return;
+    auto* env = new Shipment<T>(st, here.index(), std::move(batch), back);
+    batch = {};
+    if (!here.post(st->home->index(), env)) delete env;  // home gone, and its buffer with it
+  }
+
+  bool at_tick_end(Shard& here, bool final) override {
+    ship(here, final || !sent_this_tick);
+    sent_this_tick = false;
+    if (credit > 0 || !batch.empty()) return true;
+    registered = false;
+    release_state(st);  // may delete st, and this outbox with it
+    return false;
+  }
+
+ private:
+  void hold(Shard& here) {
+    if (registered) return;
+    registered = true;
+    st->refs.fetch_add(1, std::memory_order_relaxed);  // an outbox with credit keeps st alive
+    here.add_tick_hook(this);
+  }
+};
+
+template <class T>
+ChanState<T>::~ChanState() {
+  for (Outbox<T>* o : outboxes) delete o;
+}
+
+// Sent by the home shard on close: give back the lease now.
+template <class T>
+struct Revoke final : Envelope {
+  ChanState<T>* st;
+  explicit Revoke(ChanState<T>* s) : st(s) { st->refs.fetch_add(1, std::memory_order_relaxed); }
+  ~Revoke() override { release_state(st); }
+  void deliver(Shard& here) override {
+    if (Outbox<T>* ob = st->outboxes[here.index()]) ob->ship(here, /*give_back=*/true);
+    delete this;
+  }
+  // reject: that shard is stopping; its final tick hooks give the lease back.
+};
+
+template <class T>
+void post_revoke(ChanState<T>* st, uint32_t shard) {
+  auto* env = new Revoke<T>(st);
+  if (!st->home->post(shard, env)) {
+    delete env;
+    st->write_off(shard);  // that shard is gone: its lease cannot come back
+  }
+}
+
+template <class T>
+struct RemoteSend;
+
+template <class T>
+struct RemoteSendEnvelope final : RemoteRequest<T, RemoteSendEnvelope<T>> {
+  using Base = RemoteRequest<T, RemoteSendEnvelope<T>>;
+  RemoteSend<T>* awaiter;  // dereferenced only on the caller's shard
+  T value;
+  std::error_code error{};
+  uint32_t lease = 0;  // slots lent with a successful answer
+
+  RemoteSendEnvelope(RemoteSend<T>* a, ChanState<T>* s, Routine* r, uint32_t from, uint64_t id, T v)
+      : Base(s, r, from, id), awaiter(a), value(std::move(v)) {
+    this->waiter.send_value = &value;
+    this->waiter.send_error = &error;
+  }
+  WaiterList<T>& queue() { return this->st->senders_waiting; }
+  bool try_now(Shard&) {
+    switch (this->st->try_send(value)) {
+      case Attempt::done: return true;
+      case Attempt::closed: return error = make_error_code(errc::channel_closed), true;
+      case Attempt::would_block: return false;
+    }
+    return true;
+  }
+  void fail_with(errc why) { error = make_error_code(why); }
+  void before_answer(Shard&) {
+    if (!error) lease = this->st->lend(this->caller_shard);
+  }
+  // A lease that never reaches its shard goes back at once.
+  void answer_undeliverable(Shard&) {
+    if (lease > 0) this->st->write_off(this->caller_shard);
+  }
+  void answer_lost(Shard& here) {
+    if (lease == 0) return;
+    auto* env = new Shipment<T>(this->st, here.index(), {}, lease);
+    if (!here.post(this->st->home->index(), env)) delete env;
+  }
+  void finish();
+};
+
+template <class T>
+struct RemoteSend {
+  ChanState<T>* st;
+  T value;
+  std::error_code error{};
+  uint64_t id = 0;
+
+  bool await_ready() {
+    Routine* me = this_routine();
+    if (me == nullptr) return error = make_error_code(errc::not_in_runtime), true;
+    if (me->should_cancel()) return error = make_error_code(errc::cancelled), true;
+    return Outbox<T>::of(st, *me->shard).try_send(*me->shard, value);
+  }
+  bool await_suspend(std::coroutine_handle<> h) {
+    Routine* me = this_routine();
+    Shard& here = *me->shard;
+    Outbox<T>::of(st, here).ship(here, /*give_back=*/false);  // earlier sends go first
+    id = here.next_call_id();
+    auto* env = new RemoteSendEnvelope<T>(this, st, me, here.index(), id, std::move(value));
+    if (auto posted = here.post(st->home->index(), env); !posted) {
+      value = std::move(env->value);
+      error = posted.error();
+      delete env;
+      return false;
+    }
+    here.park(me, h, "chan send (remote)", st->id, &RemoteSend::on_cancel, this);
+    return true;
+  }
+  // The answer always comes (sent, cancelled with the value, or shard_stopped).
+  static void on_cancel(Routine* me, void* ctx) {
+    auto* self = static_cast<RemoteSend*>(ctx);
+    post_cancel_call(*me->shard, self->st->home->index(), self->id);
+  }
+  SendResult<T> await_resume() {
+    if (error) return std::unexpected(Rejected<T>{error, std::move(value)});
+    return {};
+  }
+};
+
+template <class T>
+void RemoteSendEnvelope<T>::finish() {
+  awaiter->error = error;
+  if (error) awaiter->value = std::move(value);
+  Outbox<T>::of(this->st, *current_shard()).add_credit(*current_shard(), lease);
+}
+
+template <class T>
+struct RemoteRecv;
+
+template <class T>
+struct RemoteRecvEnvelope final : RemoteRequest<T, RemoteRecvEnvelope<T>> {
+  using Base = RemoteRequest<T, RemoteRecvEnvelope<T>>;
+  RemoteRecv<T>* awaiter;  // dereferenced only on the caller's shard
+  std::optional<Result<T>> slot;
+
+  RemoteRecvEnvelope(RemoteRecv<T>* a, ChanState<T>* s, Routine* r, uint32_t from, uint64_t id)
+      : Base(s, r, from, id), awaiter(a) {
+    this->waiter.recv_slot = &slot;
+  }
+  WaiterList<T>& queue() { return this->st->receivers_waiting; }
+  bool try_now(Shard&) { return this->st->try_recv(slot) != Attempt::would_block; }
+  void fail_with(errc why) { slot.emplace(fail(why)); }
+  void finish();
+};
+
+template <class T>
+struct RemoteRecv {
+  ChanState<T>* st;
+  std::optional<Result<T>> slot{};
+  uint64_t id = 0;
+
+  bool await_ready() {
+    Routine* me = this_routine();
+    if (me == nullptr) return slot.emplace(fail(errc::not_in_runtime)), true;
+    if (me->should_cancel()) return slot.emplace(fail(errc::cancelled)), true;
+    return false;
+  }
+  bool await_suspend(std::coroutine_handle<> h) {
+    Routine* me = this_routine();
+    Shard& here = *me->shard;
+    id = here.next_call_id();
+    auto* env = new RemoteRecvEnvelope<T>(this, st, me, here.index(), id);
+    if (auto posted = here.post(st->home->index(), env); !posted) {
+      slot.emplace(std::unexpected(posted.error()));
+      delete env;
+      return false;
+    }
+    here.park(me, h, "chan recv (remote)", st->id, &RemoteRecv::on_cancel, this);
+    return true;
+  }
+  static void on_cancel(Routine* me, void* ctx) {
+    auto* self = static_cast<RemoteRecv*>(ctx);
+    post_cancel_call(*me->shard, self->st->home->index(), self->id);
+  }
+  Result<T> await_resume() { return std::move(*slot); }
+};
+
+template <class T>
+void RemoteRecvEnvelope<T>::finish() {
+  awaiter->slot = std::move(slot);
+}
+
+}  // namespace ringo::detail

@@ -1,0 +1,310 @@
+// A channel's state on its home shard: the buffer, the wait queues and the home-shard
+// awaiters. Internal to chan.hpp; only the home shard touches anything here except the
+// reference counts.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "ringo/core/intrusive_list.hpp"
+#include "ringo/core/ring_buffer.hpp"
+#include "ringo/core/task.hpp"
+
+namespace ringo {
+
+inline constexpr size_t unbounded = SIZE_MAX;
+inline constexpr size_t kMaxChannelCapacity = size_t{1} << 30;
+
+// A send that did not happen: why, and the value, handed back.
+template <class T>
+struct Rejected {
+  std::error_code error;
+  T value;
+};
+template <class T>
+using SendResult = std::expected<void, Rejected<T>>;
+
+namespace detail {
+
+struct SelectCore;
+void select_fire(SelectCore* core, uint32_t case_index);
+
+// A waiter that stands for a request from another shard (chan_remote.hpp): woken() runs
+// on the home shard when the waiter is satisfied or the channel closes.
+struct RemoteWaiter {
+  virtual void woken(Shard& home) = 0;
+
+ protected:
+  ~RemoteWaiter() = default;
+};
+
+// One blocked operation in a channel's wait queue: a routine, a select case, or a remote
+// request.
+template <class T>
+struct ChanWaiter {
+  ChanWaiter* prev = nullptr;
+  ChanWaiter* next = nullptr;
+  Routine* routine = nullptr;
+  SelectCore* select = nullptr;    // non-null: this waiter is one case of a select
+  RemoteWaiter* remote = nullptr;  // non-null: a request from another shard
+  uint32_t case_index = 0;
+  std::optional<Result<T>>* recv_slot = nullptr;  // receiver: where the value goes
+  T* send_value = nullptr;                        // sender: the value to hand over
+  std::error_code* send_error = nullptr;          // sender: set on close
+};
+
+template <class T>
+using WaiterList = IntrusiveList<ChanWaiter<T>, &ChanWaiter<T>::prev, &ChanWaiter<T>::next>;
+
+enum class Attempt { done, closed, would_block };
+
+template <class T>
+struct Outbox;
+template <class T>
+struct ChanState;
+template <class T>
+void post_revoke(ChanState<T>* st, uint32_t shard);
+
+// Up to this many sends a remote shard may complete on its own before asking again.
+inline constexpr uint32_t kMaxLease = 256;
+
+template <class T>
+struct ChanState {
+  Shard* home;
+  size_t capacity;
+  uint64_t id;
+  RingBuffer<T> buffer;
+  bool closed = false;
+  WaiterList<T> receivers_waiting;
+  WaiterList<T> senders_waiting;
+  // Buffer slots leased to other shards (chan_remote.hpp): values sent there, or that may
+  // be sent there, without asking. buffer.size() + leased <= capacity always holds.
+  size_t leased = 0;
+  std::vector<uint32_t> leased_by;   // per shard; home only
+  std::vector<Outbox<T>*> outboxes;  // slot i is created and used by shard i only
+  std::atomic<uint32_t> senders{0};
+  std::atomic<uint32_t> refs{0};
+
+  ChanState(Shard* h, size_t cap)
+      : home(h),
+        capacity(cap),
+        id(h->next_call_id()),
+        leased_by(h->group().size(), 0),
+        outboxes(h->group().size(), nullptr) {}
+  ~ChanState();
+
+  void wake(ChanWaiter<T>* w) {
+    if (w->remote != nullptr) {
+      w->remote->woken(*home);
+    } else if (w->select != nullptr) {
+      select_fire(w->select, w->case_index);
+    } else {
+      home->unpark(w->routine);
+    }
+  }
+
+  bool has_room() const noexcept { return buffer.size() + leased < capacity; }
+  // Closed for receivers too: no value may still arrive under a lease.
+  bool drained_closed() const noexcept { return closed && leased == 0 && buffer.empty(); }
+  bool recv_ready() const noexcept { return !buffer.empty() || !senders_waiting.empty() || (closed && leased == 0); }
+  bool send_ready() const noexcept { return closed || !receivers_waiting.empty() || has_room(); }
+
+  // Hands v to a waiting receiver or the buffer. On closed or would_block, v is untouched.
+  Attempt try_send(T& v) {
+    if (closed) return Attempt::closed;
+    if (ChanWaiter<T>* w = receivers_waiting.pop_front()) {
+      w->recv_slot->emplace(std::move(v));
+      wake(w);
+      return Attempt::done;
+    }
+    if (has_room()) {
+      buffer.push_back(std::move(v));
+      return Attempt::done;
+    }
+    return Attempt::would_block;
+  }
+
+  // Takes the oldest value (buffer first, then a waiting sender), or reports the close.
+  Attempt try_recv(std::optional<Result<T>>& out) {
+    if (!buffer.empty()) {
+      out.emplace(std::move(buffer.front()));
+      buffer.pop_front();
+      admit_waiting_senders();
+      return Attempt::done;
+    }
+    if (ChanWaiter<T>* w = senders_waiting.pop_front()) {
+      out.emplace(std::move(*w->send_value));
+      wake(w);
+      return Attempt::done;
+    }
+    if (closed && leased == 0) {
+      out.emplace(fail(errc::channel_closed));
+      return Attempt::closed;
+    }
+    return Attempt::would_block;
+  }
+
+  // Blocked senders move into the buffer while it has room.
+  void admit_waiting_senders() {
+    while (has_room()) {
+      ChanWaiter<T>* w = senders_waiting.pop_front();
+      if (w == nullptr) return;
+      buffer.push_back(std::move(*w->send_value));
+      wake(w);
+    }
+  }
+
+  // Receivers learn of the close only once no leased value can still arrive.
+  void settle_close() {
+    if (!closed || leased != 0) return;
+    while (ChanWaiter<T>* w = receivers_waiting.pop_front()) {
+      w->recv_slot->emplace(fail(errc::channel_closed));
+      wake(w);
+    }
+  }
+
+  Result<void> close() {
+    if (closed) return fail(errc::channel_closed);
+    closed = true;
+    while (ChanWaiter<T>* w = senders_waiting.pop_front()) {
+      *w->send_error = make_error_code(errc::channel_closed);
+      wake(w);
+    }
+    for (uint32_t shard = 0; shard < leased_by.size(); ++shard) {
+      if (leased_by[shard] > 0) post_revoke(this, shard);
+    }
+    settle_close();
+    return {};
+  }
+
+  // ---- leases (home shard only) ----
+  // Lends `shard` up to kMaxLease slots, half of the free room at most, so other senders
+  // keep room too. Nothing on a closed or unbuffered channel.
+  uint32_t lend(uint32_t shard) {
+    if (closed || !has_room()) return 0;
+    const size_t room = capacity - buffer.size() - leased;
+    const auto n = static_cast<uint32_t>(std::min<size_t>(kMaxLease, room / 2));
+    leased += n;
+    leased_by[shard] += n;
+    return n;
+  }
+  // Values sent under lease from `shard`, and slots it gives back unused.
+  void take_shipment(uint32_t shard, std::vector<T>& values, uint32_t returned) {
+    const size_t settled = values.size() + returned;
+    leased -= settled;
+    leased_by[shard] -= static_cast<uint32_t>(settled);
+    for (T& v : values) {
+      if (ChanWaiter<T>* w = receivers_waiting.pop_front()) {
+        w->recv_slot->emplace(std::move(v));
+        wake(w);
+      } else {
+        buffer.push_back(std::move(v));  // the lease reserved this slot, even after a close
+      }
+    }
+    if (!closed) admit_waiting_senders();
+    settle_close();
+  }
+  // A lease that can never come back (its shard is gone).
+  void write_off(uint32_t shard) {
+    leased -= leased_by[shard];
+    leased_by[shard] = 0;
+    if (!closed) admit_waiting_senders();
+    settle_close();
+  }
+};
+
+template <class T>
+struct CloseEnvelope final : Envelope {
+  ChanState<T>* state;
+  explicit CloseEnvelope(ChanState<T>* s) : state(s) {}
+  void deliver(Shard&) override {
+    (void)state->close();
+    release_state(state);
+    delete this;
+  }
+  void reject(Shard&) override {
+    state->closed = true;  // the home shard is stopping: nobody waits any more
+    release_state(state);
+    delete this;
+  }
+};
+
+template <class T>
+void release_state(ChanState<T>* s) {
+  if (s->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete s;
+}
+
+// The home-shard half of send: try now, else park until a receiver takes the value.
+template <class T>
+struct LocalSend {
+  ChanState<T>* st;
+  T value;
+  Routine* me = nullptr;
+  ChanWaiter<T> waiter{};
+  std::error_code error{};
+
+  bool await_ready() {
+    if (st == nullptr) return error = make_error_code(errc::no_channel), true;
+    me = this_routine();
+    if (me == nullptr) return error = make_error_code(errc::not_in_runtime), true;
+    if (me->should_cancel()) return error = make_error_code(errc::cancelled), true;
+    switch (st->try_send(value)) {
+      case Attempt::done: return true;
+      case Attempt::closed: return error = make_error_code(errc::channel_closed), true;
+      case Attempt::would_block: return false;
+    }
+    return true;
+  }
+  void await_suspend(std::coroutine_handle<> h) {
+    waiter.routine = me;
+    waiter.send_value = &value;
+    waiter.send_error = &error;
+    st->senders_waiting.push_back(&waiter);
+    st->home->park(me, h, "chan send", st->id, &LocalSend::on_cancel, this);
+  }
+  static void on_cancel(Routine* r, void* ctx) {
+    auto* self = static_cast<LocalSend*>(ctx);
+    self->st->senders_waiting.remove(&self->waiter);
+    self->error = make_error_code(errc::cancelled);
+    r->shard->unpark(r);
+  }
+  SendResult<T> await_resume() {
+    if (error) return std::unexpected(Rejected<T>{error, std::move(value)});
+    return {};
+  }
+};
+
+template <class T>
+struct LocalRecv {
+  ChanState<T>* st;
+  Routine* me = nullptr;
+  ChanWaiter<T> waiter{};
+  std::optional<Result<T>> slot{};
+
+  bool await_ready() {
+    if (st == nullptr) return slot.emplace(fail(errc::no_channel)), true;
+    me = this_routine();
+    if (me == nullptr) return slot.emplace(fail(errc::not_in_runtime)), true;
+    if (me->should_cancel()) return slot.emplace(fail(errc::cancelled)), true;
+    return st->try_recv(slot) != Attempt::would_block;
+  }
+  void await_suspend(std::coroutine_handle<> h) {
+    waiter.routine = me;
+    waiter.recv_slot = &slot;
+    st->receivers_waiting.push_back(&waiter);
+    st->home->park(me, h, "chan recv", st->id, &LocalRecv::on_cancel, this);
+  }
+  static void on_cancel(Routine* r, void* ctx) {
+    auto* self = static_cast<LocalRecv*>(ctx);
+    self->st->receivers_waiting.remove(&self->waiter);
+    self->slot.emplace(fail(errc::cancelled));
+    r->shard->unpark(r);
+  }
+  Result<T> await_resume() { return std::move(*slot); }
+};
+
+}  // namespace detail
+}  // namespace ringo
