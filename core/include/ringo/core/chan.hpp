@@ -20,7 +20,8 @@
 // not_in_runtime, cancelled, wrong_shard (try_* or select off the home shard),
 // shard_stopped (home shard stopping or gone; a send's value comes back).
 //
-// Element types must be movable.
+// Element types must be movable and default-constructible (the buffer keeps constructed
+// slots).
 //
 // Thread-safety: handles may be copied, moved and dropped on any shard (the reference
 // counts are atomic); operations follow the rules above. The channel closes itself when

@@ -9,10 +9,10 @@
 // Leases make a stream of remote sends cheap: a remote send that succeeds at home is
 // answered with a lease of buffer slots (ChanState::lend). Later sends from that shard
 // complete at once into its Outbox, which ships them home in one envelope at the end of
-// the tick; a shard gives back what it did not use after a tick without sends, when it
-// must ask again (so its values stay in order), when it closes the channel, when the home
-// shard revokes the lease on close, and when it stops. Receivers see a close only once
-// every lease is back, so no value sent under a lease is lost or seen after the close.
+// the tick, and asks for the next lease (TopUp) when half of the last one is used; a shard gives back what it did not
+// use after a tick without sends, when it must ask again (so its values stay in order), when it closes the channel,
+// when the home shard revokes the lease on close, and when it stops. Receivers see a close only once every lease is
+// back, so no value sent under a lease is lost or seen after the close.
 #pragma once
 
 #include <vector>
@@ -118,6 +118,8 @@ struct Outbox final : TickHook {
   std::vector<T> batch;
   bool registered = false;
   bool sent_this_tick = false;
+  bool asking = false;      // a TopUp is on its way
+  uint32_t last_lease = 0;  // the size of the last lease received
 
   explicit Outbox(ChanState<T>* s) : st(s) {}
 
@@ -127,18 +129,22 @@ struct Outbox final : TickHook {
     return *slot;
   }
 
-  // A send under lease: done at once, shipped at the end of the tick.
+  // A send under lease: done at once, shipped at the end of the tick. Half-way through a
+  // lease the outbox asks for the next one, so a steady stream never waits a round trip.
   bool try_send(Shard& here, T& value) {
     if (credit == 0) return false;
     --credit;
     batch.push_back(std::move(value));
     sent_this_tick = true;
     hold(here);
+    if (credit == last_lease / 2 && !asking) ask_more(here);
     return true;
   }
+  void ask_more(Shard& here);
   void add_credit(Shard& here, uint32_t n) {
     if (n == 0) return;
     credit += n;
+    last_lease = n;
     hold(here);
   }
   // Posts the batch home (and the unused credit, if give_back). Called before any other
@@ -168,6 +174,51 @@ struct Outbox final : TickHook {
     here.add_tick_hook(this);
   }
 };
+
+// Asks the home shard for more lease, and brings the answer back.
+template <class T>
+struct TopUp final : Envelope {
+  ChanState<T>* st;
+  uint32_t from;
+  uint32_t lent = 0;
+  bool answered = false;
+
+  TopUp(ChanState<T>* s, uint32_t shard) : st(s), from(shard) { st->refs.fetch_add(1, std::memory_order_relaxed); }
+  ~TopUp() override { release_state(st); }
+  void deliver(Shard& here) override {
+    if (!answered) {
+      lent = st->lend(from);
+      answered = true;
+      if (!here.post(from, this)) {
+        st->write_off(from);  // that shard is gone, with all it held
+        delete this;
+      }
+      return;
+    }
+    Outbox<T>& ob = Outbox<T>::of(st, here);
+    ob.asking = false;
+    ob.add_credit(here, lent);
+    delete this;
+  }
+  void reject(Shard& here) override {
+    if (answered && lent > 0) {  // the asking shard is stopping: the lease goes back
+      auto* back = new Shipment<T>(st, here.index(), {}, lent);
+      if (!here.post(st->home->index(), back)) delete back;
+    }
+    delete this;
+  }
+};
+
+template <class T>
+void Outbox<T>::ask_more(Shard& here) {
+  // The batch still goes at the end of the tick: shipping it here as well measured slower.
+  auto* env = new TopUp<T>(st, here.index());
+  if (here.post(st->home->index(), env)) {
+    asking = true;
+  } else {
+    delete env;
+  }
+}
 
 template <class T>
 ChanState<T>::~ChanState() {
