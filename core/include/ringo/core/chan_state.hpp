@@ -132,7 +132,7 @@ struct ChanState {
     if (!buffer.empty()) {
       out.emplace(std::move(buffer.front()));
       buffer.pop_front();
-      admit_waiting_senders();
+      if (!senders_waiting.empty()) admit_waiting_senders();
       return Attempt::done;
     }
     if (ChanWaiter<T>* w = senders_waiting.pop_front()) {
