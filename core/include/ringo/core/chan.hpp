@@ -106,7 +106,7 @@ class Sender : public detail::ChanHandle<T> {
     if (st_ == nullptr || current_shard() == nullptr || current_shard() == st_->home) {
       return Either{LocalSend<T>{st_, std::move(value)}};
     }
-    return Either{RemoteSend<T>{st_, std::move(value)}};
+    return Either{RemoteSend<T>{{st_}, std::move(value)}};
   }
 
   // Home shard only: sends if it can without waiting.
@@ -200,7 +200,7 @@ class Receiver : public detail::ChanHandle<T> {
     if (st_ == nullptr || current_shard() == nullptr || current_shard() == st_->home) {
       return Either{LocalRecv<T>{st_}};
     }
-    return Either{RemoteRecv<T>{st_}};
+    return Either{RemoteRecv<T>{{st_}}};
   }
 
   // Home shard only: a value if one is ready now.

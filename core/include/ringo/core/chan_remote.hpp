@@ -23,7 +23,7 @@
 namespace ringo::detail {
 
 // What both remote requests share: the route there and back, parking, cancel and stop.
-// Derived must provide `try_now(Shard&)` (true: answered), `queue()` (its wait list),
+// Derived must provide `try_now()` (true: answered), `queue()` (its wait list),
 // `finish()` (on the caller's shard, fills the awaiter) and `fail_with(error)`.
 template <class T, class Derived>
 struct RemoteRequest : Envelope, RemoteWaiter, ParkedRequest {
@@ -49,7 +49,7 @@ struct RemoteRequest : Envelope, RemoteWaiter, ParkedRequest {
       delete this;
       return;
     }
-    if (self().try_now(here)) return answer(here);
+    if (self().try_now()) return answer(here);
     waiter.remote = this;
     self().queue().push_back(&waiter);
     here.park_request(id, this);
@@ -247,6 +247,26 @@ void post_revoke(ChanState<T>* st, uint32_t shard) {
   }
 }
 
+// What the two remote awaiters share: the channel, the request's id, posting the request
+// and parking the caller, and the cancel that follows the request by id.
+template <class T>
+struct RemoteAwaiterBase {
+  ChanState<T>* st;
+  uint64_t id = 0;
+
+  // On error the caller keeps env and is not parked.
+  Result<void> post_and_park(Shard& here, Routine* me, std::coroutine_handle<> h, Envelope* env, const char* reason) {
+    if (auto posted = here.post(st->home->index(), env); !posted) return posted;
+    here.park(me, h, reason, st->id, &RemoteAwaiterBase::on_cancel, this);
+    return {};
+  }
+  // The answer always comes (the result, cancelled, or shard_stopped): keep waiting for it.
+  static void on_cancel(Routine* me, void* ctx) {
+    auto* self = static_cast<RemoteAwaiterBase*>(ctx);
+    post_cancel_call(*me->shard, self->st->home->index(), self->id);
+  }
+};
+
 template <class T>
 struct RemoteSend;
 
@@ -264,7 +284,7 @@ struct RemoteSendEnvelope final : RemoteRequest<T, RemoteSendEnvelope<T>> {
     this->waiter.send_error = &error;
   }
   WaiterList<T>& queue() { return this->st->senders_waiting; }
-  bool try_now(Shard&) {
+  bool try_now() {
     switch (this->st->try_send(value)) {
       case Attempt::done: return true;
       case Attempt::closed: return error = make_error_code(errc::channel_closed), true;
@@ -289,37 +309,29 @@ struct RemoteSendEnvelope final : RemoteRequest<T, RemoteSendEnvelope<T>> {
 };
 
 template <class T>
-struct RemoteSend {
-  ChanState<T>* st;
+struct RemoteSend : RemoteAwaiterBase<T> {
   T value;
   std::error_code error{};
-  uint64_t id = 0;
 
   bool await_ready() {
     Routine* me = this_routine();
     if (me == nullptr) return error = make_error_code(errc::not_in_runtime), true;
     if (me->should_cancel()) return error = make_error_code(errc::cancelled), true;
-    return Outbox<T>::of(st, *me->shard).try_send(*me->shard, value);
+    return Outbox<T>::of(this->st, *me->shard).try_send(*me->shard, value);
   }
   bool await_suspend(std::coroutine_handle<> h) {
     Routine* me = this_routine();
     Shard& here = *me->shard;
-    Outbox<T>::of(st, here).ship(here, /*give_back=*/false);  // earlier sends go first
-    id = here.next_call_id();
-    auto* env = new RemoteSendEnvelope<T>(this, st, me, here.index(), id, std::move(value));
-    if (auto posted = here.post(st->home->index(), env); !posted) {
+    Outbox<T>::of(this->st, here).ship(here, /*give_back=*/false);  // earlier sends go first
+    this->id = here.next_call_id();
+    auto* env = new RemoteSendEnvelope<T>(this, this->st, me, here.index(), this->id, std::move(value));
+    if (auto parked = this->post_and_park(here, me, h, env, "chan send (remote)"); !parked) {
       value = std::move(env->value);
-      error = posted.error();
+      error = parked.error();
       delete env;
       return false;
     }
-    here.park(me, h, "chan send (remote)", st->id, &RemoteSend::on_cancel, this);
     return true;
-  }
-  // The answer always comes (sent, cancelled with the value, or shard_stopped).
-  static void on_cancel(Routine* me, void* ctx) {
-    auto* self = static_cast<RemoteSend*>(ctx);
-    post_cancel_call(*me->shard, self->st->home->index(), self->id);
   }
   SendResult<T> await_resume() {
     if (error) return std::unexpected(Rejected<T>{error, std::move(value)});
@@ -348,16 +360,14 @@ struct RemoteRecvEnvelope final : RemoteRequest<T, RemoteRecvEnvelope<T>> {
     this->waiter.recv_slot = &slot;
   }
   WaiterList<T>& queue() { return this->st->receivers_waiting; }
-  bool try_now(Shard&) { return this->st->try_recv(slot) != Attempt::would_block; }
+  bool try_now() { return this->st->try_recv(slot) != Attempt::would_block; }
   void fail_with(errc why) { slot.emplace(fail(why)); }
   void finish();
 };
 
 template <class T>
-struct RemoteRecv {
-  ChanState<T>* st;
+struct RemoteRecv : RemoteAwaiterBase<T> {
   std::optional<Result<T>> slot{};
-  uint64_t id = 0;
 
   bool await_ready() {
     Routine* me = this_routine();
@@ -368,19 +378,14 @@ struct RemoteRecv {
   bool await_suspend(std::coroutine_handle<> h) {
     Routine* me = this_routine();
     Shard& here = *me->shard;
-    id = here.next_call_id();
-    auto* env = new RemoteRecvEnvelope<T>(this, st, me, here.index(), id);
-    if (auto posted = here.post(st->home->index(), env); !posted) {
-      slot.emplace(std::unexpected(posted.error()));
+    this->id = here.next_call_id();
+    auto* env = new RemoteRecvEnvelope<T>(this, this->st, me, here.index(), this->id);
+    if (auto parked = this->post_and_park(here, me, h, env, "chan recv (remote)"); !parked) {
+      slot.emplace(std::unexpected(parked.error()));
       delete env;
       return false;
     }
-    here.park(me, h, "chan recv (remote)", st->id, &RemoteRecv::on_cancel, this);
     return true;
-  }
-  static void on_cancel(Routine* me, void* ctx) {
-    auto* self = static_cast<RemoteRecv*>(ctx);
-    post_cancel_call(*me->shard, self->st->home->index(), self->id);
   }
   Result<T> await_resume() { return std::move(*slot); }
 };

@@ -107,8 +107,6 @@ struct ChanState {
   }
 
   bool has_room() const noexcept { return buffer.size() + leased < capacity; }
-  // Closed for receivers too: no value may still arrive under a lease.
-  bool drained_closed() const noexcept { return closed && leased == 0 && buffer.empty(); }
   bool recv_ready() const noexcept { return !buffer.empty() || !senders_waiting.empty() || (closed && leased == 0); }
   bool send_ready() const noexcept { return closed || !receivers_waiting.empty() || has_room(); }
 
