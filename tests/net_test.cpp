@@ -182,6 +182,145 @@ TEST_P(Net, AStreamIsBoundToItsShard) {
   EXPECT_TRUE(r.has_value()) << r.error().message();
 }
 
+// ---------------------------------------------------------------- accept
+
+// Connects n clients to where (each writes its index as one byte) and returns them.
+Task<Result<std::vector<net::TcpStream>>> connect_clients(net::SocketAddr where, size_t n) {
+  std::vector<net::TcpStream> clients;
+  for (size_t i = 0; i < n; ++i) {
+    auto c = co_await net::TcpStream::connect(where, in(5s));
+    if (!c) co_return std::unexpected(c.error());
+    const char id = static_cast<char>(i);
+    if (auto w = co_await c->write_all(std::span(&id, 1)); !w) co_return std::unexpected(w.error());
+    clients.push_back(std::move(*c));
+  }
+  co_return clients;
+}
+
+// Accepts n connections and reads each one's index byte; all n indexes must be seen.
+Task<Result<void>> accept_all(const net::TcpListener& listener, size_t n) {
+  std::vector<bool> seen(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    auto s = co_await listener.accept(in(5s));
+    if (!s) co_return std::unexpected(s.error());
+    char id = 0;
+    if (auto r = co_await s->read_exact(std::span(&id, 1), in(5s)); !r) co_return std::unexpected(r.error());
+    const auto k = static_cast<unsigned char>(id);
+    EXPECT_LT(k, n);
+    if (k < n) {
+      EXPECT_FALSE(seen[k]) << "connection " << int{k} << " accepted twice";
+      seen[k] = true;
+    }
+  }
+  co_return Result<void>{};
+}
+
+TEST_P(Net, OneMultishotAcceptServesManyConnections) {
+  constexpr size_t kClients = 40;
+  auto r = run([]() -> Task<Result<void>> {
+    auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
+    if (!listener) co_return std::unexpected(listener.error());
+    auto clients = co_await connect_clients(*listener->local_addr(), kClients);
+    if (!clients) co_return std::unexpected(clients.error());
+    co_return co_await accept_all(*listener, kClients);
+  }());
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  // Every connection but possibly the last came from one armed op (the last one may end
+  // it when the listener's shard shuts down).
+  EXPECT_GE(last_stats_.total.multishot_results, kClients - 1);
+}
+
+TEST_P(Net, ACancelledOrTimedOutAcceptLosesNoConnection) {
+  auto r = run([]() -> Task<Result<void>> {
+    auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
+    if (!listener) co_return std::unexpected(listener.error());
+    EXPECT_EQ(err(co_await listener->accept(in(2ms))), errc::timed_out);
+    auto waiter = go(
+        [](const net::TcpListener* l) -> Task<Result<net::TcpStream>> { co_return co_await l->accept(); }(&*listener));
+    co_await sleep(1ms);
+    (void)waiter.abort();
+    EXPECT_EQ(err(co_await waiter.join()), errc::cancelled);
+    // Both connections arrive after their accepts gave up; both are still there.
+    auto clients = co_await connect_clients(*listener->local_addr(), 2);
+    if (!clients) co_return std::unexpected(clients.error());
+    co_return co_await accept_all(*listener, 2);
+  }());
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+}
+
+TEST_P(Net, SeveralRoutinesWaitInAcceptAndEachGetsOneConnection) {
+  constexpr size_t kWaiters = 4;
+  auto r = run([]() -> Task<Result<void>> {
+    auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
+    if (!listener) co_return std::unexpected(listener.error());
+    std::vector<JoinHandle<Result<net::TcpStream>>> waiters;
+    for (size_t i = 0; i < kWaiters; ++i) {
+      waiters.push_back(go([](const net::TcpListener* l) -> Task<Result<net::TcpStream>> {
+        co_return co_await l->accept(in(5s));
+      }(&*listener)));
+    }
+    auto clients = co_await connect_clients(*listener->local_addr(), kWaiters);
+    if (!clients) co_return std::unexpected(clients.error());
+    std::vector<bool> seen(kWaiters, false);
+    for (auto& w : waiters) {
+      auto s = co_await w.join();
+      if (!s) co_return std::unexpected(s.error());
+      char id = 0;
+      if (auto rd = co_await s->read_exact(std::span(&id, 1), in(5s)); !rd) co_return std::unexpected(rd.error());
+      EXPECT_FALSE(seen.at(static_cast<size_t>(id)));
+      seen.at(static_cast<size_t>(id)) = true;
+    }
+    co_return Result<void>{};
+  }());
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+}
+
+TEST_P(Net, AListenerNobodyAcceptsFromStaysBoundedAndLosesNothing) {
+  // More connections than the listener queues (128): the multishot is cancelled at the
+  // bound, the rest wait in the kernel's backlog, and accepting re-arms it.
+  constexpr size_t kClients = 200;
+  auto r = run([]() -> Task<Result<void>> {
+    auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
+    if (!listener) co_return std::unexpected(listener.error());
+    EXPECT_EQ(err(co_await listener->accept(in(1ms))), errc::timed_out);  // arms the multishot
+    auto clients = co_await connect_clients(*listener->local_addr(), kClients);
+    if (!clients) co_return std::unexpected(clients.error());
+    co_await sleep(5ms);
+    co_return co_await accept_all(*listener, kClients);
+  }());
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_GE(last_stats_.total.ops_cancelled_by_kernel + last_stats_.total.ops_completed_despite_cancel, 1u);
+}
+
+TEST_P(Net, ClosingAListenerFailsItsAcceptsAndClosesQueuedConnections) {
+  auto r = run([]() -> Task<Result<void>> {
+    auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
+    if (!listener) co_return std::unexpected(listener.error());
+    const net::SocketAddr where = *listener->local_addr();
+    EXPECT_EQ(err(co_await listener->accept(in(1ms))), errc::timed_out);  // arms the multishot
+    auto clients = co_await connect_clients(where, 2);                    // queued in the listener
+    if (!clients) co_return std::unexpected(clients.error());
+    co_await sleep(2ms);
+    auto waiter = go([](const net::TcpListener* l) -> Task<Result<net::TcpStream>> {
+      auto first = co_await l->accept(in(5s));  // takes a queued connection at once
+      if (!first) co_return first;
+      co_return co_await l->accept(in(5s));  // the other one
+    }(&*listener));
+    (void)co_await waiter.join();
+    auto blocked = go([](const net::TcpListener* l) -> Task<Result<net::TcpStream>> {
+      co_return co_await l->accept(in(5s));
+    }(&*listener));
+    co_await sleep(1ms);
+    EXPECT_TRUE(co_await listener->close());
+    EXPECT_EQ(err(co_await blocked.join()), std::errc::bad_file_descriptor);
+    // The port is free again once its multishot is gone.
+    auto again = net::TcpListener::bind(where);
+    EXPECT_TRUE(again.has_value()) << err(again).message();
+    co_return Result<void>{};
+  }());
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+}
+
 Task<Result<echo::LoadReport>> echo_under_load(uint32_t connections, uint64_t requests, size_t size) {
   auto server = co_await echo::start_server(net::SocketAddr::loopback_v4(0));
   if (!server) co_return std::unexpected(server.error());
@@ -359,6 +498,21 @@ TEST(NetInSim, EchoUnderFaultPresetsLosesNoByteExceptOnReportedResets) {
     }
   }
   EXPECT_GT(resets_seen, 0u) << "no fault ever reached a connection in " << runs << " runs: the presets are idle";
+}
+
+TEST(NetInSim, EchoWithoutMultishotAcceptFallsBackToOneOpPerConnection) {
+  RuntimeConfig c;
+  c.backend = Backend::sim;
+  c.shards = 2;
+  c.faults.multishot_accept = false;
+  auto rt = Runtime::create(c);
+  ASSERT_TRUE(rt.has_value());
+  auto r = rt->block_on(echo_under_load(16, 4, 64));
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(r->failed_connections, 0u);
+  EXPECT_EQ(r->corrupted, 0u);
+  (void)rt->shutdown();
+  EXPECT_EQ(rt->stats().total.multishot_results, 0u);
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
 #include <charconv>
 #include <cstring>
 
+#include "acceptor.hpp"
+#include "ringo/core/deadline.hpp"
+
 namespace ringo::net {
 
 // ---------------------------------------------------------------- SocketAddr
@@ -193,10 +196,26 @@ Result<TcpListener> TcpListener::bind(const SocketAddr& addr, ListenOptions opti
   listen_call.op = SysOp::listen;
   listen_call.arg = options.backlog;
   if (Result<int64_t> r = d->sys(listen_call); !r) return std::unexpected(r.error());
-  return TcpListener(std::move(*d));
+  TcpListener listener(std::move(*d));
+  Shard* home = listener.d_.home();
+  if (home->ring().caps().multishot_accept) listener.acceptor_.reset(new detail::Acceptor(home, listener.d_.fd()));
+  return listener;
 }
 
 Task<Result<TcpStream>> TcpListener::accept(Instant deadline) const {
+  return acceptor_ ? accept_queued(deadline) : accept_one(deadline);
+}
+
+Task<Result<TcpStream>> TcpListener::accept_queued(Instant deadline) const {
+  if (std::error_code e = d_.check()) co_return std::unexpected(e);
+  Result<int> fd =
+      deadline == kNoDeadline ? co_await acceptor_->next() : co_await with_deadline(deadline, acceptor_->next());
+  if (!fd) co_return std::unexpected(fd.error());
+  co_return TcpStream(io::Descriptor(*fd, d_.home()));
+}
+
+// One ACCEPT op per call: rings without multishot accept.
+Task<Result<TcpStream>> TcpListener::accept_one(Instant deadline) const {
   sockaddr_storage peer{};
   socklen_t peer_len = sizeof peer;
   Sqe sqe;

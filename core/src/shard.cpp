@@ -30,6 +30,7 @@ ShardStats& ShardStats::operator+=(const ShardStats& o) {
   ops_cancelled_before_submit += o.ops_cancelled_before_submit;
   ops_cancelled_by_kernel += o.ops_cancelled_by_kernel;
   ops_completed_despite_cancel += o.ops_completed_despite_cancel;
+  multishot_results += o.multishot_results;
   deadline_expiries += o.deadline_expiries;
   stale_completions += o.stale_completions;
   messages_sent += o.messages_sent;
@@ -365,6 +366,7 @@ void Shard::flush(unsigned min_complete, Duration timeout) {
       OpRecord& rec = slab_.at(UserData::slot(s.user_data));
       rec.state = OpRecord::State::in_flight;
       rec.has_deadline = s.deadline != kNoDeadline;
+      rec.multishot = s.opcode == Opcode::accept && (s.ioprio & kAcceptMultishot) != 0;
       rec.cqes_outstanding = rec.has_deadline ? 2 : 1;
       ++stats_.ops_submitted;
     }
@@ -408,6 +410,13 @@ void Shard::complete_op(const Cqe& cqe) {
     return;
   }
   trace(TraceKind::op_complete, cqe.user_data, static_cast<uint32_t>(cqe.res));
+  if (!is_timeout && rec->multishot && (cqe.flags & kCqeMore) != 0) {
+    // One result of a multishot op that stays armed. The callback may cancel the op: the
+    // record stays live until the CQE without kCqeMore.
+    ++stats_.multishot_results;
+    if (rec->callback != nullptr) rec->callback(rec->ctx, cqe.res, cqe.flags);
+    return;
+  }
   if (is_timeout) {
     rec->timeout_cqe_seen = true;
     rec->deadline_fired = cqe.res == -ETIME;

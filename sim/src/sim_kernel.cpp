@@ -30,6 +30,7 @@ FaultConfig FaultConfig::light() {
   f.connect_refused_ppm = 1000;
   f.disk_eio_ppm = 1000;
   f.net_max_latency = Duration{200000};
+  f.multishot_end_ppm = 10000;
   return f;
 }
 
@@ -45,6 +46,7 @@ FaultConfig FaultConfig::heavy() {
   f.net_max_latency = Duration{5000000};
   f.net_ns_per_byte = 100;  // 10 MB/s
   f.socket_buffer = 2048;   // constant backpressure
+  f.multishot_end_ppm = 200000;
   return f;
 }
 
@@ -64,6 +66,8 @@ FaultConfig FaultConfig::swarm(uint64_t seed) {
   f.net_max_latency = f.net_min_latency + Duration{static_cast<int64_t>(p.below(5000000))};
   f.net_ns_per_byte = static_cast<uint32_t>(p.below(200));
   f.socket_buffer = static_cast<uint32_t>(1 + p.below(128 * 1024));
+  f.multishot_accept = !p.chance(1, 5);  // sometimes a ring without it: the fallback path
+  f.multishot_end_ppm = p.chance(1, 3) ? static_cast<uint32_t>(p.below(300000)) : 0;
   return f;
 }
 
@@ -114,6 +118,7 @@ int64_t SimRing::sys(SysCall& call) { return kernel_.sys(call); }
 Caps SimRing::caps() const {
   Caps c;
   c.msg_ring = c.link_timeout = c.async_cancel = c.ext_arg = true;
+  c.multishot_accept = kernel_.faults().multishot_accept;
   return c;
 }
 
@@ -333,7 +338,7 @@ void SimKernel::submit_cancel(uint32_t ring, const Sqe& sqe) {
     return;
   }
   auto matches = [&](const Event& e) {
-    return e.ring == ring && e.op_user_data == target && e.cqe.user_data == target;
+    return e.ring == ring && e.op_user_data == target && e.cqe.user_data == target && (e.cqe.flags & kCqeMore) == 0;
   };
   auto in_due = std::find_if(due_.begin(), due_.end(), matches);
   auto in_future = std::find_if(future_.begin(), future_.end(), matches);
@@ -395,7 +400,13 @@ void SimKernel::post(uint32_t ring, const Cqe& cqe) {
 void SimKernel::deliver_one() {
   run_due_actions();
   if (due_.empty()) return;
-  const size_t pick = prng_.below(due_.size());
+  size_t pick = prng_.below(due_.size());
+  // CQEs of one op keep their order (a multishot's results, then its last CQE).
+  for (size_t i = 0; i < due_.size(); ++i) {
+    if (due_[i].cqe.user_data == due_[pick].cqe.user_data && due_[i].ring == due_[pick].ring &&
+        due_[i].seq < due_[pick].seq)
+      pick = i;
+  }
   const Event e = due_[pick];
   due_[pick] = due_.back();
   due_.pop_back();

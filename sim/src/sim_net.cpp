@@ -164,28 +164,36 @@ static void reset_connection(Pipe& a, Pipe& b) {
   }
 }
 
-std::optional<int32_t> SimKernel::try_net(uint64_t id, uint32_t, const Sqe& sqe) {
+// A single accept takes one connection or waits. A multishot accept posts one CQE with
+// kCqeMore per connection and stays parked; it ends with an error, a cancel, or (a fault)
+// a last connection without kCqeMore.
+std::optional<int32_t> SimKernel::try_accept(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe) {
+  if (sock.state != Socket::State::listening) return -EINVAL;
+  const bool multishot = (sqe.ioprio & kAcceptMultishot) != 0;
+  if (multishot && (!faults_.multishot_accept || sqe.deadline != kNoDeadline)) return -EINVAL;
+  while (!sock.accept_queue.empty()) {
+    std::shared_ptr<Socket> conn = sock.accept_queue.front();
+    const int32_t fd = os_->allocate(conn);
+    if (fd < 0) return fd;  // EMFILE: the connection stays in the backlog
+    sock.accept_queue.pop_front();
+    copy_out(conn->peer, reinterpret_cast<void*>(static_cast<uintptr_t>(sqe.addr)),
+             reinterpret_cast<socklen_t*>(static_cast<uintptr_t>(sqe.off)));
+    wake(sock.connecters);
+    if (!multishot || inject(faults_.multishot_end_ppm, kMultishotEnd)) return fd;
+    schedule(now_, ring, Cqe{sqe.user_data, fd, kCqeMore}, sqe.user_data, false);
+  }
+  sock.accepters.push_back(id);
+  return std::nullopt;
+}
+
+std::optional<int32_t> SimKernel::try_net(uint64_t id, uint32_t ring, const Sqe& sqe) {
   auto sock = os_->get<Socket>(sqe.fd);
   if (!sock) return os_->find(sqe.fd) != nullptr ? -ENOTSOCK : -EBADF;
   const bool reading = sqe.opcode == Opcode::recv || sqe.opcode == Opcode::read || sqe.opcode == Opcode::readv;
   const bool writing = sqe.opcode == Opcode::send || sqe.opcode == Opcode::write || sqe.opcode == Opcode::writev;
   const bool connected = sock->state == Socket::State::connected;
 
-  if (sqe.opcode == Opcode::accept) {
-    if (sock->state != Socket::State::listening) return -EINVAL;
-    if (sock->accept_queue.empty()) {
-      sock->accepters.push_back(id);
-      return std::nullopt;
-    }
-    std::shared_ptr<Socket> conn = sock->accept_queue.front();
-    const int32_t fd = os_->allocate(conn);
-    if (fd < 0) return fd;  // EMFILE: the connection stays in the backlog
-    sock->accept_queue.pop_front();
-    copy_out(conn->peer, reinterpret_cast<void*>(static_cast<uintptr_t>(sqe.addr)),
-             reinterpret_cast<socklen_t*>(static_cast<uintptr_t>(sqe.off)));
-    wake(sock->connecters);
-    return fd;
-  }
+  if (sqe.opcode == Opcode::accept) return try_accept(id, ring, *sock, sqe);
 
   if (sqe.opcode == Opcode::connect) {
     if (connected) return -EISCONN;

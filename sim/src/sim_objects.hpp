@@ -31,6 +31,7 @@ enum Kind : uint64_t {
   kReset = 6,
   kRefused = 7,
   kCrashTear = 8,
+  kMultishotEnd = 9,
 };
 }  // namespace fault
 

@@ -157,6 +157,9 @@ __kernel_timespec* UringRing::timespec_slot(int64_t ns) {
   return ts;
 }
 
+static_assert(kAcceptMultishot == IORING_ACCEPT_MULTISHOT);
+static_assert(kCqeMore == IORING_CQE_F_MORE);
+
 bool UringRing::prep(const Sqe& s) {
   const bool linked = s.deadline != kNoDeadline;
   if (io_uring_sq_space_left(&ring_) < (linked ? 2u : 1u)) return false;
@@ -177,6 +180,7 @@ bool UringRing::prep(const Sqe& s) {
     case Opcode::accept:
       io_uring_prep_accept(sqe, s.fd, static_cast<sockaddr*>(addr),
                            reinterpret_cast<socklen_t*>(static_cast<uintptr_t>(s.off)), static_cast<int>(s.len));
+      sqe->ioprio |= s.ioprio & kAcceptMultishot;
       break;
     case Opcode::connect:
       io_uring_prep_connect(sqe, s.fd, static_cast<const sockaddr*>(addr), static_cast<socklen_t>(s.len));

@@ -17,12 +17,20 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "ringo/io.hpp"
 
 namespace ringo::net {
+
+namespace detail {
+class Acceptor;
+struct AcceptorRetire {
+  void operator()(Acceptor* a) const noexcept;
+};
+}  // namespace detail
 
 class SocketAddr {
  public:
@@ -88,17 +96,32 @@ class TcpListener {
   // socket + bind + listen on the current shard. Errors: EADDRINUSE, EACCES,
   // EADDRNOTAVAIL, errc::not_in_runtime.
   static Result<TcpListener> bind(const SocketAddr& addr, ListenOptions options = {});
-  // The next connection. A connection accepted while the routine was being cancelled is
-  // still returned (the caller owns it); otherwise it stays in the backlog.
+  // The next connection. Where the ring offers multishot accept (io_uring 5.19+, the
+  // simulator), the first accept() arms one multishot request that keeps accepting:
+  // connections wait in the listener (at most 128; beyond that in the kernel's backlog)
+  // and each accept() takes the oldest. Several routines may wait in accept() at once;
+  // they are served in order. A cancelled or timed-out accept() loses no connection: it
+  // stays queued for the next call. Errors the kernel reports for the multishot (EMFILE,
+  // ENFILE...) go to one accept() each; closing or destroying the listener fails the
+  // waiting accept()s with EBADF and closes the connections still queued. Without
+  // multishot, each accept() is one ACCEPT op; a connection accepted while the routine
+  // was being cancelled is then returned (the caller owns it).
   Task<Result<TcpStream>> accept(Instant deadline = kNoDeadline) const;
   Result<SocketAddr> local_addr() const;
-  io::VoidAwaiter close() noexcept { return d_.close(); }
+  io::VoidAwaiter close() noexcept {
+    acceptor_.reset();
+    return d_.close();
+  }
   int fd() const noexcept { return d_.fd(); }
   bool is_open() const noexcept { return d_.is_open(); }
 
  private:
   explicit TcpListener(io::Descriptor d) noexcept : d_(std::move(d)) {}
+  Task<Result<TcpStream>> accept_one(Instant deadline) const;
+  Task<Result<TcpStream>> accept_queued(Instant deadline) const;
   io::Descriptor d_;
+  // Declared after d_ so that it is retired (its multishot cancelled) before d_ closes.
+  std::unique_ptr<detail::Acceptor, detail::AcceptorRetire> acceptor_;
 };
 
 }  // namespace ringo::net

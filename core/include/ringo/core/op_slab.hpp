@@ -58,6 +58,7 @@ struct OpRecord {
   bool op_cqe_seen = false;
   bool timeout_cqe_seen = false;
   bool has_deadline = false;
+  bool multishot = false;  // CQEs with kCqeMore go to the callback; the last one ends it
   int32_t res = 0;
   uint32_t cqe_flags = 0;
   OpCallback callback = nullptr;

@@ -27,7 +27,8 @@ enum class Opcode : uint8_t {
   fsync,   // len = fsync flags (1 = datasync)
   openat,  // fd = dirfd, addr = NUL-terminated path, len = open flags, off = mode
   close,
-  accept,        // addr = sockaddr out, off = socklen_t* in/out, len = accept4 flags
+  accept,        // addr = sockaddr out, off = socklen_t* in/out, len = accept4 flags,
+                 // ioprio = kAcceptMultishot: one CQE per connection (see kCqeMore)
   connect,       // addr = sockaddr, len = its length
   recv,          // addr = buffer, len = size, off = msg flags
   send,          // addr = buffer, len = size, off = msg flags
@@ -44,7 +45,8 @@ const char* opcode_name(Opcode op) noexcept;
 // Backend-neutral submission. Fields mean what they mean in io_uring's SQE.
 struct Sqe {
   Opcode opcode = Opcode::nop;
-  uint8_t flags = 0;  // reserved
+  uint8_t flags = 0;    // reserved
+  uint16_t ioprio = 0;  // opcode-specific flags, as in io_uring (kAcceptMultishot)
   int32_t fd = -1;
   uint64_t addr = 0;
   uint32_t len = 0;
@@ -62,6 +64,13 @@ struct Cqe {
   int32_t res = 0;
   uint32_t flags = 0;
 };
+
+// A multishot accept stays armed and posts one CQE per connection. Each CQE but the last
+// carries kCqeMore; a CQE without it (an error, -ECANCELED, or the kernel ending the
+// multishot for its own reasons) is the op's last. Same values as io_uring's
+// IORING_ACCEPT_MULTISHOT and IORING_CQE_F_MORE.
+inline constexpr uint16_t kAcceptMultishot = 1u << 0;
+inline constexpr uint32_t kCqeMore = 1u << 1;
 
 // Calls that never block and so need no ring slot: creating and configuring sockets,
 // reading addresses, a file's size. Real rings make the syscall; the simulator answers

@@ -111,6 +111,7 @@ struct ShardStats {
   uint64_t ops_cancelled_before_submit = 0;
   uint64_t ops_cancelled_by_kernel = 0;
   uint64_t ops_completed_despite_cancel = 0;
+  uint64_t multishot_results = 0;  // CQEs of multishot ops that stayed armed
   uint64_t deadline_expiries = 0;
   uint64_t stale_completions = 0;
   uint64_t messages_sent = 0;

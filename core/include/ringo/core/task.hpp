@@ -384,6 +384,9 @@ struct OpAwaiter {
     if (early) return true;
     if (me == nullptr) return early = make_error_code(errc::not_in_runtime), true;
     if (me->should_cancel()) return early = make_error_code(errc::cancelled), true;
+    // One awaiter takes one result: a multishot op needs submit_raw and its own callback.
+    if (sqe.opcode == Opcode::accept && (sqe.ioprio & kAcceptMultishot))
+      return early = make_error_code(std::errc::invalid_argument), true;
     return false;
   }
   void await_suspend(std::coroutine_handle<> h) noexcept {

@@ -20,6 +20,10 @@
 
 namespace ringo::sim {
 
+namespace detail {
+struct Socket;
+}
+
 // Fault probabilities in parts per million, and the network/disk model's knobs.
 struct FaultConfig {
   uint32_t msg_ring_overflow_ppm = 0;     // sender sees -EOVERFLOW, nothing delivered
@@ -31,7 +35,11 @@ struct FaultConfig {
   uint32_t connect_refused_ppm = 0;  // a connect is refused although a listener exists
   uint32_t reset_ppm = 0;            // a send resets its connection (both ends: ECONNRESET)
   uint32_t short_io_ppm = 0;         // a read/write/send/recv moves fewer bytes than it could
-  Duration net_min_latency{5000};    // one-way delivery latency range
+  // The ring offers multishot accept; a multishot may end after any connection (legal:
+  // the kernel ends one whenever it must, and the caller re-arms).
+  bool multishot_accept = true;
+  uint32_t multishot_end_ppm = 0;
+  Duration net_min_latency{5000};  // one-way delivery latency range
   Duration net_max_latency{50000};
   uint32_t net_ns_per_byte = 1;        // bandwidth: 1 ns per byte = 1 GB/s
   uint32_t socket_buffer = 64 * 1024;  // bytes in flight + unread before a sender waits
@@ -151,6 +159,7 @@ class SimKernel final : public Tracer {
   std::optional<int32_t> try_io(uint64_t id, uint32_t ring, const Sqe& sqe);
   std::optional<int32_t> try_file(uint32_t ring, const Sqe& sqe);
   std::optional<int32_t> try_net(uint64_t id, uint32_t ring, const Sqe& sqe);
+  std::optional<int32_t> try_accept(uint64_t id, uint32_t ring, detail::Socket& sock, const Sqe& sqe);
   int32_t do_open(const Sqe& sqe);
   int32_t do_close(int32_t fd);
   void submit_io(uint32_t ring, const Sqe& sqe);

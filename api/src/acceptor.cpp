@@ -1,0 +1,142 @@
+#include "acceptor.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace ringo::net::detail {
+
+bool Acceptor::Next::await_ready() {
+  me = this_routine();
+  if (me == nullptr) return waiter.slot.emplace(fail(errc::not_in_runtime)), true;
+  if (me->should_cancel()) return waiter.slot.emplace(fail(errc::cancelled)), true;
+  return acceptor->take(waiter.slot);
+}
+
+void Acceptor::Next::await_suspend(std::coroutine_handle<> h) {
+  waiter.routine = me;
+  acceptor->waiters_.push_back(&waiter);
+  acceptor->arm_if_wanted();
+  acceptor->home_->park(me, h, "accept", static_cast<uint64_t>(acceptor->fd_), &Next::on_cancel, this);
+}
+
+// The waiter leaves; the multishot stays armed and what it accepts waits in the queue.
+void Acceptor::Next::on_cancel(Routine* r, void* ctx) {
+  auto* self = static_cast<Next*>(ctx);
+  self->acceptor->waiters_.remove(&self->waiter);
+  self->waiter.slot.emplace(fail(errc::cancelled));
+  r->shard->unpark(r);
+}
+
+bool Acceptor::take(std::optional<Result<int>>& slot) {
+  if (!queued_.empty()) {
+    slot.emplace(queued_.front());
+    queued_.pop_front();
+    arm_if_wanted();
+    return true;
+  }
+  if (error_) {
+    slot.emplace(std::unexpected(*error_));
+    error_.reset();
+    return true;
+  }
+  return false;
+}
+
+// Armed while someone may want a connection and the queue has room; after a failure,
+// only once that failure has been reported (an EMFILE would otherwise spin).
+void Acceptor::arm_if_wanted() {
+  if (retired_ || state_ != State::idle || error_ || queued_.size() > kMaxQueued / 2) return;
+  Sqe sqe;
+  sqe.opcode = Opcode::accept;
+  sqe.fd = fd_;
+  sqe.len = SOCK_CLOEXEC;
+  sqe.ioprio = kAcceptMultishot;
+  op_ = home_->submit_raw(sqe, &Acceptor::on_cqe, this);
+  state_ = State::armed;
+}
+
+void Acceptor::stop_pulling() {
+  if (state_ != State::armed) return;
+  state_ = State::cancelling;
+  home_->cancel(op_);
+}
+
+void Acceptor::on_connection(int fd) {
+  if (retired_) {
+    close_quietly(fd);
+    return;
+  }
+  if (AcceptWaiter* w = waiters_.pop_front()) {
+    w->slot.emplace(fd);
+    home_->unpark(w->routine);
+    return;
+  }
+  queued_.push_back(fd);
+  if (queued_.size() >= kMaxQueued) stop_pulling();
+}
+
+void Acceptor::on_failure(int err) {
+  if (retired_) return;
+  if (AcceptWaiter* w = waiters_.pop_front()) {
+    w->slot.emplace(fail_errno(err));
+    home_->unpark(w->routine);
+    return;
+  }
+  error_ = errno_code(err);
+}
+
+void Acceptor::on_cqe(void* ctx, int32_t res, uint32_t flags) {
+  auto* self = static_cast<Acceptor*>(ctx);
+  const bool last = (flags & kCqeMore) == 0;
+  const bool we_cancelled = self->state_ == State::cancelling;
+  if (res >= 0) {
+    self->on_connection(res);
+  } else if (!(res == -ECANCELED && we_cancelled)) {
+    self->on_failure(res);
+  }
+  if (!last) return;
+  self->state_ = State::idle;
+  if (self->retired_) {
+    delete self;
+    return;
+  }
+  // The kernel may end a multishot at any time; waiters left behind need it re-armed.
+  self->arm_if_wanted();
+}
+
+void Acceptor::retire() noexcept {
+  if (shard_tearing_down()) {
+    // No more CQEs will be reaped, and waiting frames may be freed already: just go.
+    delete this;
+    return;
+  }
+  retired_ = true;
+  while (AcceptWaiter* w = waiters_.pop_front()) {
+    w->slot.emplace(fail_errno(EBADF));
+    home_->unpark(w->routine);
+  }
+  if (state_ == State::idle) {
+    delete this;
+    return;
+  }
+  if (current_shard() == home_) stop_pulling();
+  // Off its shard (a documented misuse) the op cannot be cancelled from here; it ends
+  // when the ring does.
+}
+
+Acceptor::~Acceptor() {
+  for (int fd : queued_) close_quietly(fd);
+}
+
+void Acceptor::close_quietly(int fd) noexcept {
+  io::Descriptor owner(fd, home_);  // its release closes it, through the ring when it can
+}
+
+}  // namespace ringo::net::detail
+
+namespace ringo::net {
+
+void detail::AcceptorRetire::operator()(Acceptor* a) const noexcept { a->retire(); }
+
+}  // namespace ringo::net
