@@ -47,6 +47,20 @@ class Harness {
     EXPECT_EQ(out.size(), expect) << "completions missing";
     return out;
   }
+  // As exec, but keeps every CQE in arrival order (multishot ops post several).
+  std::vector<Cqe> exec_all(const std::vector<Sqe>& sqes, size_t expect) {
+    EXPECT_EQ(ring().push(sqes), sqes.size());
+    (void)ring().submit_and_wait(0, Duration{0});
+    std::vector<Cqe> out;
+    Cqe buf[16];
+    for (int round = 0; round < 20000 && out.size() < expect; ++round) {
+      const size_t n = ring().reap(buf);
+      out.insert(out.end(), buf, buf + n);
+      if (out.size() < expect) pump();
+    }
+    EXPECT_EQ(out.size(), expect) << "completions missing";
+    return out;
+  }
   int64_t sys(SysCall c) { return ring().sys(c); }
 };
 
@@ -267,6 +281,56 @@ TEST_P(Conformance, TcpConnectAcceptSendRecvShutdown) {
   recv.user_data = 11;
   EXPECT_EQ(h_->exec({recv}, 1)[11], -EBADF);
   for (int32_t fd : {other, client, server, late}) h_->sys({SysOp::close, fd});
+}
+
+TEST_P(Conformance, MultishotAcceptPostsOneCqePerConnectionUntilCancelled) {
+  ASSERT_TRUE(h_->ring().caps().multishot_accept);
+  const int32_t listener = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_INET}));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  SysCall bind{SysOp::bind, listener, 0, 0, &addr, sizeof addr};
+  ASSERT_EQ(h_->sys(bind), 0);
+  ASSERT_EQ(h_->sys({SysOp::listen, listener, 16}), 0);
+  SysCall name{SysOp::local_addr, listener, 0, 0, &addr, sizeof addr};
+  ASSERT_EQ(h_->sys(name), 0);
+
+  Sqe acc = op(Opcode::accept, 10);
+  acc.fd = listener;
+  acc.ioprio = kAcceptMultishot;
+  std::vector<Sqe> batch{acc};
+  for (uint64_t i = 0; i < 2; ++i) {
+    Sqe conn = op(Opcode::connect, 1 + i);
+    conn.fd = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_INET}));
+    conn.addr = reinterpret_cast<uintptr_t>(&addr);
+    conn.len = sizeof addr;
+    batch.push_back(conn);
+  }
+  std::vector<Cqe> got = h_->exec_all(batch, 4);
+  int accepted = 0;
+  for (const Cqe& c : got) {
+    if (c.user_data != 10) {
+      EXPECT_EQ(c.res, 0) << "connect " << c.user_data;
+      continue;
+    }
+    EXPECT_GE(c.res, 0);
+    EXPECT_NE(c.flags & kCqeMore, 0u) << "the multishot stays armed";
+    ++accepted;
+  }
+  EXPECT_EQ(accepted, 2);
+
+  Sqe cancel = op(Opcode::async_cancel, 11);
+  cancel.addr = 10;
+  got = h_->exec_all({cancel}, 2);
+  for (const Cqe& c : got) {
+    if (c.user_data == 11) {
+      EXPECT_EQ(c.res, 0);
+    }
+    if (c.user_data == 10) {
+      EXPECT_EQ(c.res, -ECANCELED);
+      EXPECT_EQ(c.flags & kCqeMore, 0u) << "the cancel ends it";
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Rings, Conformance, ::testing::Values("uring", "sim"),
