@@ -28,6 +28,7 @@
 
 #include <array>
 #include <memory>
+#include <new>
 #include <span>
 #include <vector>
 
@@ -39,12 +40,28 @@ namespace ringo {
 namespace detail {
 
 struct SelectCase {
+  explicit SelectCase(Shard* home) noexcept : home_(home) {}
   virtual ~SelectCase() = default;
-  virtual Shard* home() const noexcept = 0;
+  // The channel's shard (nullptr for an empty handle): a plain field, since select reads
+  // it for every case before anything else.
+  Shard* home() const noexcept { return home_; }
   virtual bool ready() const noexcept = 0;
   virtual void execute() = 0;  // called only when ready()
   virtual void arm(SelectCore* core, uint32_t index, Routine* me) = 0;
   virtual void disarm() noexcept = 0;
+
+ private:
+  Shard* home_;
+};
+
+// A case's channel waiter, left unconstructed until the case is armed: most selects
+// finish in await_ready, and zeroing every case's waiter was a measurable part of them.
+template <class T>
+union LazyWaiter {
+  LazyWaiter() noexcept {}
+  ~LazyWaiter() {}
+  ChanWaiter<T>& arm() noexcept { return *new (&w) ChanWaiter<T>{}; }
+  ChanWaiter<T> w;
 };
 
 struct SelectCore : TimerNode {
@@ -88,29 +105,30 @@ struct SelectAwaiter {
   std::span<uint32_t> scratch;  // at least cases.size()
   uint32_t default_index = UINT32_MAX;
   Duration timeout{};
-  std::error_code error{};
+  errc error = errc::ok;  // not a std::error_code: building one costs a call per select
   uint32_t result = UINT32_MAX;
   std::unique_ptr<RemoteCall> remote;  // only for a select over another shard's channels
 
   bool await_ready() {
     Routine* me = this_routine();
-    if (me == nullptr) return error = make_error_code(errc::not_in_runtime), true;
+    if (me == nullptr) return error = errc::not_in_runtime, true;
     if (core.cases.empty() && default_index == UINT32_MAX && core.timeout_index == UINT32_MAX) {
-      return error = make_error_code(errc::invalid_argument), true;
+      return error = errc::invalid_argument, true;
     }
-    if (me->should_cancel()) return error = make_error_code(errc::cancelled), true;
+    if (me->should_cancel()) return error = errc::cancelled, true;
+    // One pass: every case on one shard, and (when that is this shard) which are ready.
     Shard* home = core.cases.empty() ? me->shard : core.cases[0]->home();
-    for (SelectCase* c : core.cases) {
-      if (c->home() == nullptr) return error = make_error_code(errc::no_channel), true;
-      if (c->home() != home) return error = make_error_code(errc::wrong_shard), true;
-    }
-    if (home != me->shard) {
-      remote = std::make_unique<RemoteCall>(submit_to(home->index(), RemoteSelectThunk{this}));
-      return remote->await_ready();
-    }
+    if (home == nullptr) return error = errc::no_channel, true;
+    const bool local = home == me->shard;
     size_t ready = 0;
     for (uint32_t i = 0; i < core.cases.size(); ++i) {
-      if (core.cases[i]->ready()) scratch[ready++] = i;
+      SelectCase* c = core.cases[i];
+      if (c->home() != home) return error = c->home() == nullptr ? errc::no_channel : errc::wrong_shard, true;
+      if (local && c->ready()) scratch[ready++] = i;
+    }
+    if (!local) {
+      remote = std::make_unique<RemoteCall>(submit_to(home->index(), RemoteSelectThunk{this}));
+      return remote->await_ready();
     }
     core.me = me;
     if (ready > 0) {
@@ -142,13 +160,13 @@ struct SelectAwaiter {
   static void on_cancel(Routine* me, void* ctx) {
     auto* self = static_cast<SelectAwaiter*>(ctx);
     self->core.disarm_all(UINT32_MAX);
-    self->error = make_error_code(errc::cancelled);
+    self->error = errc::cancelled;
     me->shard->unpark(me);
   }
 
   Result<size_t> await_resume() {
     if (remote) return remote->await_resume();
-    if (error) return std::unexpected(error);
+    if (error != errc::ok) return fail(error);
     if (result != UINT32_MAX) return result;
     if (core.chosen == UINT32_MAX - 1) return core.timeout_index;
     return positions[core.chosen];
@@ -174,55 +192,55 @@ inline Task<Result<size_t>> RemoteSelectThunk::operator()() {
 template <class T>
 class RecvCase final : public detail::SelectCase {
  public:
-  explicit RecvCase(Receiver<T>& rx) noexcept : st_(rx.state()) {}
+  explicit RecvCase(Receiver<T>& rx) noexcept
+      : SelectCase(rx.state() != nullptr ? rx.state()->home : nullptr), st_(rx.state()) {}
   // Set when this case was chosen: the value, or channel_closed.
   std::optional<Result<T>> value;
 
-  Shard* home() const noexcept override { return st_ != nullptr ? st_->home : nullptr; }
   bool ready() const noexcept override { return st_->recv_ready(); }
   void execute() override { st_->try_recv(value); }
   void arm(detail::SelectCore* core, uint32_t index, Routine* me) override {
-    waiter_ = {};
-    waiter_.routine = me;
-    waiter_.select = core;
-    waiter_.case_index = index;
-    waiter_.recv_slot = &value;
-    st_->receivers_waiting.push_back(&waiter_);
+    detail::ChanWaiter<T>& w = waiter_.arm();
+    w.routine = me;
+    w.select = core;
+    w.case_index = index;
+    w.recv_slot = &value;
+    st_->receivers_waiting.push_back(&w);
   }
-  void disarm() noexcept override { st_->receivers_waiting.remove(&waiter_); }
+  void disarm() noexcept override { st_->receivers_waiting.remove(&waiter_.w); }
 
  private:
   detail::ChanState<T>* st_;
-  detail::ChanWaiter<T> waiter_{};
+  detail::LazyWaiter<T> waiter_;
 };
 
 template <class T>
 class SendCase final : public detail::SelectCase {
  public:
-  SendCase(Sender<T>& tx, T v) : value(std::move(v)), st_(tx.state()) {}
+  SendCase(Sender<T>& tx, T v)
+      : SelectCase(tx.state() != nullptr ? tx.state()->home : nullptr), value(std::move(v)), st_(tx.state()) {}
   // Until the case is chosen and succeeds, the value stays here.
   T value;
   std::error_code error;  // channel_closed if this case was chosen on a closed channel
 
-  Shard* home() const noexcept override { return st_ != nullptr ? st_->home : nullptr; }
   bool ready() const noexcept override { return st_->send_ready(); }
   void execute() override {
     if (st_->try_send(value) == detail::Attempt::closed) error = make_error_code(errc::channel_closed);
   }
   void arm(detail::SelectCore* core, uint32_t index, Routine* me) override {
-    waiter_ = {};
-    waiter_.routine = me;
-    waiter_.select = core;
-    waiter_.case_index = index;
-    waiter_.send_value = &value;
-    waiter_.send_error = &error;
-    st_->senders_waiting.push_back(&waiter_);
+    detail::ChanWaiter<T>& w = waiter_.arm();
+    w.routine = me;
+    w.select = core;
+    w.case_index = index;
+    w.send_value = &value;
+    w.send_error = &error;
+    st_->senders_waiting.push_back(&w);
   }
-  void disarm() noexcept override { st_->senders_waiting.remove(&waiter_); }
+  void disarm() noexcept override { st_->senders_waiting.remove(&waiter_.w); }
 
  private:
   detail::ChanState<T>* st_;
-  detail::ChanWaiter<T> waiter_{};
+  detail::LazyWaiter<T> waiter_;
 };
 
 struct TimeoutCase {
@@ -247,9 +265,11 @@ constexpr bool is_channel_case = std::is_base_of_v<SelectCase, std::remove_cvref
 
 template <size_t N>
 struct FixedSelect : SelectAwaiter {
-  std::array<SelectCase*, N> case_ptrs{};
-  std::array<uint32_t, N> case_positions{};
-  std::array<uint32_t, N> scratch_storage{};
+  // Not zeroed (a rep stos per select, measured): select() fills the first two, and
+  // scratch is written before it is read.
+  std::array<SelectCase*, N> case_ptrs;
+  std::array<uint32_t, N> case_positions;
+  std::array<uint32_t, N> scratch_storage;
 
   // The spans are set here, on the awaiter's final address (it may have been moved).
   bool await_ready() {
