@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <expected>
+#include <string>
 #include <system_error>
 
 namespace ringo {
@@ -33,7 +34,19 @@ enum class errc : int {
   check_failed,         // (simulator) a scenario's own check failed
 };
 
-const std::error_category& ringo_category() noexcept;
+namespace detail {
+class RingoCategory final : public std::error_category {
+ public:
+  constexpr RingoCategory() noexcept = default;
+  const char* name() const noexcept override;
+  std::string message(int value) const override;
+};
+// Constant-initialised: making a ringo error_code is two stores, with no call and no
+// guard (error codes are built on the channel hot paths).
+extern const RingoCategory kRingoCategory;
+}  // namespace detail
+
+inline const std::error_category& ringo_category() noexcept { return detail::kRingoCategory; }
 
 inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), ringo_category()}; }
 

@@ -54,16 +54,6 @@ struct SelectCase {
   Shard* home_;
 };
 
-// A case's channel waiter, left unconstructed until the case is armed: most selects
-// finish in await_ready, and zeroing every case's waiter was a measurable part of them.
-template <class T>
-union LazyWaiter {
-  LazyWaiter() noexcept {}
-  ~LazyWaiter() {}
-  ChanWaiter<T>& arm() noexcept { return *new (&w) ChanWaiter<T>{}; }
-  ChanWaiter<T> w;
-};
-
 struct SelectCore : TimerNode {
   Routine* me = nullptr;
   std::span<SelectCase*> cases;
