@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <new>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -43,30 +43,20 @@ struct RemoteWaiter {
 };
 
 // One blocked operation in a channel's wait queue: a routine, a select case, or a remote
-// request.
+// request. No default member initialisers on purpose: `ChanWaiter<T>{}` zeroes it, and
+// the awaiters leave theirs unset until they park (most sends, receives and selects
+// finish at once, and zeroing nine words each time was a measurable part of them).
 template <class T>
 struct ChanWaiter {
-  ChanWaiter* prev = nullptr;
-  ChanWaiter* next = nullptr;
-  Routine* routine = nullptr;
-  SelectCore* select = nullptr;    // non-null: this waiter is one case of a select
-  RemoteWaiter* remote = nullptr;  // non-null: a request from another shard
-  uint32_t case_index = 0;
-  std::optional<Result<T>>* recv_slot = nullptr;  // receiver: where the value goes
-  T* send_value = nullptr;                        // sender: the value to hand over
-  std::error_code* send_error = nullptr;          // sender: set on close
-};
-
-// A select case's waiter, left unconstructed until the select parks: most selects finish
-// at once, and zeroing every case's waiter was a measurable part of them. (The plain
-// send/recv awaiters keep a zeroed ChanWaiter: they are moved into a variant, and with
-// this union there they measured 1.5x slower.)
-template <class T>
-union LazyWaiter {
-  LazyWaiter() noexcept {}
-  ~LazyWaiter() {}
-  ChanWaiter<T>& arm() noexcept { return *new (&w) ChanWaiter<T>{}; }
-  ChanWaiter<T> w;
+  ChanWaiter* prev;
+  ChanWaiter* next;
+  Routine* routine;
+  SelectCore* select;    // non-null: this waiter is one case of a select
+  RemoteWaiter* remote;  // non-null: a request from another shard
+  uint32_t case_index;
+  std::optional<Result<T>>* recv_slot;  // receiver: where the value goes
+  T* send_value;                        // sender: the value to hand over
+  std::error_code* send_error;          // sender: set on close
 };
 
 template <class T>
@@ -251,10 +241,13 @@ void release_state(ChanState<T>* s) {
 // The home-shard half of send: try now, else park until a receiver takes the value.
 template <class T>
 struct LocalSend {
+  // A constructor, not aggregate initialisation, so that `waiter` is left unset.
+  LocalSend(ChanState<T>* s, T v) noexcept(std::is_nothrow_move_constructible_v<T>) : st(s), value(std::move(v)) {}
+
   ChanState<T>* st;
   T value;
   Routine* me = nullptr;
-  ChanWaiter<T> waiter{};
+  ChanWaiter<T> waiter;                               // set when it parks
   std::error_code error = make_error_code(errc::ok);  // not {}: that calls system_category()
 
   bool await_ready() {
@@ -270,7 +263,7 @@ struct LocalSend {
     return true;
   }
   void await_suspend(std::coroutine_handle<> h) {
-    ChanWaiter<T>& w = waiter;
+    ChanWaiter<T>& w = waiter = ChanWaiter<T>{};
     w.routine = me;
     w.send_value = &value;
     w.send_error = &error;
@@ -291,9 +284,11 @@ struct LocalSend {
 
 template <class T>
 struct LocalRecv {
+  explicit LocalRecv(ChanState<T>* s) noexcept : st(s) {}  // leaves `waiter` unset
+
   ChanState<T>* st;
   Routine* me = nullptr;
-  ChanWaiter<T> waiter{};
+  ChanWaiter<T> waiter;  // set when it parks
   std::optional<Result<T>> slot{};
 
   bool await_ready() {
@@ -304,7 +299,7 @@ struct LocalRecv {
     return st->try_recv(slot) != Attempt::would_block;
   }
   void await_suspend(std::coroutine_handle<> h) {
-    ChanWaiter<T>& w = waiter;
+    ChanWaiter<T>& w = waiter = ChanWaiter<T>{};
     w.routine = me;
     w.recv_slot = &slot;
     st->receivers_waiting.push_back(&w);

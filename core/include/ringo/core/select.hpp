@@ -190,18 +190,18 @@ class RecvCase final : public detail::SelectCase {
   bool ready() const noexcept override { return st_->recv_ready(); }
   void execute() override { st_->try_recv(value); }
   void arm(detail::SelectCore* core, uint32_t index, Routine* me) override {
-    detail::ChanWaiter<T>& w = waiter_.arm();
+    detail::ChanWaiter<T>& w = waiter_ = detail::ChanWaiter<T>{};
     w.routine = me;
     w.select = core;
     w.case_index = index;
     w.recv_slot = &value;
     st_->receivers_waiting.push_back(&w);
   }
-  void disarm() noexcept override { st_->receivers_waiting.remove(&waiter_.w); }
+  void disarm() noexcept override { st_->receivers_waiting.remove(&waiter_); }
 
  private:
   detail::ChanState<T>* st_;
-  detail::LazyWaiter<T> waiter_;
+  detail::ChanWaiter<T> waiter_;  // set by arm()
 };
 
 template <class T>
@@ -218,7 +218,7 @@ class SendCase final : public detail::SelectCase {
     if (st_->try_send(value) == detail::Attempt::closed) error = make_error_code(errc::channel_closed);
   }
   void arm(detail::SelectCore* core, uint32_t index, Routine* me) override {
-    detail::ChanWaiter<T>& w = waiter_.arm();
+    detail::ChanWaiter<T>& w = waiter_ = detail::ChanWaiter<T>{};
     w.routine = me;
     w.select = core;
     w.case_index = index;
@@ -226,11 +226,11 @@ class SendCase final : public detail::SelectCase {
     w.send_error = &error;
     st_->senders_waiting.push_back(&w);
   }
-  void disarm() noexcept override { st_->senders_waiting.remove(&waiter_.w); }
+  void disarm() noexcept override { st_->senders_waiting.remove(&waiter_); }
 
  private:
   detail::ChanState<T>* st_;
-  detail::LazyWaiter<T> waiter_;
+  detail::ChanWaiter<T> waiter_;  // set by arm()
 };
 
 struct TimeoutCase {
