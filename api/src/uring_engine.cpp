@@ -220,15 +220,25 @@ class UringEngine final : public Engine {
   }
 
   // One step of a shard's loop: tick; if idle, spin for idle_spin, then block.
+  // One tick of a shard's loop: spin while there is work or for idle_spin after it, then
+  // sleep in the kernel. The clock is read only on idle ticks (a read costs ~30 ns here,
+  // a busy tick in a cross-shard stream not much more): a busy tick marks that work
+  // happened, and the next idle tick stamps when.
+  static constexpr Instant kJustWorked = Instant::min();
   void tick(Shard& shard, Instant& last_work) {
     if (shard.run_once(false)) {
-      last_work = shard.now();
+      last_work = kJustWorked;
       return;
     }
-    if (shard.now() - last_work < config_.idle_spin) return;
+    const Instant now = shard.now();
+    if (last_work == kJustWorked) {
+      last_work = now;
+      return;
+    }
+    if (now - last_work < config_.idle_spin) return;
     publish(shard.index());
     shard.run_once(true);
-    last_work = shard.now();
+    last_work = kJustWorked;
   }
 
   void publish(uint32_t i) {
