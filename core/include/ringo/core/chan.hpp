@@ -42,7 +42,8 @@ namespace detail {
 // One awaiter for both paths: on the home shard, or a request to it from another shard.
 template <class Local, class Remote, class Out>
 struct EitherAwaiter {
-  std::variant<Local, Remote> path;
+  using Path = std::variant<Local, Remote>;
+  Path path;
 
   // Plain branches, not std::visit: GCC leaves visit's jump table out of line, and this
   // is the hot path of every send and receive (perf: a quarter of SPSC's time).
@@ -104,7 +105,8 @@ class Sender : public detail::ChanHandle<T> {
     using namespace detail;
     using Either = EitherAwaiter<LocalSend<T>, RemoteSend<T>, SendResult<T>>;
     if (st_ == nullptr || current_shard() == nullptr || current_shard() == st_->home) {
-      return Either{LocalSend<T>{st_, std::move(value)}};
+      // Built in place: GCC zeroes the unset waiter of a LocalSend moved into the variant.
+      return Either{typename Either::Path(std::in_place_type<LocalSend<T>>, st_, std::move(value))};
     }
     return Either{RemoteSend<T>{{st_}, std::move(value)}};
   }
@@ -198,7 +200,7 @@ class Receiver : public detail::ChanHandle<T> {
     using namespace detail;
     using Either = EitherAwaiter<LocalRecv<T>, RemoteRecv<T>, Result<T>>;
     if (st_ == nullptr || current_shard() == nullptr || current_shard() == st_->home) {
-      return Either{LocalRecv<T>{st_}};
+      return Either{typename Either::Path(std::in_place_type<LocalRecv<T>>, st_)};
     }
     return Either{RemoteRecv<T>{{st_}}};
   }
