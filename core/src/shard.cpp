@@ -147,6 +147,13 @@ bool Shard::run_once(bool may_block, Duration max_block) {
   flush(may_block && idle && timeout.count() > 0 ? 1 : 0, timeout);
   reap();
   fire_timers();
+  // Routines woken by what was just reaped (a cross-shard answer or message) run now,
+  // not after the next flush: what they post then leaves in the same flush as what the
+  // reap itself answered, often under one doorbell, instead of one syscall later.
+  if (ready_head_ != nullptr) {
+    run_ready();
+    run_tick_hooks(/*final=*/false);
+  }
   return progress() != before || ready_head_ != nullptr;
 }
 
