@@ -18,6 +18,15 @@ Runtime make_runtime(Backend backend, uint32_t shards) {
   return std::move(*rt);
 }
 
+// Cross-shard traffic per iteration: envelopes delivered and MSG_RING doorbells sent.
+void report_messages(benchmark::State& state, Runtime& rt) {
+  (void)rt.shutdown();
+  const ShardStats total = rt.stats().total;
+  const auto per = [&](uint64_t n) { return static_cast<double>(n) / static_cast<double>(state.iterations()); };
+  state.counters["envelopes"] = per(total.envelopes_delivered);
+  state.counters["doorbells"] = per(total.doorbells_sent);
+}
+
 Task<void> echo(Receiver<int> in, Sender<int> out) {
   for (;;) {
     auto v = co_await in.recv();
@@ -68,6 +77,7 @@ void ping_pong_receiver_homed(benchmark::State& state, Backend backend) {
     co_await remote.join();
   }(&state));
   state.SetItemsProcessed(state.iterations());
+  report_messages(state, rt);
 }
 
 // Throughput of one producer on shard 1 into a channel of capacity 1024 homed on shard 0,
@@ -84,6 +94,7 @@ void cross_shard_stream(benchmark::State& state, Backend backend) {
     co_await producer.join();
   }(&state));
   state.SetItemsProcessed(state.iterations());
+  report_messages(state, rt);
 }
 
 void spsc_buffered(benchmark::State& state, Backend backend) {
