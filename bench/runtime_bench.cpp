@@ -117,6 +117,27 @@ void op_nop(benchmark::State& state, Backend backend, bool with_deadline) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// A NOP whose deadline is a shard timer around the wait (with_timeout), not a linked
+// timeout: the cheaper way to bound an op that normally completes.
+void op_nop_with_timeout_timer(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 1);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    for (auto _ : *s) benchmark::DoNotOptimize(co_await with_timeout(1h, nop(kNoDeadline)));
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
+Task<Result<int32_t>> nop_task() { co_return co_await nop(kNoDeadline); }
+
+// The same with the deadline as a scope around a Task.
+void op_nop_task_scope(benchmark::State& state, Backend backend) {
+  auto rt = make_runtime(backend, 1);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    for (auto _ : *s) benchmark::DoNotOptimize(co_await with_timeout(1h, nop_task()));
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
 // Submit a kernel op, let it reach the kernel, cancel it, wait for its completion.
 void cancel_inflight_op(benchmark::State& state, Backend backend) {
   auto rt = make_runtime(backend, 1);
@@ -158,6 +179,8 @@ BENCHMARK_CAPTURE(cross_shard_wake, peer_spins_1ms, Duration(std::chrono::millis
 BENCHMARK_CAPTURE(cross_shard_wake, peer_sleeps, Duration(0))->UseRealTime();
 BENCHMARK_CAPTURE(op_nop, uring_no_deadline, Backend::uring, false)->UseRealTime();
 BENCHMARK_CAPTURE(op_nop, uring_with_deadline, Backend::uring, true)->UseRealTime();
+BENCHMARK_CAPTURE(op_nop_with_timeout_timer, uring, Backend::uring)->UseRealTime();
+BENCHMARK_CAPTURE(op_nop_task_scope, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(cancel_inflight_op, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(memory_per_blocked_routine, uring, Backend::uring)->Iterations(3);
 BENCHMARK_CAPTURE(memory_per_blocked_routine, sim, Backend::sim)->Iterations(3);

@@ -219,7 +219,6 @@ class UringEngine final : public Engine {
     co_await std::move(main);
   }
 
-  // One step of a shard's loop: tick; if idle, spin for idle_spin, then block.
   // One tick of a shard's loop: spin while there is work or for idle_spin after it, then
   // sleep in the kernel. The clock is read only on idle ticks (a read costs ~30 ns here,
   // a busy tick in a cross-shard stream not much more): a busy tick marks that work

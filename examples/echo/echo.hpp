@@ -36,8 +36,8 @@ struct LoadConfig {
   uint32_t connections = 64;
   size_t message_size = 64;
   Duration duration = std::chrono::seconds(1);
-  uint64_t requests_per_connection = 0;  // 0: until the duration ends
-  Duration op_timeout = std::chrono::seconds(10);
+  uint64_t requests_per_connection = 0;            // 0: until the duration ends
+  Duration op_timeout = std::chrono::seconds(10);  // per request (its write and its read)
 };
 
 struct LoadReport {

@@ -1,6 +1,7 @@
 // A multi-shard TCP echo server: one SO_REUSEPORT listener per shard.
 //
 //   echo_server [--addr 127.0.0.1:7000] [--shards 2]        serve until killed
+//               [--idle-spin-us U]   spin U us before sleeping in the kernel (default 50)
 //   echo_server --self-test [--connections 100]             serve and load itself, then exit
 //
 // RINGO_BACKEND=sim runs it in the simulator (only --self-test makes sense there: the
@@ -21,6 +22,7 @@ struct Options {
   uint32_t shards = 2;
   bool self_test = false;
   uint32_t connections = 100;
+  int64_t idle_spin_us = -1;  // -1: the runtime's default
 };
 
 Task<Result<void>> serve_forever(net::SocketAddr addr) {
@@ -61,10 +63,14 @@ int main(int argc, char** argv) {
       o.shards = static_cast<uint32_t>(std::atoi(argv[++i]));
     } else if (a == "--connections" && has_value) {
       o.connections = static_cast<uint32_t>(std::atoi(argv[++i]));
+    } else if (a == "--idle-spin-us" && has_value) {
+      o.idle_spin_us = std::atoll(argv[++i]);
     } else if (a == "--self-test") {
       o.self_test = true;
     } else {
-      std::fprintf(stderr, "usage: echo_server [--addr IP:PORT] [--shards N] [--self-test] [--connections C]\n");
+      std::fprintf(
+          stderr,
+          "usage: echo_server [--addr IP:PORT] [--shards N] [--self-test] [--connections C] [--idle-spin-us U]\n");
       return 2;
     }
   }
@@ -73,7 +79,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "echo_server: bad address '%s'\n", o.addr.c_str());
     return 2;
   }
-  auto rt = Runtime::create({.shards = o.shards});
+  RuntimeConfig config{.shards = o.shards};
+  if (o.idle_spin_us >= 0) config.idle_spin = std::chrono::microseconds(o.idle_spin_us);
+  auto rt = Runtime::create(config);
   if (!rt) {
     std::fprintf(stderr, "echo_server: %s (%s)\n", rt.error().message().c_str(), "see RINGO_BACKEND");
     return 1;
