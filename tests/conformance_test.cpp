@@ -165,6 +165,28 @@ TEST_P(Conformance, MsgRingToSelfAndToNowhere) {
   EXPECT_EQ(r[2], -EBADF);
 }
 
+TEST_P(Conformance, MsgRingSkippingItsSuccessPostsOnlyTheDeliveryOrTheFailure) {
+  Sqe m = op(Opcode::msg_ring, 1);
+  m.flags = kSqeSkipSuccess;
+  m.fd = h_->ring().msg_ring_id();
+  m.len = 9;
+  m.off = UserData::make(UdKind::message, 0, 43);
+  Sqe bad = op(Opcode::msg_ring, 2);
+  bad.flags = kSqeSkipSuccess;
+  bad.fd = -1;
+  Sqe marker = op(Opcode::nop, 3);  // arrives after the others would have
+  std::vector<Cqe> got = h_->exec_all({m, bad}, 2);
+  std::vector<Cqe> after = h_->exec_all({marker}, 1);
+  got.insert(got.end(), after.begin(), after.end());
+  std::map<uint64_t, int32_t> by_ud;
+  for (const Cqe& c : got) by_ud[c.user_data] = c.res;
+  EXPECT_EQ(by_ud.count(1), 0u) << "a successful MSG_RING with the flag posts no CQE of its own";
+  EXPECT_EQ(by_ud[m.off], 9);
+  EXPECT_EQ(by_ud[2], -EBADF);
+  EXPECT_EQ(by_ud[3], 0);
+  EXPECT_EQ(got.size(), 3u);
+}
+
 TEST_P(Conformance, FilesOpenWriteReadFsyncClose) {
   const std::string path = dir_ + "/f";
   const std::string missing = dir_ + "/missing";

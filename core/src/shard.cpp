@@ -94,8 +94,6 @@ Shard::Shard(ShardGroup& group, uint32_t index, Ring& ring, ShardConfig config)
       buggify_prng_(config.seed ^ (0xb0661f7ULL * (index + 1))),
       cqe_buffer_(kCqeBatch) {
   assert(index < group.size());
-  doorbells_.reserve(group.size());
-  for (uint32_t t = 0; t < group.size(); ++t) doorbells_.push_back({this, t});
 }
 
 Shard::~Shard() {
@@ -369,6 +367,7 @@ void Shard::flush(unsigned min_complete, Duration timeout) {
     for (size_t i = 0; i < accepted; ++i) {
       const Sqe& s = pending_[i];
       trace(TraceKind::op_submit, s.user_data, static_cast<uint64_t>(s.opcode));
+      if (UserData::kind(s.user_data) == UdKind::doorbell) --doorbells_unsubmitted_;
       if (UserData::kind(s.user_data) != UdKind::op) continue;
       OpRecord& rec = slab_.at(UserData::slot(s.user_data));
       rec.state = OpRecord::State::in_flight;
@@ -400,6 +399,7 @@ void Shard::dispatch(const Cqe& cqe) {
     case UdKind::op:
     case UdKind::link_timeout: complete_op(cqe); return;
     case UdKind::cancel: return;  // the cancel request's own result; the op's CQE tells the outcome
+    case UdKind::doorbell: on_doorbell_failed(cqe); return;
     case UdKind::message: deliver_message(cqe); return;
   }
   ++stats_.stale_completions;
@@ -513,26 +513,33 @@ Result<void> Shard::post(uint32_t target, Envelope* env) {
   return {};
 }
 
+// A doorbell skips its CQE on success (one CQE less per hop to post and reap), so it has
+// no slab record: its user_data names the target, and only a failure comes back.
 void Shard::ring_doorbell(uint32_t target) {
   Sqe s;
   s.opcode = Opcode::msg_ring;
+  s.flags = kSqeSkipSuccess;
   s.fd = group_.port(target).ring_id;
   s.len = (index_ << 16) | kDoorbellTag;
   s.off = UserData::message(0);
-  submit_raw(s, &Shard::on_doorbell_sent, &doorbells_[target]);
+  s.user_data = UserData::make(UdKind::doorbell, 0, target);
+  queue_sqe(s);
+  ++doorbells_unsubmitted_;
   ++stats_.doorbells_sent;
   trace(TraceKind::msg_send, target, kDoorbellTag);
 }
 
-void Shard::on_doorbell_sent(void* ctx, int32_t res, uint32_t) {
-  auto* d = static_cast<DoorbellCtx*>(ctx);
-  if (res >= 0) return;
+void Shard::on_doorbell_failed(const Cqe& cqe) {
+  const uint32_t target = UserData::slot(cqe.user_data);
+  if (cqe.res >= 0 || target >= group_.size()) {
+    ++stats_.stale_completions;  // a doorbell succeeds silently: this CQE is forged
+    trace(TraceKind::stale_cqe, cqe.user_data, 0);
+    return;
+  }
   // The payload waits in the inbox with the doorbell armed: nobody else will ring, so we
   // must, unless the target is gone (its inbox was closed and rejected everything).
-  ++d->shard->stats_.messages_send_failed;
-  if (!d->shard->group_.port(d->target).stopping.load(std::memory_order_acquire)) {
-    d->shard->doorbell_retry_.push_back(d->target);
-  }
+  ++stats_.messages_send_failed;
+  if (!group_.port(target).stopping.load(std::memory_order_acquire)) doorbell_retry_.push_back(target);
 }
 
 void Shard::drain_inbox() {

@@ -388,7 +388,9 @@ void SimKernel::submit_msg_ring(uint32_t ring, const Sqe& sqe) {
     delivery += Duration{static_cast<int64_t>(prng_.below(1'000'000))};
   }
   schedule(now_ + delivery, target, Cqe{sqe.off, static_cast<int32_t>(sqe.len), 0}, 0, false);
-  schedule(now_ + latency(), ring, Cqe{sqe.user_data, 0, 0}, sqe.user_data, false);
+  if ((sqe.flags & kSqeSkipSuccess) == 0) {
+    schedule(now_ + latency(), ring, Cqe{sqe.user_data, 0, 0}, sqe.user_data, false);
+  }
 }
 
 void SimKernel::post(uint32_t ring, const Cqe& cqe) {

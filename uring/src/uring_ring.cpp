@@ -205,6 +205,7 @@ bool UringRing::prep(const Sqe& s) {
       break;
   }
   io_uring_sqe_set_data64(sqe, s.user_data);
+  if (s.flags & kSqeSkipSuccess) sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
   if (!linked) return true;
   __kernel_timespec* ts = timespec_slot(s.deadline.count());
   sqe->flags |= IOSQE_IO_LINK;

@@ -3,7 +3,7 @@
 // freed, reused, duplicated or forged handle fails lookup and is counted, not followed.
 //
 // user_data layout (64 bits):
-//   [63..56] kind   (op, link timeout, cancel request; 0xFF = ring message)
+//   [63..56] kind   (op, link timeout, cancel request, doorbell; 0xFF = ring message)
 //   [55..32] generation (24 bits, bumped on every reuse of the slot)
 //   [31..0]  slot index
 // Ring messages instead carry [63..56] = 0xFF and a 56-bit payload.
@@ -16,7 +16,9 @@
 
 namespace ringo {
 
-enum class UdKind : uint8_t { op = 1, link_timeout = 2, cancel = 3, message = 0xFF };
+// doorbell: a MSG_RING doorbell sent with kSqeSkipSuccess, slot = the target shard; it has
+// no slab record, and only its failure posts a CQE.
+enum class UdKind : uint8_t { op = 1, link_timeout = 2, cancel = 3, doorbell = 4, message = 0xFF };
 
 struct UserData {
   static constexpr uint64_t kPayloadMask = (uint64_t{1} << 56) - 1;

@@ -72,6 +72,11 @@ struct Cqe {
 inline constexpr uint16_t kAcceptMultishot = 1u << 0;
 inline constexpr uint32_t kCqeMore = 1u << 1;
 
+// Sqe::flags: a successful op posts no CQE, only a failed one does (io_uring's
+// IOSQE_CQE_SKIP_SUCCESS, 5.17+, so wherever MSG_RING is). The simulator honours it on
+// MSG_RING, the only op ringo sends with it (its doorbells).
+inline constexpr uint8_t kSqeSkipSuccess = 1u << 0;
+
 // Calls that never block and so need no ring slot: creating and configuring sockets,
 // reading addresses, a file's size. Real rings make the syscall; the simulator answers
 // from its model. Results are >= 0 or a negative errno, like a CQE.

@@ -183,7 +183,8 @@ class Shard {
     return buggify() ? Duration{static_cast<int64_t>(buggify_prng_.below(50'000))} : Duration{0};
   }
   const ShardStats& stats() const noexcept;
-  size_t live_ops() const noexcept { return slab_.live(); }
+  // Ops in the slab, plus doorbells not yet handed to the kernel (shutdown flushes them).
+  size_t live_ops() const noexcept { return slab_.live() + doorbells_unsubmitted_; }
   size_t pending_timers() const noexcept { return timers_.size(); }
   void set_tracer(Tracer* tracer) noexcept { tracer_ = tracer; }
   void trace(TraceKind kind, uint64_t a, uint64_t b) {
@@ -247,11 +248,6 @@ class Shard {
   void abort_call(uint64_t call_id);
 
  private:
-  struct DoorbellCtx {
-    Shard* shard;
-    uint32_t target;
-  };
-
   // A count that grows whenever a tick does something (resumes, completions, timers,
   // deliveries).
   uint64_t progress() const noexcept {
@@ -269,7 +265,7 @@ class Shard {
   void drain_inbox();
   void run_tick_hooks(bool final);
   void ring_doorbell(uint32_t target);
-  static void on_doorbell_sent(void* ctx, int32_t res, uint32_t flags);
+  void on_doorbell_failed(const Cqe& cqe);
   static void on_raw_sent(void* ctx, int32_t res, uint32_t flags);
   void queue_sqe(const Sqe& sqe);
 
@@ -292,7 +288,7 @@ class Shard {
   std::unordered_map<uint64_t, Routine*> calls_;        // lookup only: order never observed
   std::map<uint64_t, ParkedRequest*> parked_requests_;  // ordered: stopped in id order
   std::vector<TickHook*> tick_hooks_;                   // registration order
-  std::vector<DoorbellCtx> doorbells_;
+  size_t doorbells_unsubmitted_ = 0;                    // doorbell Sqes in pending_ (they have no slab record)
   std::vector<uint32_t> doorbell_retry_;
   MessageHandler message_handler_ = nullptr;
   void* message_ctx_ = nullptr;
