@@ -119,6 +119,18 @@ class Conformance : public ::testing::TestWithParam<const char*> {
   void TearDown() override {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
+  // A listening IPv4 socket on a free loopback port (its address in addr), or < 0.
+  int32_t listen_on_loopback(sockaddr_in& addr) {
+    const auto fd = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_INET}));
+    if (fd < 0) return fd;
+    addr = {};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    SysCall bind{SysOp::bind, fd, 0, 0, &addr, sizeof addr};
+    SysCall name{SysOp::local_addr, fd, 0, 0, &addr, sizeof addr};
+    if (h_->sys(bind) != 0 || h_->sys({SysOp::listen, fd, 16}) != 0 || h_->sys(name) != 0) return -1;
+    return fd;
+  }
   Sqe op(Opcode o, uint64_t ud) {
     Sqe s;
     s.opcode = o;
@@ -230,16 +242,9 @@ TEST_P(Conformance, FilesOpenWriteReadFsyncClose) {
 }
 
 TEST_P(Conformance, TcpConnectAcceptSendRecvShutdown) {
-  const int32_t listener = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_INET}));
-  ASSERT_GE(listener, 0);
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  SysCall bind{SysOp::bind, listener, 0, 0, &addr, sizeof addr};
-  ASSERT_EQ(h_->sys(bind), 0);
-  ASSERT_EQ(h_->sys({SysOp::listen, listener, 16}), 0);
-  SysCall name{SysOp::local_addr, listener, 0, 0, &addr, sizeof addr};
-  ASSERT_EQ(h_->sys(name), 0);
+  const int32_t listener = listen_on_loopback(addr);
+  ASSERT_GE(listener, 0);
   EXPECT_NE(addr.sin_port, 0);
   // A second bind to the same port is refused.
   const int32_t other = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_INET}));
@@ -307,15 +312,9 @@ TEST_P(Conformance, TcpConnectAcceptSendRecvShutdown) {
 
 TEST_P(Conformance, MultishotAcceptPostsOneCqePerConnectionUntilCancelled) {
   ASSERT_TRUE(h_->ring().caps().multishot_accept);
-  const int32_t listener = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_INET}));
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  SysCall bind{SysOp::bind, listener, 0, 0, &addr, sizeof addr};
-  ASSERT_EQ(h_->sys(bind), 0);
-  ASSERT_EQ(h_->sys({SysOp::listen, listener, 16}), 0);
-  SysCall name{SysOp::local_addr, listener, 0, 0, &addr, sizeof addr};
-  ASSERT_EQ(h_->sys(name), 0);
+  const int32_t listener = listen_on_loopback(addr);
+  ASSERT_GE(listener, 0);
 
   Sqe acc = op(Opcode::accept, 10);
   acc.fd = listener;
@@ -329,6 +328,7 @@ TEST_P(Conformance, MultishotAcceptPostsOneCqePerConnectionUntilCancelled) {
     batch.push_back(conn);
   }
   std::vector<Cqe> got = h_->exec_all(batch, 4);
+  std::vector<int32_t> fds{listener, batch[1].fd, batch[2].fd};
   int accepted = 0;
   for (const Cqe& c : got) {
     if (c.user_data != 10) {
@@ -337,6 +337,7 @@ TEST_P(Conformance, MultishotAcceptPostsOneCqePerConnectionUntilCancelled) {
     }
     EXPECT_GE(c.res, 0);
     EXPECT_NE(c.flags & kCqeMore, 0u) << "the multishot stays armed";
+    if (c.res >= 0) fds.push_back(c.res);
     ++accepted;
   }
   EXPECT_EQ(accepted, 2);
@@ -353,6 +354,7 @@ TEST_P(Conformance, MultishotAcceptPostsOneCqePerConnectionUntilCancelled) {
       EXPECT_EQ(c.flags & kCqeMore, 0u) << "the cancel ends it";
     }
   }
+  for (int32_t fd : fds) h_->sys({SysOp::close, fd});
 }
 
 INSTANTIATE_TEST_SUITE_P(Rings, Conformance, ::testing::Values("uring", "sim"),
