@@ -111,6 +111,12 @@ void Acceptor::retire() noexcept {
     delete this;
     return;
   }
+  if (current_shard() != home_) {
+    // Off its shard (a documented misuse: I/O objects belong to their shard) nothing here
+    // may be touched from this thread, not even to free it: the home shard may be using
+    // it. It is left behind, and its op ends with the ring.
+    return;
+  }
   retired_ = true;
   while (AcceptWaiter* w = waiters_.pop_front()) {
     w->slot.emplace(fail_errno(EBADF));
@@ -120,9 +126,7 @@ void Acceptor::retire() noexcept {
     delete this;
     return;
   }
-  if (current_shard() == home_) stop_pulling();
-  // Off its shard (a documented misuse) the op cannot be cancelled from here; it ends
-  // when the ring does.
+  stop_pulling();  // the op's last CQE frees this
 }
 
 Acceptor::~Acceptor() {

@@ -103,7 +103,8 @@ class TcpListener {
   // they are served in order. A cancelled or timed-out accept() loses no connection: it
   // stays queued for the next call. Errors the kernel reports for the multishot (EMFILE,
   // ENFILE...) go to one accept() each; closing or destroying the listener fails the
-  // waiting accept()s with EBADF and closes the connections still queued. Without
+  // waiting accept()s with EBADF and closes the connections still queued (on its shard:
+  // destroyed on another thread, its multishot stays armed until the runtime stops). Without
   // multishot, each accept() is one ACCEPT op; a connection accepted while the routine
   // was being cancelled is then returned (the caller owns it).
   Task<Result<TcpStream>> accept(Instant deadline = kNoDeadline) const;
