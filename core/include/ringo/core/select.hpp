@@ -28,7 +28,6 @@
 
 #include <array>
 #include <memory>
-#include <new>
 #include <span>
 #include <vector>
 
@@ -48,7 +47,7 @@ struct SelectCase {
   virtual bool ready() const noexcept = 0;
   virtual void execute() = 0;  // called only when ready()
   virtual void arm(SelectCore* core, uint32_t index, Routine* me) = 0;
-  virtual void disarm() noexcept = 0;
+  virtual void disarm() noexcept = 0;  // only after arm(): the waiter is unset before
 
  private:
   Shard* home_;
