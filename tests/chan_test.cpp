@@ -427,16 +427,183 @@ TEST_P(Channels, SelectOverAnotherShardsChannels) {
   EXPECT_TRUE(r.has_value());
 }
 
-TEST_P(Channels, SelectOverChannelsOfTwoShardsIsRefused) {
+// A channel homed on shard `home`, made there.
+Task<Result<std::pair<Sender<int>, Receiver<int>>>> chan_on(uint32_t home, size_t capacity) {
+  auto made = co_await submit_to(home, [capacity] { return chan<int>(capacity); });
+  if (!made) co_return std::unexpected(made.error());
+  co_return std::move(*made);
+}
+
+// Nothing of a select over several shards stays behind on a channel.
+bool untouched(const detail::ChanHandle<int>& h) { return h.state()->subs == 0; }
+
+TEST_P(Channels, SelectAcrossShardsTakesTheReadyCaseAndNothingElse) {
   auto r = run([]() -> Task<void> {
     auto [a_tx, a_rx] = std::move(*chan<int>(1));
-    auto remote = co_await submit_to(1, [] { return chan<int>(1); });
-    EXPECT_TRUE(remote.has_value());
-    if (!remote) co_return;
+    auto b = co_await chan_on(1, 1);
+    EXPECT_TRUE(b.has_value());
+    if (!b) co_return;
+    auto& [b_tx, b_rx] = *b;
+    EXPECT_TRUE(co_await b_tx.send(7));  // buffered on shard 1
     auto ca = on_recv(a_rx);
-    auto cb = on_recv(remote->second);
-    EXPECT_EQ(err(co_await select(ca, cb, default_case())), errc::wrong_shard);
+    auto cb = on_recv(b_rx);
+    auto i = co_await select(ca, cb);
+    EXPECT_EQ(i.value_or(9), 1u);
+    EXPECT_EQ(cb.value && *cb.value ? **cb.value : -1, 7);
+    EXPECT_FALSE(ca.value.has_value());
+    EXPECT_TRUE(untouched(a_rx) && untouched(b_rx));
+    EXPECT_TRUE(a_tx.try_send(1).has_value());  // no receiver of a took anything
+    EXPECT_EQ(a_rx.len(), 1u);
+    // Both ready: either may win; the other keeps its value.
+    EXPECT_TRUE(co_await b_tx.send(8));
+    auto ca2 = on_recv(a_rx);
+    auto cb2 = on_recv(b_rx);
+    auto j = co_await select(ca2, cb2, default_case());
+    EXPECT_TRUE(j.has_value() && *j < 2);
+    EXPECT_EQ(a_rx.len(), *j == 0 ? 0u : 1u);
   }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, SelectAcrossShardsWaitsTimesOutAndDefaults) {
+  auto r = run([]() -> Task<void> {
+    auto [a_tx, a_rx] = std::move(*chan<int>(0));
+    auto b = co_await chan_on(1, 0);
+    if (!b) co_return ADD_FAILURE();
+    auto& [b_tx, b_rx] = *b;
+    // Woken by a plain send on shard 1's channel, from shard 1.
+    auto sender = spawn_on(1, [](Sender<int> tx) -> Task<bool> {
+      co_await sleep(2ms);
+      co_return (co_await tx.send(42)).has_value();
+    }(b_tx));
+    auto ca = on_recv(a_rx);
+    auto cb = on_recv(b_rx);
+    const Instant t0 = current_shard()->now();
+    auto i = co_await select(ca, cb, after(1h));
+    EXPECT_EQ(i.value_or(9), 1u);
+    EXPECT_EQ(cb.value && *cb.value ? **cb.value : -1, 42);
+    EXPECT_GE(current_shard()->now() - t0, 2ms);
+    EXPECT_TRUE((co_await sender.join()).value_or(false));
+    EXPECT_TRUE(untouched(a_rx) && untouched(b_rx));
+
+    auto ta = on_recv(a_rx);
+    auto tb = on_recv(b_rx);
+    EXPECT_EQ((co_await select(ta, tb, after(3ms))).value_or(9), 2u);
+    auto da = on_recv(a_rx);
+    auto db = on_send(b_tx, 1);
+    EXPECT_EQ((co_await select(da, default_case(), db)).value_or(9), 1u);
+    EXPECT_EQ(db.value, 1);
+    EXPECT_TRUE(untouched(a_rx) && untouched(b_rx));
+    EXPECT_EQ(a_tx.try_send(1).error().error, errc::channel_full);  // no receiver left on a
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, SelectAcrossShardsSendCaseAndClose) {
+  auto r = run([]() -> Task<void> {
+    auto [a_tx, a_rx] = std::move(*chan<std::string>(0));
+    auto made = co_await submit_to(1, [] { return chan<std::string>(0); });
+    if (!made) co_return ADD_FAILURE();
+    auto& [b_tx, b_rx] = *made;
+    auto receiver = spawn_on(1, [](Receiver<std::string> rx) -> Task<std::string> {
+      co_return (co_await rx.recv()).value_or("none");
+    }(b_rx));
+    auto sa = on_send(a_tx, "to a");
+    auto sb = on_send(b_tx, "to b");
+    EXPECT_EQ((co_await select(sa, sb)).value_or(9), 1u);
+    EXPECT_EQ(sa.value, "to a");  // not sent: still ours
+    EXPECT_EQ((co_await receiver.join()).value_or(""), "to b");
+    (void)b_tx.close();
+    auto ra = on_recv(a_rx);
+    auto rb = on_recv(b_rx);
+    EXPECT_EQ((co_await select(ra, rb)).value_or(9), 1u);
+    EXPECT_EQ(rb.value ? err(*rb.value) : std::error_code{}, errc::channel_closed);
+    auto sc = on_send(b_tx, "late");
+    auto sd = on_send(a_tx, "never");
+    EXPECT_EQ((co_await select(sd, sc)).value_or(9), 1u);
+    EXPECT_EQ(sc.error, errc::channel_closed);
+    EXPECT_EQ(sc.value, "late");
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+TEST_P(Channels, SelectAcrossShardsAbortLeavesNothingBehind) {
+  auto r = run([]() -> Task<void> {
+    auto [a_tx, a_rx] = std::move(*chan<int>(1));
+    auto b = co_await chan_on(1, 1);
+    if (!b) co_return ADD_FAILURE();
+    auto& [b_tx, b_rx] = *b;
+    auto selecting = go([](Receiver<int> a, Receiver<int> b) -> Task<Result<size_t>> {
+      auto ca = on_recv(a);
+      auto cb = on_recv(b);
+      co_return co_await select(ca, cb);
+    }(a_rx, b_rx));
+    co_await sleep(1ms);
+    EXPECT_TRUE(selecting.abort().has_value());
+    EXPECT_EQ(err(co_await selecting.join()), errc::cancelled);
+    EXPECT_TRUE(untouched(a_rx) && untouched(b_rx));
+    EXPECT_TRUE(a_tx.try_send(1).has_value());
+    EXPECT_EQ(a_rx.len(), 1u);
+    EXPECT_TRUE(co_await b_tx.send(2));
+    auto take = submit_to(1, [rx = b_rx]() mutable { return rx.try_recv(); });  // named: see below
+    auto left = co_await take;
+    EXPECT_EQ(left.value_or(0), 2);
+
+    // Named awaitables: GCC 12 destroys a temporary holding a handle twice when it is
+    // built inside the co_await expression.
+    auto waiting = [](Receiver<int> a, Receiver<int> b) -> Task<Result<size_t>> {
+      auto ca = on_recv(a);
+      auto cb = on_recv(b);
+      (void)co_await a.recv();  // empties a
+      co_return co_await select(ca, cb);
+    }(a_rx, b_rx);
+    auto timed = co_await with_timeout(2ms, std::move(waiting));
+    EXPECT_EQ(err(timed), errc::timed_out);
+    EXPECT_TRUE(untouched(a_rx) && untouched(b_rx));
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+// Select against select on one unbuffered channel, both selects over several shards:
+// neither is ready alone; the channel's home pairs them.
+TEST_P(Channels, SelectAgainstSelectAcrossShards) {
+  auto r = run(
+      []() -> Task<void> {
+        auto c = co_await chan_on(1, 0);
+        if (!c) co_return ADD_FAILURE();
+        auto& [c_tx, c_rx] = *c;
+        auto [x_tx, x_rx] = std::move(*chan<int>(0));  // shard 0, nobody sends
+        auto y = co_await chan_on(2, 0);               // shard 2, nobody sends
+        if (!y) co_return ADD_FAILURE();
+        auto& [y_tx, y_rx] = *y;
+        for (int round = 0; round < 20; ++round) {
+          // The sender selects from shard 2 over c (shard 1) and x (shard 0).
+          auto sending = spawn_on(2, [](Sender<int> c, Receiver<int> x, int v) -> Task<size_t> {
+            auto sc = on_send(c, v);
+            auto rx = on_recv(x);
+            co_return (co_await select(rx, sc, after(1h))).value_or(9);
+          }(c_tx, x_rx, round));
+          if (round % 2 == 0) co_await sleep(1ms);  // either may arrive first
+          auto rc = on_recv(c_rx);
+          auto ry = on_recv(y_rx);
+          auto i = co_await select(ry, rc, after(1h));
+          EXPECT_EQ(i.value_or(9), 1u);
+          EXPECT_EQ(rc.value && *rc.value ? **rc.value : -1, round);
+          EXPECT_EQ((co_await sending.join()).value_or(0), 1u);
+          EXPECT_TRUE(untouched(c_rx) && untouched(x_rx) && untouched(y_rx));
+        }
+        // Against a plain select on the channel's own shard.
+        auto local = spawn_on(1, [](Sender<int> c) -> Task<size_t> {
+          auto sc = on_send(c, 99);
+          co_return (co_await select(sc, after(1h))).value_or(9);
+        }(c_tx));
+        auto rc = on_recv(c_rx);
+        auto ry = on_recv(y_rx);
+        EXPECT_EQ((co_await select(ry, rc)).value_or(9), 1u);
+        EXPECT_EQ(rc.value && *rc.value ? **rc.value : -1, 99);
+        EXPECT_EQ((co_await local.join()).value_or(9), 0u);
+      }(),
+      3);
   EXPECT_TRUE(r.has_value());
 }
 

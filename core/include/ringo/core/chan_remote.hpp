@@ -52,6 +52,7 @@ struct RemoteRequest : Envelope, RemoteWaiter, ParkedRequest {
     if (self().try_now()) return answer(here);
     waiter.remote = this;
     self().queue().push_back(&waiter);
+    st->changed();  // a parked request is a counterpart for subscribed selects
     here.park_request(id, this);
   }
   void reject(Shard& here) override {

@@ -33,6 +33,19 @@ namespace detail {
 struct SelectCore;
 void select_fire(SelectCore* core, uint32_t case_index);
 
+// A case of a select over channels of several shards, subscribed on its channel's home
+// shard (select_shards.hpp). It takes nothing by itself: the channel tells its arm when
+// it may have become ready, and the arm claims the select before it acts.
+struct HomeArm;
+struct SubWaiter {
+  SubWaiter* prev;
+  SubWaiter* next;
+  HomeArm* arm;
+  uint32_t index;  // the case within its arm
+};
+using SubList = IntrusiveList<SubWaiter, &SubWaiter::prev, &SubWaiter::next>;
+void sub_poked(HomeArm* arm);
+
 // A waiter that stands for a request from another shard (chan_remote.hpp): woken() runs
 // on the home shard when the waiter is satisfied or the channel closes.
 struct RemoteWaiter {
@@ -88,6 +101,11 @@ struct ChanState {
   size_t leased = 0;
   std::vector<uint32_t> leased_by;   // per shard; home only
   std::vector<Outbox<T>*> outboxes;  // slot i is created and used by shard i only
+  // Subscriptions of selects over several shards; `subs` counts both lists, so that a
+  // channel nobody subscribed to pays one test per change.
+  SubList recv_subs;
+  SubList send_subs;
+  uint32_t subs = 0;
   std::atomic<uint32_t> senders{0};
   std::atomic<uint32_t> refs{0};
 
@@ -109,6 +127,24 @@ struct ChanState {
     }
   }
 
+  // Anything that may make a case ready calls this: subscribed selects look again.
+  void changed() {
+    if (subs != 0) [[unlikely]]
+      poke_subs();
+  }
+  void poke_subs() {
+    for (SubWaiter* s = recv_subs.front(); s != nullptr; s = SubList::next(s)) sub_poked(s->arm);
+    for (SubWaiter* s = send_subs.front(); s != nullptr; s = SubList::next(s)) sub_poked(s->arm);
+  }
+  void park_sender(ChanWaiter<T>* w) {
+    senders_waiting.push_back(w);
+    changed();
+  }
+  void park_receiver(ChanWaiter<T>* w) {
+    receivers_waiting.push_back(w);
+    changed();
+  }
+
   bool has_room() const noexcept { return buffer.size() + leased < capacity; }
   bool recv_ready() const noexcept { return !buffer.empty() || !senders_waiting.empty() || (closed && leased == 0); }
   bool send_ready() const noexcept { return closed || !receivers_waiting.empty() || has_room(); }
@@ -123,6 +159,7 @@ struct ChanState {
     }
     if (has_room()) {
       buffer.push_back(std::move(v));
+      changed();
       return Attempt::done;
     }
     return Attempt::would_block;
@@ -134,6 +171,7 @@ struct ChanState {
       out.emplace(std::move(buffer.front()));
       buffer.pop_front();
       if (!senders_waiting.empty()) admit_waiting_senders();
+      changed();
       return Attempt::done;
     }
     if (ChanWaiter<T>* w = senders_waiting.pop_front()) {
@@ -178,6 +216,7 @@ struct ChanState {
       if (leased_by[shard] > 0) post_revoke(this, shard);
     }
     settle_close();
+    changed();
     return {};
   }
 
@@ -207,6 +246,7 @@ struct ChanState {
     }
     if (!closed) admit_waiting_senders();
     settle_close();
+    changed();
   }
   // A lease that can never come back (its shard is gone).
   void write_off(uint32_t shard) {
@@ -214,6 +254,7 @@ struct ChanState {
     leased_by[shard] = 0;
     if (!closed) admit_waiting_senders();
     settle_close();
+    changed();
   }
 };
 
@@ -267,7 +308,7 @@ struct LocalSend {
     w.routine = me;
     w.send_value = &value;
     w.send_error = &error;
-    st->senders_waiting.push_back(&w);
+    st->park_sender(&w);
     st->home->park(me, h, "chan send", st->id, &LocalSend::on_cancel, this);
   }
   static void on_cancel(Routine* r, void* ctx) {
@@ -302,7 +343,7 @@ struct LocalRecv {
     ChanWaiter<T>& w = waiter = ChanWaiter<T>{};
     w.routine = me;
     w.recv_slot = &slot;
-    st->receivers_waiting.push_back(&w);
+    st->park_receiver(&w);
     st->home->park(me, h, "chan recv", st->id, &LocalRecv::on_cancel, this);
   }
   static void on_cancel(Routine* r, void* ctx) {

@@ -16,12 +16,16 @@
 //
 // Channels on another shard: when all of a select's channels live on one shard, the
 // select runs there (a cross-shard call: two MSG_RING hops, and the choice uses that
-// shard's PRNG); over channels of several shards it fails with wrong_shard.
+// shard's PRNG). Over channels of several shards, each home shard watches its cases and
+// claims the select before it takes anything (select_shards.hpp): the same semantics,
+// including select against select, at two to three hops per select and one more for a
+// default.
 //
-// Errors: invalid_argument (no case), wrong_shard (channels on more than one shard),
-// no_channel (an empty handle), cancelled (the routine was aborted; nothing was
-// consumed), not_in_runtime, shard_stopped (the channels' shard stopped). A send case on
-// a closed channel is chosen with its error set and its value still in the case.
+// Errors: invalid_argument (no case), no_channel (an empty handle), cancelled (the
+// routine was aborted; nothing was consumed — unless a case had already been taken,
+// which is then the result), not_in_runtime, shard_stopped (a channels' shard stopped).
+// A send case on a closed channel is chosen with its error set and its value still in
+// the case.
 //
 // Thread-safety: a select and its cases belong to the routine that awaits them.
 #pragma once
@@ -33,45 +37,12 @@
 
 #include "ringo/core/chan.hpp"
 #include "ringo/core/cross_shard.hpp"
+#include "ringo/core/select_case.hpp"
+#include "ringo/core/select_shards.hpp"
 
 namespace ringo {
 
 namespace detail {
-
-struct SelectCase {
-  explicit SelectCase(Shard* home) noexcept : home_(home) {}
-  virtual ~SelectCase() = default;
-  // The channel's shard (nullptr for an empty handle): a plain field, since select reads
-  // it for every case before anything else.
-  Shard* home() const noexcept { return home_; }
-  virtual bool ready() const noexcept = 0;
-  virtual void execute() = 0;  // called only when ready()
-  virtual void arm(SelectCore* core, uint32_t index, Routine* me) = 0;
-  virtual void disarm() noexcept = 0;  // only after arm(): the waiter is unset before
-
- private:
-  Shard* home_;
-};
-
-struct SelectCore : TimerNode {
-  Routine* me = nullptr;
-  std::span<SelectCase*> cases;
-  uint32_t chosen = UINT32_MAX;
-  uint32_t timeout_index = UINT32_MAX;
-
-  void disarm_all(uint32_t except) noexcept {
-    for (uint32_t i = 0; i < cases.size(); ++i) {
-      if (i != except) cases[i]->disarm();
-    }
-    if (linked()) me->shard->cancel_timer(this);
-  }
-};
-
-inline void select_fire(SelectCore* core, uint32_t case_index) {
-  core->chosen = case_index;
-  core->disarm_all(case_index);
-  core->me->shard->unpark(core->me);
-}
 
 struct SelectAwaiter;
 
@@ -85,7 +56,7 @@ struct RemoteSelectThunk {
 // positions in the caller's numbering (UINT32_MAX: absent); case i has position pos[i].
 // When every channel case lives on one other shard, the whole select runs there as a
 // cross-shard call (its cases stay in the caller's frame, which waits parked); channels
-// on several shards give wrong_shard.
+// on several shards go through the claim protocol of select_shards.hpp.
 struct SelectAwaiter {
   using RemoteCall = decltype(submit_to(0u, std::declval<RemoteSelectThunk>()));
 
@@ -96,7 +67,8 @@ struct SelectAwaiter {
   Duration timeout{};
   errc error = errc::ok;  // not a std::error_code: building one costs a call per select
   uint32_t result = UINT32_MAX;
-  std::unique_ptr<RemoteCall> remote;  // only for a select over another shard's channels
+  std::unique_ptr<RemoteCall> remote;   // only for a select over another shard's channels
+  std::unique_ptr<SelectTicket> multi;  // only for a select over channels of several shards
 
   bool await_ready() {
     Routine* me = this_routine();
@@ -110,10 +82,19 @@ struct SelectAwaiter {
     if (home == nullptr) return error = errc::no_channel, true;
     const bool local = home == me->shard;
     size_t ready = 0;
+    bool one_home = true;
     for (uint32_t i = 0; i < core.cases.size(); ++i) {
       SelectCase* c = core.cases[i];
-      if (c->home() != home) return error = c->home() == nullptr ? errc::no_channel : errc::wrong_shard, true;
+      if (c->home() != home) {
+        if (c->home() == nullptr) return error = errc::no_channel, true;
+        one_home = false;
+      }
       if (local && c->ready()) scratch[ready++] = i;
+    }
+    if (!one_home) {
+      core.me = me;
+      multi = std::make_unique<SelectTicket>();
+      return false;
     }
     if (!local) {
       remote = std::make_unique<RemoteCall>(submit_to(home->index(), RemoteSelectThunk{this}));
@@ -132,6 +113,10 @@ struct SelectAwaiter {
 
   bool await_suspend(std::coroutine_handle<> h) {
     if (remote) return remote->await_suspend(h);
+    if (multi) {
+      return multi->start(core.me, h, core.cases, default_index != UINT32_MAX, core.timeout_index != UINT32_MAX,
+                          timeout);
+    }
     Shard& shard = *core.me->shard;
     for (uint32_t i = 0; i < core.cases.size(); ++i) core.cases[i]->arm(&core, i, core.me);
     if (core.timeout_index != UINT32_MAX) {
@@ -155,10 +140,17 @@ struct SelectAwaiter {
 
   Result<size_t> await_resume() {
     if (remote) return remote->await_resume();
+    if (multi) return multi_result();
     if (error != errc::ok) return fail(error);
     if (result != UINT32_MAX) return result;
     if (core.chosen == UINT32_MAX - 1) return core.timeout_index;
     return positions[core.chosen];
+  }
+  Result<size_t> multi_result() const {
+    if (multi->error != errc::ok) return fail(multi->error);
+    if (multi->winner == SelectTicket::kTimeout) return core.timeout_index;
+    if (multi->winner == SelectTicket::kDefault) return default_index;
+    return positions[multi->winner];
   }
 };
 
@@ -194,9 +186,12 @@ class RecvCase final : public detail::SelectCase {
     w.select = core;
     w.case_index = index;
     w.recv_slot = &value;
-    st_->receivers_waiting.push_back(&w);
+    st_->park_receiver(&w);
   }
   void disarm() noexcept override { st_->receivers_waiting.remove(&waiter_); }
+  std::unique_ptr<detail::ArmedCase> arm_for_home() override {
+    return std::make_unique<detail::ArmedChanCase<T>>(st_, this, &value, nullptr);
+  }
 
  private:
   detail::ChanState<T>* st_;
@@ -223,9 +218,12 @@ class SendCase final : public detail::SelectCase {
     w.case_index = index;
     w.send_value = &value;
     w.send_error = &error;
-    st_->senders_waiting.push_back(&w);
+    st_->park_sender(&w);
   }
   void disarm() noexcept override { st_->senders_waiting.remove(&waiter_); }
+  std::unique_ptr<detail::ArmedCase> arm_for_home() override {
+    return std::make_unique<detail::ArmedChanCase<T>>(st_, this, nullptr, &value);
+  }
 
  private:
   detail::ChanState<T>* st_;

@@ -1,0 +1,189 @@
+// select over channels that live on several shards. select.hpp hands a select here when
+// its cases' home shards differ; a select over one shard's channels never comes here.
+//
+// The protocol (docs/channels-and-select.md, "select across shards"):
+//
+// - The selecting shard (the owner) keeps a SelectTicket: open, locked or done. It sends
+//   every home shard of its cases one HomeArm, which subscribes those cases on their
+//   channels there. A subscription takes nothing: the channel only tells its arm that it
+//   may have become ready.
+// - An arm that finds a case ready claims the ticket (ClaimMsg). The owner grants one
+//   claim at a time (locked); the arm then looks again and, if the case is still ready,
+//   executes it and commits, otherwise aborts and waits for the next change. Nothing is
+//   taken before the lock is held, so a select that loses leaves every channel as it was.
+// - Fairness: the owner grants nothing until every arm has reported once, then picks
+//   among the queued claims weighted by how many cases each arm found ready, so a choice
+//   among ready cases is uniform over all of them, as on one shard (Go's rule).
+// - Select against select on one channel (both subscribed, neither ready alone) is a
+//   pair claim at the channel's home: it locks both tickets in one global order (owner
+//   shard, then sequence), so two homes can never wait for each other.
+// - Once the ticket is done (a commit, the timeout, the default, a cancel) the owner
+//   retires every other arm and resumes only when each has answered, so no home shard
+//   touches the selecting frame after the select returns.
+//
+// Thread-safety: each object below is touched by one shard at a time: HomeArm and Claim
+// by the home shard, SelectTicket by the owner; the messages carry them across.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "ringo/core/select_case.hpp"
+
+namespace ringo::detail {
+
+struct SelectTicket;
+struct Claim;
+
+// Home -> owner: what an arm has to say about its select.
+struct TicketNote final : Envelope {
+  enum class Kind : uint8_t { report, commit, abort, retired, stopped };
+  SelectTicket* ticket;  // dereferenced on the owner shard only
+  uint32_t slot;         // which arm
+  uint32_t case_number;  // commit: the winning case
+  Kind kind;
+  bool first;  // the arm's first word about this select: it counts as its report
+
+  TicketNote(SelectTicket* t, uint32_t s, uint32_t c, Kind k, bool f) noexcept
+      : ticket(t), slot(s), case_number(c), kind(k), first(f) {}
+  void deliver(Shard& here) override;
+  // reject (the owner is stopping): its routines go with it.
+};
+
+// A request for a select's lock, from a home to the owner and back with the answer.
+struct ClaimMsg final : Envelope {
+  Claim* claim;          // dereferenced on the home shard only
+  SelectTicket* ticket;  // dereferenced on the owner shard only
+  uint32_t home;
+  uint32_t weight;  // how many of the arm's cases were ready (fairness)
+  bool first;
+  bool answered = false;
+  bool granted = false;
+
+  ClaimMsg(Claim* c, SelectTicket* t, uint32_t h, uint32_t w, bool f) noexcept
+      : claim(c), ticket(t), home(h), weight(w), first(f) {}
+  void deliver(Shard& here) override;
+  void reject(Shard& here) override;
+  // On the owner: sends the answer home. False if the home shard is gone.
+  bool answer(Shard& owner, bool grant);
+};
+
+// One select's cases on one home shard. Sent there by the owner; lives there until
+// retired and no claim needs it.
+struct HomeArm final : Envelope, ParkedRequest, TickHook {
+  SelectTicket* ticket;  // the owner's; never dereferenced here
+  uint32_t owner;
+  uint32_t slot;  // this arm's place in the ticket
+  uint32_t home_index;
+  uint64_t order;    // the ticket's place in the global lock order
+  bool has_default;  // such a select never waits, so it is nobody's counterpart
+  std::vector<std::unique_ptr<ArmedCase>> cases;
+  std::vector<uint32_t> numbers;  // case i is case numbers[i] of the select
+
+  Shard* home = nullptr;
+  uint64_t park_id = 0;
+  Claim* claim = nullptr;  // the one claim this arm is part of, if any
+  bool reported = false;
+  bool retired = false;
+  bool hooked = false;  // a scan is due at the end of the tick
+  bool dirty = false;   // something changed since the last scan
+  std::vector<uint32_t> ready_scratch;
+
+  HomeArm(SelectTicket* t, uint32_t owner_index, uint32_t arm_slot, uint32_t home_shard, uint64_t lock_order,
+          bool with_default) noexcept
+      : ticket(t),
+        owner(owner_index),
+        slot(arm_slot),
+        home_index(home_shard),
+        order(lock_order),
+        has_default(with_default) {}
+
+  void deliver(Shard& here) override;  // arrival: subscribe and look
+  void reject(Shard& here) override;   // the home shard is stopping
+  void cancel(Shard& here) override;
+  void stop(Shard& here) override;
+  bool at_tick_end(Shard& here, bool final) override;
+
+  void poke();
+  void scan();
+  void tell(TicketNote::Kind kind, uint32_t case_number = 0);
+  void retire(TicketNote::Kind kind, uint32_t case_number = 0);
+  // A free counterpart for another select's pair claim.
+  bool pairable() const noexcept { return !retired && claim == nullptr && !has_default; }
+  // Deletes this arm once nothing can reach it any more. Returns whether it did.
+  bool free_if_idle();
+};
+
+// Owner -> home: the select is decided; drop the subscriptions and say so.
+struct ArmRetire final : Envelope {
+  HomeArm* arm;  // dereferenced on the home shard only
+  explicit ArmRetire(HomeArm* a) noexcept : arm(a) {}
+  void deliver(Shard& here) override;
+  // reject: that shard is stopping, and stop() retires its arms.
+};
+
+// On a home shard: the locks one attempt needs (one select's, or two for select against
+// select), taken one at a time in the global order, then the attempt itself.
+struct Claim {
+  struct Part {
+    HomeArm* arm;
+    uint32_t index;  // the case within the arm
+  };
+  Shard& home;
+  Part parts[2];
+  uint32_t count;
+  uint32_t locked = 0;
+  uint32_t weight;
+
+  Claim(Shard& h, Part only, uint32_t ready_cases) noexcept;
+  Claim(Shard& h, Part a, Part b) noexcept;  // a pair: one receive case, one send case
+  void start();
+  void answered(bool granted);
+
+ private:
+  void ask();
+  void execute();
+  void finish(bool committed, int refused);
+  ArmedCase& armed(const Part& p) const { return *p.arm->cases[p.index]; }
+};
+
+// The owner's side of a select over several shards; lives in the selecting awaiter.
+struct SelectTicket : TimerNode {
+  static constexpr uint32_t kTimeout = UINT32_MAX - 1;
+  static constexpr uint32_t kDefault = UINT32_MAX - 2;
+  enum class State : uint8_t { open, locked, done };
+  enum class ArmState : uint8_t { live, retiring, gone };
+
+  Shard* shard = nullptr;
+  Routine* me = nullptr;
+  uint64_t order = 0;
+  State state = State::open;
+  bool has_default = false;
+  bool parked = false;
+  errc pending = errc::ok;  // while locked: timed_out, cancelled or shard_stopped, for after
+  uint32_t winner = UINT32_MAX;
+  errc error = errc::ok;
+  uint32_t reports_missing = 0;
+  uint32_t arms_live = 0;
+  std::vector<HomeArm*> arms;
+  std::vector<ArmState> arm_state;
+  std::vector<ClaimMsg*> queue;  // claims waiting for the lock, in arrival order
+
+  // Sends the arms and parks. False: nothing was sent (winner/error say why).
+  bool start(Routine* routine, std::coroutine_handle<> h, std::span<SelectCase*> cases, bool with_default,
+             bool with_timeout, Duration timeout);
+  void on_claim(ClaimMsg* m);
+  void on_note(const TicketNote& n);
+
+ private:
+  void grant_next();
+  void finish(uint32_t chosen, errc why);
+  void lock_released();
+  void arm_gone(uint32_t slot);
+  void resume_if_settled();
+  static void on_timeout(TimerNode* node);
+  static void on_cancel(Routine* r, void* ctx);
+};
+
+}  // namespace ringo::detail

@@ -1,0 +1,376 @@
+// select over channels of several shards: the protocol of select_shards.hpp.
+#include "ringo/core/select_shards.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace ringo::detail {
+
+void sub_poked(HomeArm* arm) { arm->poke(); }
+
+// ---------------------------------------------------------------- messages
+
+void TicketNote::deliver(Shard&) {
+  ticket->on_note(*this);
+  delete this;
+}
+
+void ClaimMsg::deliver(Shard&) {
+  if (answered) {
+    Claim* c = claim;
+    const bool g = granted;
+    delete this;
+    c->answered(g);
+    return;
+  }
+  ticket->on_claim(this);  // queued there, or answered at once
+}
+
+void ClaimMsg::reject(Shard& here) {
+  if (answered) {
+    // The home shard is stopping: its arms are retired by now, so a grant is given back.
+    Claim* c = claim;
+    const bool g = granted;
+    delete this;
+    c->answered(g);
+    return;
+  }
+  // The owner is stopping (and its frames may be gone): refuse without looking.
+  if (!answer(here, false)) delete this;
+}
+
+bool ClaimMsg::answer(Shard& owner, bool grant) {
+  answered = true;
+  granted = grant;
+  return owner.post(home, this).has_value();
+}
+
+void ArmRetire::deliver(Shard&) {
+  HomeArm* a = arm;
+  delete this;
+  a->retire(TicketNote::Kind::retired);
+  a->free_if_idle();
+}
+
+// ---------------------------------------------------------------- home side
+
+void HomeArm::deliver(Shard& here) {
+  home = &here;
+  park_id = here.next_call_id();
+  here.park_request(park_id, this);
+  for (uint32_t i = 0; i < cases.size(); ++i) {
+    cases[i]->sub.arm = this;
+    cases[i]->sub.index = i;
+    cases[i]->subscribe();
+  }
+  ready_scratch.reserve(cases.size());
+  scan();
+}
+
+void HomeArm::reject(Shard& here) {
+  home = &here;
+  retired = true;
+  tell(TicketNote::Kind::stopped);
+  delete this;
+}
+
+void HomeArm::cancel(Shard&) {
+  retire(TicketNote::Kind::retired);
+  free_if_idle();
+}
+
+void HomeArm::stop(Shard&) {
+  retire(TicketNote::Kind::stopped);
+  free_if_idle();
+}
+
+bool HomeArm::at_tick_end(Shard&, bool final) {
+  hooked = false;
+  if (!final && dirty) scan();
+  free_if_idle();
+  return false;  // this may be gone now
+}
+
+void HomeArm::poke() {
+  if (retired) return;
+  dirty = true;
+  if (claim != nullptr || hooked) return;  // a claim looks again when it ends
+  hooked = true;
+  home->add_tick_hook(this);
+}
+
+// Claims a ready case (uniformly among this arm's ready ones), else pairs with another
+// select's waiting case on the same channel, else (the first time) reports none ready.
+void HomeArm::scan() {
+  if (retired || claim != nullptr) return;
+  dirty = false;
+  ready_scratch.clear();
+  for (uint32_t i = 0; i < cases.size(); ++i) {
+    if (cases[i]->ready()) ready_scratch.push_back(i);
+  }
+  if (!ready_scratch.empty()) {
+    const uint32_t pick = ready_scratch[home->prng().below(ready_scratch.size())];
+    auto n = static_cast<uint32_t>(ready_scratch.size());
+    (new Claim(*home, {this, pick}, n))->start();
+    return;
+  }
+  for (uint32_t i = 0; i < cases.size(); ++i) {
+    for (SubWaiter* s = cases[i]->counterparts().front(); s != nullptr; s = SubList::next(s)) {
+      if (s->arm == this || !s->arm->pairable()) continue;
+      (new Claim(*home, {this, i}, {s->arm, s->index}))->start();
+      return;
+    }
+  }
+  if (!reported) tell(TicketNote::Kind::report);
+}
+
+void HomeArm::tell(TicketNote::Kind kind, uint32_t case_number) {
+  auto* note = new TicketNote(ticket, slot, case_number, kind, !std::exchange(reported, true));
+  if (!home->post(owner, note)) delete note;  // the owner is stopping, with the select
+}
+
+void HomeArm::retire(TicketNote::Kind kind, uint32_t case_number) {
+  if (retired) return;
+  retired = true;
+  for (auto& c : cases) c->unsubscribe();
+  home->unpark_request(park_id);
+  tell(kind, case_number);
+}
+
+bool HomeArm::free_if_idle() {
+  if (!retired || claim != nullptr || hooked) return false;
+  delete this;
+  return true;
+}
+
+// ---------------------------------------------------------------- claims
+
+Claim::Claim(Shard& h, Part only, uint32_t ready_cases) noexcept
+    : home(h), parts{only, {}}, count(1), weight(ready_cases) {}
+
+Claim::Claim(Shard& h, Part a, Part b) noexcept : home(h), parts{a, b}, count(2), weight(1) {
+  if (b.arm->order < a.arm->order) std::swap(parts[0], parts[1]);  // the global lock order
+}
+
+void Claim::start() {
+  for (uint32_t i = 0; i < count; ++i) parts[i].arm->claim = this;
+  ask();
+}
+
+void Claim::ask() {
+  HomeArm* arm = parts[locked].arm;
+  // A retired arm's select is decided, and its owner may have resumed: ask nothing.
+  if (arm->retired) return finish(false, static_cast<int>(locked));
+  auto* m = new ClaimMsg(this, arm->ticket, home.index(), weight, !std::exchange(arm->reported, true));
+  if (!home.post(arm->owner, m)) {
+    delete m;
+    finish(false, static_cast<int>(locked));
+  }
+}
+
+void Claim::answered(bool granted) {
+  if (!granted) return finish(false, static_cast<int>(locked));
+  ++locked;
+  for (uint32_t i = 0; i < locked; ++i) {
+    if (parts[i].arm->retired) return finish(false, -1);  // the home shard is stopping
+  }
+  if (locked < count) return ask();
+  execute();
+}
+
+// Every lock is held: look again, and act only on what is true now.
+void Claim::execute() {
+  if (count == 1) {
+    ArmedCase& c = armed(parts[0]);
+    if (!c.ready()) return finish(false, -1);
+    c.frame_case->execute();
+    return finish(true, -1);
+  }
+  ArmedCase& a = armed(parts[0]);
+  ArmedCase& b = armed(parts[1]);
+  ArmedCase& receiver = a.is_send ? b : a;
+  ArmedCase& sender = a.is_send ? a : b;
+  // Either side ready alone means the channel has a buffer or a plain counterpart that
+  // comes first (FIFO), or it closed: each select then claims for itself.
+  if (receiver.ready() || sender.ready()) return finish(false, -1);
+  receiver.take_from(sender);
+  finish(true, -1);
+}
+
+// Commits or aborts every part that holds its lock; `refused` names the part whose owner
+// said no (its select is decided elsewhere, and its retirement is on the way).
+void Claim::finish(bool committed, int refused) {
+  for (uint32_t i = 0; i < count; ++i) {
+    HomeArm* arm = parts[i].arm;
+    arm->claim = nullptr;
+    if (committed) {
+      arm->retire(TicketNote::Kind::commit, arm->numbers[parts[i].index]);
+    } else if (i < locked) {
+      arm->tell(TicketNote::Kind::abort);
+    }
+    if (!committed && static_cast<int>(i) != refused && !arm->retired) arm->poke();
+  }
+  HomeArm* arms[2] = {parts[0].arm, count == 2 ? parts[1].arm : nullptr};
+  delete this;
+  for (HomeArm* arm : arms) {
+    if (arm != nullptr) arm->free_if_idle();
+  }
+}
+
+// ---------------------------------------------------------------- owner side
+
+bool SelectTicket::start(Routine* routine, std::coroutine_handle<> h, std::span<SelectCase*> cases, bool with_default,
+                         bool with_timeout, Duration timeout) {
+  me = routine;
+  shard = routine->shard;
+  order = shard->next_call_id();
+  has_default = with_default;
+  for (uint32_t i = 0; i < cases.size(); ++i) {
+    const uint32_t home = cases[i]->home()->index();
+    auto it = std::find_if(arms.begin(), arms.end(), [home](HomeArm* a) { return a->home_index == home; });
+    HomeArm* arm = it != arms.end() ? *it : nullptr;
+    if (arm == nullptr) {
+      arm = new HomeArm(this, shard->index(), static_cast<uint32_t>(arms.size()), home, order, with_default);
+      arms.push_back(arm);
+    }
+    arm->cases.push_back(cases[i]->arm_for_home());
+    arm->numbers.push_back(i);
+  }
+  arm_state.assign(arms.size(), ArmState::live);
+  reports_missing = arms_live = static_cast<uint32_t>(arms.size());
+  bool all_posted = true;
+  for (uint32_t k = 0; k < arms.size(); ++k) {
+    if (!shard->post(arms[k]->home_index, arms[k])) {
+      delete arms[k];
+      --reports_missing;
+      arm_gone(k);
+      all_posted = false;
+    }
+  }
+  if (!all_posted) finish(UINT32_MAX, errc::shard_stopped);
+  if (state == State::done && arms_live == 0) return false;
+  if (with_timeout && state != State::done) {
+    fire = &SelectTicket::on_timeout;
+    shard->add_timer(this, shard->now() + std::max(Duration{0}, timeout));
+  }
+  shard->park(me, h, "select (shards)", cases.size(), &SelectTicket::on_cancel, this);
+  parked = true;
+  return true;
+}
+
+void SelectTicket::on_claim(ClaimMsg* m) {
+  if (m->first) --reports_missing;
+  if (state == State::done) {
+    if (!m->answer(*shard, false)) delete m;
+    return;
+  }
+  queue.push_back(m);
+  grant_next();
+}
+
+void SelectTicket::on_note(const TicketNote& n) {
+  if (n.first) --reports_missing;
+  switch (n.kind) {
+    case TicketNote::Kind::report: grant_next(); break;
+    case TicketNote::Kind::commit:
+      assert(state == State::locked);
+      arm_gone(n.slot);
+      finish(n.case_number, errc::ok);
+      break;
+    case TicketNote::Kind::abort: lock_released(); break;
+    case TicketNote::Kind::retired:
+      arm_gone(n.slot);
+      resume_if_settled();
+      break;
+    case TicketNote::Kind::stopped:
+      arm_gone(n.slot);
+      if (state == State::open) {
+        finish(UINT32_MAX, errc::shard_stopped);
+      } else if (state == State::locked && pending == errc::ok) {
+        pending = errc::shard_stopped;
+      }
+      resume_if_settled();
+      break;
+  }
+}
+
+// Grants the lock to one queued claim, once every arm has reported: weighted by the ready
+// cases each claim stands for, so the choice is uniform over all ready cases. With no
+// claim at that point, a default case wins.
+void SelectTicket::grant_next() {
+  while (state == State::open && reports_missing == 0) {
+    if (queue.empty()) {
+      if (has_default) finish(kDefault, errc::ok);
+      return;
+    }
+    uint64_t total = 0;
+    for (ClaimMsg* m : queue) total += m->weight;
+    uint64_t pick = shard->prng().below(total);
+    size_t i = 0;
+    while (pick >= queue[i]->weight) pick -= queue[i++]->weight;
+    ClaimMsg* m = queue[i];
+    queue.erase(queue.begin() + static_cast<ptrdiff_t>(i));
+    state = State::locked;
+    if (m->answer(*shard, true)) return;
+    delete m;  // that home is gone: its stop is on the way
+    state = State::open;
+  }
+}
+
+void SelectTicket::lock_released() {
+  state = State::open;
+  if (pending == errc::ok) return grant_next();
+  const errc why = std::exchange(pending, errc::ok);
+  if (why == errc::timed_out) return finish(kTimeout, errc::ok);
+  finish(UINT32_MAX, why);
+}
+
+// The select is decided: refuse the queue, retire every arm, resume once all answered.
+void SelectTicket::finish(uint32_t chosen, errc why) {
+  if (state == State::done) return;
+  state = State::done;
+  winner = chosen;
+  error = why;
+  if (linked()) shard->cancel_timer(this);
+  for (ClaimMsg* m : queue) {
+    if (!m->answer(*shard, false)) delete m;
+  }
+  queue.clear();
+  for (uint32_t k = 0; k < arms.size(); ++k) {
+    if (arm_state[k] != ArmState::live) continue;
+    arm_state[k] = ArmState::retiring;
+    auto* env = new ArmRetire(arms[k]);
+    if (!shard->post(arms[k]->home_index, env)) {
+      delete env;  // that shard is stopping: its stop() retires the arm
+    }
+  }
+  resume_if_settled();
+}
+
+void SelectTicket::arm_gone(uint32_t slot) {
+  if (arm_state[slot] == ArmState::gone) return;
+  arm_state[slot] = ArmState::gone;
+  --arms_live;
+}
+
+void SelectTicket::resume_if_settled() {
+  if (state != State::done || arms_live != 0 || !parked) return;
+  parked = false;
+  shard->unpark(me);
+}
+
+void SelectTicket::on_timeout(TimerNode* node) {
+  auto* t = static_cast<SelectTicket*>(node);
+  if (t->state == State::open) return t->finish(kTimeout, errc::ok);
+  if (t->state == State::locked && t->pending == errc::ok) t->pending = errc::timed_out;
+}
+
+// A cancel while a claim holds the lock waits for it: a case it commits is the result
+// (its value was taken), as with any operation that completes despite a cancel.
+void SelectTicket::on_cancel(Routine*, void* ctx) {
+  auto* t = static_cast<SelectTicket*>(ctx);
+  if (t->state == State::open) return t->finish(UINT32_MAX, errc::cancelled);
+  if (t->state == State::locked) t->pending = errc::cancelled;
+}
+
+}  // namespace ringo::detail
