@@ -4,7 +4,12 @@
 //  - sequential model: try_send / try_recv / close on one channel match a deque model;
 //  - no loss, no duplication: random multi-shard producers, consumers (plain, select with
 //    timeout, select with default), closes and aborts; every value whose send succeeded
-//    is received exactly once or drained at the end.
+//    is received exactly once or drained at the end;
+//  - the same two across shards: a select over channels of several shards chooses
+//    uniformly among ready cases, and random producers (plain sends and selects over
+//    every channel, so select meets select) and consumers (selects with timeouts,
+//    defaults, aborts) on several shards lose, duplicate and reorder nothing, and leave
+//    no subscription behind.
 // Failures print the seed; RINGO_SEED=<n> replays the fairness runs.
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
@@ -64,6 +69,53 @@ TEST(SelectFairness, ChiSquareAcrossTwoToSixteenReadyCases) {
       c.seed = seed + static_cast<uint64_t>(k);
       c.shards = 1;
       auto report = sim::run(c, [&]() -> Task<void> { counts = co_await count_choices(k, rounds, with_default); });
+      ASSERT_TRUE(report.ok()) << report.message << " " << report.replay_hint();
+      ASSERT_EQ(counts.size(), static_cast<size_t>(k) + 1);
+      EXPECT_EQ(counts[static_cast<size_t>(k)], 0) << "default won while cases were ready";
+      const double expected = static_cast<double>(rounds) / k;
+      double chi2 = 0;
+      for (int i = 0; i < k; ++i) chi2 += std::pow(counts[static_cast<size_t>(i)] - expected, 2) / expected;
+      EXPECT_LT(chi2, chi_square_critical_p001(k - 1))
+          << "k=" << k << " default=" << with_default << " " << report.replay_hint();
+    }
+  }
+}
+
+// k ready channels homed round-robin on three shards; the select runs on shard 0.
+Task<std::vector<int>> count_choices_across_shards(int k, int rounds, bool with_default) {
+  std::vector<Sender<int>> txs;
+  std::vector<Receiver<int>> rxs;
+  for (int i = 0; i < k; ++i) {
+    auto made = co_await submit_to(static_cast<uint32_t>(i % 3), [] { return chan<int>(unbounded); });
+    if (!made) co_return std::vector<int>{};
+    auto& [tx, rx] = *made;
+    for (int j = 0; j < rounds; ++j) co_await tx.send(j);
+    txs.push_back(std::move(tx));
+    rxs.push_back(std::move(rx));
+  }
+  std::vector<int> counts(static_cast<size_t>(k) + 1, 0);
+  for (int r = 0; r < rounds; ++r) {
+    Selector sel;
+    for (auto& rx : rxs) sel.recv(rx);
+    if (with_default) sel.default_case();
+    auto i = co_await sel.wait();
+    if (!i) co_return std::vector<int>{};
+    ++counts[*i];
+  }
+  co_return counts;
+}
+
+TEST(SelectFairness, ChiSquareAcrossShards) {
+  const uint64_t seed = sim::seed_from_env(20261201);
+  for (bool with_default : {false, true}) {
+    for (int k = 2; k <= 8; ++k) {
+      const int rounds = 300 * k;
+      std::vector<int> counts;
+      sim::SimConfig c;
+      c.seed = seed + static_cast<uint64_t>(k);
+      c.shards = 3;
+      auto report =
+          sim::run(c, [&]() -> Task<void> { counts = co_await count_choices_across_shards(k, rounds, with_default); });
       ASSERT_TRUE(report.ok()) << report.message << " " << report.replay_hint();
       ASSERT_EQ(counts.size(), static_cast<size_t>(k) + 1);
       EXPECT_EQ(counts[static_cast<size_t>(k)], 0) << "default won while cases were ready";
@@ -251,6 +303,155 @@ RC_GTEST_PROP(ChannelFlow, EverySentValueIsReceivedExactlyOnce, ()) {
   std::sort(received.begin(), received.end());
   std::sort(sent_ok.begin(), sent_ok.end());
   RC_ASSERT(received == sent_ok);
+}
+
+// ---------------------------------------------------------------- across shards
+
+enum class SendMode : uint8_t { plain, select, select_timeout };
+enum class MultiRecvMode : uint8_t { select, select_timeout, select_default };
+
+struct Delivery {
+  uint32_t channel;
+  int value;
+};
+
+// Sends n values: plainly on channel `own`, or by select over every channel.
+Task<void> produce_across(std::vector<Sender<int>> txs, SendMode mode, uint32_t own, int base, int n,
+                          std::vector<Delivery>* sent) {
+  for (int i = 0; i < n; ++i) {
+    const int v = base + i;
+    if (mode == SendMode::plain) {
+      if (co_await txs[own].send(v)) sent->push_back({own, v});
+      continue;
+    }
+    Selector sel;
+    std::vector<SendCase<int>*> cases;
+    for (auto& tx : txs) cases.push_back(&sel.send(tx, v));
+    if (mode == SendMode::select_timeout) sel.timeout(20us);
+    auto chosen = co_await sel.wait();
+    if (!chosen) co_return;  // cancelled
+    if (*chosen < cases.size() && !cases[*chosen]->error) sent->push_back({static_cast<uint32_t>(*chosen), v});
+  }
+}
+
+// Receives by select over the channels still open, until all are closed or it is aborted.
+Task<void> consume_across(std::vector<Receiver<int>> rxs, MultiRecvMode mode, std::vector<Delivery>* got) {
+  std::vector<bool> open(rxs.size(), true);
+  for (size_t left = rxs.size(); left > 0;) {
+    Selector sel;
+    std::vector<std::pair<uint32_t, RecvCase<int>*>> cases;
+    for (uint32_t c = 0; c < rxs.size(); ++c) {
+      if (open[c]) cases.emplace_back(c, &sel.recv(rxs[c]));
+    }
+    if (mode == MultiRecvMode::select_timeout) sel.timeout(30us);
+    if (mode == MultiRecvMode::select_default) sel.default_case();
+    auto chosen = co_await sel.wait();
+    if (!chosen) co_return;  // cancelled
+    if (*chosen >= cases.size()) {
+      if (mode == MultiRecvMode::select_default && !co_await sleep(5us)) co_return;
+      continue;
+    }
+    auto [channel, rc] = cases[*chosen];
+    if (rc->value->has_value()) {
+      got->push_back({channel, **rc->value});
+    } else {
+      open[channel] = false;  // closed and drained
+      --left;
+    }
+  }
+}
+
+RC_GTEST_PROP(ChannelFlow, SelectsAcrossShardsLoseNothing, ()) {
+  const uint32_t shards = *rc::gen::inRange<uint32_t>(2, 4);
+  const auto n_channels = *rc::gen::inRange<uint32_t>(2, 4);
+  std::vector<size_t> capacities;
+  for (uint32_t c = 0; c < n_channels; ++c) capacities.push_back(*rc::gen::element<size_t>(0, 0, 1, 4, unbounded));
+  struct Producer {
+    uint32_t shard;
+    SendMode mode;
+    uint32_t own;
+    int count;
+  };
+  struct Consumer {
+    uint32_t shard;
+    MultiRecvMode mode;
+    int abort_after_us;
+  };
+  std::vector<Producer> producers;
+  for (int p = *rc::gen::inRange(1, 5); p > 0; --p) {
+    producers.push_back({*rc::gen::inRange<uint32_t>(0, shards),
+                         *rc::gen::element(SendMode::plain, SendMode::select, SendMode::select_timeout),
+                         *rc::gen::inRange<uint32_t>(0, n_channels), *rc::gen::inRange(0, 25)});
+  }
+  std::vector<Consumer> consumers;
+  for (int c = *rc::gen::inRange(0, 4); c > 0; --c) {
+    consumers.push_back(
+        {*rc::gen::inRange<uint32_t>(0, shards),
+         *rc::gen::element(MultiRecvMode::select, MultiRecvMode::select_timeout, MultiRecvMode::select_default),
+         *rc::gen::element(-1, -1, 0, 15, 100)});
+  }
+  sim::SimConfig config;
+  config.seed = *rc::gen::arbitrary<uint64_t>();
+  config.shards = shards;
+  config.faults = *rc::gen::arbitrary<bool>() ? sim::FaultConfig::light() : sim::FaultConfig::none();
+
+  std::vector<std::vector<Delivery>> sent(producers.size());
+  std::vector<std::vector<Delivery>> got(consumers.size() + 1);  // the last: main's drain
+  bool clean = true;
+  auto report = sim::run(config, [&]() -> Task<void> {
+    std::vector<Sender<int>> txs;
+    std::vector<Receiver<int>> rxs;
+    for (uint32_t c = 0; c < n_channels; ++c) {
+      const size_t cap = capacities[c];
+      auto made = co_await submit_to(c % shards, [cap] { return chan<int>(cap); });
+      if (!made) co_return;
+      txs.push_back(std::move(made->first));
+      rxs.push_back(std::move(made->second));
+    }
+    std::vector<JoinHandle<Result<void>>> ps;
+    for (size_t p = 0; p < producers.size(); ++p) {
+      const Producer& pr = producers[p];
+      ps.push_back(
+          spawn_on(pr.shard, produce_across(txs, pr.mode, pr.own, static_cast<int>(p) * 1000, pr.count, &sent[p])));
+    }
+    txs.clear();  // the channels close when the last producer is done
+    std::vector<JoinHandle<Result<void>>> cs;
+    for (size_t c = 0; c < consumers.size(); ++c) {
+      cs.push_back(spawn_on(consumers[c].shard, consume_across(rxs, consumers[c].mode, &got[c])));
+    }
+    for (size_t c = 0; c < consumers.size(); ++c) {
+      if (consumers[c].abort_after_us < 0) continue;
+      co_await sleep(std::chrono::microseconds(consumers[c].abort_after_us));
+      (void)cs[c].abort();
+    }
+    co_await consume_across(rxs, MultiRecvMode::select, &got.back());
+    for (auto& p : ps) co_await p.join();
+    for (auto& c : cs) co_await c.join();
+    for (auto& rx : rxs) clean = clean && rx.state()->subs == 0 && rx.len() == 0;
+  });
+  RC_LOG() << report.summary() << " " << report.replay_hint() << "\n";
+  RC_ASSERT(report.ok());
+  RC_ASSERT(clean);
+  // Per receiver and channel, each producer's values arrive in the order they were sent.
+  for (const auto& g : got) {
+    std::map<std::pair<uint32_t, int>, int> last;
+    for (const Delivery& d : g) {
+      auto [it, first] = last.try_emplace({d.channel, d.value / 1000}, d.value);
+      RC_ASSERT(first || it->second < d.value);
+      it->second = d.value;
+    }
+  }
+  auto key = [](const Delivery& d) { return std::pair(d.value, d.channel); };
+  std::vector<std::pair<int, uint32_t>> want, have;
+  for (const auto& s : sent) {
+    for (const Delivery& d : s) want.push_back(key(d));
+  }
+  for (const auto& g : got) {
+    for (const Delivery& d : g) have.push_back(key(d));
+  }
+  std::sort(want.begin(), want.end());
+  std::sort(have.begin(), have.end());
+  RC_ASSERT(have == want);
 }
 
 }  // namespace

@@ -607,6 +607,69 @@ TEST_P(Channels, SelectAgainstSelectAcrossShards) {
   EXPECT_TRUE(r.has_value());
 }
 
+// Selects meet selects on every shard at once: producers send by select over three
+// channels homed on three shards, consumers receive by select (with a timeout) over all
+// three; every value arrives exactly once. On io_uring the shards are real threads.
+TEST_P(Channels, SelectsAcrossShardsUnderLoad) {
+  constexpr int kProducers = 3;
+  constexpr int kValues = 150;
+  auto r = run(
+      []() -> Task<int64_t> {
+        std::vector<Sender<int>> txs;
+        std::vector<Receiver<int>> rxs;
+        for (uint32_t home = 0; home < 3; ++home) {
+          auto made = co_await chan_on(home, home == 0 ? 4 : 0);
+          if (!made) co_return -1;
+          txs.push_back(std::move(made->first));
+          rxs.push_back(std::move(made->second));
+        }
+        std::vector<JoinHandle<Result<void>>> producers;
+        for (int p = 0; p < kProducers; ++p) {
+          producers.push_back(
+              spawn_on(static_cast<uint32_t>(p % 3), [](std::vector<Sender<int>> out, int base) -> Task<void> {
+                for (int i = 1; i <= kValues; ++i) {
+                  auto a = on_send(out[0], base + i);
+                  auto b = on_send(out[1], base + i);
+                  auto c = on_send(out[2], base + i);
+                  if (!co_await select(a, b, c)) co_return;
+                }
+              }(txs, p * 1000)));
+        }
+        txs.clear();  // closed once the producers are done
+        auto consumer = [](std::vector<Receiver<int>> in) -> Task<int64_t> {
+          int64_t sum = 0;
+          std::vector<bool> open(in.size(), true);
+          for (int left = 3; left > 0;) {
+            auto a = on_recv(in[0]);
+            auto b = on_recv(in[1]);
+            auto c = on_recv(in[2]);
+            auto i = co_await select(a, b, c, after(20ms));
+            if (!i) co_return -1;
+            RecvCase<int>* cases[] = {&a, &b, &c};
+            if (*i == 3) continue;
+            auto& v = *cases[*i]->value;
+            if (v) {
+              sum += *v;
+            } else if (open[*i]) {
+              open[*i] = false;
+              --left;
+            }
+          }
+          co_return sum;
+        };
+        auto remote = spawn_on(1, consumer(rxs));
+        auto here = co_await consumer(rxs);
+        auto there = co_await remote.join();
+        for (auto& p : producers) co_await p.join();
+        for (auto& rx : rxs) EXPECT_TRUE(untouched(rx));
+        co_return here + there.value_or(-1000000);
+      }(),
+      3);
+  int64_t want = 0;
+  for (int p = 0; p < kProducers; ++p) want += int64_t{kValues} * p * 1000 + int64_t{kValues} * (kValues + 1) / 2;
+  EXPECT_EQ(r.value_or(0), want);
+}
+
 TEST_P(Channels, SelectSendCaseOnClosedChannelHandsValueBack) {
   auto r = run([]() -> Task<void> {
     auto [tx, rx] = std::move(*chan<std::string>(0));

@@ -154,6 +154,11 @@ Claim::Claim(Shard& h, Part a, Part b) noexcept : home(h), parts{a, b}, count(2)
 
 void Claim::start() {
   for (uint32_t i = 0; i < count; ++i) parts[i].arm->claim = this;
+  // The later lock's owner hears from this arm now, not when the earlier lock is held:
+  // it grants nothing before every arm reported, and the earlier lock's holder may be
+  // waiting for that very grant (a deadlock, found by chan_prop). A case of that arm
+  // that is ready after all is claimed later, as after any report.
+  if (count == 2 && !parts[1].arm->reported) parts[1].arm->tell(TicketNote::Kind::report);
   ask();
 }
 

@@ -88,8 +88,9 @@ struct SelectAwaiter {
       if (c->home() != home) {
         if (c->home() == nullptr) return error = errc::no_channel, true;
         one_home = false;
+      } else if (local && c->ready()) {  // never another shard's channel: that is a race
+        scratch[ready++] = i;
       }
-      if (local && c->ready()) scratch[ready++] = i;
     }
     if (!one_home) {
       core.me = me;
