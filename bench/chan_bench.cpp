@@ -190,6 +190,33 @@ void select_hundred(benchmark::State& state, Backend backend) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// A select whose ready case is on shard 1 and whose other case is on shard 0 (the claim
+// protocol of select_shards.hpp), or, with `both_remote`, both on shard 1 (the select
+// runs there as one cross-shard call): the price of a select across shards, next to the
+// cheapest way to select over another shard's channels.
+void select_across_shards(benchmark::State& state, Backend backend, bool both_remote) {
+  auto rt = make_runtime(backend, 2);
+  (void)rt.block_on([](benchmark::State* s, bool both) -> Task<void> {
+    auto idle = chan<int>(1);
+    if (both) idle = co_await submit_to(1, [] { return chan<int>(1); });
+    auto ready = co_await submit_to(1, [] { return chan<int>(unbounded); });
+    if (!idle || !ready) std::abort();
+    const int64_t total = s->max_iterations;
+    // Named, not built inside co_await: GCC 12 destroys such a temporary's captures twice.
+    auto fill = submit_to(1, [tx = ready->first, total]() mutable {
+      for (int64_t i = 0; i < total; ++i) (void)tx.try_send(1);
+    });
+    benchmark::DoNotOptimize(co_await fill);
+    for (auto _ : *s) {
+      auto a = on_recv(idle->second);
+      auto b = on_recv(ready->second);
+      benchmark::DoNotOptimize(co_await select(a, b));
+    }
+  }(&state, both_remote));
+  state.SetItemsProcessed(state.iterations());
+  report_messages(state, rt);
+}
+
 BENCHMARK_CAPTURE(ping_pong, same_shard_uring, Backend::uring, 0)->UseRealTime();
 BENCHMARK_CAPTURE(ping_pong, cross_shard_uring, Backend::uring, 1)->UseRealTime();
 BENCHMARK_CAPTURE(ping_pong_receiver_homed, uring, Backend::uring)->UseRealTime();
@@ -200,6 +227,8 @@ BENCHMARK_CAPTURE(mpsc_four_to_one, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(select_three_one_ready, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(select_default_three_empty, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(select_hundred, uring, Backend::uring)->UseRealTime();
+BENCHMARK_CAPTURE(select_across_shards, two_shards_uring, Backend::uring, false)->UseRealTime();
+BENCHMARK_CAPTURE(select_across_shards, other_shard_uring, Backend::uring, true)->UseRealTime();
 
 }  // namespace
 }  // namespace ringo

@@ -80,6 +80,10 @@ go_stream = 1e9 / go['go_spsc_1024_two_procs']
 print(f"  cross-shard stream (cap 1024, one producer shard): ringo {stream/1e6:.1f} M msgs/s (target >= 20), "
       f"raw MSG_RING one per message {raw['raw_msg_ring_stream']/1e6:.1f} M/s -> {stream/raw['raw_msg_ring_stream']:.1f}x; "
       f"Go SPSC GOMAXPROCS=2 {go_stream/1e6:.1f} M/s -> {stream/go_stream:.2f}x")
+multi = ns(find(r, "select_across_shards/two_shards_uring"))
+other = ns(find(r, "select_across_shards/other_shard_uring"))
+print(f"  select over channels of two shards, one ready: ringo {multi:.0f} ns, "
+      f"{multi/other:.2f}x a select over one other shard's channels ({other:.0f} ns), {multi/rt:.2f}x the raw MSG_RING round trip")
 fl = load("file")
 for arg, label in (("0", "sequential"), ("1", "random")):
     mine, raw = ns(fl[f"file_read_4k/ringo/{arg}"]), ns(fl[f"file_read_4k/raw_liburing/{arg}"])

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 namespace ringo {
 namespace {
@@ -115,8 +116,8 @@ const ShardStats& Shard::stats() const noexcept {
 }
 
 bool Shard::has_local_work() const noexcept {
-  return ready_head_ != nullptr || !pending_.empty() || !doorbell_retry_.empty() || !tick_hooks_.empty() ||
-         (timers_.size() > 0 && timers_.next_deadline() <= ring_.now());
+  return ready_head_ != nullptr || self_head_ != nullptr || !pending_.empty() || !doorbell_retry_.empty() ||
+         !tick_hooks_.empty() || (timers_.size() > 0 && timers_.next_deadline() <= ring_.now());
 }
 
 bool Shard::run_once(bool may_block, Duration max_block) {
@@ -126,6 +127,7 @@ bool Shard::run_once(bool may_block, Duration max_block) {
   fire_timers();
   run_ready();
   run_tick_hooks(/*final=*/false);
+  drain_self();
   for (uint32_t target : doorbell_retry_) {
     ++stats_.doorbell_retries;
     ring_doorbell(target);
@@ -148,11 +150,12 @@ bool Shard::run_once(bool may_block, Duration max_block) {
   // Routines woken by what was just reaped (a cross-shard answer or message) run now,
   // not after the next flush: what they post then leaves in the same flush as what the
   // reap itself answered, often under one doorbell, instead of one syscall later.
-  if (ready_head_ != nullptr) {
+  if (ready_head_ != nullptr || self_head_ != nullptr) {
     run_ready();
     run_tick_hooks(/*final=*/false);
+    drain_self();
   }
-  return progress() != before || ready_head_ != nullptr;
+  return progress() != before || ready_head_ != nullptr || self_head_ != nullptr;
 }
 
 // ---------------------------------------------------------------- routines
@@ -507,6 +510,7 @@ void Shard::deliver_message(const Cqe& cqe) {
 // ---------------------------------------------------------------- lane B transport
 
 Result<void> Shard::post(uint32_t target, Envelope* env) {
+  if (target == index_) return post_to_self(env);
   auto ring = group_.enqueue(target, env);
   if (!ring) return std::unexpected(ring.error());
   if (*ring) ring_doorbell(target);
@@ -540,6 +544,33 @@ void Shard::on_doorbell_failed(const Cqe& cqe) {
   // must, unless the target is gone (its inbox was closed and rejected everything).
   ++stats_.messages_send_failed;
   if (!group_.port(target).stopping.load(std::memory_order_acquire)) doorbell_retry_.push_back(target);
+}
+
+// An envelope for this shard itself skips the port and its MSG_RING doorbell: it waits in
+// a local FIFO that the same tick delivers (a select's own-shard arm, a call to self).
+Result<void> Shard::post_to_self(Envelope* env) {
+  if (group_.port(index_).closed) return fail(errc::shard_stopped);  // written on this thread only
+  env->next = nullptr;
+  if (self_tail_ != nullptr) {
+    self_tail_->next = env;
+  } else {
+    self_head_ = env;
+  }
+  self_tail_ = env;
+  return {};
+}
+
+// Delivers what this shard posted to itself so far; what those post go in the next pass.
+void Shard::drain_self() {
+  Envelope* list = std::exchange(self_head_, nullptr);
+  self_tail_ = nullptr;
+  while (list != nullptr) {
+    Envelope* env = list;
+    list = env->next;
+    env->next = nullptr;
+    ++stats_.envelopes_delivered;
+    env->deliver(*this);
+  }
 }
 
 void Shard::drain_inbox() {
@@ -598,6 +629,13 @@ void Shard::close_inbox() {
   while (list != nullptr) {
     Envelope* env = list;
     list = env->next;
+    env->next = nullptr;
+    env->reject(*this);
+  }
+  // Bounded: post_to_self refuses from now on, so a reject cannot add to the list.
+  while (self_head_ != nullptr) {
+    Envelope* env = std::exchange(self_head_, self_head_->next);
+    if (self_head_ == nullptr) self_tail_ = nullptr;
     env->next = nullptr;
     env->reject(*this);
   }

@@ -65,7 +65,7 @@ struct ShardPort {
   std::mutex mutex;
   Envelope* head = nullptr;  // guarded by mutex
   Envelope* tail = nullptr;  // guarded by mutex
-  bool closed = false;       // guarded by mutex
+  bool closed = false;       // guarded by mutex (its own shard, the only writer, reads it freely)
   std::atomic<bool> doorbell_armed{false};
   std::atomic<bool> stopping{false};
   int32_t ring_id = -1;  // written before any shard runs, then read-only
@@ -263,6 +263,8 @@ class Shard {
   void finalize_op(uint32_t slot);
   void deliver_message(const Cqe& cqe);
   void drain_inbox();
+  Result<void> post_to_self(Envelope* env);
+  void drain_self();
   void run_tick_hooks(bool final);
   void ring_doorbell(uint32_t target);
   void on_doorbell_failed(const Cqe& cqe);
@@ -288,7 +290,9 @@ class Shard {
   std::unordered_map<uint64_t, Routine*> calls_;        // lookup only: order never observed
   std::map<uint64_t, ParkedRequest*> parked_requests_;  // ordered: stopped in id order
   std::vector<TickHook*> tick_hooks_;                   // registration order
-  size_t doorbells_unsubmitted_ = 0;                    // doorbell Sqes in pending_ (they have no slab record)
+  Envelope* self_head_ = nullptr;                       // posted to this shard by itself
+  Envelope* self_tail_ = nullptr;
+  size_t doorbells_unsubmitted_ = 0;  // doorbell Sqes in pending_ (they have no slab record)
   std::vector<uint32_t> doorbell_retry_;
   MessageHandler message_handler_ = nullptr;
   void* message_ctx_ = nullptr;
