@@ -21,11 +21,11 @@ rc::Gen<storm::Worker> gen_worker(uint32_t shards) {
   return rc::gen::mapcat(rc::gen::inRange<size_t>(0, 10), [shards](size_t n) {
     return rc::gen::build<storm::Worker>(
         rc::gen::set(&storm::Worker::shard, rc::gen::inRange<uint32_t>(0, shards)),
-        rc::gen::set(
-            &storm::Worker::acts,
-            rc::gen::container<std::vector<Act>>(
-                n, rc::gen::element(Act::sleep, Act::kernel_op, Act::deadline_op, Act::recv, Act::select, Act::call,
-                                    Act::scope, Act::timeout_recv, Act::spawn_abort, Act::send, Act::select_default))),
+        rc::gen::set(&storm::Worker::acts,
+                     rc::gen::container<std::vector<Act>>(
+                         n, rc::gen::element(Act::sleep, Act::kernel_op, Act::deadline_op, Act::recv, Act::select,
+                                             Act::call, Act::scope, Act::timeout_recv, Act::spawn_abort, Act::send,
+                                             Act::select_default, Act::select_shards))),
         rc::gen::set(&storm::Worker::args,
                      rc::gen::container<std::vector<uint16_t>>(n, rc::gen::arbitrary<uint16_t>())),
         rc::gen::set(&storm::Worker::abort_after_us, rc::gen::element(-1, 0, 3, 40, 150)));

@@ -7,7 +7,12 @@
 namespace ringo::storm {
 namespace {
 
-Task<void> act_out(const Worker* w, Sender<int> tx, Receiver<int> rx, Counters* counters) {
+struct Side {
+  Sender<int> tx;
+  Receiver<int> rx;
+};
+
+Task<void> act_out(const Worker* w, Sender<int> tx, Receiver<int> rx, Side side, Counters* counters) {
   for (size_t i = 0; i < w->acts.size(); ++i) {
     const auto arg = w->args[i];
     const auto us = std::chrono::microseconds(arg % 200);
@@ -93,6 +98,18 @@ Task<void> act_out(const Worker* w, Sender<int> tx, Receiver<int> rx, Counters* 
         if (*r == 1 && !sc.error) ++counters->sent;
         break;
       }
+      case Act::select_shards: {
+        auto rc = on_recv(rx);
+        auto side_rc = on_recv(side.rx);
+        auto side_sc = on_send(side.tx, static_cast<int>(arg));
+        auto r = arg % 3 == 0 ? co_await select(rc, side_rc, side_sc, default_case())
+                              : co_await select(rc, side_rc, side_sc, after(us));
+        if (!r) co_return;
+        if (*r == 0 && rc.value->has_value()) ++counters->received;
+        if (*r == 1 && side_rc.value->has_value()) ++counters->side_received;
+        if (*r == 2 && !side_sc.error) ++counters->side_sent;
+        break;
+      }
       case Act::count_: break;
       case Act::scope: {
         TaskScope scope;
@@ -119,8 +136,12 @@ Outcome run(const Program& p) {
   sim::Simulation& sim = *sim_holder;
   out.report = sim.run([&]() -> Task<void> {
     auto [tx, rx] = std::move(*chan<int>(p.capacity));
+    // Homed on the last shard, so that a select over both spans two shards.
+    auto side_made = co_await submit_to(p.shards - 1, [] { return chan<int>(1); });
+    if (!side_made) co_return;
+    Side side{side_made->first, side_made->second};
     std::vector<JoinHandle<Result<void>>> hs;
-    for (const Worker& w : p.workers) hs.push_back(spawn_on(w.shard, act_out(&w, tx, rx, &counters)));
+    for (const Worker& w : p.workers) hs.push_back(spawn_on(w.shard, act_out(&w, tx, rx, side, &counters)));
     for (int v = 0; v < p.values; ++v) {
       if (auto s = co_await with_timeout(std::chrono::microseconds(300), tx.send(v)); s) ++counters.sent;
     }
@@ -135,6 +156,9 @@ Outcome run(const Program& p) {
       ++counters.joins;
     }
     while (auto v = rx.try_recv()) ++counters.drained;
+    side.tx = Sender<int>();
+    side_made->first = Sender<int>();  // closes the side channel
+    while (auto v = co_await side.rx.recv()) ++counters.side_drained;
   }());
   for (uint32_t s = 0; s < p.shards; ++s) {
     out.ops_left += sim.shard(s).live_ops();
@@ -146,6 +170,9 @@ Outcome run(const Program& p) {
   if (!out.report.ok()) broken("the run failed (see report)");
   if (counters.joins != static_cast<int>(p.workers.size())) broken("a join did not resolve exactly once");
   if (counters.received + counters.drained != counters.sent) broken("a value was lost or duplicated");
+  if (counters.side_received + counters.side_drained != counters.side_sent) {
+    broken("a value on the side channel was lost or duplicated");
+  }
   if (counters.early_timeouts != 0) broken("a deadline fired early");
   if (counters.late_timeouts != 0) broken("a deadline fired late");
   if (out.report.stats.routines_live != 0) broken("routines left after shutdown");

@@ -1,5 +1,6 @@
 // A cancellation storm: a random multi-shard program of sleeps, kernel ops (some with
-// deadlines), channel sends, receives and selects, cross-shard calls, scopes and aborts,
+// deadlines), channel sends, receives and selects (some over channels of two shards),
+// cross-shard calls, scopes and aborts,
 // and the invariants it must keep. One model, two drivers: the rapidcheck property
 // (proptests/cancel_prop.cpp) and the fuzz target (fuzz/fuzz_program.cpp).
 #pragma once
@@ -24,6 +25,7 @@ enum class Act : uint8_t {
   spawn_abort,
   send,            // a worker sends too (with a timeout)
   select_default,  // select over recv and send with a default case
+  select_shards,   // select over the channel and a side channel homed on another shard
   count_,
 };
 
@@ -47,7 +49,10 @@ struct Counters {
   int joins = 0;
   int received = 0;
   int sent = 0;
-  int drained = 0;  // still buffered at the end
+  int drained = 0;    // still buffered at the end
+  int side_sent = 0;  // the same three for the side channel
+  int side_received = 0;
+  int side_drained = 0;
   int early_timeouts = 0;
   int late_timeouts = 0;
 };
