@@ -16,27 +16,22 @@ void TicketNote::deliver(Shard&) {
 }
 
 void ClaimMsg::deliver(Shard&) {
-  if (answered) {
-    Claim* c = claim;
-    const bool g = granted;
-    delete this;
-    c->answered(g);
-    return;
-  }
+  if (answered) return hand_over();
   ticket->on_claim(this);  // queued there, or answered at once
 }
 
 void ClaimMsg::reject(Shard& here) {
-  if (answered) {
-    // The home shard is stopping: its arms are retired by now, so a grant is given back.
-    Claim* c = claim;
-    const bool g = granted;
-    delete this;
-    c->answered(g);
-    return;
-  }
+  // The home shard is stopping: its arms are retired by now, so a grant is given back.
+  if (answered) return hand_over();
   // The owner is stopping (and its frames may be gone): refuse without looking.
   if (!answer(here, false)) delete this;
+}
+
+void ClaimMsg::hand_over() {
+  Claim* c = claim;
+  const bool g = granted;
+  delete this;
+  c->answered(g);
 }
 
 bool ClaimMsg::answer(Shard& owner, bool grant) {

@@ -564,6 +564,10 @@ Result<void> Shard::post_to_self(Envelope* env) {
 void Shard::drain_self() {
   Envelope* list = std::exchange(self_head_, nullptr);
   self_tail_ = nullptr;
+  deliver_all(list);
+}
+
+void Shard::deliver_all(Envelope* list) {
   while (list != nullptr) {
     Envelope* env = list;
     list = env->next;
@@ -582,13 +586,7 @@ void Shard::drain_inbox() {
     list = port.head;
     port.head = port.tail = nullptr;
   }
-  while (list != nullptr) {
-    Envelope* env = list;
-    list = env->next;
-    env->next = nullptr;
-    ++stats_.envelopes_delivered;
-    env->deliver(*this);
-  }
+  deliver_all(list);
 }
 
 void Shard::abort_call(uint64_t call_id) {

@@ -67,6 +67,9 @@ struct ClaimMsg final : Envelope {
   void reject(Shard& here) override;
   // On the owner: sends the answer home. False if the home shard is gone.
   bool answer(Shard& owner, bool grant);
+
+ private:
+  void hand_over();  // on the home shard: the answer to the claim (deletes this)
 };
 
 // One select's cases on one home shard. Sent there by the owner; lives there until
