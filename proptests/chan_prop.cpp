@@ -361,6 +361,8 @@ RC_GTEST_PROP(ChannelFlow, SelectsAcrossShardsLoseNothing, ()) {
   config.seed = *rc::gen::arbitrary<uint64_t>();
   config.shards = shards;
   config.faults = *rc::gen::arbitrary<bool>() ? sim::FaultConfig::light() : sim::FaultConfig::none();
+  config.max_steps = 2'000'000;  // a livelock fails fast (a passing run takes a few thousand)
+  config.time_budget = std::chrono::seconds(10);
 
   std::vector<std::vector<Delivery>> sent(producers.size());
   std::vector<std::vector<Delivery>> got(consumers.size() + 1);  // the last: main's drain
@@ -396,7 +398,7 @@ RC_GTEST_PROP(ChannelFlow, SelectsAcrossShardsLoseNothing, ()) {
     for (auto& c : cs) co_await c.join();
     for (auto& rx : rxs) clean = clean && rx.state()->subs == 0 && rx.len() == 0;
   });
-  RC_LOG() << report.summary() << " " << report.replay_hint() << "\n";
+  RC_LOG() << report.summary() << " " << report.replay_hint() << "\n" << report.message << "\n";
   RC_ASSERT(report.ok());
   RC_ASSERT(clean);
   // Per receiver and channel, each producer's values arrive in the order they were sent.

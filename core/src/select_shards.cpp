@@ -56,10 +56,12 @@ void HomeArm::deliver(Shard& here) {
   for (uint32_t i = 0; i < cases.size(); ++i) {
     cases[i]->sub.arm = this;
     cases[i]->sub.index = i;
-    cases[i]->subscribe();
+    // A select with a default never waits: its arm looks once and goes.
+    if (!has_default) cases[i]->subscribe();
   }
   ready_scratch.reserve(cases.size());
   scan();
+  free_if_idle();
 }
 
 void HomeArm::reject(Shard& here) {
@@ -111,11 +113,14 @@ void HomeArm::scan() {
   }
   for (uint32_t i = 0; i < cases.size(); ++i) {
     for (SubWaiter* s = cases[i]->counterparts().front(); s != nullptr; s = SubList::next(s)) {
-      if (s->arm == this || !s->arm->pairable()) continue;
+      // A counterpart ready alone claims for itself: pairing with it would abort at once,
+      // and again after each rescan (a livelock chan_prop found).
+      if (s->arm == this || !s->arm->pairable() || s->arm->cases[s->index]->ready()) continue;
       (new Claim(*home, {this, i}, {s->arm, s->index}))->start();
       return;
     }
   }
+  if (has_default) return retire(TicketNote::Kind::retired);  // counts as its report
   if (!reported) tell(TicketNote::Kind::report);
 }
 
@@ -208,7 +213,12 @@ void Claim::finish(bool committed, int refused) {
     } else if (i < locked) {
       arm->tell(TicketNote::Kind::abort);
     }
-    if (!committed && static_cast<int>(i) != refused && !arm->retired) arm->poke();
+    if (committed || arm->retired) continue;
+    if (arm->has_default) {
+      arm->retire(TicketNote::Kind::retired);  // it looked once; its owner sends no retire
+    } else if (static_cast<int>(i) != refused) {
+      arm->poke();
+    }
   }
   HomeArm* arms[2] = {parts[0].arm, count == 2 ? parts[1].arm : nullptr};
   delete this;
@@ -280,6 +290,7 @@ void SelectTicket::on_note(const TicketNote& n) {
     case TicketNote::Kind::abort: lock_released(); break;
     case TicketNote::Kind::retired:
       arm_gone(n.slot);
+      grant_next();  // an arm of a select with a default retires itself: that is its report
       resume_if_settled();
       break;
     case TicketNote::Kind::stopped:
@@ -336,7 +347,8 @@ void SelectTicket::finish(uint32_t chosen, errc why) {
     if (!m->answer(*shard, false)) delete m;
   }
   queue.clear();
-  for (uint32_t k = 0; k < arms.size(); ++k) {
+  // The arms of a select with a default retire themselves once they have looked.
+  for (uint32_t k = 0; k < arms.size() && !has_default; ++k) {
     if (arm_state[k] != ArmState::live) continue;
     arm_state[k] = ArmState::retiring;
     auto* env = new ArmRetire(arms[k]);

@@ -94,6 +94,9 @@ struct ChanState {
   uint64_t id;
   RingBuffer<T> buffer;
   bool closed = false;
+  // Subscriptions of selects over several shards, in both lists below: next to `closed`,
+  // so that a channel nobody subscribed to pays one test of a line it reads anyway.
+  uint32_t subs = 0;
   WaiterList<T> receivers_waiting;
   WaiterList<T> senders_waiting;
   // Buffer slots leased to other shards (chan_remote.hpp): values sent there, or that may
@@ -101,11 +104,8 @@ struct ChanState {
   size_t leased = 0;
   std::vector<uint32_t> leased_by;   // per shard; home only
   std::vector<Outbox<T>*> outboxes;  // slot i is created and used by shard i only
-  // Subscriptions of selects over several shards; `subs` counts both lists, so that a
-  // channel nobody subscribed to pays one test per change.
   SubList recv_subs;
   SubList send_subs;
-  uint32_t subs = 0;
   std::atomic<uint32_t> senders{0};
   std::atomic<uint32_t> refs{0};
 
@@ -132,7 +132,7 @@ struct ChanState {
     if (subs != 0) [[unlikely]]
       poke_subs();
   }
-  void poke_subs() {
+  [[gnu::noinline, gnu::cold]] void poke_subs() {
     for (SubWaiter* s = recv_subs.front(); s != nullptr; s = SubList::next(s)) sub_poked(s->arm);
     for (SubWaiter* s = send_subs.front(); s != nullptr; s = SubList::next(s)) sub_poked(s->arm);
   }
