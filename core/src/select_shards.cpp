@@ -105,6 +105,14 @@ void HomeArm::scan() {
   for (uint32_t i = 0; i < cases.size(); ++i) {
     if (cases[i]->ready()) ready_scratch.push_back(i);
   }
+  if (std::exchange(holds_lock, false)) {
+    if (!ready_scratch.empty()) {
+      const uint32_t pick = ready_scratch[home->prng().below(ready_scratch.size())];
+      cases[pick]->frame_case->execute();
+      return retire(TicketNote::Kind::commit, numbers[pick]);
+    }
+    tell(TicketNote::Kind::abort);  // the lock goes back; this counts as the report
+  }
   if (!ready_scratch.empty()) {
     const uint32_t pick = ready_scratch[home->prng().below(ready_scratch.size())];
     auto n = static_cast<uint32_t>(ready_scratch.size());
@@ -248,6 +256,7 @@ bool SelectTicket::start(Routine* routine, std::coroutine_handle<> h, std::span<
   }
   arm_state.assign(arms.size(), ArmState::live);
   reports_missing = arms_live = static_cast<uint32_t>(arms.size());
+  pregrant_if_alone();
   bool all_posted = true;
   for (uint32_t k = 0; k < arms.size(); ++k) {
     if (!shard->post(arms[k]->home_index, arms[k])) {
@@ -266,6 +275,22 @@ bool SelectTicket::start(Routine* routine, std::coroutine_handle<> h, std::span<
   shard->park(me, h, "select (shards)", cases.size(), &SelectTicket::on_cancel, this);
   parked = true;
   return true;
+}
+
+// Over this shard's channels and one other shard's, none of this shard's cases ready:
+// only the other shard can have a ready case, so its arm leaves with the lock. The choice
+// is still uniform over the ready cases (they are all there).
+void SelectTicket::pregrant_if_alone() {
+  if (arms.size() != 2) return;
+  const uint32_t here = shard->index();
+  if (arms[0]->home_index != here && arms[1]->home_index != here) return;
+  const uint32_t local = arms[0]->home_index == here ? 0 : 1;
+  for (const auto& c : arms[local]->cases) {
+    if (c->ready()) return;
+  }
+  pregranted = 1 - local;
+  arms[pregranted]->holds_lock = true;
+  state = State::locked;
 }
 
 void SelectTicket::on_claim(ClaimMsg* m) {
@@ -295,6 +320,10 @@ void SelectTicket::on_note(const TicketNote& n) {
       break;
     case TicketNote::Kind::stopped:
       arm_gone(n.slot);
+      if (state == State::locked && n.slot == pregranted) {  // it left with the lock
+        pregranted = UINT32_MAX;
+        state = State::open;
+      }
       if (state == State::open) {
         finish(UINT32_MAX, errc::shard_stopped);
       } else if (state == State::locked && pending == errc::ok) {
@@ -330,6 +359,7 @@ void SelectTicket::grant_next() {
 
 void SelectTicket::lock_released() {
   state = State::open;
+  pregranted = UINT32_MAX;
   if (pending == errc::ok) return grant_next();
   const errc why = std::exchange(pending, errc::ok);
   if (why == errc::timed_out) return finish(kTimeout, errc::ok);

@@ -19,7 +19,13 @@
 //   shard, then sequence), so two homes can never wait for each other.
 // - Once the ticket is done (a commit, the timeout, the default, a cancel) the owner
 //   retires every other arm and resumes only when each has answered, so no home shard
-//   touches the selecting frame after the select returns.
+//   touches the selecting frame after the select returns. The arms of a select with a
+//   default subscribe nothing and retire themselves after one look (one round trip when
+//   no case is ready).
+// - A select over its own shard's channels and one other shard's whose own cases are not
+//   ready sends that shard's arm out holding the lock: only that shard can have a ready
+//   case, so it takes one at once and commits (one round trip instead of two), or gives
+//   the lock back with its report.
 //
 // Thread-safety: each object below is touched by one shard at a time: HomeArm and Claim
 // by the home shard, SelectTicket by the owner; the messages carry them across.
@@ -79,8 +85,10 @@ struct HomeArm final : Envelope, ParkedRequest, TickHook {
   uint32_t owner;
   uint32_t slot;  // this arm's place in the ticket
   uint32_t home_index;
-  uint64_t order;    // the ticket's place in the global lock order
-  bool has_default;  // such a select never waits, so it is nobody's counterpart
+  uint64_t order;  // the ticket's place in the global lock order
+  // Such a select never waits: its arm subscribes nothing, looks once, claims at most
+  // what it found ready, and retires itself; it is nobody's counterpart.
+  bool has_default;
   std::vector<std::unique_ptr<ArmedCase>> cases;
   std::vector<uint32_t> numbers;  // case i is case numbers[i] of the select
 
@@ -89,8 +97,9 @@ struct HomeArm final : Envelope, ParkedRequest, TickHook {
   Claim* claim = nullptr;  // the one claim this arm is part of, if any
   bool reported = false;
   bool retired = false;
-  bool hooked = false;  // a scan is due at the end of the tick
-  bool dirty = false;   // something changed since the last scan
+  bool hooked = false;      // a scan is due at the end of the tick
+  bool holds_lock = false;  // granted before it left the owner (SelectTicket::pregrant_if_alone)
+  bool dirty = false;       // something changed since the last scan
   std::vector<uint32_t> ready_scratch;
 
   HomeArm(SelectTicket* t, uint32_t owner_index, uint32_t arm_slot, uint32_t home_shard, uint64_t lock_order,
@@ -169,6 +178,7 @@ struct SelectTicket : TimerNode {
   errc error = errc::ok;
   uint32_t reports_missing = 0;
   uint32_t arms_live = 0;
+  uint32_t pregranted = UINT32_MAX;  // the arm that left holding the lock, until it answers
   std::vector<HomeArm*> arms;
   std::vector<ArmState> arm_state;
   std::vector<ClaimMsg*> queue;  // claims waiting for the lock, in arrival order
@@ -180,6 +190,7 @@ struct SelectTicket : TimerNode {
   void on_note(const TicketNote& n);
 
  private:
+  void pregrant_if_alone();
   void grant_next();
   void finish(uint32_t chosen, errc why);
   void lock_released();
