@@ -64,7 +64,7 @@ INSTANTIATE_TEST_SUITE_P(Bugs, Catalogue,
                          });
 
 TEST(Scenarios, ShippedScenariosPassAndAreDeterministic) {
-  for (const char* name : {"echo", "pipeline"}) {
+  for (const char* name : {"echo", "pipeline", "fan_in"}) {
     const sim::Scenario* s = sim::find_scenario(name);
     ASSERT_NE(s, nullptr) << name;
     for (uint64_t seed = 1; seed <= 20; ++seed) {
@@ -122,7 +122,7 @@ TEST(Scenarios, ACheckFailureCarriesItsText) {
 }
 
 TEST(Scenarios, BuggifyChangesTheScheduleButNotTheOutcomeOfCorrectPrograms) {
-  for (const char* name : {"echo", "pipeline"}) {
+  for (const char* name : {"echo", "pipeline", "fan_in"}) {
     const sim::Scenario* s = sim::find_scenario(name);
     ASSERT_NE(s, nullptr);
     size_t changed = 0;

@@ -44,3 +44,50 @@ RINGO_SCENARIO(pipeline, 3, "three stages on three shards with select, a timeout
   (void)co_await stage.join();
   co_return sim::check(sum == 2 * (49 * 50 / 2), "pipeline sum " + std::to_string(sum));
 }
+
+RINGO_SCENARIO(fan_in, 3,
+               "workers on three shards send by select on channels homed on every shard; one select gathers") {
+  // Unbuffered channels, one per shard: a worker's select-send meets the collector's
+  // select-receive (select against select, across shards).
+  std::vector<Sender<int>> txs;
+  std::vector<Receiver<int>> rxs;
+  for (uint32_t home = 0; home < 3; ++home) {
+    auto made = co_await submit_to(home, [] { return chan<int>(0); });
+    if (!made) co_return std::unexpected(made.error());
+    txs.push_back(std::move(made->first));
+    rxs.push_back(std::move(made->second));
+  }
+  std::vector<JoinHandle<Result<void>>> workers;
+  for (uint32_t w = 0; w < 3; ++w) {
+    workers.push_back(spawn_on(w, [](std::vector<Sender<int>> out, int base) -> Task<void> {
+      for (int i = 1; i <= 20; ++i) {
+        auto a = on_send(out[0], base + i);
+        auto b = on_send(out[1], base + i);
+        auto c = on_send(out[2], base + i);
+        if (!co_await select(a, b, c)) co_return;
+      }
+    }(txs, static_cast<int>(w) * 100)));
+  }
+  txs.clear();
+  long sum = 0;
+  std::vector<bool> open(rxs.size(), true);
+  for (size_t left = rxs.size(); left > 0;) {
+    Selector sel;  // over the channels still open
+    std::vector<std::pair<size_t, RecvCase<int>*>> cases;
+    for (size_t k = 0; k < rxs.size(); ++k) {
+      if (open[k]) cases.emplace_back(k, &sel.recv(rxs[k]));
+    }
+    sel.timeout(1s);
+    auto i = co_await sel.wait();
+    if (!i || *i == cases.size()) break;
+    auto [k, rc] = cases[*i];
+    if (auto& v = *rc->value; v) {
+      sum += *v;
+    } else {
+      open[k] = false;  // closed and drained
+      --left;
+    }
+  }
+  for (auto& w : workers) (void)co_await w.join();
+  co_return sim::check(sum == 3 * 210 + 20 * (0 + 100 + 200), "fan-in sum " + std::to_string(sum));
+}
