@@ -106,9 +106,14 @@ struct SelectAwaiter {
       const uint32_t pick = scratch[me->shard->prng().below(ready)];
       core.cases[pick]->execute();
       result = positions[pick];
+      me->shard->trace(TraceKind::select_choice, me->id, result);
       return true;
     }
-    if (default_index != UINT32_MAX) return result = default_index, true;
+    if (default_index != UINT32_MAX) {
+      result = default_index;
+      me->shard->trace(TraceKind::select_choice, me->id, result);
+      return true;
+    }
     return false;
   }
 
@@ -140,15 +145,17 @@ struct SelectAwaiter {
   }
 
   Result<size_t> await_resume() {
-    if (remote) return remote->await_resume();
-    if (multi) return multi_result();
+    if (remote) return remote->await_resume();  // traced on the shard that chose
     if (error != errc::ok) return fail(error);
-    if (result != UINT32_MAX) return result;
-    if (core.chosen == UINT32_MAX - 1) return core.timeout_index;
-    return positions[core.chosen];
+    if (result != UINT32_MAX) return result;  // chosen at once (and traced) in await_ready
+    if (multi && multi->error != errc::ok) return fail(multi->error);
+    const size_t chosen = multi                           ? multi_position()
+                          : core.chosen == UINT32_MAX - 1 ? core.timeout_index
+                                                          : positions[core.chosen];
+    core.me->shard->trace(TraceKind::select_choice, core.me->id, chosen);
+    return chosen;
   }
-  Result<size_t> multi_result() const {
-    if (multi->error != errc::ok) return fail(multi->error);
+  size_t multi_position() const {
     if (multi->winner == SelectTicket::kTimeout) return core.timeout_index;
     if (multi->winner == SelectTicket::kDefault) return default_index;
     return positions[multi->winner];

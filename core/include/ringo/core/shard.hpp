@@ -187,8 +187,14 @@ class Shard {
   size_t live_ops() const noexcept { return slab_.live() + doorbells_unsubmitted_; }
   size_t pending_timers() const noexcept { return timers_.size(); }
   void set_tracer(Tracer* tracer) noexcept { tracer_ = tracer; }
+  // Inline test, out-of-line record: trace points sit on hot paths (every select), and
+  // only the simulator usually has a tracer.
   void trace(TraceKind kind, uint64_t a, uint64_t b) {
-    if (tracer_ != nullptr) tracer_->record({now().count(), index_, kind, a, b});
+    if (tracer_ != nullptr) [[unlikely]]
+      record_trace(kind, a, b);
+  }
+  [[gnu::noinline, gnu::cold]] void record_trace(TraceKind kind, uint64_t a, uint64_t b) {
+    tracer_->record({now().count(), index_, kind, a, b});
   }
 
   // ---- routines (used by Task/JoinHandle; see task.hpp for the public face) ----

@@ -8,18 +8,19 @@
 namespace ringo {
 
 enum class TraceKind : uint16_t {
-  spawn,        // a = routine id
-  resume,       // a = routine id
-  finish,       // a = routine id, b = 1 if it panicked
-  op_submit,    // a = user_data, b = opcode
-  op_complete,  // a = user_data, b = res (as uint32)
-  op_cancel,    // a = user_data, b = outcome
-  stale_cqe,    // a = user_data
-  msg_send,     // a = target shard, b = tag
-  msg_deliver,  // a = from shard, b = tag
-  timer_fire,   // a = timer tiebreak
-  kernel_step,  // a = event kind, b = detail (simulator decisions)
-  fault,        // a = fault kind, b = detail
+  spawn,          // a = routine id
+  resume,         // a = routine id
+  finish,         // a = routine id, b = 1 if it panicked
+  op_submit,      // a = user_data, b = opcode
+  op_complete,    // a = user_data, b = res (as uint32)
+  op_cancel,      // a = user_data, b = outcome
+  stale_cqe,      // a = user_data
+  msg_send,       // a = target shard, b = tag
+  msg_deliver,    // a = from shard, b = tag
+  timer_fire,     // a = timer tiebreak
+  kernel_step,    // a = event kind, b = detail (simulator decisions)
+  fault,          // a = fault kind, b = detail
+  select_choice,  // a = routine id, b = the position of the case chosen (timeout, default)
   count_,
 };
 
