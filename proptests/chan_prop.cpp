@@ -5,6 +5,10 @@
 //  - no loss, no duplication: random multi-shard producers, consumers (plain, select with
 //    timeout, select with default), closes and aborts; every value whose send succeeded
 //    is received exactly once or drained at the end;
+//  - rendezvous: on an unbuffered channel no send succeeds before a receiver took its value
+//    (plain sends and selects, receivers plain and by select, on any shards);
+//  - timeouts: a select's timeout fires at exactly its virtual deadline on one shard, and
+//    across shards returns no earlier than it and within one round trip after;
 //  - the same two across shards: a select over channels of several shards chooses
 //    uniformly among ready cases, and random producers (plain sends and selects over
 //    every channel, so select meets select) and consumers (selects with timeouts,
@@ -421,6 +425,152 @@ RC_GTEST_PROP(ChannelFlow, SelectsAcrossShardsLoseNothing, ()) {
   std::sort(want.begin(), want.end());
   std::sort(have.begin(), have.end());
   RC_ASSERT(have == want);
+}
+
+// ---------------------------------------------------------------- rendezvous
+
+// The simulator runs every shard on one thread, so plain counters give one global order.
+struct RendezvousLedger {
+  int sends_succeeded = 0;
+  int receives_succeeded = 0;
+  int receives_in_progress = 0;  // started, not yet resumed
+  bool broken = false;
+  // A send that succeeded was taken by a receiver that has either resumed with it or is
+  // about to: more successful sends than that means a sender resumed alone.
+  void send_succeeded() {
+    ++sends_succeeded;
+    if (sends_succeeded > receives_succeeded + receives_in_progress) broken = true;
+  }
+};
+
+RC_GTEST_PROP(ChannelRendezvous, NoSenderResumesBeforeItsValueWasTaken, ()) {
+  const uint32_t shards = *rc::gen::inRange<uint32_t>(1, 4);
+  const uint32_t home = *rc::gen::inRange<uint32_t>(0, shards);
+  struct Actor {
+    uint32_t shard;
+    bool by_select;  // select with a timeout (and a second, idle channel on shard 0)
+    int count;
+    int pause_us;
+  };
+  auto actors = [&] {
+    std::vector<Actor> out;
+    for (int n = *rc::gen::inRange(1, 4); n > 0; --n) {
+      out.push_back({*rc::gen::inRange<uint32_t>(0, shards), *rc::gen::arbitrary<bool>(), *rc::gen::inRange(0, 12),
+                     *rc::gen::element(0, 0, 3, 40)});
+    }
+    return out;
+  };
+  const std::vector<Actor> senders = actors();
+  const std::vector<Actor> receivers = actors();
+  sim::SimConfig config;
+  config.seed = *rc::gen::arbitrary<uint64_t>();
+  config.shards = shards;
+  config.faults = *rc::gen::arbitrary<bool>() ? sim::FaultConfig::light() : sim::FaultConfig::none();
+  config.max_steps = 2'000'000;
+
+  RendezvousLedger ledger;
+  auto report = sim::run(config, [&]() -> Task<void> {
+    auto made = co_await submit_to(home, [] { return chan<int>(0); });
+    if (!made) co_return;
+    auto [idle_tx, idle_rx] = std::move(*chan<int>(0));  // never used: makes selects span shards
+    std::vector<JoinHandle<Result<void>>> hs;
+    for (const Actor& a : senders) {
+      hs.push_back(spawn_on(a.shard, [](Sender<int> tx, Sender<int> idle, Actor me, RendezvousLedger* l) -> Task<void> {
+        for (int i = 0; i < me.count; ++i) {
+          if (!co_await sleep(std::chrono::microseconds(me.pause_us))) co_return;
+          bool sent = false;
+          if (me.by_select) {
+            auto sc = on_send(tx, i);
+            auto ic = on_send(idle, i);
+            auto r = co_await select(sc, ic, after(50us));
+            if (!r) co_return;
+            sent = *r == 0 && !sc.error;
+          } else {
+            sent = (co_await with_timeout(50us, tx.send(i))).has_value();
+          }
+          if (sent) l->send_succeeded();
+        }
+      }(made->first, idle_tx, a, &ledger)));
+    }
+    for (const Actor& a : receivers) {
+      hs.push_back(
+          spawn_on(a.shard, [](Receiver<int> rx, Receiver<int> idle, Actor me, RendezvousLedger* l) -> Task<void> {
+            for (int i = 0; i < me.count; ++i) {
+              if (!co_await sleep(std::chrono::microseconds(me.pause_us))) co_return;
+              ++l->receives_in_progress;
+              bool got = false;
+              if (me.by_select) {
+                auto rc = on_recv(rx);
+                auto ic = on_recv(idle);
+                auto r = co_await select(rc, ic, after(50us));
+                got = r && *r == 0 && rc.value->has_value();
+              } else {
+                got = (co_await with_timeout(50us, rx.recv())).has_value();
+              }
+              --l->receives_in_progress;
+              if (got) ++l->receives_succeeded;
+            }
+          }(made->second, idle_rx, a, &ledger)));
+    }
+    for (auto& h : hs) co_await h.join();
+  });
+  RC_LOG() << report.summary() << " " << report.replay_hint() << "\n" << report.message << "\n";
+  RC_ASSERT(report.ok());
+  RC_ASSERT(!ledger.broken);
+  RC_ASSERT(ledger.sends_succeeded == ledger.receives_succeeded);
+}
+
+// ---------------------------------------------------------------- timeouts
+
+RC_GTEST_PROP(SelectTimeout, FiresAtItsVirtualDeadline, ()) {
+  const uint32_t shards = *rc::gen::inRange<uint32_t>(1, 4);
+  const uint32_t selector = *rc::gen::inRange<uint32_t>(0, shards);
+  std::vector<uint32_t> homes;  // of the channels nobody sends on
+  for (int n = *rc::gen::inRange(1, 4); n > 0; --n) homes.push_back(*rc::gen::inRange<uint32_t>(0, shards));
+  const auto timeouts = *rc::gen::container<std::vector<int>>(*rc::gen::inRange(1, 6), rc::gen::inRange(0, 500));
+  sim::SimConfig config;
+  config.seed = *rc::gen::arbitrary<uint64_t>();
+  config.shards = shards;
+  bool one_shard = true;
+  for (uint32_t h : homes) one_shard = one_shard && h == selector;
+  std::vector<std::pair<Duration, Duration>> seen;  // (asked, took)
+  auto report = sim::run(config, [&]() -> Task<void> {
+    std::vector<Receiver<int>> rxs;
+    std::vector<Sender<int>> txs;  // kept open: the channels never close
+    for (uint32_t h : homes) {
+      auto made = co_await submit_to(h, [] { return chan<int>(0); });
+      if (!made) co_return;
+      txs.push_back(std::move(made->first));
+      rxs.push_back(std::move(made->second));
+    }
+    auto run = spawn_on(selector,
+                        [](std::vector<Receiver<int>> in, std::vector<int> ts,
+                           std::vector<std::pair<Duration, Duration>>* out) -> Task<void> {
+                          for (int us : ts) {
+                            Selector sel;
+                            for (auto& rx : in) sel.recv(rx);
+                            sel.timeout(std::chrono::microseconds(us));
+                            const Instant t0 = current_shard()->now();
+                            auto r = co_await sel.wait();
+                            if (!r || *r != in.size()) co_return;
+                            out->emplace_back(std::chrono::microseconds(us), current_shard()->now() - t0);
+                          }
+                        }(rxs, timeouts, &seen));
+    co_await run.join();
+  });
+  RC_LOG() << report.summary() << " " << report.replay_hint() << "\n";
+  RC_ASSERT(report.ok());
+  RC_ASSERT(seen.size() == timeouts.size());
+  for (auto [asked, took] : seen) {
+    if (one_shard) {
+      RC_ASSERT(took == asked);  // the shard's own timer: exactly at the deadline
+    } else {
+      // The owner's timer fires at the deadline; the select returns once every other shard
+      // has let go of its cases (one round trip of simulated MSG_RING latency).
+      RC_ASSERT(took >= asked);
+      RC_ASSERT(took <= asked + std::chrono::milliseconds(1));
+    }
+  }
 }
 
 }  // namespace
