@@ -17,7 +17,7 @@
 // Errors: channel_closed (send after close: the value is handed back in Rejected; recv
 // after close once the buffer is drained), channel_full / channel_empty (try_*),
 // no_channel (empty handle), invalid_argument (capacity above kMaxChannelCapacity),
-// not_in_runtime, cancelled, wrong_shard (try_* or select off the home shard),
+// not_in_runtime, cancelled, wrong_shard (try_* off the home shard),
 // shard_stopped (home shard stopping or gone; a send's value comes back).
 //
 // Element types must be movable and default-constructible (the buffer keeps constructed
