@@ -471,14 +471,15 @@ TEST_P(Channels, SelectAcrossShardsWaitsTimesOutAndDefaults) {
     auto b = co_await chan_on(1, 0);
     if (!b) co_return ADD_FAILURE();
     auto& [b_tx, b_rx] = *b;
-    // Woken by a plain send on shard 1's channel, from shard 1.
+    // Woken by a plain send on shard 1's channel, from shard 1 (t0 first: on io_uring the
+    // sender's sleep may start before this routine reads the clock otherwise).
+    const Instant t0 = current_shard()->now();
     auto sender = spawn_on(1, [](Sender<int> tx) -> Task<bool> {
       co_await sleep(2ms);
       co_return (co_await tx.send(42)).has_value();
     }(b_tx));
     auto ca = on_recv(a_rx);
     auto cb = on_recv(b_rx);
-    const Instant t0 = current_shard()->now();
     auto i = co_await select(ca, cb, after(1h));
     EXPECT_EQ(i.value_or(9), 1u);
     EXPECT_EQ(cb.value && *cb.value ? **cb.value : -1, 42);
