@@ -671,6 +671,24 @@ TEST_P(Channels, SelectsAcrossShardsUnderLoad) {
   EXPECT_EQ(r.value_or(0), want);
 }
 
+// The worked example of docs/for-go-programmers.md, as written there.
+Task<int> sum_squares() {
+  auto [tx, rx] = std::move(*ringo::chan<int>(0));
+  for (int i = 0; i < 4; ++i) {
+    ringo::go([](ringo::Sender<int> out, int i) -> ringo::Task<void> { co_await out.send(i * i); }(tx, i)).detach();
+  }
+  int sum = 0;
+  for (int i = 0; i < 4; ++i) {
+    auto v = ringo::on_recv(rx);
+    auto chosen = co_await ringo::select(v, ringo::after(1s));
+    if (!chosen || *chosen == 1) co_return -1;  // cancelled, or timed out
+    sum += v.value->value_or(0);
+  }
+  co_return sum;
+}
+
+TEST_P(Channels, GoGuideExampleSumsSquares) { EXPECT_EQ(run(sum_squares()).value_or(0), 0 + 1 + 4 + 9); }
+
 TEST_P(Channels, SelectSendCaseOnClosedChannelHandsValueBack) {
   auto r = run([]() -> Task<void> {
     auto [tx, rx] = std::move(*chan<std::string>(0));
