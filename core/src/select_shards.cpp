@@ -105,18 +105,17 @@ void HomeArm::scan() {
   for (uint32_t i = 0; i < cases.size(); ++i) {
     if (cases[i]->ready()) ready_scratch.push_back(i);
   }
+  const auto ready = static_cast<uint32_t>(ready_scratch.size());
+  const uint32_t pick = ready > 0 ? ready_scratch[home->prng().below(ready)] : 0;
   if (std::exchange(holds_lock, false)) {
-    if (!ready_scratch.empty()) {
-      const uint32_t pick = ready_scratch[home->prng().below(ready_scratch.size())];
+    if (ready > 0) {
       cases[pick]->frame_case->execute();
       return retire(TicketNote::Kind::commit, numbers[pick]);
     }
     tell(TicketNote::Kind::abort);  // the lock goes back; this counts as the report
   }
-  if (!ready_scratch.empty()) {
-    const uint32_t pick = ready_scratch[home->prng().below(ready_scratch.size())];
-    auto n = static_cast<uint32_t>(ready_scratch.size());
-    (new Claim(*home, {this, pick}, n))->start();
+  if (ready > 0) {
+    (new Claim(*home, {this, pick}, ready))->start();
     return;
   }
   for (uint32_t i = 0; i < cases.size(); ++i) {

@@ -18,8 +18,9 @@
 // select runs there (a cross-shard call: two MSG_RING hops, and the choice uses that
 // shard's PRNG). Over channels of several shards, each home shard watches its cases and
 // claims the select before it takes anything (select_shards.hpp): the same semantics,
-// including select against select, at two to three hops per select and one more for a
-// default.
+// including select against select, at one round trip (this shard's channels and one
+// other shard's, this shard's cases not ready) or two (otherwise) to the shard whose
+// case it takes.
 //
 // Errors: invalid_argument (no case), no_channel (an empty handle), cancelled (the
 // routine was aborted; nothing was consumed — unless a case had already been taken,

@@ -66,7 +66,6 @@ struct ArmedCase {
   ArmedCase& operator=(const ArmedCase&) = delete;
 
   virtual bool ready() const noexcept = 0;  // without help from another select
-  virtual bool closed() const noexcept = 0;
   virtual void subscribe() = 0;
   virtual void unsubscribe() noexcept = 0;
   virtual SubList& counterparts() noexcept = 0;  // the other direction's subscriptions
@@ -87,7 +86,6 @@ struct ArmedChanCase final : ArmedCase {
   ~ArmedChanCase() override { release_state(st); }
 
   bool ready() const noexcept override { return is_send ? st->send_ready() : st->recv_ready(); }
-  bool closed() const noexcept override { return st->closed; }
   void subscribe() override {
     (is_send ? st->send_subs : st->recv_subs).push_back(&sub);
     ++st->subs;
