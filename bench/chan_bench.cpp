@@ -57,6 +57,7 @@ void ping_pong(benchmark::State& state, Backend backend, uint32_t peer_shard) {
     if (remote) co_await remote.join();
   }(&state, peer_shard));
   state.SetItemsProcessed(state.iterations());
+  report_messages(state, rt);
 }
 
 // The same round trip with each channel homed on the shard that receives from it (the

@@ -199,7 +199,10 @@ TEST_P(Routines, SpawnOnOtherShardAndJoin) {
     co_return v.value_or(-1);
   }());
   EXPECT_EQ(r.value_or(0), 107);
-  EXPECT_GE(last_stats_.total.doorbells_sent, 2u);
+  // The answer comes 1 ms later, when shard 0 sleeps in the kernel (on the simulator too:
+  // an idle shard sleeps at once), so at least that hop needs its MSG_RING doorbell.
+  EXPECT_GE(last_stats_.total.envelopes_delivered, 2u);
+  EXPECT_GE(last_stats_.total.doorbells_sent, 1u);
 }
 
 TEST_P(Routines, SubmitToRunsThereAndReturnsResult) {

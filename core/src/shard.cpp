@@ -56,19 +56,16 @@ ShardGroup::ShardGroup(uint32_t shards) {
 
 Result<bool> ShardGroup::enqueue(uint32_t target, Envelope* env) {
   if (target >= size()) return fail(errc::invalid_shard);
-  ShardPort& port = *ports_[target];
-  {
-    std::lock_guard lock(port.mutex);
-    if (port.closed) return fail(errc::shard_stopped);
-    env->next = nullptr;
-    if (port.tail != nullptr) {
-      port.tail->next = env;
-    } else {
-      port.head = env;
+  std::atomic<Envelope*>& inbox = ports_[target]->inbox;
+  Envelope* head = inbox.load(std::memory_order_relaxed);
+  // Lock-free: a failed exchange means another poster got in first, and we retry on top.
+  for (;;) {
+    if (head == ShardPort::closed_mark) return fail(errc::shard_stopped);
+    env->next = head == ShardPort::asleep ? nullptr : head;
+    if (inbox.compare_exchange_weak(head, env, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      return head == ShardPort::asleep;
     }
-    port.tail = env;
   }
-  return !port.doorbell_armed.exchange(true);
 }
 
 Result<void> ShardGroup::post_from_anywhere(uint32_t target, Envelope* env) {
@@ -76,11 +73,8 @@ Result<void> ShardGroup::post_from_anywhere(uint32_t target, Envelope* env) {
   if (here != nullptr && &here->group() == this) return here->post(target, env);
   auto ring = enqueue(target, env);
   if (!ring) return std::unexpected(ring.error());
-  if (*ring && (external_wake_ == nullptr || !external_wake_(external_wake_ctx_, target))) {
-    // No wake possible from here: let the next poster ring, and the target find the
-    // envelope when it next drains.
-    ports_[target]->doorbell_armed.store(false);
-  }
+  // Without a wake (or if it fails) the target finds the envelope when it next wakes up.
+  if (*ring && external_wake_ != nullptr) (void)external_wake_(external_wake_ctx_, target);
   return {};
 }
 
@@ -123,6 +117,7 @@ bool Shard::has_local_work() const noexcept {
 bool Shard::run_once(bool may_block, Duration max_block) {
   CurrentShardScope scope(this);
   ++stats_.ticks;
+  asleep_ = false;  // running: the inbox is looked at again this tick
   const uint64_t before = progress();
   fire_timers();
   run_ready();
@@ -144,10 +139,13 @@ bool Shard::run_once(bool may_block, Duration max_block) {
     timeout = next == kNoDeadline ? Duration::max() : std::max(Duration{0}, next - ring_.now());
     timeout = std::min(timeout, max_block);
   }
-  flush(may_block && idle && timeout.count() > 0 ? 1 : 0, timeout);
+  // Sleep only once posters know to ring: an inbox with mail in it means stay awake.
+  const bool sleep = may_block && idle && timeout.count() > 0 && prepare_to_sleep();
+  flush(sleep ? 1 : 0, timeout);
   reap();
+  drain_inbox();
   fire_timers();
-  // Routines woken by what was just reaped (a cross-shard answer or message) run now,
+  // Routines woken by what was just reaped or drained (a cross-shard answer) run now,
   // not after the next flush: what they post then leaves in the same flush as what the
   // reap itself answered, often under one doorbell, instead of one syscall later.
   if (ready_head_ != nullptr || self_head_ != nullptr) {
@@ -577,16 +575,31 @@ void Shard::deliver_all(Envelope* list) {
   }
 }
 
+// Called every tick: on an empty inbox it is one load of a line no other core wrote.
 void Shard::drain_inbox() {
-  ShardPort& port = group_.port(index_);
-  port.doorbell_armed.store(false);
-  Envelope* list;
-  {
-    std::lock_guard lock(port.mutex);
-    list = port.head;
-    port.head = port.tail = nullptr;
-  }
-  deliver_all(list);
+  std::atomic<Envelope*>& inbox = group_.port(index_).inbox;
+  Envelope* head = inbox.load(std::memory_order_relaxed);
+  if (head == nullptr || head == ShardPort::closed_mark) return;  // only this shard closes
+  head = inbox.exchange(nullptr, std::memory_order_acq_rel);
+  deliver_all(oldest_first(head));
+}
+
+bool Shard::prepare_to_sleep() {
+  // Asleep already: mail that came since is not seen until its doorbell wakes us.
+  if (asleep_) return true;
+  std::atomic<Envelope*>& inbox = group_.port(index_).inbox;
+  Envelope* head = nullptr;
+  asleep_ = inbox.compare_exchange_strong(head, ShardPort::asleep, std::memory_order_acq_rel) ||
+            head == ShardPort::closed_mark;
+  return asleep_;
+}
+
+// The inbox is a stack; reversing it restores the order in which each poster posted.
+Envelope* Shard::oldest_first(Envelope* newest) {
+  if (newest == ShardPort::asleep) return nullptr;
+  Envelope* list = nullptr;
+  while (newest != nullptr) list = std::exchange(newest, std::exchange(newest->next, list));
+  return list;
 }
 
 void Shard::abort_call(uint64_t call_id) {
@@ -616,13 +629,10 @@ void Shard::close_inbox() {
     // Bounded: each stop() unregisters its request.
     while (!parked_requests_.empty()) parked_requests_.begin()->second->stop(*this);
   }
-  Envelope* list;
-  {
-    std::lock_guard lock(port.mutex);
-    port.closed = true;
-    list = port.head;
-    port.head = port.tail = nullptr;
-  }
+  port.closed = true;
+  Envelope* taken = port.inbox.exchange(ShardPort::closed_mark, std::memory_order_acq_rel);
+  // Closed twice (the destructor closes again): nothing can have arrived since.
+  Envelope* list = taken == ShardPort::closed_mark ? nullptr : oldest_first(taken);
   CurrentShardScope scope(this);
   while (list != nullptr) {
     Envelope* env = list;

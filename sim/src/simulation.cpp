@@ -113,7 +113,10 @@ Simulation::~Simulation() {
 bool Simulation::step() {
   candidates_.clear();
   for (uint32_t i = 0; i < shards_.size(); ++i) {
-    if (shards_[i]->has_local_work() || kernel_.ring(i).cq_ready() > 0) candidates_.push_back(i);
+    // A shard left idle goes to sleep as a real one would: mail then needs its doorbell,
+    // and mail that came while it was awake makes it runnable.
+    Shard& s = *shards_[i];
+    if (s.has_local_work() || kernel_.ring(i).cq_ready() > 0 || !s.prepare_to_sleep()) candidates_.push_back(i);
   }
   if (kernel_.has_due()) candidates_.push_back(kKernel);
   ++steps_;

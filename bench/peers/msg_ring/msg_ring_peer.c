@@ -1,10 +1,13 @@
-/* The floor for cross-shard traffic: two threads, one io_uring each (SINGLE_ISSUER),
- * talking only through IORING_OP_MSG_RING and spinning on their completion queues.
+/* The floors for cross-shard traffic between two spinning threads.
+ * Over IORING_OP_MSG_RING, one io_uring each (SINGLE_ISSUER), spinning on their CQs:
  *   ping-pong: a message to the other ring, wait for the reply; ns per round trip.
  *   stream:    one thread sends batches of messages as fast as it can, the other reaps;
  *              messages per second.
- * The sender's own completion is skipped (IOSQE_CQE_SKIP_SUCCESS). Prints
- * "name value unit" lines for bench/compare.sh. Usage: msg_ring_peer [round_trips] */
+ * The sender's own completion is skipped (IOSQE_CQE_SKIP_SUCCESS).
+ * Over shared memory only (what ringo's awake shards use: they poll their inboxes):
+ *   shared-memory ping-pong: each thread flips one atomic word and spins on the other's;
+ *   ns per round trip, the cost of moving two cache lines between the cores.
+ * Prints "name value unit" lines for bench/compare.sh. Usage: msg_ring_peer [round_trips] */
 #include <liburing.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -106,6 +109,35 @@ static double pair(int mode_a, int mode_b, long count) {
   return now_ns() - start;
 }
 
+static _Alignas(64) atomic_long ping_word;
+static _Alignas(64) atomic_long pong_word;
+
+static void *echo_words(void *arg) {
+  const long count = *(const long *)arg;
+  for (long i = 1; i <= count; ++i) {
+    while (atomic_load_explicit(&ping_word, memory_order_acquire) != i) {
+    }
+    atomic_store_explicit(&pong_word, i, memory_order_release);
+  }
+  return NULL;
+}
+
+static double shared_memory_pair(long count) {
+  atomic_store(&ping_word, 0);
+  atomic_store(&pong_word, 0);
+  pthread_t t;
+  pthread_create(&t, NULL, echo_words, &count);
+  const double start = now_ns();
+  for (long i = 1; i <= count; ++i) {
+    atomic_store_explicit(&ping_word, i, memory_order_release);
+    while (atomic_load_explicit(&pong_word, memory_order_acquire) != i) {
+    }
+  }
+  const double elapsed = now_ns() - start;
+  pthread_join(t, NULL);
+  return elapsed;
+}
+
 int main(int argc, char **argv) {
   const long trips = argc > 1 ? atol(argv[1]) : 200000;
   double best = 1e30;
@@ -121,5 +153,11 @@ int main(int argc, char **argv) {
     if (rate > best_rate) best_rate = rate;
   }
   printf("raw_msg_ring_stream %.0f msgs/s\n", best_rate);
+  double best_shared = 1e30;
+  for (int r = 0; r < 3; ++r) {
+    const double t = shared_memory_pair(trips) / (double)trips;
+    if (t < best_shared) best_shared = t;
+  }
+  printf("raw_shared_memory_round_trip %.1f ns\n", best_shared);
   return 0;
 }

@@ -89,10 +89,15 @@ inline constexpr uint32_t kMaxLease = 256;
 
 template <class T>
 struct ChanState {
+  // Three cache lines' worth of roles, so that a request from another shard does not pull
+  // the home shard's working line across: what never changes (read from every shard),
+  // what the home shard changes, and the counts other shards change.
   Shard* home;
   size_t capacity;
   uint64_t id;
-  RingBuffer<T> buffer;
+  std::vector<Outbox<T>*> outboxes;  // slot i is created and used by shard i only
+
+  alignas(64) RingBuffer<T> buffer;
   bool closed = false;
   // Subscriptions of selects over several shards, in both lists below: next to `closed`,
   // so that a channel nobody subscribed to pays one test of a line it reads anyway.
@@ -102,19 +107,19 @@ struct ChanState {
   // Buffer slots leased to other shards (chan_remote.hpp): values sent there, or that may
   // be sent there, without asking. buffer.size() + leased <= capacity always holds.
   size_t leased = 0;
-  std::vector<uint32_t> leased_by;   // per shard; home only
-  std::vector<Outbox<T>*> outboxes;  // slot i is created and used by shard i only
+  std::vector<uint32_t> leased_by;  // per shard; home only
   SubList recv_subs;
   SubList send_subs;
-  std::atomic<uint32_t> senders{0};
+
+  alignas(64) std::atomic<uint32_t> senders{0};
   std::atomic<uint32_t> refs{0};
 
   ChanState(Shard* h, size_t cap)
       : home(h),
         capacity(cap),
         id(h->next_call_id()),
-        leased_by(h->group().size(), 0),
-        outboxes(h->group().size(), nullptr) {}
+        outboxes(h->group().size(), nullptr),
+        leased_by(h->group().size(), 0) {}
   ~ChanState();
 
   void wake(ChanWaiter<T>* w) {

@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -60,14 +59,18 @@ struct TickHook {
   ~TickHook() = default;
 };
 
-// The thread-safe face of a shard.
-struct ShardPort {
-  std::mutex mutex;
-  Envelope* head = nullptr;  // guarded by mutex
-  Envelope* tail = nullptr;  // guarded by mutex
-  bool closed = false;       // guarded by mutex (its own shard, the only writer, reads it freely)
-  std::atomic<bool> doorbell_armed{false};
+// The thread-safe face of a shard. Its inbox is a lock-free stack of envelopes that the
+// shard polls every tick, so a shard that is awake gets its mail with no syscall on either
+// side. Before it sleeps in the kernel the shard swaps an empty inbox for the `asleep`
+// mark; the one poster that replaces the mark rings the MSG_RING doorbell, so a sleeping
+// shard is woken exactly once per sleep and a waking one is never rung at all.
+struct alignas(64) ShardPort {
+  static inline Envelope* const asleep = reinterpret_cast<Envelope*>(uintptr_t{1});
+  static inline Envelope* const closed_mark = reinterpret_cast<Envelope*>(uintptr_t{2});
+
+  std::atomic<Envelope*> inbox{nullptr};  // newest first, or one of the two marks
   std::atomic<bool> stopping{false};
+  bool closed = false;   // written and read by its own shard only
   int32_t ring_id = -1;  // written before any shard runs, then read-only
 };
 
@@ -77,8 +80,8 @@ class ShardGroup {
   uint32_t size() const noexcept { return static_cast<uint32_t>(ports_.size()); }
   ShardPort& port(uint32_t index) noexcept { return *ports_[index]; }
 
-  // Appends env to the target's inbox. Returns whether the caller must ring the doorbell.
-  // On error the caller keeps ownership of env.
+  // Puts env in the target's inbox. Returns whether the caller must ring the doorbell
+  // (the target sleeps in the kernel). On error the caller keeps ownership of env.
   Result<bool> enqueue(uint32_t target, Envelope* env);
 
   // How a thread that runs no shard rings a doorbell (the real backend installs a
@@ -167,6 +170,10 @@ class Shard {
   bool run_once(bool may_block, Duration max_block = Duration::max());
   // True when a non-blocking tick would do something now (simulator scheduling).
   bool has_local_work() const noexcept;
+  // Marks the inbox asleep if it is empty, so the next poster rings the doorbell; returns
+  // false when mail is waiting instead (stay awake and drain it). run_once calls it before
+  // it blocks; the simulator calls it for every shard it leaves idle.
+  bool prepare_to_sleep();
   Instant next_timer() const noexcept { return timers_.next_deadline(); }
 
   uint32_t index() const noexcept { return index_; }
@@ -269,6 +276,7 @@ class Shard {
   void finalize_op(uint32_t slot);
   void deliver_message(const Cqe& cqe);
   void drain_inbox();
+  static Envelope* oldest_first(Envelope* newest);
   Result<void> post_to_self(Envelope* env);
   void drain_self();
   void deliver_all(Envelope* list);
@@ -297,6 +305,7 @@ class Shard {
   std::unordered_map<uint64_t, Routine*> calls_;        // lookup only: order never observed
   std::map<uint64_t, ParkedRequest*> parked_requests_;  // ordered: stopped in id order
   std::vector<TickHook*> tick_hooks_;                   // registration order
+  bool asleep_ = false;                                 // the inbox carries the asleep mark
   Envelope* self_head_ = nullptr;                       // posted to this shard by itself
   Envelope* self_tail_ = nullptr;
   size_t doorbells_unsubmitted_ = 0;  // doorbell Sqes in pending_ (they have no slab record)
