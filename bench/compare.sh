@@ -18,6 +18,18 @@ echo "== ringo"
   --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
 echo "== raw MSG_RING between two spinning threads"
 ./build/release/bench/msg_ring_peer | tee "$out/msg_ring.txt"
+# The cross-shard round trip against its raw peers, in interleaved pairs: on this VM the
+# two vCPUs' placement changes from minute to minute (a raw shared-memory round trip reads
+# 0.12 or 0.53 us), so each ratio is taken between neighbours in time.
+echo "== cross-shard round trip, ringo and raw peers interleaved"
+: >"$out/round_trips.txt"
+for round in 1 2 3 4 5; do
+  ./build/release/bench/msg_ring_peer 100000 round-trips-only >>"$out/round_trips.txt"
+  ./build/release/bench/chan_bench --benchmark_filter='ping_pong_receiver_homed/uring' --benchmark_min_time=0.3 \
+    --benchmark_format=json 2>/dev/null |
+    python3 -c 'import json,sys; b=json.load(sys.stdin)["benchmarks"][0]; print("ringo_round_trip", b["real_time"], "ns")' \
+      >>"$out/round_trips.txt"
+done
 echo "== Boost.Fiber"
 ./build/release/bench/fiber_peer --benchmark_format=json --benchmark_out="$out/fiber.json" \
   --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
@@ -71,12 +83,23 @@ for line in open(f"{out}/msg_ring.txt"):
     k, v, _ = line.split()
     raw[k] = float(v)
 cross = ns(find(r, "ping_pong/cross_shard_uring"))
-homed = ns(find(r, "ping_pong_receiver_homed/uring"))
 rt = raw['raw_msg_ring_round_trip']
-shm = raw['raw_shared_memory_round_trip']
 print(f"  cross-shard round trip, both channels on one shard: ringo {cross:.0f} ns, raw MSG_RING {rt:.0f} ns -> {cross/rt:.2f}x the raw time")
-print(f"  cross-shard round trip, each channel on its receiver's shard: ringo {homed:.0f} ns -> {homed/rt:.2f}x the raw MSG_RING time (target <= 1.1x), "
-      f"{homed/shm:.2f}x a raw shared-memory round trip ({shm:.0f} ns, the floor for shards that poll)")
+rounds, cur = [], {}
+for line in open(f"{out}/round_trips.txt"):
+    k, v, _ = line.split()
+    cur[k] = float(v)
+    if k == "ringo_round_trip":
+        rounds.append(cur)
+        cur = {}
+ratios = [x["ringo_round_trip"] / x["raw_msg_ring_round_trip"] for x in rounds]
+floors = [x["ringo_round_trip"] / x["raw_shared_memory_round_trip"] for x in rounds]
+best = min(rounds, key=lambda x: x["ringo_round_trip"])
+print(f"  cross-shard round trip, each channel on its receiver's shard, {len(rounds)} interleaved rounds: "
+      f"ringo/raw MSG_RING {', '.join(f'{q:.2f}x' for q in ratios)} (target <= 1.1x); "
+      f"ringo/raw shared memory {', '.join(f'{q:.2f}x' for q in floors)}")
+print(f"    fastest round: ringo {best['ringo_round_trip']:.0f} ns, raw MSG_RING {best['raw_msg_ring_round_trip']:.0f} ns, "
+      f"raw shared memory {best['raw_shared_memory_round_trip']:.0f} ns")
 stream = 1e9 / ns(find(r, "cross_shard_stream/uring"))
 go_stream = 1e9 / go['go_spsc_1024_two_procs']
 print(f"  cross-shard stream (cap 1024, one producer shard): ringo {stream/1e6:.1f} M msgs/s (target >= 20), "

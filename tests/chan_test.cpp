@@ -744,5 +744,61 @@ TEST_P(Channels, PipelineWithSelectTimeoutAndClose) {
   EXPECT_EQ(r.value_or(0), 2870);  // sum of squares 1..20
 }
 
+// The sleep handshake on real threads. With idle_spin 0 a shard sleeps in the kernel the
+// moment it is idle, so nearly every hop must ring its doorbell; with 2 us a hop finds its
+// target asleep, awake or on its way to sleep. A lost wake-up shows as the timeout.
+Task<Result<long>> traffic_between_three_shards() {
+  constexpr int kRoundTrips = 2000;
+  constexpr int kStream = 5000;
+  auto ping = co_await submit_to(1, [] { return chan<int>(0); });
+  auto stream = chan<int>(4);  // homed here: shard 2 sends, shard 1 receives
+  if (!ping || !stream) co_return -1;
+  auto [ping_tx, ping_rx] = std::move(*ping);
+  auto [pong_tx, pong_rx] = std::move(*chan<int>(0));
+  auto [stream_tx, stream_rx] = std::move(*stream);
+  auto echo = spawn_on(1, [](Receiver<int> in, Sender<int> out) -> Task<void> {
+    while (auto v = co_await in.recv()) (void)co_await out.send(*v + 1);
+  }(std::move(ping_rx), std::move(pong_tx)));
+  auto producer = spawn_on(2, [](Sender<int> out) -> Task<void> {
+    for (int i = 1; i <= kStream; ++i) (void)co_await out.send(i);
+  }(std::move(stream_tx)));
+  auto consumer = spawn_on(1, [](Receiver<int> in) -> Task<long> {
+    long sum = 0;
+    while (auto v = co_await in.recv()) sum += *v;
+    co_return sum;
+  }(std::move(stream_rx)));
+  long echoed = 0;
+  for (int i = 0; i < kRoundTrips; ++i) {
+    if (!co_await ping_tx.send(i)) co_return -2;
+    echoed += (co_await pong_rx.recv()).value_or(-1000000) - i;
+  }
+  (void)ping_tx.close();
+  (void)co_await echo.join();
+  (void)co_await producer.join();
+  auto sum = co_await consumer.join();
+  co_return echoed == kRoundTrips&& sum.value_or(0) == long{kStream} * (kStream + 1) / 2 ? 1 : -3;
+}
+
+Task<Result<long>> traffic_within_20s() {
+  auto traffic = traffic_between_three_shards();
+  co_return co_await with_timeout(20s, std::move(traffic));
+}
+
+TEST(ChannelsOnUring, CrossShardTrafficSurvivesShardsThatSleepWhenIdle) {
+  for (const Duration spin : {Duration{0}, Duration{2us}}) {
+    RuntimeConfig c;
+    c.shards = 3;
+    c.backend = Backend::uring;
+    c.idle_spin = spin;
+    auto rt = Runtime::create(c);
+    ASSERT_TRUE(rt.has_value());
+    auto r = rt->block_on(traffic_within_20s());
+    ASSERT_TRUE(r.has_value()) << "idle_spin " << spin.count() << " ns: " << r.error().message();
+    EXPECT_EQ(*r, 1) << "idle_spin " << spin.count() << " ns";
+    (void)rt->shutdown();
+    EXPECT_GT(rt->stats().total.doorbells_sent, 0u);  // the sleeping path was taken
+  }
+}
+
 }  // namespace
 }  // namespace ringo

@@ -266,12 +266,15 @@ class UringEngine final : public Engine {
     Shard& shard = *shards_[i];
     const Instant deadline = shard.now() + config_.shutdown_timeout;
     Instant last_work = shard.now();
-    while ((shard.stats().routines_live > 0 || shard.live_ops() > 0) && shard.now() < deadline) {
-      if (!shard.run_once(false) && shard.now() - last_work > config_.idle_spin) {
-        shard.run_once(true, deadline - shard.now());
-      } else {
+    const auto busy = [&shard] { return shard.stats().routines_live > 0 || shard.live_ops() > 0; };
+    while (busy() && shard.now() < deadline) {
+      if (shard.run_once(false)) {
         last_work = shard.now();
+        continue;
       }
+      // Look again before sleeping: the tick may have finished the drain without making
+      // progress (it only submitted the last doorbells), and nothing would wake us then.
+      if (busy() && shard.now() - last_work > config_.idle_spin) shard.run_once(true, deadline - shard.now());
     }
   }
 

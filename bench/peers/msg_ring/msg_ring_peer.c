@@ -7,7 +7,7 @@
  * Over shared memory only (what ringo's awake shards use: they poll their inboxes):
  *   shared-memory ping-pong: each thread flips one atomic word and spins on the other's;
  *   ns per round trip, the cost of moving two cache lines between the cores.
- * Prints "name value unit" lines for bench/compare.sh. Usage: msg_ring_peer [round_trips] */
+ * Prints "name value unit" lines for bench/compare.sh. Usage: msg_ring_peer [round_trips [round-trips-only]] */
 #include <liburing.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -146,13 +146,14 @@ int main(int argc, char **argv) {
     if (t < best) best = t;
   }
   printf("raw_msg_ring_round_trip %.1f ns\n", best);
+  const int round_trips_only = argc > 2;
   const long msgs = 4000000;
   double best_rate = 0;
-  for (int r = 0; r < 3; ++r) {
+  for (int r = 0; r < 3 && !round_trips_only; ++r) {
     const double rate = (double)msgs / (pair(2, 3, msgs) / 1e9);
     if (rate > best_rate) best_rate = rate;
   }
-  printf("raw_msg_ring_stream %.0f msgs/s\n", best_rate);
+  if (!round_trips_only) printf("raw_msg_ring_stream %.0f msgs/s\n", best_rate);
   double best_shared = 1e30;
   for (int r = 0; r < 3; ++r) {
     const double t = shared_memory_pair(trips) / (double)trips;
