@@ -9,8 +9,8 @@
 //
 // Every channel lives on its home shard (the shard that created it): its buffer and wait
 // queues are touched by that shard only, with no lock or atomic on the path. send/recv
-// from another shard travel to the home shard as one request envelope (its MSG_RING
-// doorbell coalesced with other traffic to that shard), wait there without a routine, and
+// from another shard travel to the home shard as one request envelope in its inbox (a
+// MSG_RING doorbell only if that shard sleeps), wait there without a routine, and
 // obey the same cancellation contract: a value already taken is delivered, a send that did
 // not happen gives its value back. Home a channel on the shard that receives from it.
 //

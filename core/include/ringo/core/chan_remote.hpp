@@ -1,5 +1,5 @@
 // send/recv on a channel homed on another shard. The request travels to the home shard as
-// one envelope (MSG_RING doorbell, coalesced with whatever else goes there), is tried at
+// one envelope in its inbox (a MSG_RING doorbell only if that shard sleeps), is tried at
 // once, and if it must wait it parks in the channel's queue as a RemoteWaiter: no routine
 // is spawned for it. The same envelope carries the answer back. Cancelling the caller
 // posts a cancel by id; a request already answered ignores it, so the caller always gets

@@ -1,7 +1,8 @@
 // Cross-shard work (lane B): submit_to runs a function on another shard and brings its
 // result back; spawn_on starts a routine there. Both travel as envelopes through the
-// target's inbox, whose doorbell is an IORING_OP_MSG_RING; the reply comes back the same
-// way. A RemoteShard names a shard and is the only handle that may cross threads.
+// target's inbox, which it polls while awake and whose doorbell (an IORING_OP_MSG_RING)
+// wakes it when it sleeps; the reply comes back the same way. A RemoteShard names a shard
+// and is the only handle that may cross threads.
 //
 // Errors: errc::invalid_shard (index out of range), errc::shard_stopped (target stopping
 // or stopped, also when it stops with the call queued), errc::not_in_runtime (called off
