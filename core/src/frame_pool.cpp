@@ -2,13 +2,7 @@
 
 #include <new>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define RINGO_FRAME_POOL_BYPASS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RINGO_FRAME_POOL_BYPASS 1
-#endif
-#endif
+#include "pool_bypass.hpp"
 
 namespace ringo {
 namespace {
@@ -46,9 +40,7 @@ inline std::size_t size_class(std::size_t size) noexcept { return (size + kGranu
 }  // namespace
 
 void* frame_alloc(std::size_t size) {
-#ifdef RINGO_FRAME_POOL_BYPASS
-  // Under AddressSanitizer every frame is a real allocation, so a use after free or a
-  // double free of a frame is reported instead of hidden in the pool.
+#ifdef RINGO_POOL_BYPASS
   return ::operator new(size);
 #endif
   const std::size_t c = size_class(size);
@@ -63,7 +55,7 @@ void* frame_alloc(std::size_t size) {
 }
 
 void frame_free(void* block, std::size_t size) noexcept {
-#ifdef RINGO_FRAME_POOL_BYPASS
+#ifdef RINGO_POOL_BYPASS
   (void)size;
   ::operator delete(block);
   return;

@@ -44,6 +44,7 @@ ShardStats& ShardStats::operator+=(const ShardStats& o) {
   timers_fired += o.timers_fired;
   ticks += o.ticks;
   batches_pushed += o.batches_pushed;
+  envelope_blocks += o.envelope_blocks;
   return *this;
 }
 
@@ -51,7 +52,21 @@ ShardStats& ShardStats::operator+=(const ShardStats& o) {
 
 ShardGroup::ShardGroup(uint32_t shards) {
   ports_.reserve(shards);
-  for (uint32_t i = 0; i < shards; ++i) ports_.push_back(std::make_unique<ShardPort>());
+  pools_.reserve(shards);
+  for (uint32_t i = 0; i < shards; ++i) {
+    ports_.push_back(std::make_unique<ShardPort>());
+    pools_.push_back(std::make_unique<EnvelopePool>());
+  }
+}
+
+void* Envelope::operator new(std::size_t size) {
+  Shard* here = current_shard();
+  return EnvelopePool::allocate(here != nullptr ? here->envelope_pool() : nullptr, size);
+}
+
+void Envelope::operator delete(void* block) noexcept {
+  Shard* here = current_shard();
+  EnvelopePool::release(block, here != nullptr ? here->envelope_pool() : nullptr);
 }
 
 Result<bool> ShardGroup::enqueue(uint32_t target, Envelope* env) {
@@ -84,6 +99,7 @@ Shard::Shard(ShardGroup& group, uint32_t index, Ring& ring, ShardConfig config)
     : group_(group),
       index_(index),
       ring_(ring),
+      envelopes_(&group.envelope_pool(index)),
       config_(config),
       prng_(config.seed ^ (0x5a17d00dULL * (index + 1))),
       buggify_prng_(config.seed ^ (0xb0661f7ULL * (index + 1))),
@@ -106,6 +122,7 @@ Shard::~Shard() {
 
 const ShardStats& Shard::stats() const noexcept {
   stats_.routines_live = stats_.routines_spawned - stats_.routines_finished;
+  stats_.envelope_blocks = envelopes_->blocks_made();
   return stats_;
 }
 

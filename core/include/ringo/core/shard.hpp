@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ringo/core/envelope_pool.hpp"
 #include "ringo/core/error.hpp"
 #include "ringo/core/intrusive_list.hpp"
 #include "ringo/core/op_slab.hpp"
@@ -34,6 +35,11 @@ struct Envelope {
   virtual ~Envelope() = default;
   virtual void deliver(Shard& here) = 0;
   virtual void reject(Shard& here) { (void)here, delete this; }
+
+  // From the pool of the shard that makes it, and back there wherever it is freed
+  // (envelope_pool.hpp).
+  static void* operator new(std::size_t size);
+  static void operator delete(void* block) noexcept;
 };
 
 // A request from another shard that waits here without a routine (a remote channel send
@@ -79,6 +85,7 @@ class ShardGroup {
   explicit ShardGroup(uint32_t shards);
   uint32_t size() const noexcept { return static_cast<uint32_t>(ports_.size()); }
   ShardPort& port(uint32_t index) noexcept { return *ports_[index]; }
+  EnvelopePool& envelope_pool(uint32_t index) noexcept { return *pools_[index]; }
 
   // Puts env in the target's inbox. Returns whether the caller must ring the doorbell
   // (the target sleeps in the kernel). On error the caller keeps ownership of env.
@@ -98,6 +105,7 @@ class ShardGroup {
 
  private:
   std::vector<std::unique_ptr<ShardPort>> ports_;
+  std::vector<std::unique_ptr<EnvelopePool>> pools_;  // shards come and go; these stay
   ExternalWake external_wake_ = nullptr;
   void* external_wake_ctx_ = nullptr;
 };
@@ -127,6 +135,7 @@ struct ShardStats {
   uint64_t timers_fired = 0;
   uint64_t ticks = 0;
   uint64_t batches_pushed = 0;
+  uint64_t envelope_blocks = 0;  // envelope blocks the pool took from the system (the rest reused)
 
   ShardStats& operator+=(const ShardStats& o);
 };
@@ -179,6 +188,7 @@ class Shard {
   uint32_t index() const noexcept { return index_; }
   ShardGroup& group() noexcept { return group_; }
   Ring& ring() noexcept { return ring_; }
+  EnvelopePool* envelope_pool() noexcept { return envelopes_; }
   Instant now() const { return ring_.now(); }
   Prng& prng() noexcept { return prng_; }
   // Buggify (simulator only): true, rarely and by the seed, where the shard may choose an
@@ -289,6 +299,7 @@ class Shard {
   ShardGroup& group_;
   const uint32_t index_;
   Ring& ring_;
+  EnvelopePool* envelopes_;  // owned by the group
   ShardConfig config_;
   Prng prng_;
   Prng buggify_prng_;

@@ -1,0 +1,93 @@
+#include "ringo/core/envelope_pool.hpp"
+
+#include <new>
+#include <utility>
+
+#include "pool_bypass.hpp"
+
+namespace ringo {
+
+// Every block starts with its header; the caller's bytes follow. While the block is free
+// its first caller word links it into a list or the return stack.
+struct alignas(16) EnvelopePool::Header {
+  EnvelopePool* pool;   // nullptr: a system block
+  uint32_t size_class;  // pooled blocks only
+  Header*& next() noexcept { return *reinterpret_cast<Header**>(this + 1); }
+};
+
+namespace {
+constexpr std::size_t class_of(std::size_t size) noexcept {
+  return size == 0 ? 0 : (size - 1) / EnvelopePool::kGranule;
+}
+}  // namespace
+
+EnvelopePool::~EnvelopePool() {
+  take_returned();
+  for (Header*& head : lists_) {
+    while (head != nullptr) ::operator delete(std::exchange(head, head->next()));
+  }
+}
+
+bool EnvelopePool::bypassed() noexcept {
+#ifdef RINGO_POOL_BYPASS
+  return true;
+#else
+  return false;
+#endif
+}
+
+void* EnvelopePool::allocate(EnvelopePool* pool, std::size_t size) {
+#ifdef RINGO_POOL_BYPASS
+  pool = nullptr;
+#endif
+  const std::size_t c = class_of(size);
+  if (pool == nullptr || c >= kClasses) {
+    auto* h = static_cast<Header*>(::operator new(sizeof(Header) + size));
+    h->pool = nullptr;
+    return h + 1;
+  }
+  if (pool->lists_[c] == nullptr) pool->take_returned();
+  Header* h = pool->lists_[c];
+  if (h != nullptr) {
+    pool->lists_[c] = h->next();
+    --pool->counts_[c];
+  } else {
+    h = static_cast<Header*>(::operator new(sizeof(Header) + (c + 1) * kGranule));
+    h->pool = pool;
+    h->size_class = static_cast<uint32_t>(c);
+    ++pool->made_;
+  }
+  return h + 1;
+}
+
+void EnvelopePool::release(void* block, EnvelopePool* here) noexcept {
+  Header* h = static_cast<Header*>(block) - 1;
+  if (h->pool == nullptr) return ::operator delete(h);
+  if (h->pool == here) return here->keep(h);
+  h->pool->give_back(h);
+}
+
+void EnvelopePool::keep(Header* h) noexcept {
+  const uint32_t c = h->size_class;
+  if (counts_[c] >= kMaxCachedPerClass) return ::operator delete(h);  // made on this thread
+  h->next() = lists_[c];
+  lists_[c] = h;
+  ++counts_[c];
+}
+
+// The same lock-free stack as a shard's inbox: push by compare-exchange, take everything
+// with one exchange (so a reused address cannot confuse a push).
+void EnvelopePool::give_back(Header* h) noexcept {
+  Header* head = returned_.load(std::memory_order_relaxed);
+  do {
+    h->next() = head;
+  } while (!returned_.compare_exchange_weak(head, h, std::memory_order_release, std::memory_order_relaxed));
+}
+
+void EnvelopePool::take_returned() noexcept {
+  if (returned_.load(std::memory_order_relaxed) == nullptr) return;
+  Header* list = returned_.exchange(nullptr, std::memory_order_acquire);
+  while (list != nullptr) keep(std::exchange(list, list->next()));
+}
+
+}  // namespace ringo
