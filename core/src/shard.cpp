@@ -75,10 +75,10 @@ Result<bool> ShardGroup::enqueue(uint32_t target, Envelope* env) {
   Envelope* head = inbox.load(std::memory_order_relaxed);
   // Lock-free: a failed exchange means another poster got in first, and we retry on top.
   for (;;) {
-    if (head == ShardPort::closed_mark) return fail(errc::shard_stopped);
-    env->next = head == ShardPort::asleep ? nullptr : head;
+    if (head == ShardPort::closed_mark()) return fail(errc::shard_stopped);
+    env->next = head == ShardPort::asleep() ? nullptr : head;
     if (inbox.compare_exchange_weak(head, env, std::memory_order_acq_rel, std::memory_order_relaxed)) {
-      return head == ShardPort::asleep;
+      return head == ShardPort::asleep();
     }
   }
 }
@@ -596,7 +596,7 @@ void Shard::deliver_all(Envelope* list) {
 void Shard::drain_inbox() {
   std::atomic<Envelope*>& inbox = group_.port(index_).inbox;
   Envelope* head = inbox.load(std::memory_order_relaxed);
-  if (head == nullptr || head == ShardPort::closed_mark) return;  // only this shard closes
+  if (head == nullptr || head == ShardPort::closed_mark()) return;  // only this shard closes
   head = inbox.exchange(nullptr, std::memory_order_acq_rel);
   deliver_all(oldest_first(head));
 }
@@ -606,14 +606,14 @@ bool Shard::prepare_to_sleep() {
   if (asleep_) return true;
   std::atomic<Envelope*>& inbox = group_.port(index_).inbox;
   Envelope* head = nullptr;
-  asleep_ = inbox.compare_exchange_strong(head, ShardPort::asleep, std::memory_order_acq_rel) ||
-            head == ShardPort::closed_mark;
+  asleep_ = inbox.compare_exchange_strong(head, ShardPort::asleep(), std::memory_order_acq_rel) ||
+            head == ShardPort::closed_mark();
   return asleep_;
 }
 
 // The inbox is a stack; reversing it restores the order in which each poster posted.
 Envelope* Shard::oldest_first(Envelope* newest) {
-  if (newest == ShardPort::asleep) return nullptr;
+  if (newest == ShardPort::asleep()) return nullptr;
   Envelope* list = nullptr;
   while (newest != nullptr) list = std::exchange(newest, std::exchange(newest->next, list));
   return list;
@@ -647,9 +647,9 @@ void Shard::close_inbox() {
     while (!parked_requests_.empty()) parked_requests_.begin()->second->stop(*this);
   }
   port.closed = true;
-  Envelope* taken = port.inbox.exchange(ShardPort::closed_mark, std::memory_order_acq_rel);
+  Envelope* taken = port.inbox.exchange(ShardPort::closed_mark(), std::memory_order_acq_rel);
   // Closed twice (the destructor closes again): nothing can have arrived since.
-  Envelope* list = taken == ShardPort::closed_mark ? nullptr : oldest_first(taken);
+  Envelope* list = taken == ShardPort::closed_mark() ? nullptr : oldest_first(taken);
   CurrentShardScope scope(this);
   while (list != nullptr) {
     Envelope* env = list;

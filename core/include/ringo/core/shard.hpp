@@ -71,8 +71,9 @@ struct TickHook {
 // mark; the one poster that replaces the mark rings the MSG_RING doorbell, so a sleeping
 // shard is woken exactly once per sleep and a waking one is never rung at all.
 struct alignas(64) ShardPort {
-  static inline Envelope* const asleep = reinterpret_cast<Envelope*>(uintptr_t{1});
-  static inline Envelope* const closed_mark = reinterpret_cast<Envelope*>(uintptr_t{2});
+  // The inbox's two marks: values no envelope can have, never dereferenced.
+  static Envelope* asleep() noexcept { return reinterpret_cast<Envelope*>(uintptr_t{1}); }
+  static Envelope* closed_mark() noexcept { return reinterpret_cast<Envelope*>(uintptr_t{2}); }
 
   std::atomic<Envelope*> inbox{nullptr};  // newest first, or one of the two marks
   std::atomic<bool> stopping{false};
