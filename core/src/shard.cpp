@@ -12,6 +12,20 @@ namespace {
 constexpr size_t kCqeBatch = 128;
 constexpr unsigned kMaxReapRounds = 8;  // bounded: at most 1024 CQEs per tick
 
+// The inbox is a stack; reversing what was taken restores the order in which each poster
+// posted.
+Envelope* oldest_first(Envelope* newest) {
+  if (newest == ShardPort::asleep()) return nullptr;
+  Envelope* list = nullptr;
+  while (newest != nullptr) {
+    Envelope* older = newest->next;
+    newest->next = list;
+    list = newest;
+    newest = older;
+  }
+  return list;
+}
+
 }  // namespace
 
 CurrentShardScope::CurrentShardScope(Shard* shard) noexcept : previous_(detail::tls_current_shard) {
@@ -609,14 +623,6 @@ bool Shard::prepare_to_sleep() {
   asleep_ = inbox.compare_exchange_strong(head, ShardPort::asleep(), std::memory_order_acq_rel) ||
             head == ShardPort::closed_mark();
   return asleep_;
-}
-
-// The inbox is a stack; reversing it restores the order in which each poster posted.
-Envelope* Shard::oldest_first(Envelope* newest) {
-  if (newest == ShardPort::asleep()) return nullptr;
-  Envelope* list = nullptr;
-  while (newest != nullptr) list = std::exchange(newest, std::exchange(newest->next, list));
-  return list;
 }
 
 void Shard::abort_call(uint64_t call_id) {

@@ -287,7 +287,6 @@ class Shard {
   void finalize_op(uint32_t slot);
   void deliver_message(const Cqe& cqe);
   void drain_inbox();
-  static Envelope* oldest_first(Envelope* newest);
   Result<void> post_to_self(Envelope* env);
   void drain_self();
   void deliver_all(Envelope* list);
