@@ -1,5 +1,6 @@
 // Routines, joins, timers, ops and cross-shard calls, on the simulator and on io_uring.
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -335,6 +336,38 @@ TEST_P(Routines, MillionRoutinesSpawnedAndJoinedWithoutLeak) {
   EXPECT_EQ(r.value_or(0), 42'000'000u);
   EXPECT_EQ(last_stats_.total.routines_spawned, 1'000'001u);
   EXPECT_EQ(last_stats_.total.routines_live, 0u);
+}
+
+// The envelope pool on its own: a block is reused within its size class, a block freed on
+// another pool's shard goes back to the pool that made it, and big or pool-less blocks
+// come from the system allocator.
+TEST(EnvelopePool, ReusesBlocksAndSendsForeignOnesHome) {
+  if (EnvelopePool::bypassed())
+    GTEST_SKIP() << "AddressSanitizer build: every envelope comes from the system allocator";
+  EnvelopePool a;
+  EnvelopePool b;
+  void* p = EnvelopePool::allocate(&a, 100);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u);  // starts on a cache line
+  EnvelopePool::release(p, &a);                        // freed by its maker: kept
+  void* q = EnvelopePool::allocate(&a, 97);            // 97..112 bytes: the same class
+  EXPECT_EQ(q, p);
+  EnvelopePool::release(q, &b);  // freed on b's shard: goes back to a, not to b
+  void* r = EnvelopePool::allocate(&b, 100);
+  EXPECT_NE(r, q);
+  EXPECT_EQ(b.blocks_made(), 1u);
+  void* s = EnvelopePool::allocate(&a, 100);  // a takes its returned block back
+  EXPECT_EQ(s, q);
+  EXPECT_EQ(a.blocks_made(), 1u);
+  void* big = EnvelopePool::allocate(&a, 4096);  // beyond the classes
+  void* stray = EnvelopePool::allocate(nullptr, 64);
+  EXPECT_EQ(a.blocks_made(), 1u);
+  std::memset(big, 0xab, 4096);
+  std::memset(stray, 0xcd, 64);
+  for (void* x : {r, s, big, stray}) EnvelopePool::release(x, nullptr);  // from no shard at all
+  void* again = EnvelopePool::allocate(&b, 100);
+  EXPECT_EQ(again, r);  // r went home to b
+  EXPECT_EQ(b.blocks_made(), 1u);
+  EnvelopePool::release(again, &b);
 }
 
 }  // namespace
