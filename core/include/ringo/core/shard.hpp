@@ -1,9 +1,11 @@
 // Shard: one ring, one op slab, one run queue, one timer heap and one inbox, driven by
 // one thread. Not thread-safe by design: the only way in from another thread is a
-// ShardPort (an inbox of envelopes whose doorbell is an IORING_OP_MSG_RING).
+// ShardPort (an inbox of envelopes the shard polls while awake; an IORING_OP_MSG_RING
+// doorbell wakes it when it sleeps).
 //
 // Thread-safety: every Shard member must be called on the shard's own thread (inside
-// run_once, or from routines it runs). ShardGroup::post / ShardPort are thread-safe.
+// run_once, or from routines it runs). ShardGroup::enqueue and post_from_anywhere are
+// thread-safe.
 #pragma once
 
 #include <atomic>
