@@ -657,16 +657,16 @@ void Shard::close_inbox() {
   // Closed twice (the destructor closes again): nothing can have arrived since.
   Envelope* list = taken == ShardPort::closed_mark() ? nullptr : oldest_first(taken);
   CurrentShardScope scope(this);
+  reject_all(list);
+  // post_to_self refuses from now on, so no reject can add to this list.
+  self_tail_ = nullptr;
+  reject_all(std::exchange(self_head_, nullptr));
+}
+
+void Shard::reject_all(Envelope* list) {
   while (list != nullptr) {
     Envelope* env = list;
     list = env->next;
-    env->next = nullptr;
-    env->reject(*this);
-  }
-  // Bounded: post_to_self refuses from now on, so a reject cannot add to the list.
-  while (self_head_ != nullptr) {
-    Envelope* env = std::exchange(self_head_, self_head_->next);
-    if (self_head_ == nullptr) self_tail_ = nullptr;
     env->next = nullptr;
     env->reject(*this);
   }

@@ -292,6 +292,7 @@ class Shard {
   Result<void> post_to_self(Envelope* env);
   void drain_self();
   void deliver_all(Envelope* list);
+  void reject_all(Envelope* list);
   void run_tick_hooks(bool final);
   void ring_doorbell(uint32_t target);
   void on_doorbell_failed(const Cqe& cqe);
