@@ -55,9 +55,7 @@ template <class T>
 struct TaskAwait {
   Task<T> task;
   bool await_ready() const noexcept { return false; }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) {
-    return std::move(task).operator co_await().await_suspend(h);
-  }
+  bool await_suspend(std::coroutine_handle<> h) { return std::move(task).operator co_await().await_suspend(h); }
   T await_resume() { return std::move(task).operator co_await().await_resume(); }
 };
 

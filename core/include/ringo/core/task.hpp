@@ -1,6 +1,7 @@
 // Routines: Task<T> is a lazy coroutine (nothing runs until it is awaited or spawned);
-// awaiting one Task from another is a symmetric transfer. go() turns a Task into a
-// routine on the current shard and returns its JoinHandle.
+// awaiting one Task from another runs it at once as a plain call (a child that suspends
+// resumes its parent when it finishes). go() turns a Task into a routine on the current
+// shard and returns its JoinHandle.
 //
 // Errors: join() returns Result: the routine's value, errc::cancelled if it was aborted
 // before it ever ran, errc::routine_panicked if an exception escaped it, errc::join_twice
@@ -132,13 +133,22 @@ class [[nodiscard]] Task {
   bool valid() const noexcept { return static_cast<bool>(handle_); }
   Handle release() noexcept { return std::exchange(handle_, {}); }
 
+  // The child runs at once, as a plain call, not by symmetric transfer: GCC at -O0 does
+  // not make symmetric transfer a tail call, so a loop awaiting Tasks that finish without
+  // suspending grew the stack by a frame per await and overflowed after ~60,000 of them.
+  // While the child runs inline its continuation is the no-op coroutine, so finishing
+  // returns here and the parent goes on without suspending; only a child that really
+  // suspends gets the parent as its continuation, resumed later from the scheduler.
   auto operator co_await() && noexcept {
     struct Awaiter {
       Handle child;
       bool await_ready() noexcept { return false; }
-      std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) noexcept {
+      bool await_suspend(std::coroutine_handle<> parent) noexcept {
+        child.promise().continuation = std::noop_coroutine();
+        child.resume();
+        if (child.done()) return false;
         child.promise().continuation = parent;
-        return child;
+        return true;
       }
       T await_resume() { return child.promise().take(); }
     };
