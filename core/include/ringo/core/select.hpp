@@ -125,13 +125,24 @@ struct SelectAwaiter {
                           timeout);
     }
     Shard& shard = *core.me->shard;
-    for (uint32_t i = 0; i < core.cases.size(); ++i) core.cases[i]->arm(&core, i, core.me);
+    arm_in_random_order(shard.prng());
     if (core.timeout_index != UINT32_MAX) {
       core.fire = &SelectAwaiter::on_timeout;
       shard.add_timer(&core, shard.now() + std::max(Duration{0}, timeout));
     }
     shard.park(core.me, h, "select", core.cases.size(), &SelectAwaiter::on_cancel, this);
     return true;
+  }
+
+  // The cases join their channels' wait queues in a seeded random order (Go's pollorder):
+  // when one event can satisfy several of them (the same channel twice, a close), the
+  // case queued first wins, so that choice is uniform too. In case order, a parked
+  // select with two sends on one channel was completed at its first case every time.
+  void arm_in_random_order(Prng& prng) {
+    const auto n = static_cast<uint32_t>(core.cases.size());
+    for (uint32_t i = 0; i < n; ++i) scratch[i] = i;
+    for (uint32_t i = n; i > 1; --i) std::swap(scratch[i - 1], scratch[prng.below(i)]);
+    for (uint32_t i = 0; i < n; ++i) core.cases[scratch[i]]->arm(&core, scratch[i], core.me);
   }
 
   static void on_timeout(TimerNode* node) {
