@@ -104,7 +104,7 @@ TEST(SelectFairness, ChiSquareAcrossShards) { expect_uniform_choices(sim::seed_f
 enum class Op : uint8_t { try_send, try_recv, close };
 
 RC_GTEST_PROP(ChannelModel, TryOpsAndCloseMatchADequeModel, ()) {
-  const size_t capacity = *rc::gen::element<size_t>(0, 1, 2, 5, unbounded);
+  const Capacity capacity = *rc::gen::element<Capacity>(0, 1, 2, 5, unbounded);
   const auto ops = *rc::gen::container<std::vector<Op>>(
       rc::gen::element(Op::try_send, Op::try_send, Op::try_recv, Op::try_recv, Op::close));
   bool ok = true;
@@ -121,7 +121,7 @@ RC_GTEST_PROP(ChannelModel, TryOpsAndCloseMatchADequeModel, ()) {
           std::error_code want{};
           if (closed) {
             want = make_error_code(errc::channel_closed);
-          } else if (model.size() >= capacity) {
+          } else if (!capacity.is_unbounded() && model.size() >= capacity.slots()) {
             want = make_error_code(errc::channel_full);
           }
           const std::error_code got = r ? std::error_code{} : r.error().error;
@@ -168,7 +168,7 @@ struct ConsumerPlan {
 
 struct FlowPlan {
   uint32_t shards;
-  size_t capacity;
+  Capacity capacity;
   std::vector<std::pair<uint32_t, int>> producers;  // (shard, values)
   std::vector<ConsumerPlan> consumers;
   int close_after_us;  // < 0: the channel closes when the last producer is done
@@ -199,7 +199,7 @@ Task<void> consume(Receiver<int> rx, ConsumerMode mode, std::vector<int>* got) {
 RC_GTEST_PROP(ChannelFlow, EverySentValueIsReceivedExactlyOnce, ()) {
   FlowPlan plan;
   plan.shards = *rc::gen::inRange<uint32_t>(1, 4);
-  plan.capacity = *rc::gen::element<size_t>(0, 1, 3, 16, 16, unbounded, unbounded);
+  plan.capacity = *rc::gen::element<Capacity>(0, 1, 3, 16, 16, unbounded, unbounded);
   const auto n_producers = *rc::gen::inRange(1, 5);
   for (int p = 0; p < n_producers; ++p) {
     plan.producers.emplace_back(*rc::gen::inRange<uint32_t>(0, plan.shards), *rc::gen::inRange(0, 30));
@@ -335,8 +335,8 @@ Task<void> consume_across(std::vector<Receiver<int>> rxs, MultiRecvMode mode, st
 RC_GTEST_PROP(ChannelFlow, SelectsAcrossShardsLoseNothing, ()) {
   const uint32_t shards = *rc::gen::inRange<uint32_t>(2, 4);
   const auto n_channels = *rc::gen::inRange<uint32_t>(2, 4);
-  std::vector<size_t> capacities;
-  for (uint32_t c = 0; c < n_channels; ++c) capacities.push_back(*rc::gen::element<size_t>(0, 0, 1, 4, unbounded));
+  std::vector<Capacity> capacities;
+  for (uint32_t c = 0; c < n_channels; ++c) capacities.push_back(*rc::gen::element<Capacity>(0, 0, 1, 4, unbounded));
   struct Producer {
     uint32_t shard;
     SendMode mode;
@@ -375,7 +375,7 @@ RC_GTEST_PROP(ChannelFlow, SelectsAcrossShardsLoseNothing, ()) {
     std::vector<Sender<int>> txs;
     std::vector<Receiver<int>> rxs;
     for (uint32_t c = 0; c < n_channels; ++c) {
-      const size_t cap = capacities[c];
+      const Capacity cap = capacities[c];
       auto made = co_await submit_to(c % shards, [cap] { return chan<int>(cap); });
       if (!made) co_return;
       txs.push_back(std::move(made->first));

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <array>
 #include <numeric>
+#include <thread>
 #include <vector>
 
 #include "backends.hpp"
@@ -143,6 +144,82 @@ TEST_P(Channels, CrossShardSendAndReceive) {
     co_return sum;
   }());
   EXPECT_EQ(r.value_or(0), 55);
+}
+
+// A count never means "unbounded": SIZE_MAX was the sentinel and silently meant it.
+TEST_P(Channels, OnlyTheUnboundedTagMakesAnUnboundedChannel) {
+  auto r = run([]() -> Task<void> {
+    EXPECT_EQ(err(chan<int>(SIZE_MAX)), errc::invalid_argument);
+    EXPECT_EQ(err(chan<int>(kMaxChannelCapacity + 1)), errc::invalid_argument);
+    auto bounded = chan<int>(kMaxChannelCapacity);
+    EXPECT_TRUE(bounded.has_value() && !bounded->first.is_unbounded());
+    auto [tx, rx] = chan<int>(unbounded).value();
+    EXPECT_TRUE(tx.is_unbounded());
+    for (int i = 0; i < 10'000; ++i) EXPECT_TRUE(tx.try_send(i).has_value());
+    EXPECT_EQ(rx.len(), 10'000u);
+    co_return;
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+// A channel made in one Runtime and used from another is refused with foreign_runtime:
+// the other runtime's shards must never touch its state (they run concurrently with its
+// home shard: a data race, which TSan checks on io_uring). The last sender dropped there
+// still closes it, through the home runtime's inbox.
+struct ForeignUse {
+  std::error_code send, recv, try_send, try_recv, close, select;
+  int value_back = 0;
+};
+Task<ForeignUse> use_channel_of_another_runtime(Sender<int> tx, Receiver<int> rx, Sender<int> last) {
+  ForeignUse out;
+  auto sent = co_await tx.send(7);
+  out.send = sent ? std::error_code{} : sent.error().error;
+  out.value_back = sent ? 0 : sent.error().value;
+  out.recv = err(co_await rx.recv());
+  auto tried = tx.try_send(8);
+  out.try_send = tried ? std::error_code{} : tried.error().error;
+  out.try_recv = err(rx.try_recv());
+  out.close = err(tx.close());
+  auto c = on_recv(rx);
+  out.select = err(co_await select(c, after(1ms)));
+  { Sender<int> dropped = std::move(last); }  // the last sender of its channel
+  co_return out;
+}
+
+TEST_P(Channels, ChannelOfAnotherRuntimeIsRefusedAndNeverTouched) {
+  auto a = Runtime::create(config(2));
+  ASSERT_TRUE(a.has_value());
+  auto made = a->block_on([]() -> Task<Result<std::array<std::pair<Sender<int>, Receiver<int>>, 2>>> {
+    auto one = co_await chan_on<int>(1, 1);
+    auto two = co_await chan_on<int>(1, 1);
+    if (!one || !two) co_return fail(errc::invalid_argument);
+    co_return std::array{std::move(*one), std::move(*two)};
+  }());
+  ASSERT_TRUE(made.has_value());
+  auto& [used, closed_there] = *made;
+  ForeignUse seen;
+  std::thread other([&] {  // another runtime, on its own thread
+    auto b = Runtime::create(config(2));
+    ASSERT_TRUE(b.has_value());
+    auto r = b->block_on(use_channel_of_another_runtime(used.first, used.second, std::move(closed_there.first)));
+    ASSERT_TRUE(r.has_value());
+    seen = *r;
+  });
+  other.join();
+  EXPECT_EQ(seen.send, errc::foreign_runtime);
+  EXPECT_EQ(seen.value_back, 7);
+  EXPECT_EQ(seen.recv, errc::foreign_runtime);
+  EXPECT_EQ(seen.try_send, errc::foreign_runtime);
+  EXPECT_EQ(seen.try_recv, errc::foreign_runtime);
+  EXPECT_EQ(seen.close, errc::foreign_runtime);
+  EXPECT_EQ(seen.select, errc::foreign_runtime);
+  auto back_home = a->block_on([](Sender<int> tx, Receiver<int> rx, Receiver<int> closed) -> Task<void> {
+    EXPECT_EQ(rx.len(), 0u);  // nothing of the foreign sends arrived
+    EXPECT_TRUE(co_await tx.send(5));
+    EXPECT_EQ((co_await rx.recv()).value_or(0), 5);
+    EXPECT_EQ(err(co_await with_timeout(5s, closed.recv())), errc::channel_closed);
+  }(std::move(used.first), std::move(used.second), std::move(closed_there.second)));
+  EXPECT_TRUE(back_home.has_value());
 }
 
 // A remote send that waits and is then cancelled gets its value back and leaves no
@@ -476,20 +553,13 @@ TEST_P(Channels, SelectOverAnotherShardsChannels) {
   EXPECT_TRUE(r.has_value());
 }
 
-// A channel homed on shard `home`, made there.
-Task<Result<std::pair<Sender<int>, Receiver<int>>>> chan_on(uint32_t home, size_t capacity) {
-  auto made = co_await submit_to(home, [capacity] { return chan<int>(capacity); });
-  if (!made) co_return std::unexpected(made.error());
-  co_return std::move(*made);
-}
-
 // Nothing of a select over several shards stays behind on a channel.
 bool untouched(const detail::ChanHandle<int>& h) { return h.state()->subs == 0; }
 
 TEST_P(Channels, SelectAcrossShardsTakesTheReadyCaseAndNothingElse) {
   auto r = run([]() -> Task<void> {
     auto [a_tx, a_rx] = std::move(*chan<int>(1));
-    auto b = co_await chan_on(1, 1);
+    auto b = co_await chan_on<int>(1, 1);
     EXPECT_TRUE(b.has_value());
     if (!b) co_return;
     auto& [b_tx, b_rx] = *b;
@@ -517,7 +587,7 @@ TEST_P(Channels, SelectAcrossShardsTakesTheReadyCaseAndNothingElse) {
 TEST_P(Channels, SelectAcrossShardsWaitsTimesOutAndDefaults) {
   auto r = run([]() -> Task<void> {
     auto [a_tx, a_rx] = std::move(*chan<int>(0));
-    auto b = co_await chan_on(1, 0);
+    auto b = co_await chan_on<int>(1, 0);
     if (!b) co_return ADD_FAILURE();
     auto& [b_tx, b_rx] = *b;
     // Woken by a plain send on shard 1's channel, from shard 1 (t0 first: on io_uring the
@@ -580,7 +650,7 @@ TEST_P(Channels, SelectAcrossShardsSendCaseAndClose) {
 TEST_P(Channels, SelectAcrossShardsAbortLeavesNothingBehind) {
   auto r = run([]() -> Task<void> {
     auto [a_tx, a_rx] = std::move(*chan<int>(1));
-    auto b = co_await chan_on(1, 1);
+    auto b = co_await chan_on<int>(1, 1);
     if (!b) co_return ADD_FAILURE();
     auto& [b_tx, b_rx] = *b;
     auto selecting = go([](Receiver<int> a, Receiver<int> b) -> Task<Result<size_t>> {
@@ -626,8 +696,8 @@ TEST_P(Channels, CrossShardTrafficReusesItsEnvelopeBlocks) {
     GTEST_SKIP() << "AddressSanitizer build: every envelope comes from the system allocator";
   constexpr int kRounds = 2000;
   auto r = run([]() -> Task<void> {
-    auto there = co_await chan_on(1, 0);
-    auto full = co_await chan_on(1, unbounded);
+    auto there = co_await chan_on<int>(1, 0);
+    auto full = co_await chan_on<int>(1, unbounded);
     EXPECT_TRUE(there && full);
     if (!there || !full) co_return;
     auto& [ping_tx, ping_rx] = *there;
@@ -662,11 +732,11 @@ TEST_P(Channels, CrossShardTrafficReusesItsEnvelopeBlocks) {
 TEST_P(Channels, SelectAgainstSelectAcrossShards) {
   auto r = run(
       []() -> Task<void> {
-        auto c = co_await chan_on(1, 0);
+        auto c = co_await chan_on<int>(1, 0);
         if (!c) co_return ADD_FAILURE();
         auto& [c_tx, c_rx] = *c;
         auto [x_tx, x_rx] = std::move(*chan<int>(0));  // shard 0, nobody sends
-        auto y = co_await chan_on(2, 0);               // shard 2, nobody sends
+        auto y = co_await chan_on<int>(2, 0);          // shard 2, nobody sends
         if (!y) co_return ADD_FAILURE();
         auto& [y_tx, y_rx] = *y;
         for (int round = 0; round < 20; ++round) {
@@ -711,7 +781,7 @@ TEST_P(Channels, SelectsAcrossShardsUnderLoad) {
         std::vector<Sender<int>> txs;
         std::vector<Receiver<int>> rxs;
         for (uint32_t home = 0; home < 3; ++home) {
-          auto made = co_await chan_on(home, home == 0 ? 4 : 0);
+          auto made = co_await chan_on<int>(home, home == 0 ? 4 : 0);
           if (!made) co_return -1;
           txs.push_back(std::move(made->first));
           rxs.push_back(std::move(made->second));

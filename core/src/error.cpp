@@ -30,6 +30,7 @@ std::string RingoCategory::message(int value) const {
     case errc::wrong_shard: return "called from a shard that does not own the object";
     case errc::unexpected_eof: return "end of stream before the requested bytes";
     case errc::check_failed: return "a scenario's check failed";
+    case errc::foreign_runtime: return "the object belongs to another ringo runtime";
   }
   return "unknown ringo error";
 }

@@ -63,8 +63,11 @@ std::string Report::summary() const {
 Simulation::Simulation(const SimConfig& config)
     : config_(config),
       kernel_(config.seed, config.shards, with_buggify(config), config.keep_trace),
-      group_(config.shards) {
+      group_(config.shards),
+      woken_from_outside_(new std::atomic<bool>[config.shards]) {
   for (uint32_t i = 0; i < config.shards; ++i) group_.port(i).ring_id = kernel_.ring(i).msg_ring_id();
+  for (uint32_t i = 0; i < config.shards; ++i) woken_from_outside_[i].store(false, std::memory_order_relaxed);
+  group_.set_external_wake(&Simulation::wake_from_outside, woken_from_outside_.get());
   for (uint32_t i = 0; i < config.shards; ++i) {
     ShardConfig sc;
     sc.run_budget = config.run_budget;
@@ -110,13 +113,21 @@ Simulation::~Simulation() {
   }
 }
 
+bool Simulation::wake_from_outside(void* ctx, uint32_t target) {
+  static_cast<std::atomic<bool>*>(ctx)[target].store(true, std::memory_order_release);
+  return true;
+}
+
 bool Simulation::step() {
   candidates_.clear();
   for (uint32_t i = 0; i < shards_.size(); ++i) {
     // A shard left idle goes to sleep as a real one would: mail then needs its doorbell,
     // and mail that came while it was awake makes it runnable.
     Shard& s = *shards_[i];
-    if (s.has_local_work() || kernel_.ring(i).cq_ready() > 0 || !s.prepare_to_sleep()) candidates_.push_back(i);
+    if (s.has_local_work() || kernel_.ring(i).cq_ready() > 0 || !s.prepare_to_sleep() ||
+        woken_from_outside_[i].load(std::memory_order_acquire)) {
+      candidates_.push_back(i);
+    }
   }
   if (kernel_.has_due()) candidates_.push_back(kKernel);
   ++steps_;
@@ -132,6 +143,7 @@ bool Simulation::step() {
     kernel_.deliver_one();
   } else {
     kernel_.record({kernel_.now().count(), pick, TraceKind::kernel_step, kRunShard, 0});
+    woken_from_outside_[pick].store(false, std::memory_order_relaxed);  // this tick drains its inbox
     shards_[pick]->run_once(false);
   }
   return true;

@@ -1,11 +1,11 @@
 // Channels with Go semantics: chan<T>(0) is an unbuffered rendezvous, chan<T>(n) is bounded,
 // chan<T>(unbounded) never blocks a sender. Sender and Receiver are cloneable (MPMC) and
-// usable from any shard.
+// usable from any shard of the runtime that made them.
 //
-//   auto ch = ringo::chan<int>(8);            // Result<Channel<int>>
-//   auto [tx, rx] = std::move(*ch);
-//   co_await tx.send(1);                      // SendResult<int>: ok or Rejected{error, value}
-//   ringo::Result<int> v = co_await rx.recv(); // value, or errc::channel_closed once drained
+//   auto [tx, rx] = ringo::chan<int>(8).value();  // throws (in a routine: a panic) if it fails
+//   auto ch = co_await ringo::chan_on<int>(1, 8);  // Result<pair>, homed on shard 1
+//   co_await tx.send(1);                           // SendResult<int>: ok or Rejected{error, value}
+//   ringo::Result<int> v = co_await rx.recv();     // value, or errc::channel_closed once drained
 //
 // Every channel lives on its home shard (the shard that created it): its buffer and wait
 // queues are touched by that shard only, with no lock or atomic on the path. send/recv
@@ -16,14 +16,16 @@
 //
 // Errors: channel_closed (send after close: the value is handed back in Rejected; recv
 // after close once the buffer is drained), channel_full / channel_empty (try_*),
-// no_channel (empty handle), invalid_argument (capacity above kMaxChannelCapacity),
-// not_in_runtime, cancelled, wrong_shard (try_* off the home shard),
-// shard_stopped (home shard stopping or gone; a send's value comes back).
+// no_channel (empty handle), invalid_argument (capacity above kMaxChannelCapacity; ask
+// for `unbounded` by name, no count means it), foreign_runtime (a channel made in another
+// Runtime: refused, its state never touched), not_in_runtime, cancelled, wrong_shard
+// (try_* off the home shard), shard_stopped (home shard stopping or gone; a send's value
+// comes back).
 //
 // Element types must be movable and default-constructible (the buffer keeps constructed
 // slots).
 //
-// Thread-safety: handles may be copied, moved and dropped on any shard (the reference
+// Thread-safety: handles may be copied, moved and dropped on any thread (the reference
 // counts are atomic); operations follow the rules above. The channel closes itself when
 // its last Sender is dropped.
 #pragma once
@@ -64,13 +66,22 @@ struct EitherAwaiter {
   }
 };
 
+// Why an operation from `here` (not the home shard) on a channel homed on `home` is
+// refused: no runtime on this thread, or a shard of another Runtime, whose shards must
+// never touch this channel's state (they run concurrently with its home shard).
+inline errc refuse_from(const Shard* here, const Shard* home) noexcept {
+  if (here == nullptr) return errc::not_in_runtime;
+  return here->same_runtime(*home) ? errc::ok : errc::foreign_runtime;
+}
+
 // What Sender and Receiver share: the state pointer and the read-only observers.
 template <class T>
 class ChanHandle {
  public:
   bool valid() const noexcept { return st_ != nullptr; }
   bool is_closed() const noexcept { return st_ == nullptr || st_->closed; }
-  size_t capacity() const noexcept { return st_ != nullptr ? st_->capacity : 0; }
+  bool is_unbounded() const noexcept { return st_ != nullptr && st_->capacity == kUnboundedSlots; }
+  size_t capacity() const noexcept { return st_ != nullptr ? st_->capacity : 0; }  // SIZE_MAX: unbounded
   size_t len() const noexcept { return st_ != nullptr ? st_->buffer.size() : 0; }
   ChanState<T>* state() const noexcept { return st_; }
 
@@ -104,9 +115,13 @@ class Sender : public detail::ChanHandle<T> {
   auto send(T value) {
     using namespace detail;
     using Either = EitherAwaiter<LocalSend<T>, RemoteSend<T>, SendResult<T>>;
-    if (st_ == nullptr || current_shard() == nullptr || current_shard() == st_->home) {
+    Shard* here = current_shard();
+    if (st_ == nullptr || here == nullptr || here == st_->home) {
       // Built in place: GCC zeroes the unset waiter of a LocalSend moved into the variant.
       return Either{typename Either::Path(std::in_place_type<LocalSend<T>>, st_, std::move(value))};
+    }
+    if (errc refused = refuse_from(here, st_->home); refused != errc::ok) {
+      return Either{typename Either::Path(std::in_place_type<LocalSend<T>>, nullptr, std::move(value), refused)};
     }
     return Either{RemoteSend<T>{{st_}, std::move(value)}};
   }
@@ -114,8 +129,10 @@ class Sender : public detail::ChanHandle<T> {
   // Home shard only: sends if it can without waiting.
   SendResult<T> try_send(T value) {
     if (st_ == nullptr) return std::unexpected(Rejected<T>{make_error_code(errc::no_channel), std::move(value)});
-    if (current_shard() != st_->home) {
-      return std::unexpected(Rejected<T>{make_error_code(errc::wrong_shard), std::move(value)});
+    if (Shard* here = current_shard(); here != st_->home) {
+      const errc refused = detail::refuse_from(here, st_->home);
+      return std::unexpected(
+          Rejected<T>{make_error_code(refused != errc::ok ? refused : errc::wrong_shard), std::move(value)});
     }
     switch (st_->try_send(value)) {
       case detail::Attempt::done: return {};
@@ -131,7 +148,7 @@ class Sender : public detail::ChanHandle<T> {
     if (st_ == nullptr) return fail(errc::no_channel);
     Shard* here = current_shard();
     if (here == st_->home) return st_->close();
-    if (here == nullptr) return fail(errc::not_in_runtime);
+    if (errc refused = detail::refuse_from(here, st_->home); refused != errc::ok) return fail(refused);
     detail::Outbox<T>::of(st_, *here).ship(*here, /*give_back=*/true);  // sends before the close
     st_->refs.fetch_add(1, std::memory_order_relaxed);
     auto* env = new detail::CloseEnvelope<T>(st_);
@@ -145,13 +162,23 @@ class Sender : public detail::ChanHandle<T> {
 
  private:
   template <class U>
-  friend Result<std::pair<Sender<U>, Receiver<U>>> chan(size_t);
+  friend Result<std::pair<Sender<U>, Receiver<U>>> chan(Capacity);
   explicit Sender(detail::ChanState<T>* st) noexcept : detail::ChanHandle<T>(st) { retain(); }
 
   void retain() noexcept {
     if (st_ == nullptr) return;
     st_->senders.fetch_add(1, std::memory_order_relaxed);
     st_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  // The last sender dropped on a shard of another Runtime: the close travels to the home
+  // shard like a close from a thread outside any runtime (no outbox of ours to ship).
+  static void close_from_foreign_thread(detail::ChanState<T>* st) noexcept {
+    st->refs.fetch_add(1, std::memory_order_relaxed);
+    auto* env = new detail::CloseEnvelope<T>(st);
+    if (!st->home->group().post_from_anywhere(st->home->index(), env)) {
+      delete env;
+      detail::release_state(st);
+    }
   }
   void drop() noexcept {
     if (st_ == nullptr) return;
@@ -165,6 +192,8 @@ class Sender : public detail::ChanHandle<T> {
         } else {
           st->closed = true;  // no runtime on this thread: nobody can be waiting here
         }
+      } else if (!here->same_runtime(*st->home)) {
+        close_from_foreign_thread(st);
       } else {
         detail::Outbox<T>::of(st, *here).ship(*here, /*give_back=*/true);
         st->refs.fetch_add(1, std::memory_order_relaxed);
@@ -199,8 +228,12 @@ class Receiver : public detail::ChanHandle<T> {
   auto recv() {
     using namespace detail;
     using Either = EitherAwaiter<LocalRecv<T>, RemoteRecv<T>, Result<T>>;
-    if (st_ == nullptr || current_shard() == nullptr || current_shard() == st_->home) {
+    Shard* here = current_shard();
+    if (st_ == nullptr || here == nullptr || here == st_->home) {
       return Either{typename Either::Path(std::in_place_type<LocalRecv<T>>, st_)};
+    }
+    if (errc refused = refuse_from(here, st_->home); refused != errc::ok) {
+      return Either{typename Either::Path(std::in_place_type<LocalRecv<T>>, nullptr, refused)};
     }
     return Either{RemoteRecv<T>{{st_}}};
   }
@@ -208,7 +241,10 @@ class Receiver : public detail::ChanHandle<T> {
   // Home shard only: a value if one is ready now.
   Result<T> try_recv() {
     if (st_ == nullptr) return fail(errc::no_channel);
-    if (current_shard() != st_->home) return fail(errc::wrong_shard);
+    if (Shard* here = current_shard(); here != st_->home) {
+      const errc refused = detail::refuse_from(here, st_->home);
+      return fail(refused != errc::ok ? refused : errc::wrong_shard);
+    }
     std::optional<Result<T>> out;
     if (st_->try_recv(out) == detail::Attempt::would_block) return fail(errc::channel_empty);
     return std::move(*out);
@@ -216,7 +252,7 @@ class Receiver : public detail::ChanHandle<T> {
 
  private:
   template <class U>
-  friend Result<std::pair<Sender<U>, Receiver<U>>> chan(size_t);
+  friend Result<std::pair<Sender<U>, Receiver<U>>> chan(Capacity);
   explicit Receiver(detail::ChanState<T>* st) noexcept : detail::ChanHandle<T>(st) { retain(); }
   void retain() noexcept {
     if (st_ != nullptr) st_->refs.fetch_add(1, std::memory_order_relaxed);
@@ -225,12 +261,22 @@ class Receiver : public detail::ChanHandle<T> {
 
 // A new channel homed on the current shard. capacity: 0 (unbuffered), n, or unbounded.
 template <class T>
-Result<std::pair<Sender<T>, Receiver<T>>> chan(size_t capacity) {
+Result<std::pair<Sender<T>, Receiver<T>>> chan(Capacity capacity) {
   Shard* here = current_shard();
   if (here == nullptr) return fail(errc::not_in_runtime);
-  if (capacity != unbounded && capacity > kMaxChannelCapacity) return fail(errc::invalid_argument);
-  auto* st = new detail::ChanState<T>(here, capacity);
+  if (!capacity.valid()) return fail(errc::invalid_argument);
+  auto* st = new detail::ChanState<T>(here, capacity.is_unbounded() ? kUnboundedSlots : capacity.slots());
   return std::pair<Sender<T>, Receiver<T>>(Sender<T>(st), Receiver<T>(st));
+}
+
+// A new channel homed on shard `home` (made there: a cross-shard call unless `home` is
+// this shard). Home a channel on the shard that receives from it.
+template <class T>
+Task<Result<std::pair<Sender<T>, Receiver<T>>>> chan_on(uint32_t home, Capacity capacity) {
+  Shard* here = current_shard();
+  if (here != nullptr && here->index() == home) co_return chan<T>(capacity);
+  auto make = [capacity] { return chan<T>(capacity); };  // not inside the co_await: GCC 12
+  co_return co_await submit_to(home, std::move(make));
 }
 
 }  // namespace ringo

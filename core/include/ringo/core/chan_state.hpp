@@ -16,8 +16,32 @@
 
 namespace ringo {
 
-inline constexpr size_t unbounded = SIZE_MAX;
 inline constexpr size_t kMaxChannelCapacity = size_t{1} << 30;
+
+// chan<T>(unbounded): a tag, not a number, so that no count (SIZE_MAX included) can mean
+// "unbounded" by accident; a count above kMaxChannelCapacity is invalid_argument.
+struct Unbounded {
+  explicit constexpr Unbounded() = default;
+};
+inline constexpr Unbounded unbounded{};
+
+// The internal slot count of an unbounded channel (never reachable by a count).
+inline constexpr size_t kUnboundedSlots = SIZE_MAX;
+
+// What chan<T>() takes: a count of slots (0: unbuffered), or unbounded.
+class Capacity {
+ public:
+  constexpr Capacity(size_t slots) noexcept : slots_(slots) {}             // NOLINT: implicit on purpose
+  constexpr Capacity(Unbounded) noexcept : slots_(0), unbounded_(true) {}  // NOLINT: implicit on purpose
+  constexpr bool is_unbounded() const noexcept { return unbounded_; }
+  constexpr size_t slots() const noexcept { return slots_; }
+  constexpr bool valid() const noexcept { return unbounded_ || slots_ <= kMaxChannelCapacity; }
+  friend constexpr bool operator==(Capacity, Capacity) noexcept = default;
+
+ private:
+  size_t slots_;
+  bool unbounded_ = false;
+};
 
 // A send that did not happen: why, and the value, handed back.
 template <class T>
@@ -288,16 +312,19 @@ void release_state(ChanState<T>* s) {
 template <class T>
 struct LocalSend {
   // A constructor, not aggregate initialisation, so that `waiter` is left unset.
-  LocalSend(ChanState<T>* s, T v) noexcept(std::is_nothrow_move_constructible_v<T>) : st(s), value(std::move(v)) {}
+  // refusal: the error when s is null (a channel of another runtime is refused this way).
+  LocalSend(ChanState<T>* s, T v, errc refusal = errc::no_channel) noexcept(std::is_nothrow_move_constructible_v<T>)
+      : st(s), value(std::move(v)), refusal(refusal) {}
 
   ChanState<T>* st;
   T value;
+  errc refusal;
   Routine* me = nullptr;
   ChanWaiter<T> waiter;                               // set when it parks
   std::error_code error = make_error_code(errc::ok);  // not {}: that calls system_category()
 
   bool await_ready() {
-    if (st == nullptr) return error = make_error_code(errc::no_channel), true;
+    if (st == nullptr) return error = make_error_code(refusal), true;
     me = this_routine();
     if (me == nullptr) return error = make_error_code(errc::not_in_runtime), true;
     if (me->should_cancel()) return error = make_error_code(errc::cancelled), true;
@@ -330,15 +357,17 @@ struct LocalSend {
 
 template <class T>
 struct LocalRecv {
-  explicit LocalRecv(ChanState<T>* s) noexcept : st(s) {}  // leaves `waiter` unset
+  // Leaves `waiter` unset. refusal: the error when s is null.
+  explicit LocalRecv(ChanState<T>* s, errc refusal = errc::no_channel) noexcept : st(s), refusal(refusal) {}
 
   ChanState<T>* st;
+  errc refusal;
   Routine* me = nullptr;
   ChanWaiter<T> waiter;  // set when it parks
   std::optional<Result<T>> slot{};
 
   bool await_ready() {
-    if (st == nullptr) return slot.emplace(fail(errc::no_channel)), true;
+    if (st == nullptr) return slot.emplace(fail(refusal)), true;
     me = this_routine();
     if (me == nullptr) return slot.emplace(fail(errc::not_in_runtime)), true;
     if (me->should_cancel()) return slot.emplace(fail(errc::cancelled)), true;

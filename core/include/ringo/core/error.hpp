@@ -32,6 +32,7 @@ enum class errc : int {
   wrong_shard,          // a shard-bound operation was called from another shard
   unexpected_eof,       // the stream or file ended before the requested bytes arrived
   check_failed,         // (simulator) a scenario's own check failed
+  foreign_runtime,      // the object (a channel...) belongs to another Runtime
 };
 
 namespace detail {

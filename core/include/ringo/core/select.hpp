@@ -22,7 +22,8 @@
 // other shard's, this shard's cases not ready) or two (otherwise) to the shard whose
 // case it takes.
 //
-// Errors: invalid_argument (no case), no_channel (an empty handle), cancelled (the
+// Errors: invalid_argument (no case), no_channel (an empty handle), foreign_runtime (a
+// channel of another Runtime), cancelled (the
 // routine was aborted; nothing was consumed — unless a case had already been taken,
 // which is then the result), not_in_runtime, shard_stopped (a channels' shard stopped).
 // A send case on a closed channel is chosen with its error set and its value still in
@@ -82,12 +83,14 @@ struct SelectAwaiter {
     Shard* home = core.cases.empty() ? me->shard : core.cases[0]->home();
     if (home == nullptr) return error = errc::no_channel, true;
     const bool local = home == me->shard;
+    if (!local && !me->shard->same_runtime(*home)) return error = errc::foreign_runtime, true;
     size_t ready = 0;
     bool one_home = true;
     for (uint32_t i = 0; i < core.cases.size(); ++i) {
       SelectCase* c = core.cases[i];
       if (c->home() != home) {
         if (c->home() == nullptr) return error = errc::no_channel, true;
+        if (!me->shard->same_runtime(*c->home())) return error = errc::foreign_runtime, true;
         one_home = false;
       } else if (local && c->ready()) {  // never another shard's channel: that is a race
         scratch[ready++] = i;

@@ -190,6 +190,9 @@ class Shard {
 
   uint32_t index() const noexcept { return index_; }
   ShardGroup& group() noexcept { return group_; }
+  const ShardGroup& group() const noexcept { return group_; }
+  // Whether `other` is a shard of the same Runtime (objects may cross between them).
+  bool same_runtime(const Shard& other) const noexcept { return &group_ == &other.group_; }
   Ring& ring() noexcept { return ring_; }
   EnvelopePool* envelope_pool() noexcept { return envelopes_; }
   Instant now() const { return ring_.now(); }

@@ -11,6 +11,7 @@
 // Thread-safety: a Simulation is used by one thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -105,6 +106,12 @@ class Simulation {
   ShardGroup group_;
   std::vector<std::unique_ptr<Shard>> shards_;
   uint32_t pick(uint32_t kernel_slot);
+
+  // Doorbells rung from outside the simulation (ShardGroup::post_from_anywhere on a thread
+  // running no shard of this group): the target runs at its next step, as a real shard
+  // woken by the ring-less MSG_RING would. Heap-allocated: the group keeps the pointer.
+  std::unique_ptr<std::atomic<bool>[]> woken_from_outside_;
+  static bool wake_from_outside(void* ctx, uint32_t target);
 
   std::vector<uint32_t> candidates_;
   std::vector<uint64_t> priority_;       // pct: per shard, then the kernel
