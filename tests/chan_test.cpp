@@ -222,6 +222,65 @@ TEST_P(Channels, ChannelOfAnotherRuntimeIsRefusedAndNeverTouched) {
   EXPECT_TRUE(back_home.has_value());
 }
 
+// Case bodies: every case carries a handler, the chosen one runs, the select returns its
+// value. Cases may be temporaries. (Handlers capture by reference: GCC 12 destroys the
+// captures of a lambda built inside a co_await expression twice.)
+enum class Step { got, sent, tick, idle };
+
+TEST_P(Channels, SelectWithHandlersRunsTheChosenCaseBody) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = chan<int>(1).value();
+    auto [out_tx, out_rx] = chan<int>(0).value();
+    int got = 0;
+    EXPECT_TRUE(tx.try_send(5).has_value());
+    Result<Step> first = co_await select(on_recv(rx, [&](Result<int> v) { return got = v.value_or(-1), Step::got; }),
+                                         on_send(out_tx, 1, [&](SendResult<int>) { return Step::sent; }),
+                                         default_case([&] { return Step::idle; }));
+    EXPECT_EQ(first.value_or(Step::idle), Step::got);
+    EXPECT_EQ(got, 5);
+    Result<Step> idle =
+        co_await select(on_recv(rx, [&](Result<int>) { return Step::got; }), default_case([&] { return Step::idle; }));
+    EXPECT_EQ(idle.value_or(Step::got), Step::idle);
+    Result<Step> tick =
+        co_await select(on_recv(rx, [&](Result<int>) { return Step::got; }), after(1ms, [&] { return Step::tick; }));
+    EXPECT_EQ(tick.value_or(Step::got), Step::tick);
+    // A send refused on a closed channel hands its value to the handler.
+    EXPECT_TRUE(out_tx.close().has_value());
+    int refused = 0;
+    Result<void> sent = co_await select(on_send(out_tx, 9, [&](SendResult<int> s) {
+      if (!s) refused = s.error().value;
+    }));
+    EXPECT_TRUE(sent.has_value());
+    EXPECT_EQ(refused, 9);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
+// when(false) switches a case off, as a nil channel does in Go: never chosen, its value
+// untouched; a select whose every case is off waits until it is cancelled.
+TEST_P(Channels, DisabledCasesTakeNoPart) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = chan<int>(4).value();
+    for (int i = 0; i < 4; ++i) EXPECT_TRUE(tx.try_send(i).has_value());
+    for (int round = 0; round < 20; ++round) {
+      auto off = on_recv(rx).when(false);
+      auto on_timeout = co_await select(off, after(1ms));
+      EXPECT_EQ(on_timeout.value_or(9), 1u);
+      Result<int> which = co_await select(on_recv(rx, [&](Result<int>) { return 0; }).when(false),
+                                          on_send(tx, 7, [&](SendResult<int>) { return 1; }).when(false),
+                                          default_case([&] { return 2; }));
+      EXPECT_EQ(which.value_or(-1), 2);
+    }
+    EXPECT_EQ(rx.len(), 4u);
+    Selector sel;
+    sel.recv(rx).when(false);
+    auto forever = co_await with_timeout(5ms, sel.wait());
+    EXPECT_EQ(err(forever), errc::timed_out);
+    EXPECT_EQ(rx.len(), 4u);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
 // A remote send that waits and is then cancelled gets its value back and leaves no
 // waiter at home: the next receive there finds nothing.
 TEST_P(Channels, CancelledRemoteSendHandsValueBackAndLeavesNoWaiter) {

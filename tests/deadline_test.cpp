@@ -155,6 +155,29 @@ TEST_P(Deadlines, ADeadlineOnATaskStaysPassedUntilTheTaskReturns) {
   EXPECT_TRUE(r.has_value());
 }
 
+// A deadline or a stop token around a Task<void> reports through Result<void>: it did
+// not compile before (there was nothing to put timed_out in).
+Task<void> naps_then_returns(Duration d, int* finished) {
+  (void)co_await sleep(d);
+  ++*finished;
+}
+
+TEST_P(Deadlines, AVoidTaskUnderADeadlineReportsThroughResultVoid) {
+  auto r = run([]() -> Task<void> {
+    int finished = 0;
+    Result<void> late = co_await with_timeout(2ms, naps_then_returns(1h, &finished));
+    EXPECT_EQ(err(late), errc::timed_out);
+    Result<void> in_time = co_await with_timeout(1h, naps_then_returns(1ms, &finished));
+    EXPECT_TRUE(in_time.has_value());
+    std::stop_source stop;
+    stop.request_stop();
+    Result<void> stopped = co_await with_stop(stop.get_token(), naps_then_returns(1h, &finished));
+    EXPECT_EQ(err(stopped), errc::cancelled);
+    EXPECT_EQ(finished, 3);  // each task ran to its end: nothing was cut short but the waits
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
 TEST_P(Deadlines, AbortingTheParentCancelsTheScope) {
   auto r = run([]() -> Task<void> {
     auto parent = go([]() -> Task<Result<void>> {

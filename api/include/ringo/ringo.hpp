@@ -17,6 +17,7 @@
 #include "ringo/core/deadline.hpp"
 #include "ringo/core/error.hpp"
 #include "ringo/core/select.hpp"
+#include "ringo/core/select_handlers.hpp"
 #include "ringo/core/task.hpp"
 #include "ringo/fs.hpp"
 #include "ringo/net.hpp"

@@ -36,6 +36,22 @@ inline bool is_cancellation(const std::error_code& e) noexcept {
   return e == errc::cancelled || e == std::errc::operation_canceled;
 }
 
+template <class R>
+constexpr bool is_result = false;
+template <class V, class E>
+constexpr bool is_result<std::expected<V, E>> = true;
+
+// What with_deadline / with_stop can report through: a Result (or SendResult), or nothing
+// (a void Task then reports as Result<void>). A plain value has no room for timed_out.
+template <class A>
+constexpr void check_reportable() {
+  using R = decltype(std::declval<A&>().await_resume());
+  static_assert(std::is_void_v<R> || is_result<std::remove_cvref_t<R>>,
+                "ringo::with_timeout / with_deadline / with_stop: the awaitable (or Task<T>) must give a "
+                "Result<T> (or void), so that timed_out / cancelled can be reported without losing a value. "
+                "Make the task return ringo::Result<T>.");
+}
+
 // Reports a cancellation-shaped failure of r as `to` (timed_out for deadlines, cancelled
 // for stop tokens); any other result passes through.
 template <class R>
@@ -116,8 +132,13 @@ struct DeadlineAwaiter : TimerNode {
     if constexpr (is_task_await<A>) {
       if (me != nullptr) me->deadline_passed = outer_passed;
     }
-    auto r = inner.await_resume();
-    return expired ? remap_cancellation(std::move(r), errc::timed_out) : r;
+    if constexpr (std::is_void_v<decltype(inner.await_resume())>) {
+      inner.await_resume();  // a void Task that returned after its deadline timed out
+      return expired ? Result<void>(fail(errc::timed_out)) : Result<void>{};
+    } else {
+      auto r = inner.await_resume();
+      return expired ? remap_cancellation(std::move(r), errc::timed_out) : r;
+    }
   }
 };
 
@@ -196,8 +217,14 @@ struct StopAwaiter {
   auto await_resume() {
     if (link) link->armed.store(false);
     callback.reset();  // waits for a callback running on another thread, if any
-    auto r = inner.await_resume();
-    return link && link->fired ? remap_cancellation(std::move(r), errc::cancelled) : r;
+    const bool fired = link && link->fired;
+    if constexpr (std::is_void_v<decltype(inner.await_resume())>) {
+      inner.await_resume();
+      return fired ? Result<void>(fail(errc::cancelled)) : Result<void>{};
+    } else {
+      auto r = inner.await_resume();
+      return fired ? remap_cancellation(std::move(r), errc::cancelled) : r;
+    }
   }
 };
 
@@ -210,6 +237,7 @@ struct StopAwaiter {
 template <class A>
 auto with_stop(std::stop_token token, A&& awaitable) {
   using Wrap = detail::AsAwaiter<std::remove_cvref_t<A>>;
+  detail::check_reportable<typename Wrap::type>();
   return detail::StopAwaiter<typename Wrap::type>(Wrap::wrap(std::forward<A>(awaitable)), std::move(token));
 }
 
@@ -220,6 +248,7 @@ auto with_stop(std::stop_token token, A&& awaitable) {
 template <class A>
 auto with_deadline(Instant deadline, A&& awaitable) {
   using Wrap = detail::AsAwaiter<std::remove_cvref_t<A>>;
+  detail::check_reportable<typename Wrap::type>();
   return detail::DeadlineAwaiter<typename Wrap::type>(Wrap::wrap(std::forward<A>(awaitable)), deadline);
 }
 

@@ -67,7 +67,8 @@ struct SelectAwaiter {
   std::span<uint32_t> scratch;  // at least cases.size()
   uint32_t default_index = UINT32_MAX;
   Duration timeout{};
-  errc error = errc::ok;  // not a std::error_code: building one costs a call per select
+  bool only_disabled_cases = false;  // cases were given, all disabled: wait until cancelled
+  errc error = errc::ok;             // not a std::error_code: building one costs a call per select
   uint32_t result = UINT32_MAX;
   std::unique_ptr<RemoteCall> remote;   // only for a select over another shard's channels
   std::unique_ptr<SelectTicket> multi;  // only for a select over channels of several shards
@@ -75,7 +76,7 @@ struct SelectAwaiter {
   bool await_ready() {
     Routine* me = this_routine();
     if (me == nullptr) return error = errc::not_in_runtime, true;
-    if (core.cases.empty() && default_index == UINT32_MAX && core.timeout_index == UINT32_MAX) {
+    if (core.cases.empty() && default_index == UINT32_MAX && core.timeout_index == UINT32_MAX && !only_disabled_cases) {
       return error = errc::invalid_argument, true;
     }
     if (me->should_cancel()) return error = errc::cancelled, true;
@@ -200,6 +201,9 @@ class RecvCase final : public detail::SelectCase {
       : SelectCase(rx.state() != nullptr ? rx.state()->home : nullptr), st_(rx.state()) {}
   // Set when this case was chosen: the value, or channel_closed.
   std::optional<Result<T>> value;
+  // when(false) disables the case, as a nil channel does in Go.
+  RecvCase& when(bool on) & noexcept { return set_enabled(on), *this; }
+  RecvCase&& when(bool on) && noexcept { return set_enabled(on), std::move(*this); }
 
   bool ready() const noexcept override { return st_->recv_ready(); }
   void execute() override { st_->try_recv(value); }
@@ -229,6 +233,9 @@ class SendCase final : public detail::SelectCase {
   // Until the case is chosen and succeeds, the value stays here.
   T value;
   std::error_code error;  // channel_closed if this case was chosen on a closed channel
+  // when(false) disables the case, as a nil channel does in Go.
+  SendCase& when(bool on) & noexcept { return set_enabled(on), *this; }
+  SendCase&& when(bool on) && noexcept { return set_enabled(on), std::move(*this); }
 
   bool ready() const noexcept override { return st_->send_ready(); }
   void execute() override {
@@ -273,6 +280,13 @@ namespace detail {
 template <class C>
 constexpr bool is_channel_case = std::is_base_of_v<SelectCase, std::remove_cvref_t<C>>;
 
+template <class Case, class F>
+struct WithHandler;  // a case with its handler: select_handlers.hpp
+template <class C>
+constexpr bool is_handled = false;
+template <class Case, class F>
+constexpr bool is_handled<WithHandler<Case, F>> = true;
+
 template <size_t N>
 struct FixedSelect : SelectAwaiter {
   // Not zeroed (a rep stos per select, measured): select() fills the first two, and
@@ -280,25 +294,26 @@ struct FixedSelect : SelectAwaiter {
   std::array<SelectCase*, N> case_ptrs;
   std::array<uint32_t, N> case_positions;
   std::array<uint32_t, N> scratch_storage;
+  uint32_t count = 0;  // enabled channel cases: the first `count` of the arrays
 
   // The spans are set here, on the awaiter's final address (it may have been moved).
   bool await_ready() {
-    core.cases = case_ptrs;
-    positions = case_positions;
+    core.cases = std::span(case_ptrs).first(count);
+    positions = std::span(case_positions).first(count);
     scratch = scratch_storage;
     return SelectAwaiter::await_ready();
   }
 };
 }  // namespace detail
 
-// Variadic select: channel cases (on_recv / on_send, passed as lvalues so their results
-// can be read afterwards), at most one after(d), at most one default_case().
-template <class... Cases>
-auto select(Cases&&... cases) {
-  constexpr size_t kChannelCases = (size_t{0} + ... + (detail::is_channel_case<Cases> ? 1 : 0));
-  detail::FixedSelect<kChannelCases> s;
+namespace detail {
+// Fills s from the cases, in argument order: case i has position i. Disabled channel cases
+// are left out (their positions stay taken).
+template <size_t N, class... Cases>
+void fill_select(FixedSelect<N>& s, Cases&... cases) {
   uint32_t position = 0;
   uint32_t n = 0;
+  bool any_disabled = false;
   auto add = [&](auto& c) {
     using C = std::remove_cvref_t<decltype(c)>;
     if constexpr (std::is_same_v<C, TimeoutCase>) {
@@ -306,6 +321,8 @@ auto select(Cases&&... cases) {
       s.timeout = c.after;
     } else if constexpr (std::is_same_v<C, DefaultCase>) {
       s.default_index = position;
+    } else if (!c.enabled()) {
+      any_disabled = true;
     } else {
       s.case_ptrs[n] = &c;
       s.case_positions[n] = position;
@@ -315,6 +332,21 @@ auto select(Cases&&... cases) {
   };
   (add(cases), ...);
   (void)add;  // unused when there are no cases
+  s.count = n;
+  s.only_disabled_cases = n == 0 && any_disabled;
+}
+}  // namespace detail
+
+// Variadic select: channel cases (on_recv / on_send, passed as lvalues so their results
+// can be read afterwards), at most one after(d), at most one default_case(). For case
+// bodies instead of indices, give every case a handler (select_handlers.hpp).
+template <class... Cases>
+auto select(Cases&&... cases) {
+  static_assert(!(detail::is_handled<std::remove_cvref_t<Cases>> || ...),
+                "ringo::select: give every case a handler, or none (then read the results from the cases)");
+  constexpr size_t kChannelCases = (size_t{0} + ... + (detail::is_channel_case<Cases> ? 1 : 0));
+  detail::FixedSelect<kChannelCases> s;
+  detail::fill_select(s, cases...);
   return s;
 }
 
@@ -337,12 +369,18 @@ class Selector {
 
   detail::SelectAwaiter wait() {
     pointers_.clear();
-    for (auto& c : cases_) pointers_.push_back(c.get());
+    enabled_positions_.clear();
+    for (size_t i = 0; i < cases_.size(); ++i) {
+      if (!cases_[i]->enabled()) continue;  // when(false): out of this wait
+      pointers_.push_back(cases_[i].get());
+      enabled_positions_.push_back(positions_[i]);
+    }
     scratch_.assign(cases_.size(), 0);
     detail::SelectAwaiter a;
     a.core.cases = pointers_;
     a.core.timeout_index = timeout_index_;
-    a.positions = positions_;
+    a.only_disabled_cases = pointers_.empty() && !cases_.empty();
+    a.positions = enabled_positions_;
     a.scratch = scratch_;
     a.default_index = default_index_;
     a.timeout = timeout_;
@@ -360,6 +398,7 @@ class Selector {
   std::vector<std::unique_ptr<detail::SelectCase>> cases_;
   std::vector<detail::SelectCase*> pointers_;
   std::vector<uint32_t> positions_;
+  std::vector<uint32_t> enabled_positions_;
   std::vector<uint32_t> scratch_;
   uint32_t next_position_ = 0;
   uint32_t timeout_index_ = UINT32_MAX;

@@ -20,6 +20,10 @@ struct SelectCase {
   // The channel's shard (nullptr for an empty handle): a plain field, since select reads
   // it for every case before anything else.
   Shard* home() const noexcept { return home_; }
+  // A disabled case takes no part (Go's nil channel in a select): never ready, never
+  // armed, its handle not even looked at.
+  bool enabled() const noexcept { return enabled_; }
+  void set_enabled(bool on) noexcept { enabled_ = on; }
   virtual bool ready() const noexcept = 0;
   virtual void execute() = 0;  // called only when ready()
   virtual void arm(SelectCore* core, uint32_t index, Routine* me) = 0;
@@ -29,6 +33,7 @@ struct SelectCase {
 
  private:
   Shard* home_;
+  bool enabled_ = true;
 };
 
 struct SelectCore : TimerNode {
