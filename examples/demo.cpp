@@ -37,7 +37,7 @@ Task<std::string> coordinator(uint32_t shards, int jobs) {
     txs.push_back(std::move(made->first));
     rxs.push_back(std::move(made->second));
   }
-  std::vector<ringo::JoinHandle<ringo::Result<void>>> handles;
+  std::vector<ringo::JoinHandle<void>> handles;
   for (int j = 0; j < jobs; ++j) {
     const uint32_t shard = static_cast<uint32_t>(j) % shards;
     handles.push_back(ringo::spawn_on(shard, worker(j, txs[shard])));

@@ -221,7 +221,7 @@ RC_GTEST_PROP(ChannelFlow, EverySentValueIsReceivedExactlyOnce, ()) {
   std::vector<std::vector<int>> per_consumer(plan.consumers.size());
   auto report = sim::run(config, [&]() -> Task<void> {
     auto [tx, rx] = std::move(*chan<int>(plan.capacity));
-    std::vector<JoinHandle<Result<void>>> producers;
+    std::vector<JoinHandle<void>> producers;
     for (size_t p = 0; p < plan.producers.size(); ++p) {
       const auto [shard, count] = plan.producers[p];
       producers.push_back(spawn_on(shard, [](Sender<int> t, int base, int n, std::vector<int>* ok) -> Task<void> {
@@ -234,7 +234,7 @@ RC_GTEST_PROP(ChannelFlow, EverySentValueIsReceivedExactlyOnce, ()) {
     std::optional<Sender<int>> closer;
     if (plan.close_after_us >= 0) closer = tx;
     tx = Sender<int>();
-    std::vector<JoinHandle<Result<void>>> consumers;
+    std::vector<JoinHandle<void>> consumers;
     for (size_t c = 0; c < plan.consumers.size(); ++c) {
       consumers.push_back(spawn_on(plan.consumers[c].shard, consume(rx, plan.consumers[c].mode, &per_consumer[c])));
     }
@@ -381,14 +381,14 @@ RC_GTEST_PROP(ChannelFlow, SelectsAcrossShardsLoseNothing, ()) {
       txs.push_back(std::move(made->first));
       rxs.push_back(std::move(made->second));
     }
-    std::vector<JoinHandle<Result<void>>> ps;
+    std::vector<JoinHandle<void>> ps;
     for (size_t p = 0; p < producers.size(); ++p) {
       const Producer& pr = producers[p];
       ps.push_back(
           spawn_on(pr.shard, produce_across(txs, pr.mode, pr.own, static_cast<int>(p) * 1000, pr.count, &sent[p])));
     }
     txs.clear();  // the channels close when the last producer is done
-    std::vector<JoinHandle<Result<void>>> cs;
+    std::vector<JoinHandle<void>> cs;
     for (size_t c = 0; c < consumers.size(); ++c) {
       cs.push_back(spawn_on(consumers[c].shard, consume_across(rxs, consumers[c].mode, &got[c])));
     }
@@ -473,7 +473,7 @@ RC_GTEST_PROP(ChannelRendezvous, NoSenderResumesBeforeItsValueWasTaken, ()) {
     auto made = co_await submit_to(home, [] { return chan<int>(0); });
     if (!made) co_return;
     auto [idle_tx, idle_rx] = std::move(*chan<int>(0));  // never used: makes selects span shards
-    std::vector<JoinHandle<Result<void>>> hs;
+    std::vector<JoinHandle<void>> hs;
     for (const Actor& a : senders) {
       hs.push_back(spawn_on(a.shard, [](Sender<int> tx, Sender<int> idle, Actor me, RendezvousLedger* l) -> Task<void> {
         for (int i = 0; i < me.count; ++i) {

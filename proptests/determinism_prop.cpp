@@ -57,7 +57,7 @@ Task<int> run_plan(const RoutinePlan* plan, int id) {
 }
 
 Task<void> run_program(const Program* p, std::vector<int>* joined) {
-  std::vector<JoinHandle<Result<int>>> hs;
+  std::vector<JoinHandle<int>> hs;
   for (size_t i = 0; i < p->routines.size(); ++i) {
     hs.push_back(spawn_on(p->routines[i].shard, run_plan(&p->routines[i], static_cast<int>(i))));
   }

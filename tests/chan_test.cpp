@@ -383,7 +383,7 @@ TEST_P(Channels, RemoteProducerRespectsCapacityAndOrder) {
 TEST_P(Channels, ProducerConsumerTenByHundredAcrossShards) {
   auto r = run([]() -> Task<int> {
     auto [tx, rx] = std::move(*chan<int>(16));
-    std::vector<JoinHandle<Result<void>>> producers;
+    std::vector<JoinHandle<void>> producers;
     for (int p = 0; p < 10; ++p) {
       producers.push_back(spawn_on(static_cast<uint32_t>(p % 2), [](Sender<int> t, int base) -> Task<void> {
         for (int i = 0; i < 100; ++i) co_await t.send(base + i);
@@ -408,7 +408,7 @@ TEST_P(Channels, FanOutFanInFiveWorkersHundredTasks) {
   auto r = run([]() -> Task<long> {
     auto [jobs_tx, jobs_rx] = std::move(*chan<int>(8));
     auto [results_tx, results_rx] = std::move(*chan<long>(8));
-    std::vector<JoinHandle<Result<void>>> workers;
+    std::vector<JoinHandle<void>> workers;
     for (int w = 0; w < 5; ++w) {
       workers.push_back(spawn_on(static_cast<uint32_t>(w % 2), [](Receiver<int> jobs, Sender<long> out) -> Task<void> {
         for (;;) {
@@ -845,7 +845,7 @@ TEST_P(Channels, SelectsAcrossShardsUnderLoad) {
           txs.push_back(std::move(made->first));
           rxs.push_back(std::move(made->second));
         }
-        std::vector<JoinHandle<Result<void>>> producers;
+        std::vector<JoinHandle<void>> producers;
         for (int p = 0; p < kProducers; ++p) {
           producers.push_back(
               spawn_on(static_cast<uint32_t>(p % 3), [](std::vector<Sender<int>> out, int base) -> Task<void> {

@@ -17,6 +17,7 @@ class Routines : public OnEveryBackend {};
 RINGO_ON_EVERY_BACKEND(Routines);
 
 Task<int> answer() { co_return 42; }
+Task<void> nothing() { co_return; }
 Task<Result<void>> nap(Duration d) { co_return co_await sleep(d); }
 Task<int> add(int a, int b) { co_return co_await answer() - 42 + a + b; }
 
@@ -230,6 +231,36 @@ TEST_P(Routines, AbortingSpawnOnCancelsTheRemoteRoutine) {
   EXPECT_EQ(last_stats_.total.routines_live, 0u);
 }
 
+// spawn_on gives the same handle type as go(), and the call's own failures still reach
+// join() as their error codes (not as routine_panicked), without counting as panics.
+Task<int> naps_then_answers(int v) {
+  (void)co_await sleep(1h);  // an abort cuts the nap short; the value still comes back
+  co_return v;
+}
+
+TEST_P(Routines, SpawnOnAndGoGiveTheSameHandleAndTheSameErrors) {
+  static_assert(std::is_same_v<decltype(spawn_on(1, answer())), decltype(go(answer()))>);
+  static_assert(std::is_same_v<decltype(spawn_on(1, nothing())), JoinHandle<void>>);
+  auto r = run([]() -> Task<void> {
+    std::vector<JoinHandle<int>> mixed;
+    mixed.push_back(go(answer()));
+    mixed.push_back(spawn_on(1, answer()));
+    for (auto& h : mixed) EXPECT_EQ((co_await h.join()).value_or(0), 42);
+    EXPECT_EQ(err(co_await spawn_on(9, answer()).join()), errc::invalid_shard);
+    auto aborted = spawn_on(1, naps_then_answers(3));
+    co_await sleep(1ms);
+    EXPECT_TRUE(aborted.abort().has_value());
+    EXPECT_EQ((co_await aborted.join()).value_or(0), 3);  // completed anyway: its value
+    EXPECT_TRUE((co_await spawn_on(1, nothing()).join()).has_value());
+    EXPECT_EQ(err(co_await spawn_on(1, thrower()).join()), errc::routine_panicked);
+    EXPECT_EQ(err(co_await go(thrower()).join()), errc::routine_panicked);
+  }());
+  EXPECT_TRUE(r.has_value());
+  // The local thrower only: invalid_shard travelled as a failure, not as a panic (and a
+  // remote panic is reported by the call, which counts no routine of its own).
+  EXPECT_EQ(last_stats_.total.routines_panicked, 1u);
+}
+
 TEST_P(Routines, RawMessagesReachTheHandler) {
   struct Inbox {
     std::vector<RingMsg> got;
@@ -342,7 +373,6 @@ TEST_P(Routines, MillionRoutinesSpawnedAndJoinedWithoutLeak) {
 // optimisation level: GCC at -O0 does not turn symmetric transfer into a tail call, and
 // this loop crashed with SIGSEGV after 60,000-100,000 awaits in the debug build.
 Task<uint64_t> identity(uint64_t i) { co_return i; }
-Task<void> nothing() { co_return; }
 Task<uint64_t> sum_of_synchronous_awaits(uint64_t count) {
   uint64_t sum = 0;
   for (uint64_t i = 0; i < count; ++i) {

@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 
 // A multi-shard program whose interleaving the seed decides.
 Task<void> ping_pong_program(std::vector<int>* order) {
-  std::vector<JoinHandle<Result<void>>> hs;
+  std::vector<JoinHandle<void>> hs;
   for (int i = 0; i < 6; ++i) {
     hs.push_back(spawn_on(static_cast<uint32_t>(i % 2), [](std::vector<int>* o, int id) -> Task<void> {
       for (int k = 0; k < 3; ++k) {

@@ -140,7 +140,7 @@ Outcome run(const Program& p) {
     auto side_made = co_await submit_to(p.shards - 1, [] { return chan<int>(1); });
     if (!side_made) co_return;
     Side side{side_made->first, side_made->second};
-    std::vector<JoinHandle<Result<void>>> hs;
+    std::vector<JoinHandle<void>> hs;
     for (const Worker& w : p.workers) hs.push_back(spawn_on(w.shard, act_out(&w, tx, rx, side, &counters)));
     for (int v = 0; v < p.values; ++v) {
       if (auto s = co_await with_timeout(std::chrono::microseconds(300), tx.send(v)); s) ++counters.sent;

@@ -57,7 +57,7 @@ RINGO_SCENARIO(fan_in, 3,
     txs.push_back(std::move(made->first));
     rxs.push_back(std::move(made->second));
   }
-  std::vector<JoinHandle<Result<void>>> workers;
+  std::vector<JoinHandle<void>> workers;
   for (uint32_t w = 0; w < 3; ++w) {
     workers.push_back(spawn_on(w, [](std::vector<Sender<int>> out, int base) -> Task<void> {
       for (int i = 1; i <= 20; ++i) {

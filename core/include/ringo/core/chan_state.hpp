@@ -31,6 +31,7 @@ inline constexpr size_t kUnboundedSlots = SIZE_MAX;
 // What chan<T>() takes: a count of slots (0: unbuffered), or unbounded.
 class Capacity {
  public:
+  constexpr Capacity() noexcept : slots_(0) {}  // unbuffered, as Go's make(chan T)
   constexpr Capacity(size_t slots) noexcept : slots_(slots) {}             // NOLINT: implicit on purpose
   constexpr Capacity(Unbounded) noexcept : slots_(0), unbounded_(true) {}  // NOLINT: implicit on purpose
   constexpr bool is_unbounded() const noexcept { return unbounded_; }

@@ -199,19 +199,29 @@ struct TaskThunk {
   Task<T> operator()() { return std::move(task); }
 };
 
+// A local routine of the same type as the remote one, so that spawn_on gives the same
+// JoinHandle<T> as go(). A failure of the call itself (shard_stopped, cancelled, a remote
+// panic) travels in the Result when T is one, and as a RoutineFailure otherwise.
 template <class T>
-Task<Joined<T>> spawn_on_proxy(uint32_t target, Task<T> task) {
+Task<T> spawn_on_proxy(uint32_t target, Task<T> task) {
   // Two statements on purpose: GCC 12 leaves the parameter owning the task when it is
   // moved from inside the co_await expression itself.
   auto call = submit_to(target, TaskThunk<T>{std::move(task)});
-  co_return co_await call;
+  Joined<T> out = co_await call;
+  if constexpr (std::is_same_v<Joined<T>, T>) {
+    co_return out;
+  } else {
+    if (!out) throw RoutineFailure{out.error()};
+    if constexpr (!std::is_void_v<T>) co_return std::move(*out);
+  }
 }
 }  // namespace detail
 
-// Starts task as a routine on shard `target`. The handle is local: join() and abort()
-// work from the spawning routine, and abort() cancels the remote routine by message.
+// Starts task as a routine on shard `target`. The handle is local, of the same type as
+// go()'s: join() and abort() work from the spawning routine, and abort() cancels the
+// remote routine by message.
 template <class T>
-JoinHandle<Joined<T>> spawn_on(uint32_t target, Task<T> task) {
+JoinHandle<T> spawn_on(uint32_t target, Task<T> task) {
   return go(detail::spawn_on_proxy(target, std::move(task)));
 }
 

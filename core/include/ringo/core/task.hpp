@@ -47,6 +47,31 @@ inline Routine* this_routine() noexcept {
 
 namespace detail {
 
+// How a routine whose result type has no room for an error (the spawn_on proxy of a
+// Task<int>) still fails with one: it throws this, and join() reports `error` instead of
+// routine_panicked. Not a panic: the shard does not count it as one.
+struct RoutineFailure {
+  std::error_code error;
+};
+inline bool is_routine_failure(const std::exception_ptr& e) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const RoutineFailure&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+inline std::error_code routine_failure_code(const std::exception_ptr& e) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const RoutineFailure& f) {
+    return f.error;
+  } catch (...) {
+    return make_error_code(errc::routine_panicked);
+  }
+}
+
 struct PromiseBase {
   Routine routine;                       // used when this frame is a routine's root
   std::coroutine_handle<> continuation;  // the awaiting coroutine, when nested
@@ -72,7 +97,7 @@ struct PromiseBase {
 
   void unhandled_exception() noexcept {
     exception = std::current_exception();
-    routine.panicked = true;
+    routine.panicked = !is_routine_failure(exception);
   }
 };
 
@@ -87,6 +112,7 @@ struct ValuePromise : PromiseBase {
     return std::move(*value);
   }
   Joined<T> take_joined() {
+    if (exception) return Joined<T>(std::unexpected(routine_failure_code(exception)));
     if constexpr (std::is_same_v<Joined<T>, T>) {
       return std::move(*value);
     } else {
@@ -101,7 +127,10 @@ struct ValuePromise<void> : PromiseBase {
   void take() {
     if (exception) std::rethrow_exception(exception);
   }
-  Result<void> take_joined() { return {}; }
+  Result<void> take_joined() {
+    if (exception) return std::unexpected(routine_failure_code(exception));
+    return {};
+  }
 };
 
 }  // namespace detail
