@@ -32,6 +32,7 @@ enum class errc : int {
   wrong_shard,          // a shard-bound operation was called from another shard
   unexpected_eof,       // the stream or file ended before the requested bytes arrived
   check_failed,         // (simulator) a scenario's own check failed
+  nested_block_on,      // block_on from inside a routine, or shutdown from one of the runtime's own
 };
 
 namespace detail {
