@@ -1,11 +1,27 @@
 // Engines behind Runtime: one per backend. Private to api/.
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "ringo/runtime.hpp"
 
 namespace ringo {
+
+// True when the calling thread is running one of `group`'s shards right now: inside one of
+// its routines, or on one of its shard threads.
+inline bool inside_own_shard(const ShardGroup& group) noexcept {
+  Shard* here = current_shard();
+  return here != nullptr && &here->group() == &group;
+}
+
+// A runtime destroyed from inside one of its own routines would free the shard that is
+// running the caller: nothing can be saved, so say what happened instead of crashing later.
+[[noreturn]] inline void die_destroyed_from_inside() {
+  std::fprintf(stderr, "ringo: Runtime destroyed from inside one of its own routines; aborting\n");
+  std::abort();
+}
 
 class Engine {
  public:

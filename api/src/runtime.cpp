@@ -63,12 +63,19 @@ Runtime::Runtime(Runtime&&) noexcept = default;
 Runtime& Runtime::operator=(Runtime&&) noexcept = default;
 Runtime::~Runtime() = default;
 
-Result<void> Runtime::drive(Task<void> main) { return engine_->drive(std::move(main)); }
-Backend Runtime::backend() const noexcept { return engine_->backend(); }
-uint32_t Runtime::shard_count() const noexcept { return engine_->shard_count(); }
-const std::string& Runtime::backend_report() const noexcept { return engine_->report(); }
-RuntimeStats Runtime::stats() const { return engine_->stats(); }
-uint64_t Runtime::trace_hash() const noexcept { return engine_->trace_hash(); }
-ShutdownReport Runtime::shutdown() { return engine_->shutdown(); }
+// A moved-from Runtime has no engine: it behaves as one that was shut down.
+Result<void> Runtime::drive(Task<void> main) {
+  if (!engine_) return fail(errc::shard_stopped);
+  return engine_->drive(std::move(main));
+}
+Backend Runtime::backend() const noexcept { return engine_ ? engine_->backend() : Backend::automatic; }
+uint32_t Runtime::shard_count() const noexcept { return engine_ ? engine_->shard_count() : 0; }
+const std::string& Runtime::backend_report() const noexcept {
+  static const std::string moved_from = "moved-from Runtime";
+  return engine_ ? engine_->report() : moved_from;
+}
+RuntimeStats Runtime::stats() const { return engine_ ? engine_->stats() : RuntimeStats{}; }
+uint64_t Runtime::trace_hash() const noexcept { return engine_ ? engine_->trace_hash() : 0; }
+ShutdownReport Runtime::shutdown() { return engine_ ? engine_->shutdown() : ShutdownReport{}; }
 
 }  // namespace ringo

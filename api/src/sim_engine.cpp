@@ -12,12 +12,19 @@ class SimEngine final : public Engine {
     report_ = "simulator: seed " + std::to_string(config.seed) + ", " + std::to_string(config.shards) + " shards";
   }
   // Like the real engine: a runtime dropped without shutdown() cancels and drains first.
-  ~SimEngine() override { shutdown(); }
+  // The simulator has no thread of its own, so any thread may do it.
+  ~SimEngine() override {
+    if (inside_own_shard(group())) die_destroyed_from_inside();
+    shutdown();
+  }
   Backend backend() const noexcept override { return Backend::sim; }
   uint32_t shard_count() const noexcept override { return sim_.shard_count(); }
   const std::string& report() const noexcept override { return report_; }
 
   Result<void> drive(Task<void> main) override {
+    // Inside a routine (of this or any runtime) a nested drive would block that routine's
+    // shard, or re-enter the shard that is running it.
+    if (current_shard() != nullptr) return fail(errc::nested_block_on);
     sim::Report r = sim_.drive(std::move(main));
     if (r.ok()) return {};
     std::fprintf(stderr, "ringo simulator: %s\n%s (replay with %s)\n", r.error.message().c_str(), r.message.c_str(),
@@ -39,6 +46,10 @@ class SimEngine final : public Engine {
   ShutdownReport shutdown() override {
     ShutdownReport out;
     if (sim_.stopped()) return out;
+    if (inside_own_shard(group())) {
+      out.error = make_error_code(errc::nested_block_on);
+      return out;
+    }
     sim::Report r;
     sim_.shutdown(r);
     out.routines_cancelled = r.cancelled_at_shutdown;
@@ -47,6 +58,8 @@ class SimEngine final : public Engine {
   }
 
  private:
+  const ShardGroup& group() noexcept { return sim_.shard(0).group(); }
+
   sim::Simulation sim_;
   std::string report_;
 };

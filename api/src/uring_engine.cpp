@@ -44,7 +44,14 @@ struct StopEnvelope final : Envelope {
   }
 };
 
-thread_local const void* tls_owner = nullptr;  // the engine whose shard 0 is this thread
+// Names the calling thread for the ownership checks. Unlike std::thread::id or pthread_t,
+// a token is never handed to a later thread, so a thread made after the owner exited cannot
+// pass for it (its submissions would be refused by the kernel: SINGLE_ISSUER).
+uint64_t this_thread_token() noexcept {
+  static std::atomic<uint64_t> next{0};
+  thread_local const uint64_t token = next.fetch_add(1, std::memory_order_relaxed) + 1;
+  return token;
+}
 
 #ifndef IORING_REGISTER_SEND_MSG_RING
 #define IORING_REGISTER_SEND_MSG_RING 31  // kernel 6.13+: MSG_RING without a source ring
@@ -58,7 +65,18 @@ bool wake_from_outside(void* ctx, uint32_t target) {
   sqe.fd = group->port(target).ring_id;
   sqe.len = (target << 16) | Shard::kDoorbellTag;
   sqe.off = UserData::message(0);
-  return syscall(__NR_io_uring_register, -1, IORING_REGISTER_SEND_MSG_RING, &sqe, 1) >= 0;
+  if (syscall(__NR_io_uring_register, -1, IORING_REGISTER_SEND_MSG_RING, &sqe, 1) >= 0) return true;
+  // Before 6.13 a MSG_RING needs a source ring: send it from a throwaway one.
+  io_uring ring;
+  if (io_uring_queue_init(2, &ring, 0) < 0) return false;
+  bool sent = false;
+  if (io_uring_sqe* s = io_uring_get_sqe(&ring)) {
+    io_uring_prep_msg_ring(s, sqe.fd, sqe.len, sqe.off, 0);
+    io_uring_cqe* cqe = nullptr;
+    if (io_uring_submit_and_wait(&ring, 1) >= 0 && io_uring_peek_cqe(&ring, &cqe) == 0) sent = cqe->res >= 0;
+  }
+  io_uring_queue_exit(&ring);
+  return sent;
 }
 
 class UringEngine final : public Engine {
@@ -73,14 +91,11 @@ class UringEngine final : public Engine {
 
   ~UringEngine() override {
     if (stopped_) return;
-    if (shutdown().error) {
-      // Destroyed off the owner thread: the shards cannot be stopped from here. Leave
-      // them running rather than hang or crash; say so.
-      std::fprintf(stderr, "ringo: Runtime destroyed off its owner thread; shard threads leaked\n");
-      for (auto& t : threads_) t.detach();
-      threads_.clear();
-      for (auto& s : shards_) (void)s.release();
-      for (auto& r : rings_) (void)r.release();
+    if (inside_own_shard(group_)) die_destroyed_from_inside();
+    if (owner_ == this_thread_token()) {
+      shutdown();
+    } else {
+      teardown_off_owner();
     }
   }
 
@@ -122,7 +137,7 @@ class UringEngine final : public Engine {
         sc.seed = config_.seed;
         shards_[i] = std::make_unique<Shard>(group_, i, *rings_[i], sc);
       }
-      tls_owner = this;
+      owner_ = this_thread_token();
       if (config_.pin_cpus) pin(0);
     }
     go_ok_.store(!error);
@@ -143,7 +158,10 @@ class UringEngine final : public Engine {
 
   Result<void> drive(Task<void> main) override {
     if (stopped_) return fail(errc::shard_stopped);
-    if (tls_owner != this) return fail(errc::wrong_thread);
+    if (owner_ != this_thread_token()) return fail(errc::wrong_thread);
+    // Inside a routine (of this or any runtime on this thread) a nested drive would block
+    // that routine's shard, or re-enter the shard that is running it.
+    if (current_shard() != nullptr) return fail(errc::nested_block_on);
     Shard& shard = *shards_[0];
     CurrentShardScope scope(&shard);
     bool done = false;
@@ -168,9 +186,15 @@ class UringEngine final : public Engine {
   ShutdownReport shutdown() override {
     ShutdownReport out;
     if (stopped_) return out;
-    if (tls_owner != this) {
+    if (owner_ != this_thread_token()) {
       // Shard 0's ring accepts submissions only from its creator (SINGLE_ISSUER).
       out.error = make_error_code(errc::wrong_thread);
+      return out;
+    }
+    if (inside_own_shard(group_)) {
+      // From one of our routines: shard 0 is running it. (A routine of another runtime may
+      // shut this one down: it is not running, and the drain is bounded.)
+      out.error = make_error_code(errc::nested_block_on);
       return out;
     }
     stopped_ = true;
@@ -206,11 +230,52 @@ class UringEngine final : public Engine {
       shards_[i].reset();
     }
     rings_.clear();
-    if (tls_owner == this) tls_owner = nullptr;
     return out;
   }
 
  private:
+  // Destroyed off the owner thread, which may be gone. Shard 0's ring takes submissions
+  // only from the owner (SINGLE_ISSUER), so shard 0 cannot run here: it is closed without
+  // running (calls to it are answered shard_stopped), the other shards are stopped and
+  // joined as by shutdown(), and shard 0's routines are freed without running again.
+  void teardown_off_owner() {
+    stopped_ = true;
+    {
+      CurrentShardScope scope(shards_[0].get());
+      shards_[0]->close_inbox();
+    }
+    {
+      CurrentShardScope scope(nullptr);  // post as a thread with no shard
+      for (uint32_t i = 1; i < config_.shards; ++i) {
+        for (bool close : {false, true}) {
+          auto* env = new StopEnvelope(&loops_[i], close);
+          if (!group_.post_from_anywhere(i, env)) delete env;
+        }
+        // Replies shard 0 just posted may have taken a sleeping shard's doorbell duty, and
+        // shard 0's ring cannot send it from here: ring every shard ourselves.
+        (void)wake_from_outside(&group_, i);
+      }
+    }
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    uint64_t abandoned = 0;
+    for (uint32_t i = 0; i < config_.shards; ++i) {
+      abandoned += shards_[i]->stats().routines_live;
+      publish(i);
+    }
+    for (uint32_t i = 0; i < config_.shards; ++i) {
+      CurrentShardScope scope(shards_[i].get());
+      shards_[i].reset();
+    }
+    rings_.clear();
+    if (abandoned > 0) {
+      std::fprintf(stderr,
+                   "ringo: Runtime destroyed off its owner thread, where shard 0 cannot run: %llu routines "
+                   "freed without running to their end\n",
+                   static_cast<unsigned long long>(abandoned));
+    }
+  }
+
   static Task<void> flag_when_done(Task<void> main, bool* done) {
     struct Flag {
       bool* done;
@@ -312,6 +377,7 @@ class UringEngine final : public Engine {
   mutable std::mutex snapshot_mutex_;
   std::vector<ShardStats> snapshots_;
   std::string report_;
+  uint64_t owner_ = 0;  // this_thread_token() of the thread that created the runtime
   bool stopped_ = false;
 };
 

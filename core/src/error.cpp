@@ -31,6 +31,9 @@ std::string RingoCategory::message(int value) const {
     case errc::unexpected_eof: return "end of stream before the requested bytes";
     case errc::check_failed: return "a scenario's check failed";
     case errc::foreign_runtime: return "the object belongs to another ringo runtime";
+    case errc::nested_block_on:
+      return "called from inside a routine: block_on would block that routine's shard, and a runtime cannot "
+             "shut down from one of its own routines";
   }
   return "unknown ringo error";
 }

@@ -5,17 +5,41 @@
 //   if (!rt) { fprintf(stderr, "%s\n", rt.error().message().c_str()); return 1; }
 //   ringo::Result<int> r = rt->block_on(main_task());
 //
-// Shard 0 runs on the thread that created the runtime, while block_on() runs; shards
-// 1..N-1 run on their own threads from create() to shutdown(). In the simulator all shards
-// run inside block_on() on the calling thread, and the seed decides every interleaving.
+// Shard 0 runs on the thread that created the runtime (its owner), while block_on() runs;
+// shards 1..N-1 run on their own threads from create() to shutdown(). In the simulator all
+// shards run inside block_on() on the calling thread, and the seed decides every
+// interleaving.
 //
 // Errors: create() returns errc::backend_unavailable (with Runtime::backend_report()
 // saying why) when the backend cannot run here, errc::invalid_argument for a bad config.
-// block_on() returns the task's Result, errc::wrong_thread off the creating thread,
-// errc::shard_stopped after shutdown(), errc::deadlock (simulator) when every routine is
-// blocked, errc::routine_panicked if the task threw.
+// block_on() returns the task's Result, errc::wrong_thread off the owner thread (real
+// backend), errc::nested_block_on when called from inside a routine of this or any other
+// runtime (it would block that routine's shard, or re-enter it), errc::shard_stopped after
+// shutdown() or on a moved-from Runtime, errc::deadlock (simulator) when every routine is
+// blocked, errc::routine_panicked if the task threw. shutdown() reports errc::wrong_thread
+// off the owner thread and errc::nested_block_on from one of the runtime's own routines,
+// and then does nothing.
 //
-// Thread-safety: a Runtime is used from the thread that created it.
+// Thread-safety: a Runtime is used from one thread at a time. Any number of runtimes, of
+// either backend, may live on one thread: each keeps its own owner, and block_on() and
+// shutdown() make its shards current on the thread only while they run, then restore what
+// was current before. Inside a routine block_on() is refused (above), but shutting down
+// another runtime, or dropping it (one made inside the routine too), works: it is not
+// running, and its drain is bounded by its shutdown_timeout. A runtime destroyed from
+// inside one of its own routines aborts the process with a message: that would free the
+// shard running the caller.
+//
+// Real backend: block_on() and shutdown() work on the owner thread only (shard 0's ring
+// takes submissions only from its creator: IORING_SETUP_SINGLE_ISSUER); moving a Runtime
+// does not move its owner. The destructor works on any thread. On the owner it shuts down.
+// Elsewhere (the owner may even have exited) shard 0 cannot run, so the destructor closes
+// shard 0 without running it (calls to it are answered shard_stopped), stops and joins
+// shards 1..N-1 as shutdown() does, then frees the routines shard 0 still had without
+// running them again and closes its ring, whose kernel ops are abandoned; it says so on
+// stderr. A shard that waits on shard 0 there waits out shutdown_timeout. No shard thread
+// is leaked either way.
+//
+// Simulator: no thread affinity; any thread may call it, one at a time.
 #pragma once
 
 #include <memory>
@@ -57,7 +81,8 @@ struct RuntimeStats {
 };
 
 struct ShutdownReport {
-  std::error_code error;          // errc::wrong_thread: called off the owner thread, nothing done
+  std::error_code error;          // wrong_thread (off the owner) or nested_block_on (from one of its
+                                  // own routines): refused, nothing done
   size_t routines_cancelled = 0;  // routines that were still alive and had to be cancelled
   size_t routines_abandoned = 0;  // still alive after shutdown_timeout (frames freed by force)
   size_t ops_abandoned = 0;       // kernel ops still in flight at the deadline
@@ -71,7 +96,7 @@ class Runtime {
   static Result<Runtime> create(RuntimeConfig config = {});
   Runtime(Runtime&&) noexcept;
   Runtime& operator=(Runtime&&) noexcept;
-  ~Runtime();  // shuts down if needed
+  ~Runtime();  // shuts down if needed, on any thread (see Thread-safety)
 
   template <class T>
   Joined<T> block_on(Task<T> task) {

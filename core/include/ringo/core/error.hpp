@@ -33,6 +33,7 @@ enum class errc : int {
   unexpected_eof,       // the stream or file ended before the requested bytes arrived
   check_failed,         // (simulator) a scenario's own check failed
   foreign_runtime,      // the object (a channel...) belongs to another Runtime
+  nested_block_on,      // block_on from inside a routine, or shutdown from one of the runtime's own
 };
 
 namespace detail {
