@@ -281,6 +281,30 @@ TEST_P(Channels, DisabledCasesTakeNoPart) {
   EXPECT_TRUE(r.has_value());
 }
 
+// Go's non-blocking send and receive work from any shard: send_now / recv_now.
+TEST_P(Channels, NonBlockingSendAndReceiveWorkFromAnyShard) {
+  auto r = run([]() -> Task<void> {
+    auto made = co_await chan_on<int>(1, 1);
+    EXPECT_TRUE(made.has_value());
+    if (!made) co_return;
+    auto& [tx, rx] = *made;
+    EXPECT_EQ(err(rx.try_recv()), errc::wrong_shard);  // the synchronous form stays home-only
+    EXPECT_EQ(err(co_await recv_now(rx)), errc::channel_empty);
+    EXPECT_TRUE((co_await send_now(tx, 1)).has_value());
+    auto full = co_await send_now(tx, 2);
+    EXPECT_TRUE(!full && full.error().error == errc::channel_full && full.error().value == 2);
+    EXPECT_EQ((co_await recv_now(rx)).value_or(0), 1);
+    EXPECT_TRUE(tx.close().has_value());
+    auto closed = co_await send_now(tx, 3);
+    EXPECT_TRUE(!closed && closed.error().error == errc::channel_closed && closed.error().value == 3);
+    EXPECT_EQ(err(co_await recv_now(rx)), errc::channel_closed);
+    auto [here_tx, here_rx] = chan<int>(1).value();
+    EXPECT_TRUE((co_await send_now(here_tx, 4)).has_value());
+    EXPECT_EQ((co_await recv_now(here_rx)).value_or(0), 4);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
 // A remote send that waits and is then cancelled gets its value back and leaves no
 // waiter at home: the next receive there finds nothing.
 TEST_P(Channels, CancelledRemoteSendHandsValueBackAndLeavesNoWaiter) {
