@@ -918,7 +918,7 @@ TEST_P(Channels, SelectsAcrossShardsUnderLoad) {
 
 // The worked example of docs/for-go-programmers.md, as written there.
 Task<int> sum_squares() {
-  auto [tx, rx] = std::move(*ringo::chan<int>(0));
+  auto [tx, rx] = ringo::chan<int>(0).value();
   for (int i = 0; i < 4; ++i) {
     ringo::go([](ringo::Sender<int> out, int i) -> ringo::Task<void> { co_await out.send(i * i); }(tx, i)).detach();
   }
@@ -933,6 +933,26 @@ Task<int> sum_squares() {
 }
 
 TEST_P(Channels, GoGuideExampleSumsSquares) { EXPECT_EQ(run(sum_squares()).value_or(0), 0 + 1 + 4 + 9); }
+
+// The guide's second form, with case bodies.
+Task<int> sum_squares_with_case_bodies() {
+  auto [tx, rx] = ringo::chan<int>(0).value();
+  for (int i = 0; i < 4; ++i) {
+    ringo::go([](ringo::Sender<int> out, int i) -> ringo::Task<void> { co_await out.send(i * i); }(tx, i)).detach();
+  }
+  int sum = 0;
+  for (int i = 0; i < 4; ++i) {
+    auto more =
+        co_await ringo::select(ringo::on_recv(rx, [&](ringo::Result<int> v) { return sum += v.value_or(0), true; }),
+                               ringo::after(1s, [&] { return false; }));
+    if (!more.value_or(false)) co_return -1;  // cancelled, or timed out
+  }
+  co_return sum;
+}
+
+TEST_P(Channels, GoGuideExampleWithCaseBodiesSumsSquares) {
+  EXPECT_EQ(run(sum_squares_with_case_bodies()).value_or(0), 0 + 1 + 4 + 9);
+}
 
 TEST_P(Channels, SelectSendCaseOnClosedChannelHandsValueBack) {
   auto r = run([]() -> Task<void> {
