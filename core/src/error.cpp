@@ -30,6 +30,8 @@ std::string RingoCategory::message(int value) const {
     case errc::wrong_shard: return "called from a shard that does not own the object";
     case errc::unexpected_eof: return "end of stream before the requested bytes";
     case errc::check_failed: return "a scenario's check failed";
+    case errc::not_held: return "unlock of a lock not held, or release of more permits than held";
+    case errc::negative_counter: return "negative WaitGroup counter";
   }
   return "unknown ringo error";
 }

@@ -32,6 +32,8 @@ enum class errc : int {
   wrong_shard,          // a shard-bound operation was called from another shard
   unexpected_eof,       // the stream or file ended before the requested bytes arrived
   check_failed,         // (simulator) a scenario's own check failed
+  not_held,             // unlock of a lock not held, release of more permits than are held
+  negative_counter,     // WaitGroup::add would take the counter below zero (nothing changed)
 };
 
 namespace detail {
