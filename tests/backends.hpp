@@ -38,6 +38,20 @@ class OnEveryBackend : public ::testing::TestWithParam<Backend> {
   RuntimeStats last_stats_;
 };
 
+// "Never early": a sleep, timer, deadline or select timeout that asked for `asked`,
+// measured from `t0`, must not have returned before it. Both instants come from the
+// runtime's own clock (Shard::now(): virtual on the simulator, CLOCK_MONOTONIC on
+// io_uring, the same on every shard), so a timer that fires even 1 ns early fails on the
+// simulator; on io_uring it is caught once it is earlier than the wake-up latency.
+inline ::testing::AssertionResult not_early(Instant t0, Duration asked, Instant now) {
+  if (now - t0 >= asked) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "returned " << (t0 + asked - now).count() << " ns early: asked for "
+                                       << asked.count() << " ns, took " << (now - t0).count() << " ns";
+}
+inline ::testing::AssertionResult not_early(Instant t0, Duration asked) {
+  return not_early(t0, asked, current_shard()->now());
+}
+
 // The error of a Result, or an empty error_code if it holds a value.
 template <class R>
 std::error_code err(const R& r) {

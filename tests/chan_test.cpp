@@ -12,6 +12,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::err;
+using testing::not_early;
 using testing::OnEveryBackend;
 
 class Channels : public OnEveryBackend {};
@@ -48,7 +49,9 @@ TEST_P(Channels, UnbufferedSenderResumesOnlyAfterTheValueIsTaken) {
       EXPECT_TRUE(s.has_value());
       l->push_back("sent");
     }(tx, &log));
+    const Instant t0 = current_shard()->now();
     co_await sleep(1ms);
+    EXPECT_TRUE(not_early(t0, 1ms));
     EXPECT_EQ(log, (std::vector<std::string>{"send"}));  // still blocked: nobody took it
     log.push_back("recv");
     EXPECT_EQ((co_await rx.recv()).value_or(0), 7);
@@ -311,7 +314,10 @@ TEST_P(Channels, CancelledRemoteSendHandsValueBackAndLeavesNoWaiter) {
   auto r = run([]() -> Task<void> {
     auto [tx, rx] = std::move(*chan<std::string>(0));
     auto h = spawn_on(1, [](Sender<std::string> t) -> Task<SendResult<std::string>> {
-      co_return co_await with_timeout(5ms, t.send("kept"));
+      const Instant t0 = current_shard()->now();
+      auto s = co_await with_timeout(5ms, t.send("kept"));
+      EXPECT_TRUE(not_early(t0, 5ms));
+      co_return s;
     }(tx));
     auto sent = co_await h.join();
     EXPECT_TRUE(sent.has_value());
@@ -492,7 +498,7 @@ TEST_P(Channels, SelectTimeoutFiresAtItsDeadlineAndLeavesNoWaiter) {
     auto c = on_recv(rx);
     auto i = co_await select(c, after(3ms));
     EXPECT_EQ(i.value_or(9), 1u);
-    EXPECT_GE(shard.now() - t0, Duration(3ms));
+    EXPECT_TRUE(not_early(t0, 3ms));
     if (GetParam() == Backend::sim) {
       EXPECT_EQ(shard.now() - t0, Duration(3ms));  // virtual time: exactly at the deadline
     }
@@ -510,12 +516,14 @@ TEST_P(Channels, BlockedSelectIsWokenBySendOnOneCase) {
       co_await sleep(1ms);
       co_await t.send(9);
     }(btx));
+    const Instant t0 = current_shard()->now();
     Selector sel;
     auto& ca = sel.recv(arx);
     auto& cb = sel.recv(brx);
     sel.timeout(1s);
     auto i = co_await sel.wait();
     EXPECT_EQ(i.value_or(9), 1u);
+    EXPECT_TRUE(not_early(t0, 1ms));  // sent after the sender's sleep
     EXPECT_FALSE(ca.value.has_value());
     EXPECT_EQ(cb.value->value_or(0), 9);
     co_await sender.join();
@@ -579,7 +587,9 @@ TEST_P(Channels, AbortedSelectLeavesNoTrace) {
       auto c = on_recv(x);
       co_return co_await select(c, after(1h));
     }(rx));
+    const Instant t0 = current_shard()->now();
     co_await sleep(1ms);
+    EXPECT_TRUE(not_early(t0, 1ms));
     EXPECT_TRUE(h.abort().has_value());
     EXPECT_EQ(err(co_await h.join()), errc::cancelled);
     EXPECT_EQ(tx.try_send(1).error().error, errc::channel_full);
@@ -615,7 +625,10 @@ TEST_P(Channels, SelectOverAnotherShardsChannels) {
 
     auto timed = spawn_on(1, [](Receiver<int> b) -> Task<size_t> {
       auto cb = on_recv(b);
-      co_return (co_await select(cb, after(2ms))).value_or(99);
+      const Instant t0 = current_shard()->now();
+      auto i = co_await select(cb, after(2ms));
+      EXPECT_TRUE(not_early(t0, 2ms));
+      co_return i.value_or(99);
     }(b_rx));
     EXPECT_EQ((co_await timed.join()).value_or(0), 1u);
     auto dflt = spawn_on(1, [](Receiver<int> b) -> Task<size_t> {
@@ -685,13 +698,15 @@ TEST_P(Channels, SelectAcrossShardsWaitsTimesOutAndDefaults) {
     auto i = co_await select(ca, cb, after(1h));
     EXPECT_EQ(i.value_or(9), 1u);
     EXPECT_EQ(cb.value && *cb.value ? **cb.value : -1, 42);
-    EXPECT_GE(current_shard()->now() - t0, 2ms);
+    EXPECT_TRUE(not_early(t0, 2ms));
     EXPECT_TRUE((co_await sender.join()).value_or(false));
     EXPECT_TRUE(untouched(a_rx) && untouched(b_rx));
 
     auto ta = on_recv(a_rx);
     auto tb = on_recv(b_rx);
+    const Instant t1 = current_shard()->now();
     EXPECT_EQ((co_await select(ta, tb, after(3ms))).value_or(9), 2u);
+    EXPECT_TRUE(not_early(t1, 3ms));
     auto da = on_recv(a_rx);
     auto db = on_send(b_tx, 1);
     EXPECT_EQ((co_await select(da, default_case(), db)).value_or(9), 1u);
@@ -760,8 +775,10 @@ TEST_P(Channels, SelectAcrossShardsAbortLeavesNothingBehind) {
       (void)co_await a.recv();  // empties a
       co_return co_await select(ca, cb);
     }(a_rx, b_rx);
+    const Instant t0 = current_shard()->now();
     auto timed = co_await with_timeout(2ms, std::move(waiting));
     EXPECT_EQ(err(timed), errc::timed_out);
+    EXPECT_TRUE(not_early(t0, 2ms));
     EXPECT_TRUE(untouched(a_rx) && untouched(b_rx));
   }());
   EXPECT_TRUE(r.has_value());
@@ -889,10 +906,14 @@ TEST_P(Channels, SelectsAcrossShardsUnderLoad) {
             auto a = on_recv(in[0]);
             auto b = on_recv(in[1]);
             auto c = on_recv(in[2]);
+            const Instant t0 = current_shard()->now();
             auto i = co_await select(a, b, c, after(20ms));
             if (!i) co_return -1;
             RecvCase<int>* cases[] = {&a, &b, &c};
-            if (*i == 3) continue;
+            if (*i == 3) {
+              EXPECT_TRUE(not_early(t0, 20ms));
+              continue;
+            }
             auto& v = *cases[*i]->value;
             if (v) {
               sum += *v;
@@ -987,8 +1008,12 @@ TEST_P(Channels, PipelineWithSelectTimeoutAndClose) {
     for (bool open = true; open;) {
       auto sq = on_recv(squares_rx);
       auto quit = on_recv(quit_rx);
+      const Instant t0 = current_shard()->now();
       auto i = co_await select(sq, quit, after(50ms));
       if (!i) co_return -1;
+      if (*i == 2) {
+        EXPECT_TRUE(not_early(t0, 50ms));
+      }
       if (*i == 0) {
         if (!sq.value->has_value()) {
           open = false;  // stage 2 closed its output

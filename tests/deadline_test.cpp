@@ -10,6 +10,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::err;
+using testing::not_early;
 using testing::OnEveryBackend;
 
 class Deadlines : public OnEveryBackend {};
@@ -22,9 +23,11 @@ TEST_P(Deadlines, RecvTimesOutAtItsDeadlineAndLeavesNoWaiter) {
     const Instant t0 = shard.now();
     auto v = co_await with_timeout(2ms, rx.recv());
     EXPECT_EQ(err(v), errc::timed_out);
-    EXPECT_GE(shard.now() - t0, Duration(2ms));
+    EXPECT_TRUE(not_early(t0, 2ms));
     EXPECT_EQ(tx.try_send(1).error().error, errc::channel_full);  // no receiver left behind
-    EXPECT_TRUE((co_await sleep(1ms)).has_value());               // later awaits unaffected
+    const Instant t1 = shard.now();
+    EXPECT_TRUE((co_await sleep(1ms)).has_value());  // later awaits unaffected
+    EXPECT_TRUE(not_early(t1, 1ms));
   }());
   EXPECT_TRUE(r.has_value());
 }
@@ -32,7 +35,9 @@ TEST_P(Deadlines, RecvTimesOutAtItsDeadlineAndLeavesNoWaiter) {
 TEST_P(Deadlines, SendTimesOutAndHandsTheValueBack) {
   auto r = run([]() -> Task<void> {
     auto [tx, rx] = std::move(*chan<std::string>(0));
+    const Instant t0 = current_shard()->now();
     auto s = co_await with_timeout(1ms, tx.send("keep me"));
+    EXPECT_TRUE(not_early(t0, 1ms));
     EXPECT_FALSE(s.has_value());
     if (!s) {
       EXPECT_EQ(s.error().error, errc::timed_out);
@@ -49,12 +54,14 @@ TEST_P(Deadlines, ReadyOperationKeepsItsValueAndCancelsTheTimer) {
     auto v = co_await with_timeout(1h, rx.recv());
     EXPECT_EQ(v.value_or(0), 5);
     auto [tx2, rx2] = std::move(*chan<int>(0));
+    const Instant t0 = current_shard()->now();
     auto sender = go([](Sender<int> t) -> Task<void> {
       co_await sleep(1ms);
       co_await t.send(6);
     }(tx2));
     auto w = co_await with_timeout(1h, rx2.recv());
     EXPECT_EQ(w.value_or(0), 6);
+    EXPECT_TRUE(not_early(t0, 1ms));  // sent after the sender's sleep
     co_await sender.join();
     EXPECT_EQ(current_shard()->pending_timers(), 0u);
   }());
@@ -66,8 +73,12 @@ TEST_P(Deadlines, KernelOpAndSleepTimeOut) {
     Sqe t;
     t.opcode = Opcode::timeout;
     t.off = static_cast<uint64_t>(Duration(1h).count());
+    const Instant t0 = current_shard()->now();
     EXPECT_EQ(err(co_await with_timeout(2ms, submit(t))), errc::timed_out);
+    EXPECT_TRUE(not_early(t0, 2ms));
+    const Instant t1 = current_shard()->now();
     EXPECT_EQ(err(co_await with_timeout(2ms, sleep(1h))), errc::timed_out);
+    EXPECT_TRUE(not_early(t1, 2ms));
   }());
   EXPECT_TRUE(r.has_value());
   EXPECT_EQ(last_stats_.total.ops_cancelled_by_kernel, 1u);
@@ -76,8 +87,10 @@ TEST_P(Deadlines, KernelOpAndSleepTimeOut) {
 
 TEST_P(Deadlines, CrossShardCallTimesOutAndTheRemoteWorkIsCancelled) {
   auto r = run([]() -> Task<void> {
+    const Instant t0 = current_shard()->now();
     auto v = co_await with_timeout(2ms, submit_to(1, []() -> Task<Result<void>> { co_return co_await sleep(1h); }));
     EXPECT_EQ(err(v), errc::timed_out);
+    EXPECT_TRUE(not_early(t0, 2ms));
   }());
   EXPECT_TRUE(r.has_value());
   EXPECT_EQ(last_stats_.total.routines_live, 0u);
@@ -90,12 +103,17 @@ TEST_P(Deadlines, ScopeJoinsAllChildren) {
     for (int i = 0; i < 5; ++i) {
       EXPECT_TRUE(scope
                       .spawn([](int* d, int n) -> Task<void> {
-                        co_await sleep(std::chrono::microseconds(100 * n));
+                        const Instant t0 = current_shard()->now();
+                        const auto nap = std::chrono::microseconds(100 * n);
+                        co_await sleep(nap);
+                        EXPECT_TRUE(not_early(t0, nap));
                         ++*d;
                       }(&done, i))
                       .has_value());
     }
+    const Instant t0 = current_shard()->now();
     EXPECT_TRUE((co_await scope.join_all()).has_value());
+    EXPECT_TRUE(not_early(t0, 400us));  // the longest child slept 400 us
     co_return done;
   }());
   EXPECT_EQ(r.value_or(0), 5);
@@ -112,6 +130,7 @@ TEST_P(Deadlines, FirstFailureCancelsSiblings) {
     const Instant t0 = current_shard()->now();
     auto res = co_await scope.join_all();
     EXPECT_EQ(err(res), errc::invalid_argument);
+    EXPECT_TRUE(not_early(t0, 1ms));                       // the failing child slept 1 ms first
     EXPECT_LT(current_shard()->now() - t0, Duration(1s));  // the sleeper did not run to 1h
   }());
   EXPECT_TRUE(r.has_value());
@@ -129,6 +148,7 @@ TEST_P(Deadlines, ADeadlineAroundJoinAllReachesEveryChild) {
     const Instant t0 = current_shard()->now();
     auto res = co_await with_timeout(3ms, scope.join_all());
     EXPECT_EQ(err(res), errc::timed_out);
+    EXPECT_TRUE(not_early(t0, 3ms));
     EXPECT_LT(current_shard()->now() - t0, Duration(1s));
     EXPECT_EQ(scope.size(), 0u);
   }());
@@ -149,8 +169,11 @@ TEST_P(Deadlines, ADeadlineOnATaskStaysPassedUntilTheTaskReturns) {
     }(&steps));
     EXPECT_EQ(err(res), errc::timed_out);
     EXPECT_EQ(steps, 2);
+    EXPECT_TRUE(not_early(t0, 2ms));
     EXPECT_LT(current_shard()->now() - t0, Duration(1s));
+    const Instant t1 = current_shard()->now();
     EXPECT_TRUE((co_await sleep(1ms)).has_value());  // outside the scope, normal again
+    EXPECT_TRUE(not_early(t1, 1ms));
   }());
   EXPECT_TRUE(r.has_value());
 }
@@ -185,7 +208,9 @@ TEST_P(Deadlines, AbortingTheParentCancelsTheScope) {
       for (int i = 0; i < 3; ++i) (void)scope.spawn([]() -> Task<Result<void>> { co_return co_await sleep(1h); }());
       co_return co_await scope.join_all();
     }());
+    const Instant t0 = current_shard()->now();
     co_await sleep(1ms);
+    EXPECT_TRUE(not_early(t0, 1ms));
     (void)parent.abort();
     EXPECT_EQ(err(co_await parent.join()), errc::cancelled);
   }());
@@ -205,12 +230,14 @@ TEST_P(Deadlines, StopTokenFromAnotherRoutineCancelsTheWait) {
   auto r = run([]() -> Task<void> {
     auto [tx, rx] = std::move(*chan<int>(0));
     std::stop_source source;
+    const Instant t0 = current_shard()->now();
     auto stopper = go([](std::stop_source* s) -> Task<void> {
       co_await sleep(2ms);
       s->request_stop();
     }(&source));
     auto v = co_await with_stop(source.get_token(), rx.recv());
     EXPECT_EQ(err(v), errc::cancelled);
+    EXPECT_TRUE(not_early(t0, 2ms));                              // stopped after the stopper's sleep
     EXPECT_EQ(tx.try_send(1).error().error, errc::channel_full);  // no receiver left behind
     co_await stopper.join();
     // Already stopped: the wait is cancelled as soon as it parks.
@@ -218,7 +245,9 @@ TEST_P(Deadlines, StopTokenFromAnotherRoutineCancelsTheWait) {
     EXPECT_EQ(err(again), errc::cancelled);
     // Not stopped: the operation completes normally.
     std::stop_source idle;
+    const Instant t1 = current_shard()->now();
     EXPECT_TRUE((co_await with_stop(idle.get_token(), sleep(1ms))).has_value());
+    EXPECT_TRUE(not_early(t1, 1ms));
   }());
   EXPECT_TRUE(r.has_value());
 }
