@@ -68,6 +68,50 @@ TEST_P(Deadlines, ReadyOperationKeepsItsValueAndCancelsTheTimer) {
   EXPECT_TRUE(r.has_value());
 }
 
+// A value handed over in the same tick in which the deadline fires is returned, not
+// dropped for a timed_out ("completed anyway"). Deterministic on every backend: the
+// deadline is this instant, so the timer is due at the tick's next look at the timers; the
+// value comes from a call this shard posted to itself, delivered after the routines ran
+// and before that look. Both happen: the stats say the deadline fired.
+TEST_P(Deadlines, ValueHandedOverInTheDeadlinesTickIsReturned) {
+  auto r = run(
+      []() -> Task<void> {
+        auto [tx, rx] = std::move(*chan<int>(0));
+        auto sender = go([](Sender<int> t) -> Task<bool> {
+          // Runs once main is parked in its receive below.
+          auto call = submit_to(0, [t]() mutable { return t.try_send(7).has_value(); });
+          co_return (co_await call).value_or(false);
+        }(tx));
+        auto v = co_await with_deadline(current_shard()->now(), rx.recv());
+        EXPECT_TRUE(v.has_value()) << "the value was taken from the sender but dropped: " << err(v).message();
+        EXPECT_EQ(v.value_or(0), 7);
+        EXPECT_TRUE((co_await sender.join()).value_or(false));  // it was taken, so it must have arrived
+        EXPECT_EQ(err(rx.try_recv()), errc::channel_empty);
+      }(),
+      1);
+  EXPECT_TRUE(r.has_value());
+  EXPECT_EQ(last_stats_.total.deadline_expiries, 1u);  // the deadline did fire in that tick
+}
+
+// The same for a send: the receiver took the value in the deadline's tick, so the send
+// succeeded and must say so (a timed_out would hand back a value that was delivered).
+TEST_P(Deadlines, SendTakenInTheDeadlinesTickReportsSuccess) {
+  auto r = run(
+      []() -> Task<void> {
+        auto [tx, rx] = std::move(*chan<std::string>(0));
+        auto receiver = go([](Receiver<std::string> x) -> Task<std::string> {
+          auto call = submit_to(0, [x]() mutable { return x.try_recv().value_or("none"); });
+          co_return (co_await call).value_or("failed");
+        }(rx));
+        auto s = co_await with_timeout(Duration{0}, tx.send("sent"));
+        EXPECT_TRUE(s.has_value()) << "a delivered value was reported as timed out";
+        EXPECT_EQ((co_await receiver.join()).value_or(""), "sent");
+      }(),
+      1);
+  EXPECT_TRUE(r.has_value());
+  EXPECT_EQ(last_stats_.total.deadline_expiries, 1u);
+}
+
 TEST_P(Deadlines, KernelOpAndSleepTimeOut) {
   auto r = run([]() -> Task<void> {
     Sqe t;
@@ -278,6 +322,70 @@ TEST(DeadlinesOnUring, StopTokenFromAForeignThreadWakesTheShard) {
   }(source.get_token()));
   stopper.join();
   EXPECT_EQ(r.value_or(-1), 1);
+}
+
+}  // namespace
+}  // namespace ringo
+
+namespace ringo {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A kernel op whose completion is due at exactly its linked deadline (IO_LINK +
+// LINK_TIMEOUT): the op wins the tie and its own result comes back. The simulator makes
+// the tie exact; on io_uring the two kernel timers race, so this is simulator-only.
+TEST(DeadlinesInSim, KernelOpDueAtItsLinkedDeadlineKeepsItsResult) {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    sim::SimConfig c;
+    c.seed = seed;
+    c.shards = 1;
+    Result<int32_t> res = 0;
+    auto report = sim::run(c, [&]() -> Task<void> {
+      Sqe t;
+      t.opcode = Opcode::timeout;
+      t.off = static_cast<uint64_t>(Duration(1ms).count());
+      res = co_await submit(t, current_shard()->now() + 1ms);
+    });
+    ASSERT_TRUE(report.ok()) << report.message << " " << report.replay_hint();
+    EXPECT_EQ(testing::err(res), std::errc::stream_timeout) << "seed " << seed;  // TIMEOUT's own -ETIME
+    EXPECT_EQ(report.stats.deadline_expiries, 0u) << "seed " << seed;
+  }
+}
+
+// A kernel op and a with_deadline timer due at the same virtual instant: which one the
+// shard sees first depends on the seed. Either way the result is consistent with what
+// the kernel did: the op's own result when it completed anyway (counted as such), or
+// timed_out when the cancel took it. Both outcomes must occur across the seeds.
+TEST(DeadlinesInSim, KernelOpCompletingInItsDeadlinesTickKeepsItsResult) {
+  int anyway = 0;
+  int expired = 0;
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
+    sim::SimConfig c;
+    c.seed = seed;
+    c.shards = 1;
+    Result<int32_t> res = 0;
+    auto report = sim::run(c, [&]() -> Task<void> {
+      Sqe t;
+      t.opcode = Opcode::timeout;
+      t.off = static_cast<uint64_t>(Duration(1ms).count());
+      const Instant t0 = current_shard()->now();
+      res = co_await with_deadline(t0 + 1ms, submit(t));
+      EXPECT_TRUE(testing::not_early(t0, 1ms));
+    });
+    ASSERT_TRUE(report.ok()) << report.message << " " << report.replay_hint();
+    EXPECT_EQ(report.stats.deadline_expiries, 1u) << "seed " << seed;  // the timer fired every time
+    if (report.stats.ops_completed_despite_cancel == 1) {
+      ++anyway;
+      EXPECT_EQ(testing::err(res), std::errc::stream_timeout) << "completed anyway but not returned, seed " << seed;
+    } else {
+      ++expired;
+      EXPECT_EQ(report.stats.ops_cancelled_by_kernel, 1u) << "seed " << seed;
+      EXPECT_EQ(testing::err(res), errc::timed_out) << "seed " << seed;
+    }
+  }
+  EXPECT_GT(anyway, 0);
+  EXPECT_GT(expired, 0);
 }
 
 }  // namespace
