@@ -3,15 +3,29 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
 
 #include "ringo/ringo.hpp"
 #include "ringo/sim.hpp"
+#include "watchdog.hpp"
 
 namespace ringo::testing {
 
+// How long one io_uring case may take before its watchdog ends the process (times
+// kSlowdown under sanitizers). The slowest io_uring case takes about 4 s in a debug build.
+inline constexpr std::chrono::seconds kUringCaseLimit{20};
+
 class OnEveryBackend : public ::testing::TestWithParam<Backend> {
  protected:
+  // Every io_uring case runs under a watchdog (watchdog.hpp): a lost wake-up ends the
+  // test in seconds, naming it, instead of at ctest's timeout. The simulator needs none:
+  // it reports a deadlock, and its budgets end a livelock.
+  OnEveryBackend() {
+    if (GetParam() == Backend::uring) watchdog_.emplace(kUringCaseLimit, current_test_name() + " on io_uring");
+  }
+
   RuntimeConfig config(uint32_t shards = 2) const {
     RuntimeConfig c;
     c.shards = shards;
@@ -36,6 +50,9 @@ class OnEveryBackend : public ::testing::TestWithParam<Backend> {
 
   ShutdownReport last_shutdown_;
   RuntimeStats last_stats_;
+
+ private:
+  std::optional<Watchdog> watchdog_;
 };
 
 // "Never early": a sleep, timer, deadline or select timeout that asked for `asked`,

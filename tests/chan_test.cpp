@@ -1069,12 +1069,17 @@ Task<Result<long>> traffic_between_three_shards() {
   co_return echoed == kRoundTrips&& sum.value_or(0) == long{kStream} * (kStream + 1) / 2 ? 1 : -3;
 }
 
-Task<Result<long>> traffic_within_20s() {
+Task<Result<long>> traffic_within_10s() {
   auto traffic = traffic_between_three_shards();
-  co_return co_await with_timeout(20s, std::move(traffic));
+  co_return co_await with_timeout(10s * testing::kSlowdown, std::move(traffic));
 }
 
 TEST(ChannelsOnUring, CrossShardTrafficSurvivesShardsThatSleepWhenIdle) {
+  // Shard 0's own deadline (10 s a run, more under sanitizers) reports a wake-up lost on
+  // shards 1 and 2; the watchdog catches one lost on shard 0 itself, or a shutdown that
+  // never ends.
+  testing::Watchdog guard{std::chrono::seconds(30),
+                          "ping-pong and a stream across 3 io_uring shards that sleep when idle"};
   for (const Duration spin : {Duration{0}, Duration{2us}}) {
     RuntimeConfig c;
     c.shards = 3;
@@ -1082,7 +1087,7 @@ TEST(ChannelsOnUring, CrossShardTrafficSurvivesShardsThatSleepWhenIdle) {
     c.idle_spin = spin;
     auto rt = Runtime::create(c);
     ASSERT_TRUE(rt.has_value());
-    auto r = rt->block_on(traffic_within_20s());
+    auto r = rt->block_on(traffic_within_10s());
     ASSERT_TRUE(r.has_value()) << "idle_spin " << spin.count() << " ns: " << r.error().message();
     EXPECT_EQ(*r, 1) << "idle_spin " << spin.count() << " ns";
     (void)rt->shutdown();

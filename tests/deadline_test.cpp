@@ -299,6 +299,8 @@ TEST_P(Deadlines, StopTokenFromAnotherRoutineCancelsTheWait) {
 // A stop requested by a plain thread outside the runtime reaches a shard that is asleep
 // in the kernel: io_uring only (the simulator has no other threads).
 TEST(DeadlinesOnUring, StopTokenFromAForeignThreadWakesTheShard) {
+  testing::Watchdog guard{std::chrono::seconds(20),
+                          "a stop requested from a foreign thread to wake shard 1, asleep in io_uring_enter"};
   RuntimeConfig c;
   c.shards = 2;
   c.backend = Backend::uring;

@@ -104,6 +104,7 @@ TEST_P(Routines, SleepWaitsAtLeastItsDuration) {
 // shard asleep in io_uring_enter wakes tens of microseconds late, which hides that; the
 // simulator catches even 1 ns.)
 TEST(RoutinesOnUring, SleepsDeadlinesAndSelectTimeoutsNeverReturnEarlyOnASpinningShard) {
+  testing::Watchdog guard{std::chrono::seconds(20), "240 short waits on a spinning io_uring shard"};
   RuntimeConfig c;
   c.shards = 1;
   c.backend = Backend::uring;
