@@ -273,7 +273,7 @@ void check_locks(LockKind kind) {
       if (plans[i].abort_at_us >= 0) events.emplace_back(plans[i].abort_at_us, static_cast<int>(i));
     }
     events.emplace_back(stop_at_us, -1);
-    std::stable_sort(events.begin(), events.end());
+    std::sort(events.begin(), events.end());
     int now_us = 0;
     for (auto [at, who] : events) {
       co_await sleep(microseconds(at - now_us));
@@ -604,7 +604,7 @@ RC_GTEST_PROP(CondProp, BoundedBufferLosesNothingAndNobodySleepsForever, ()) {
     for (size_t i = 0; i < consumers.size(); ++i) {
       if (consumers[i].abort_at_us >= 0) aborts.emplace_back(consumers[i].abort_at_us, i);
     }
-    std::stable_sort(aborts.begin(), aborts.end());
+    std::sort(aborts.begin(), aborts.end());
     int now_us = 0;
     for (auto [at, who] : aborts) {
       co_await sleep(microseconds(at - now_us));
@@ -711,7 +711,7 @@ RC_GTEST_PROP(OnceProp, InitSucceedsAtMostOnceAndCallersWaitForIt, ()) {
     for (size_t i = 0; i < callers.size(); ++i) {
       if (callers[i].abort_at_us >= 0) aborts.emplace_back(callers[i].abort_at_us, i);
     }
-    std::stable_sort(aborts.begin(), aborts.end());
+    std::sort(aborts.begin(), aborts.end());
     int now_us = 0;
     for (auto [at, who] : aborts) {
       co_await sleep(microseconds(at - now_us));
