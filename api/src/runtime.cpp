@@ -13,6 +13,7 @@ const char* backend_name(Backend b) noexcept {
     case Backend::automatic: return "automatic";
     case Backend::uring: return "uring";
     case Backend::sim: return "sim";
+    case Backend::aio: return "aio";
   }
   return "unknown";
 }
@@ -22,6 +23,7 @@ Backend backend_from_env(Backend fallback) {
   if (v == nullptr) return fallback;
   if (std::strcmp(v, "uring") == 0) return Backend::uring;
   if (std::strcmp(v, "sim") == 0) return Backend::sim;
+  if (std::strcmp(v, "aio") == 0) return Backend::aio;
   return fallback;
 }
 
@@ -36,21 +38,24 @@ Result<Runtime> Runtime::create(RuntimeConfig config) {
     return fail(errc::invalid_argument);
   }
   Backend backend = config.backend;
-  if (backend == Backend::automatic) {
-    const char* env = std::getenv("RINGO_BACKEND");
-    if (env != nullptr && std::strcmp(env, "aio") == 0) {
-      std::fprintf(stderr, "ringo: RINGO_BACKEND=aio: the AIO backend is not built yet\n");
-      return fail(errc::backend_unavailable);
-    }
-    backend = backend_from_env(Backend::uring);
-  }
+  // Automatic with nothing forced: io_uring, else AIO when io_uring is absent or refused.
+  const bool may_fall_back =
+      backend == Backend::automatic && backend_from_env(Backend::automatic) == Backend::automatic;
+  if (backend == Backend::automatic) backend = backend_from_env(Backend::uring);
   if (backend == Backend::sim) {
     auto engine = make_sim_engine(config);
     if (!engine) return std::unexpected(engine.error());
     return Runtime(std::move(*engine));
   }
   std::string why;
-  auto engine = make_uring_engine(config, why);
+  auto engine = backend == Backend::aio ? make_aio_engine(config, why) : make_uring_engine(config, why);
+  if (!engine && may_fall_back && engine.error() == make_error_code(errc::backend_unavailable)) {
+    // Only absence or refusal (ENOSYS, EPERM/EACCES, a missing opcode) falls back; a
+    // transient or resource error (EAGAIN, ENOMEM) is reported as itself.
+    std::string aio_why;
+    engine = make_aio_engine(config, aio_why, "io_uring not used: " + why);
+    if (!engine) why += "; AIO: " + aio_why;
+  }
   if (!engine) {
     std::fprintf(stderr, "ringo: %s\n", why.c_str());
     return std::unexpected(engine.error());

@@ -54,7 +54,7 @@
 
 namespace ringo {
 
-enum class Backend { automatic, uring, sim };
+enum class Backend { automatic, uring, sim, aio };
 
 const char* backend_name(Backend b) noexcept;
 // RINGO_BACKEND=uring|sim|aio from the environment, else fallback.
@@ -62,7 +62,7 @@ Backend backend_from_env(Backend fallback);
 
 struct RuntimeConfig {
   uint32_t shards = 2;
-  Backend backend = Backend::automatic;                // automatic: RINGO_BACKEND, else io_uring
+  Backend backend = Backend::automatic;                // automatic: RINGO_BACKEND, else io_uring, else AIO
   uint64_t seed = 1;                                   // simulator seed; also seeds the shards' PRNGs
   sim::FaultConfig faults = sim::FaultConfig::none();  // simulator only
   bool keep_trace = false;                             // simulator only
