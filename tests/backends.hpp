@@ -46,8 +46,9 @@ std::error_code err(const R& r) {
 
 inline std::string backend_test_name(const ::testing::TestParamInfo<Backend>& info) { return backend_name(info.param); }
 
-#define RINGO_ON_EVERY_BACKEND(Suite)                                                                          \
-  INSTANTIATE_TEST_SUITE_P(Backends, Suite, ::testing::Values(::ringo::Backend::sim, ::ringo::Backend::uring), \
+#define RINGO_ON_EVERY_BACKEND(Suite)                                                                                \
+  INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                                                          \
+                           ::testing::Values(::ringo::Backend::sim, ::ringo::Backend::uring, ::ringo::Backend::aio), \
                            ::ringo::testing::backend_test_name)
 
 }  // namespace ringo::testing

@@ -194,6 +194,7 @@ void AioRing::release(Op* op) {
 // Posts the op's own CQE, then its deadline's (-ECANCELED: the op won), and frees it.
 void AioRing::complete(Op* op, int32_t res) {
   if (op->wait == Wait::timer) timers_.erase(op->timer);
+  const int32_t cancelled_poll_fd = op->wait == Wait::poll && op->cancel_requested ? op->sqe.fd : -1;
   op->wait = Wait::none;
   const bool skip = (op->sqe.flags & kSqeSkipSuccess) != 0 && res >= 0;
   if (!skip) post(op->sqe.user_data, res);
@@ -202,6 +203,7 @@ void AioRing::complete(Op* op, int32_t res) {
     post(op->sqe.timeout_user_data, -ECANCELED);
   }
   release(op);
+  if (cancelled_poll_fd >= 0) poll_cancelled(cancelled_poll_fd);
 }
 
 size_t AioRing::push(std::span<const Sqe> sqes) {
@@ -240,7 +242,16 @@ void AioRing::start(Op* op) {
       complete(op, neg_errno(::openat(s.fd, static_cast<const char*>(addr), static_cast<int>(s.len),
                                       static_cast<mode_t>(s.off))));
       return;
-    case Opcode::close: complete(op, neg_errno(::close(s.fd))); return;
+    case Opcode::close:
+      if (cancelling_.contains(s.fd)) {
+        // A cancelled poll still holds the file: close once its completion is in, so the
+        // descriptor's file (a listener's port) is freed by this close, as on io_uring.
+        op->wait = Wait::close;
+        closes_waiting_.emplace(s.fd, op->index);
+        return;
+      }
+      complete(op, neg_errno(::close(s.fd)));
+      return;
     case Opcode::shutdown: complete(op, neg_errno(::shutdown(s.fd, static_cast<int>(s.len)))); return;
     case Opcode::accept:
     case Opcode::connect:
@@ -397,6 +408,7 @@ int32_t AioRing::cancel(Op* op) {
     case Wait::poll: {
       if (!op->cancel_requested) {
         op->cancel_requested = true;
+        ++cancelling_[op->sqe.fd];
         io_event ev{};
         // -EINPROGRESS: its event comes through the ring; -EINVAL: it completed already
         // and its event is there. Either way the harvest sees cancel_requested.
@@ -410,9 +422,26 @@ int32_t AioRing::cancel(Op* op) {
       if (sys_io_cancel(ctx_, &op->cb, &ev) < 0 && errno != EINPROGRESS) return -EALREADY;
       return 0;
     }
+    case Wait::close:
     case Wait::none: break;
   }
   return -EALREADY;
+}
+
+// A cancelled poll on fd completed: closes that waited for it run now.
+void AioRing::poll_cancelled(int32_t fd) {
+  auto it = cancelling_.find(fd);
+  if (it == cancelling_.end() || --it->second > 0) return;
+  cancelling_.erase(it);
+  auto [first, last] = closes_waiting_.equal_range(fd);
+  std::vector<uint32_t> closes;
+  for (auto c = first; c != last; ++c) closes.push_back(c->second);
+  closes_waiting_.erase(first, last);
+  for (uint32_t index : closes) {
+    Op* close_op = ops_[index].get();
+    close_op->wait = Wait::none;
+    complete(close_op, neg_errno(::close(fd)));
+  }
 }
 
 // ---------------------------------------------------------------- timers

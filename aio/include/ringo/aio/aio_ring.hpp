@@ -73,7 +73,7 @@ class AioRing final : public Ring {
   struct Mailbox;
 
  private:
-  enum class Wait : uint8_t { none, aio, poll, timer };
+  enum class Wait : uint8_t { none, aio, poll, timer, close };
   struct Op {
     iocb cb{};  // its address is the kernel's key for io_cancel: Ops never move
     Sqe sqe;
@@ -106,6 +106,7 @@ class AioRing final : public Ring {
   void attempt(Op* op);
   void accept_loop(Op* op);
   int32_t cancel(Op* op);
+  void poll_cancelled(int32_t fd);
   void add_timer(Op* op, Instant at, bool deadline);
   void fire_timers();
   void flush_aio();
@@ -130,6 +131,11 @@ class AioRing final : public Ring {
   std::map<std::pair<Instant, uint64_t>, TimerRef> timers_;
   uint64_t timer_seq_ = 0;
   std::vector<io_event> events_;
+  // Polls cancelled but not yet completed, by descriptor, and the closes waiting for them:
+  // a poll holds a reference to its file, so a close would not free the socket (a
+  // listener's port) until the kernel's cancel work ran.
+  std::unordered_map<int32_t, uint32_t> cancelling_;
+  std::unordered_multimap<int32_t, uint32_t> closes_waiting_;  // fd -> close op index
 };
 
 }  // namespace ringo::aio

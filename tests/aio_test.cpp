@@ -1,0 +1,297 @@
+// The AIO backend's own cases: what the conformance suite does not pin (wake-ups from
+// other threads, cancels racing file I/O, the aio-max-nr message) and the automatic
+// fallback when io_uring is refused by a seccomp filter, as in Docker's default profile.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ringo/aio/aio_ring.hpp"
+#include "ringo/core/op_slab.hpp"
+#include "ringo/ringo.hpp"
+
+namespace ringo {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::unique_ptr<aio::AioRing> make_ring() {
+  auto setup = aio::AioRing::create({});
+  EXPECT_TRUE(setup.ring != nullptr) << setup.report;
+  return std::move(setup.ring);
+}
+
+// Collects CQEs until `expect` arrived or about 2 s passed.
+std::vector<Cqe> collect(Ring& ring, size_t expect) {
+  std::vector<Cqe> out;
+  Cqe buf[16];
+  for (int round = 0; round < 2000 && out.size() < expect; ++round) {
+    (void)ring.submit_and_wait(1, 1ms);
+    const size_t n = ring.reap(buf);
+    out.insert(out.end(), buf, buf + n);
+  }
+  return out;
+}
+
+TEST(AioRing, AForeignThreadWakesASleepingRing) {
+  auto ring = make_ring();
+  ASSERT_TRUE(ring);
+  const int32_t id = ring->msg_ring_id();
+  const auto start = std::chrono::steady_clock::now();
+  std::thread sender([id] {
+    std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(aio::AioRing::send_message(id, 5, UserData::make(UdKind::message, 0, 9)), 0);
+  });
+  (void)ring->submit_and_wait(1, 10s);  // woken by the message, not by the timeout
+  const auto waited = std::chrono::steady_clock::now() - start;
+  sender.join();
+  Cqe c[4];
+  ASSERT_EQ(ring->reap(c), 1u);
+  EXPECT_EQ(c[0].res, 5);
+  EXPECT_EQ(c[0].user_data, UserData::make(UdKind::message, 0, 9));
+  EXPECT_LT(waited, 5s);
+  EXPECT_EQ(aio::AioRing::send_message(-1, 0, 0), -EBADF);
+}
+
+TEST(AioRing, CancellingFileReadsNeverLosesAResult) {
+  auto ring = make_ring();
+  ASSERT_TRUE(ring);
+  char path[] = "/tmp/ringo-aio-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "hello", 5), 5);
+  char in[3][16] = {};
+  // 0: cancelled in the same batch (before the kernel saw it); 1: cancelled once in
+  // flight (files cannot be cancelled: it completes anyway, or is already done).
+  std::vector<Sqe> batch;
+  for (uint64_t i = 0; i < 2; ++i) {
+    Sqe rd;
+    rd.opcode = Opcode::read;
+    rd.fd = fd;
+    rd.addr = reinterpret_cast<uintptr_t>(in[i]);
+    rd.len = sizeof in[i];
+    rd.user_data = 1 + i;
+    batch.push_back(rd);
+  }
+  Sqe cancel0;
+  cancel0.opcode = Opcode::async_cancel;
+  cancel0.addr = 1;
+  cancel0.user_data = 11;
+  std::vector<Sqe> first{batch[0], cancel0, batch[1]};
+  ASSERT_EQ(ring->push(first), 3u);
+  (void)ring->submit_and_wait(0, Duration{0});
+  Sqe cancel1 = cancel0;
+  cancel1.addr = 2;
+  cancel1.user_data = 12;
+  ASSERT_EQ(ring->push({&cancel1, 1}), 1u);
+  std::vector<Cqe> got = collect(*ring, 4);
+  ASSERT_EQ(got.size(), 4u);
+  std::map<uint64_t, int32_t> res;
+  for (const Cqe& c : got) res[c.user_data] = c.res;
+  EXPECT_EQ(res[1], -ECANCELED);
+  EXPECT_EQ(res[11], 0);
+  EXPECT_EQ(res[2], 5) << "a read the kernel took reports its real result";
+  EXPECT_TRUE(res[12] == -EALREADY || res[12] == -ENOENT || res[12] == 0) << res[12];
+  ::close(fd);
+  ::unlink(path);
+}
+
+TEST(AioRing, ADeadlineOnAFileReadThatWinsPostsItsRealResult) {
+  auto ring = make_ring();
+  ASSERT_TRUE(ring);
+  char path[] = "/tmp/ringo-aio-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "hello", 5), 5);
+  char in[16] = {};
+  Sqe rd;
+  rd.opcode = Opcode::read;
+  rd.fd = fd;
+  rd.addr = reinterpret_cast<uintptr_t>(in);
+  rd.len = sizeof in;
+  rd.user_data = 1;
+  rd.deadline = ring->now() + 1s;
+  rd.timeout_user_data = 2;
+  ASSERT_EQ(ring->push({&rd, 1}), 1u);
+  std::vector<Cqe> got = collect(*ring, 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].user_data, 1u);
+  EXPECT_EQ(got[0].res, 5);
+  EXPECT_EQ(got[1].user_data, 2u);
+  EXPECT_EQ(got[1].res, -ECANCELED);
+  ::close(fd);
+  ::unlink(path);
+}
+
+TEST(AioRing, MultishotAcceptLosesNoConnection) {
+  auto ring = make_ring();
+  ASSERT_TRUE(ring);
+  SysCall make_socket{SysOp::socket, -1, AF_INET};
+  const auto listener = static_cast<int32_t>(ring->sys(make_socket));
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  SysCall bind{SysOp::bind, listener, 0, 0, &addr, sizeof addr};
+  SysCall listen{SysOp::listen, listener, 256};
+  SysCall name{SysOp::local_addr, listener, 0, 0, &addr, sizeof addr};
+  ASSERT_EQ(ring->sys(bind), 0);
+  ASSERT_EQ(ring->sys(listen), 0);
+  ASSERT_EQ(ring->sys(name), 0);
+  Sqe acc;
+  acc.opcode = Opcode::accept;
+  acc.fd = listener;
+  acc.ioprio = kAcceptMultishot;
+  acc.user_data = 1;
+  ASSERT_EQ(ring->push({&acc, 1}), 1u);
+  (void)ring->submit_and_wait(0, Duration{0});
+  constexpr int kClients = 150;  // more than one accept batch (64)
+  std::vector<int> clients;
+  for (int i = 0; i < kClients; ++i) {
+    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    clients.push_back(c);
+  }
+  std::vector<Cqe> got = collect(*ring, kClients);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kClients));
+  for (const Cqe& c : got) {
+    EXPECT_GE(c.res, 0);
+    EXPECT_NE(c.flags & kCqeMore, 0u);
+    if (c.res >= 0) ::close(c.res);
+  }
+  Sqe cancel;
+  cancel.opcode = Opcode::async_cancel;
+  cancel.addr = 1;
+  cancel.user_data = 2;
+  ASSERT_EQ(ring->push({&cancel, 1}), 1u);
+  got = collect(*ring, 2);
+  ASSERT_EQ(got.size(), 2u);
+  for (const Cqe& c : got) {
+    if (c.user_data == 1) {
+      EXPECT_EQ(c.res, -ECANCELED);
+      EXPECT_EQ(c.flags & kCqeMore, 0u);
+    } else {
+      EXPECT_EQ(c.res, 0);
+    }
+  }
+  for (int c : clients) ::close(c);
+  ::close(listener);
+}
+
+TEST(AioRing, ExhaustingAioMaxNrNamesTheSysctl) {
+  aio::AioOptions options;
+  options.entries = 1u << 20;  // more events than fs.aio-max-nr allows one context
+  auto setup = aio::AioRing::create(options);
+  ASSERT_EQ(setup.ring, nullptr);
+  EXPECT_EQ(setup.error, std::make_error_code(std::errc::resource_unavailable_try_again));
+  EXPECT_NE(setup.report.find("/proc/sys/fs/aio-max-nr"), std::string::npos) << setup.report;
+  options.entries = 0;
+  EXPECT_EQ(aio::AioRing::create(options).error, errc::invalid_argument);
+}
+
+// ---------------------------------------------------------------- the container
+
+// Refuses io_uring_setup, io_uring_enter and io_uring_register with EPERM, as Docker's
+// default seccomp profile does. Irreversible: only for a forked child.
+bool refuse_io_uring() {
+#if defined(__x86_64__)
+  constexpr uint32_t kArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+  constexpr uint32_t kArch = AUDIT_ARCH_AARCH64;
+#else
+  return false;
+#endif
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 3, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 2, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_register, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return false;
+  return syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0;
+}
+
+Task<int> across_shards() {
+  auto h = spawn_on(1, []() -> Task<int> {
+    co_await sleep(1ms);
+    co_return 42;
+  }());
+  co_return (co_await h.join()).value_or(-1);
+}
+
+// Runs body in a forked child under the filter; returns its exit code (bounded: 60 s).
+int in_container(int (*body)()) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (!refuse_io_uring()) _exit(99);
+    _exit(body());
+  }
+  if (pid < 0) return -1;
+  for (int i = 0; i < 6000; ++i) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    std::this_thread::sleep_for(10ms);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -2;
+}
+
+TEST(AioFallback, AutomaticChoosesAioWhenSeccompRefusesIoUring) {
+  const int code = in_container([] {
+    unsetenv("RINGO_BACKEND");
+    auto rt = Runtime::create({.shards = 2});
+    if (!rt) return 1;
+    if (rt->backend() != Backend::aio) return 2;
+    const std::string& report = rt->backend_report();
+    if (report.find("aio") != 0 || report.find("seccomp") == std::string::npos) {
+      std::fprintf(stderr, "report: %s\n", report.c_str());
+      return 3;
+    }
+    if (rt->block_on(across_shards()).value_or(0) != 42) return 4;
+    return 0;
+  });
+  if (code == 99) GTEST_SKIP() << "cannot install a seccomp filter here";
+  EXPECT_EQ(code, 0);
+}
+
+TEST(AioFallback, ForcedIoUringUnderSeccompIsRefusedNotReplaced) {
+  const int code = in_container([] {
+    setenv("RINGO_BACKEND", "uring", 1);
+    auto rt = Runtime::create({.shards = 1});
+    if (rt) return 1;
+    if (rt.error() != errc::backend_unavailable) return 2;
+    setenv("RINGO_BACKEND", "aio", 1);
+    auto forced = Runtime::create({.shards = 1});
+    if (!forced || forced->backend() != Backend::aio) return 3;
+    return 0;
+  });
+  if (code == 99) GTEST_SKIP() << "cannot install a seccomp filter here";
+  EXPECT_EQ(code, 0);
+}
+
+}  // namespace
+}  // namespace ringo
