@@ -14,8 +14,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <shared_mutex>
+#include <thread>
 
 namespace ringo::aio {
 
@@ -68,6 +70,66 @@ Registry& registry() {
 }
 
 int32_t neg_errno(long r) { return r < 0 ? -errno : static_cast<int32_t>(r); }
+
+// A mailbox entry that is no MSG_RING: a helper's result for op `user_data` (a handle).
+constexpr uint32_t kHelperResult = 1u << 31;
+
+// Runs reads the page cache could not answer at once (RWF_NOWAIT said -EAGAIN), so the
+// shard never waits for the disk. Process-wide, started on first use, at most kMax
+// threads (made as work outgrows the idle ones), never stopped: a thread blocks in a
+// condition variable when idle. The result goes back through the ring's mailbox.
+class Helpers {
+ public:
+  struct Job {
+    int32_t ring_id;
+    uint64_t handle;
+    Sqe sqe;
+    std::atomic<uint32_t>* outstanding;
+  };
+  static Helpers& get() {
+    static Helpers* h = new Helpers;  // never destroyed: threads may run during exit
+    return *h;
+  }
+  void post(const Job& job) {
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(job);
+      if (idle_ == 0 && threads_ < kMax) {
+        ++threads_;
+        std::thread([this] { run(); }).detach();
+      }
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  static constexpr unsigned kMax = 4;
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      ++idle_;
+      cv_.wait(lock, [this] { return !jobs_.empty(); });
+      --idle_;
+      const Job job = jobs_.front();
+      jobs_.pop_front();
+      lock.unlock();
+      const Sqe& s = job.sqe;
+      void* addr = reinterpret_cast<void*>(static_cast<uintptr_t>(s.addr));
+      const long r = s.opcode == Opcode::read ? ::pread(s.fd, addr, s.len, static_cast<off_t>(s.off))
+                                              : ::preadv(s.fd, static_cast<const iovec*>(addr), static_cast<int>(s.len),
+                                                         static_cast<off_t>(s.off));
+      (void)AioRing::send_internal(job.ring_id, job.handle, neg_errno(r), kHelperResult);
+      job.outstanding->fetch_sub(1, std::memory_order_release);
+      job.outstanding->notify_all();
+      lock.lock();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;
+  unsigned idle_ = 0;
+  unsigned threads_ = 0;
+};
 
 // Sockets are driven by readiness: a blocking one would stall the shard in accept/connect.
 void ensure_nonblocking(int fd) {
@@ -134,13 +196,29 @@ AioSetup AioRing::create(const AioOptions& options) {
 }
 
 AioRing::~AioRing() {
+  // Helper reads write into buffers the caller keeps until their CQE: let them finish.
+  for (uint32_t n = helper_jobs_.load(std::memory_order_acquire); n != 0; n = helper_jobs_.load()) {
+    helper_jobs_.wait(n);
+  }
   if (mailbox_) {
     std::unique_lock lock(registry().mu);
     registry().map.erase(efd_);
   }
   // io_destroy cancels what it can (polls) and waits for the rest (file I/O), so no
-  // buffer is written after the ring is gone.
-  if (ctx_ != 0) (void)sys_io_destroy(ctx_);
+  // buffer is written after the ring is gone. It also waits for RCU grace periods: about
+  // 38 ms here, even for an idle context. With nothing in flight no buffer is at stake,
+  // so that wait moves to a throwaway thread and a runtime's shutdown does not pay it.
+  if (ctx_ != 0) {
+    if (aio_in_flight_ == 0) {
+      try {
+        std::thread([ctx = ctx_] { (void)sys_io_destroy(ctx); }).detach();
+      } catch (...) {
+        (void)sys_io_destroy(ctx_);
+      }
+    } else {
+      (void)sys_io_destroy(ctx_);
+    }
+  }
   if (efd_ >= 0) ::close(efd_);
 }
 
@@ -293,6 +371,10 @@ void AioRing::queue_aio(Op* op) {
     case Opcode::writev: cb.aio_lio_opcode = IOCB_CMD_PWRITEV; break;
     default: cb.aio_lio_opcode = (s.len & 1) != 0 ? IOCB_CMD_FDSYNC : IOCB_CMD_FSYNC; break;
   }
+  if (s.opcode == Opcode::read || s.opcode == Opcode::readv) {
+    cb.aio_rw_flags = RWF_NOWAIT;
+    op->nowait = true;
+  }
   if (s.opcode != Opcode::fsync) {
     cb.aio_buf = s.addr;
     cb.aio_nbytes = s.len;
@@ -422,10 +504,18 @@ int32_t AioRing::cancel(Op* op) {
       if (sys_io_cancel(ctx_, &op->cb, &ev) < 0 && errno != EINPROGRESS) return -EALREADY;
       return 0;
     }
+    case Wait::helper:  // a pread in progress: it completes anyway
     case Wait::close:
     case Wait::none: break;
   }
   return -EALREADY;
+}
+
+void AioRing::to_helper(Op* op) {
+  op->wait = Wait::helper;
+  ++helper_reads_;
+  helper_jobs_.fetch_add(1, std::memory_order_relaxed);
+  Helpers::get().post({efd_, (uint64_t{op->gen} << 32) | op->index, op->sqe, &helper_jobs_});
 }
 
 // A cancelled poll on fd completed: closes that waited for it run now.
@@ -493,7 +583,11 @@ void AioRing::flush_aio() {
       to_submit_.erase(to_submit_.begin());
       Op* op = ops_[static_cast<uint32_t>(cb->aio_data)].get();
       op->queued = false;
-      complete(op, -err);
+      if (op->nowait && (err == EOPNOTSUPP || err == EAGAIN)) {
+        to_helper(op);  // this file cannot say "would block": read it off the shard
+      } else {
+        complete(op, -err);
+      }
       continue;
     }
     to_submit_.erase(to_submit_.begin(), to_submit_.begin() + static_cast<std::ptrdiff_t>(taken));
@@ -523,7 +617,11 @@ void AioRing::harvest() {
       if (!op->live || op->gen != gen) continue;
       const auto res = static_cast<int32_t>(ev.res);
       if (op->wait == Wait::aio) {
-        complete(op, res);
+        if (op->nowait && (res == -EAGAIN || res == -EOPNOTSUPP)) {
+          to_helper(op);  // not in the page cache: the disk read runs on a helper
+        } else {
+          complete(op, res);
+        }
       } else if (op->cancel_requested) {
         complete(op, -ECANCELED);
       } else if (op->sqe.opcode == Opcode::poll_add || res < 0) {
@@ -547,10 +645,24 @@ void AioRing::drain_mailbox() {
     got.swap(m.queue);
     m.pending.store(false, std::memory_order_relaxed);
   }
-  ready_.insert(ready_.end(), got.begin(), got.end());
+  for (const Cqe& c : got) {
+    if ((c.flags & kHelperResult) == 0) {
+      ready_.push_back(c);
+      continue;
+    }
+    const auto index = static_cast<uint32_t>(c.user_data);
+    Op* op = index < ops_.size() ? ops_[index].get() : nullptr;
+    if (op != nullptr && op->live && op->gen == static_cast<uint32_t>(c.user_data >> 32) && op->wait == Wait::helper) {
+      complete(op, c.res);
+    }
+  }
 }
 
 int AioRing::send_message(int32_t target, int32_t res, uint64_t user_data) noexcept {
+  return send_internal(target, user_data, res, 0);
+}
+
+int AioRing::send_internal(int32_t target, uint64_t user_data, int32_t res, uint32_t flags) noexcept {
   std::shared_lock lock(registry().mu);
   auto it = registry().map.find(target);
   if (it == registry().map.end()) return -EBADF;
@@ -558,7 +670,7 @@ int AioRing::send_message(int32_t target, int32_t res, uint64_t user_data) noexc
   bool wake;
   {
     std::lock_guard mlock(m.mu);
-    m.queue.push_back(Cqe{user_data, res, 0});
+    m.queue.push_back(Cqe{user_data, res, flags});
     m.pending.store(true, std::memory_order_release);
     wake = m.sleeping;
     m.sleeping = false;

@@ -4,7 +4,10 @@
 //
 // What runs where (docs/backends.md, "AIO"):
 //  - read/write/readv/writev/fsync: IOCB_CMD_PREAD/PWRITE/PREADV/PWRITEV/FSYNC/FDSYNC;
-//    an offset of -1 (the file position) runs the plain syscall inline.
+//    an offset of -1 (the file position) runs the plain syscall inline. Buffered AIO
+//    completes inside io_submit, so reads go with RWF_NOWAIT: one the page cache cannot
+//    answer (-EAGAIN) runs on a small process-wide helper pool instead of stalling the
+//    shard for the disk.
 //  - sockets (accept, connect, recv, send): the non-blocking syscall first, and on EAGAIN
 //    an IOCB_CMD_POLL for readiness, then the syscall again. Multishot accept re-arms its
 //    poll and posts one CQE per connection with kCqeMore until cancelled.
@@ -69,11 +72,16 @@ class AioRing final : public Ring {
   // Delivers a MSG_RING CQE {user_data, res} to the AioRing whose msg_ring_id() is target,
   // from any thread, ring or not. Returns 0, or -EBADF when no AioRing has that id.
   static int send_message(int32_t target, int32_t res, uint64_t user_data) noexcept;
+  // As send_message, with CQE flags (the ring's helpers mark their results this way).
+  static int send_internal(int32_t target, uint64_t user_data, int32_t res, uint32_t flags) noexcept;
+
+  // Reads the page cache could not answer at once, sent to a helper thread so far.
+  uint64_t helper_reads() const noexcept { return helper_reads_; }
 
   struct Mailbox;
 
  private:
-  enum class Wait : uint8_t { none, aio, poll, timer, close };
+  enum class Wait : uint8_t { none, aio, poll, timer, close, helper };
   struct Op {
     iocb cb{};  // its address is the kernel's key for io_cancel: Ops never move
     Sqe sqe;
@@ -84,6 +92,7 @@ class AioRing final : public Ring {
     bool queued = false;            // in to_submit_, not yet given to io_submit
     bool cancel_requested = false;  // a poll we cancelled: its completion means -ECANCELED
     bool connecting = false;        // connect in progress: the poll's answer is SO_ERROR
+    bool nowait = false;            // a read submitted with RWF_NOWAIT: -EAGAIN sends it to a helper
     bool has_deadline = false;
     bool deadline_done = false;  // the deadline's CQE was posted
     std::pair<Instant, uint64_t> timer{};
@@ -107,6 +116,7 @@ class AioRing final : public Ring {
   void accept_loop(Op* op);
   int32_t cancel(Op* op);
   void poll_cancelled(int32_t fd);
+  void to_helper(Op* op);
   void add_timer(Op* op, Instant at, bool deadline);
   void fire_timers();
   void flush_aio();
@@ -136,6 +146,9 @@ class AioRing final : public Ring {
   // listener's port) until the kernel's cancel work ran.
   std::unordered_map<int32_t, uint32_t> cancelling_;
   std::unordered_multimap<int32_t, uint32_t> closes_waiting_;  // fd -> close op index
+  // Reads running on helper threads; the destructor waits for them (their buffers).
+  std::atomic<uint32_t> helper_jobs_{0};
+  uint64_t helper_reads_ = 0;
 };
 
 }  // namespace ringo::aio
