@@ -190,7 +190,7 @@ AioSetup AioRing::create(const AioOptions& options) {
   const bool peek = header->magic == kAioRingMagic;
   setup.report = "aio: io_setup(" + std::to_string(r->aio_capacity_) + "), eventfd completions, " +
                  (peek ? "user-space completion peek" : "no completion peek") +
-                 "; buffered file I/O completes inside io_submit, sockets by IOCB_CMD_POLL";
+                 ", RWF_NOWAIT reads (page-cache misses on helper threads), sockets by IOCB_CMD_POLL";
   setup.ring = std::move(r);
   return setup;
 }
