@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstring>
@@ -68,6 +69,37 @@ TEST(AioRing, AForeignThreadWakesASleepingRing) {
   EXPECT_EQ(c[0].user_data, UserData::make(UdKind::message, 0, 9));
   EXPECT_LT(waited, 5s);
   EXPECT_EQ(aio::AioRing::send_message(-1, 0, 0), -EBADF);
+}
+
+TEST(AioRing, NoWakeUpIsLostBetweenASenderAndASleepingRing) {
+  // Ping-pong: the sender posts the next message as soon as the previous one arrived,
+  // so it often lands while the ring is on its way into ppoll. A lost wake-up shows as a
+  // wait that runs into its timeout.
+  auto ring = make_ring();
+  ASSERT_TRUE(ring);
+  const int32_t id = ring->msg_ring_id();
+  constexpr int kRounds = 2000;
+  std::atomic<int> received{0};
+  std::atomic<bool> stop{false};
+  std::thread sender([&] {
+    for (int i = 0; i < kRounds && !stop.load(); ++i) {
+      while (received.load() < i && !stop.load()) std::this_thread::yield();
+      (void)aio::AioRing::send_message(id, i, UserData::make(UdKind::message, 0, 1));
+    }
+  });
+  int timeouts = 0;
+  Cqe c[4];
+  for (int got = 0; got < kRounds && timeouts == 0;) {
+    const auto start = std::chrono::steady_clock::now();
+    (void)ring->submit_and_wait(1, 1s);
+    const size_t n = ring->reap(c);
+    if (n == 0 && std::chrono::steady_clock::now() - start >= 900ms) ++timeouts;
+    got += static_cast<int>(n);
+    received.store(got);
+  }
+  stop.store(true);
+  sender.join();
+  EXPECT_EQ(timeouts, 0) << "a message sat in the mailbox while the ring slept";
 }
 
 TEST(AioRing, CancellingFileReadsNeverLosesAResult) {

@@ -692,14 +692,16 @@ void AioRing::progress() {
 }
 
 void AioRing::block(Duration wait) {
+  // Reset the eventfd first, then announce the sleep and look once more: a message or a
+  // completion that comes after this look signals the eventfd after the reset, so ppoll
+  // sees it. (Resetting after the announcement could swallow a sender's wake-up.)
+  uint64_t count;
+  (void)!::read(efd_, &count, sizeof count);
   {
     std::lock_guard lock(mailbox_->mu);
     if (!mailbox_->queue.empty()) return;
     mailbox_->sleeping = true;
   }
-  // Reset the eventfd, then look once more: a completion after this look signals it.
-  uint64_t count;
-  (void)!::read(efd_, &count, sizeof count);
   if (!(aio_in_flight_ > 0 && aio_ring_has_events())) {
     pollfd p{efd_, POLLIN, 0};
     if (wait == Duration::max()) {
