@@ -1,7 +1,8 @@
 // Differential conformance: the same sequences of ring operations on real io_uring and on
 // the simulated ring, each checked against the outcomes the real kernel can produce.
 // Known differences are listed in docs/simulation.md ("Conformance"); each one that a
-// case touches says so here.
+// case touches says so here. The AIO ring runs every case with io_uring's expectations;
+// where AIO's outcomes can differ (cancelling in-flight file I/O) aio_test pins them.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
