@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <string>
@@ -269,9 +270,45 @@ TEST(AioRing, MultishotAcceptLosesNoConnection) {
   ::close(listener);
 }
 
-TEST(AioRing, ExhaustingAioMaxNrNamesTheSysctl) {
+TEST(AioRing, PollsBeyondTheContextWaitTheirTurnAndComplete) {
   aio::AioOptions options;
-  options.entries = 1u << 20;  // more events than fs.aio-max-nr allows one context
+  options.entries = 1;  // the context holds 4 ops in flight
+  auto setup = aio::AioRing::create(options);
+  ASSERT_TRUE(setup.ring) << setup.report;
+  Ring& ring = *setup.ring;
+  constexpr int kSockets = 7;
+  int pairs[kSockets][2];
+  char bufs[kSockets][8] = {};
+  for (int i = 0; i < kSockets; ++i) {
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pairs[i]), 0);
+    Sqe rv;
+    rv.opcode = Opcode::recv;
+    rv.fd = pairs[i][0];
+    rv.addr = reinterpret_cast<uintptr_t>(bufs[i]);
+    rv.len = sizeof bufs[i];
+    rv.user_data = 1 + static_cast<uint64_t>(i);
+    ASSERT_EQ(ring.push({&rv, 1}), 1u);
+    (void)ring.submit_and_wait(0, Duration{0});
+  }
+  for (int i = 0; i < kSockets; ++i) ASSERT_EQ(::write(pairs[i][1], "x", 1), 1);
+  std::vector<Cqe> got = collect(ring, kSockets);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kSockets));
+  for (const Cqe& c : got) EXPECT_EQ(c.res, 1) << c.user_data;
+  for (auto& p : pairs) {
+    ::close(p[0]);
+    ::close(p[1]);
+  }
+}
+
+TEST(AioRing, ExhaustingAioMaxNrNamesTheSysctl) {
+  unsigned long max_nr = 0;
+  if (FILE* f = std::fopen("/proc/sys/fs/aio-max-nr", "r")) {
+    if (std::fscanf(f, "%lu", &max_nr) != 1) max_nr = 0;
+    std::fclose(f);
+  }
+  if (max_nr == 0 || max_nr > (1ul << 22)) GTEST_SKIP() << "fs.aio-max-nr unreadable or too large to exceed";
+  aio::AioOptions options;
+  options.entries = static_cast<unsigned>(max_nr / 4 + 1);  // one context asking for more than the limit
   auto setup = aio::AioRing::create(options);
   ASSERT_EQ(setup.ring, nullptr);
   EXPECT_EQ(setup.error, std::make_error_code(std::errc::resource_unavailable_try_again));

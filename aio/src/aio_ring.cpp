@@ -141,14 +141,16 @@ void ensure_nonblocking(int fd) {
 
 AioSetup AioRing::create(const AioOptions& options) {
   AioSetup setup;
-  if (options.entries == 0) {
+  if (options.entries == 0 || options.entries > (1u << 24)) {
     setup.error = make_error_code(errc::invalid_argument);
-    setup.report = "AIO: entries must be > 0";
+    setup.report = "AIO: entries must be in 1..16777216";
     return setup;
   }
   std::unique_ptr<AioRing> r(new AioRing());
   r->entries_ = options.entries;
-  r->aio_capacity_ = options.entries * 2;
+  // Waiting socket ops hold a poll each, so the context is sized for connections, not
+  // for one batch: 4 x entries (1,024 by default) of the system-wide fs.aio-max-nr.
+  r->aio_capacity_ = options.entries * 4;
   long ret = -1;
   for (int retry = 0; retry < 3; ++retry) {
     ret = sys_io_setup(r->aio_capacity_, &r->ctx_);

@@ -43,7 +43,9 @@
 namespace ringo::aio {
 
 struct AioOptions {
-  unsigned entries = 256;  // Sqes push() accepts between two submits; the AIO context holds twice as many
+  // Sqes push() accepts between two submits. The AIO context holds 4x as many ops in
+  // flight: every socket op waiting for readiness holds one (a poll).
+  unsigned entries = 256;
 };
 
 class AioRing;
