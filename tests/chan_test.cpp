@@ -281,6 +281,30 @@ TEST_P(Channels, DisabledCasesTakeNoPart) {
   EXPECT_TRUE(r.has_value());
 }
 
+// Go's non-blocking send and receive work from any shard: send_now / recv_now.
+TEST_P(Channels, NonBlockingSendAndReceiveWorkFromAnyShard) {
+  auto r = run([]() -> Task<void> {
+    auto made = co_await chan_on<int>(1, 1);
+    EXPECT_TRUE(made.has_value());
+    if (!made) co_return;
+    auto& [tx, rx] = *made;
+    EXPECT_EQ(err(rx.try_recv()), errc::wrong_shard);  // the synchronous form stays home-only
+    EXPECT_EQ(err(co_await recv_now(rx)), errc::channel_empty);
+    EXPECT_TRUE((co_await send_now(tx, 1)).has_value());
+    auto full = co_await send_now(tx, 2);
+    EXPECT_TRUE(!full && full.error().error == errc::channel_full && full.error().value == 2);
+    EXPECT_EQ((co_await recv_now(rx)).value_or(0), 1);
+    EXPECT_TRUE(tx.close().has_value());
+    auto closed = co_await send_now(tx, 3);
+    EXPECT_TRUE(!closed && closed.error().error == errc::channel_closed && closed.error().value == 3);
+    EXPECT_EQ(err(co_await recv_now(rx)), errc::channel_closed);
+    auto [here_tx, here_rx] = chan<int>(1).value();
+    EXPECT_TRUE((co_await send_now(here_tx, 4)).has_value());
+    EXPECT_EQ((co_await recv_now(here_rx)).value_or(0), 4);
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
 // A remote send that waits and is then cancelled gets its value back and leaves no
 // waiter at home: the next receive there finds nothing.
 TEST_P(Channels, CancelledRemoteSendHandsValueBackAndLeavesNoWaiter) {
@@ -894,7 +918,7 @@ TEST_P(Channels, SelectsAcrossShardsUnderLoad) {
 
 // The worked example of docs/for-go-programmers.md, as written there.
 Task<int> sum_squares() {
-  auto [tx, rx] = std::move(*ringo::chan<int>(0));
+  auto [tx, rx] = ringo::chan<int>(0).value();
   for (int i = 0; i < 4; ++i) {
     ringo::go([](ringo::Sender<int> out, int i) -> ringo::Task<void> { co_await out.send(i * i); }(tx, i)).detach();
   }
@@ -909,6 +933,26 @@ Task<int> sum_squares() {
 }
 
 TEST_P(Channels, GoGuideExampleSumsSquares) { EXPECT_EQ(run(sum_squares()).value_or(0), 0 + 1 + 4 + 9); }
+
+// The guide's second form, with case bodies.
+Task<int> sum_squares_with_case_bodies() {
+  auto [tx, rx] = ringo::chan<int>(0).value();
+  for (int i = 0; i < 4; ++i) {
+    ringo::go([](ringo::Sender<int> out, int i) -> ringo::Task<void> { co_await out.send(i * i); }(tx, i)).detach();
+  }
+  int sum = 0;
+  for (int i = 0; i < 4; ++i) {
+    auto more =
+        co_await ringo::select(ringo::on_recv(rx, [&](ringo::Result<int> v) { return sum += v.value_or(0), true; }),
+                               ringo::after(1s, [&] { return false; }));
+    if (!more.value_or(false)) co_return -1;  // cancelled, or timed out
+  }
+  co_return sum;
+}
+
+TEST_P(Channels, GoGuideExampleWithCaseBodiesSumsSquares) {
+  EXPECT_EQ(run(sum_squares_with_case_bodies()).value_or(0), 0 + 1 + 4 + 9);
+}
 
 TEST_P(Channels, SelectSendCaseOnClosedChannelHandsValueBack) {
   auto r = run([]() -> Task<void> {

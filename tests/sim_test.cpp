@@ -9,6 +9,7 @@
 #include <set>
 
 #include "ringo/ringo.hpp"
+#include "scoped_env.hpp"
 
 namespace ringo {
 namespace {
@@ -210,6 +211,47 @@ TEST(Simulator, ReplayHintNamesTheSeed) {
   c.seed = 991;
   auto r = sim::run(c, []() -> Task<void> { co_return; });
   EXPECT_EQ(r.replay_hint(), "RINGO_SEED=991");
+}
+
+TEST(SeedFromEnv, ParseSeedTakesWholeDecimalOrHexNumbersOnly) {
+  EXPECT_EQ(sim::parse_seed("0"), 0u);
+  EXPECT_EQ(sim::parse_seed("42"), 42u);
+  EXPECT_EQ(sim::parse_seed("18446744073709551615"), UINT64_MAX);
+  EXPECT_EQ(sim::parse_seed("0x2a"), 42u);
+  EXPECT_EQ(sim::parse_seed("0X2A"), 42u);
+  EXPECT_EQ(sim::parse_seed("0x00ffffffffffffffff"), UINT64_MAX);
+  for (const char* bad : {"", "abc", "12 ", " 12", "-1", "+1", "012", "1e3", "4.0", "0x", "0x-1", "0xg",
+                          "18446744073709551616", "99999999999999999999999", "0x10000000000000000"}) {
+    EXPECT_EQ(sim::parse_seed(bad).error(), errc::invalid_argument) << "'" << bad << "'";
+  }
+}
+
+// A test that silently ran another seed would pass off some other run as the replay.
+TEST(SeedFromEnvDeathTest, AMalformedSeedStopsTheProgram) {
+  for (const char* value : {"abc", "12 ", "", "-1", "99999999999999999999999", "012"}) {
+    testing::ScopedEnv env("RINGO_SEED", value);
+    EXPECT_EXIT(sim::seed_from_env(1), ::testing::ExitedWithCode(2), "RINGO_SEED=\"" + std::string(value) + "\"")
+        << "RINGO_SEED='" << value << "'";
+  }
+}
+
+TEST(SeedFromEnv, ReadsDecimalAndHex) {
+  {
+    testing::ScopedEnv env("RINGO_SEED", nullptr);
+    EXPECT_EQ(sim::seed_from_env(7), 7u);
+  }
+  {
+    testing::ScopedEnv env("RINGO_SEED", "18446744073709551615");
+    EXPECT_EQ(sim::seed_from_env(7), UINT64_MAX);
+  }
+  {
+    testing::ScopedEnv env("RINGO_SEED", "0xFFff");
+    EXPECT_EQ(sim::seed_from_env(7), 0xffffu);
+  }
+  {
+    testing::ScopedEnv env("RINGO_SEED", "0");
+    EXPECT_EQ(sim::seed_from_env(7), 0u);
+  }
 }
 
 // Destroying a simulation (or a sim Runtime) mid-call, without shutdown(), frees the

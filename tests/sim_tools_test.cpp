@@ -1,11 +1,17 @@
 // The simulation tooling: every catalogued bug is found by exploring seeds under both
 // strategies and replays exactly; ringo's own scenarios pass and are deterministic; the
-// trace exports are well formed.
+// trace exports are well formed; the ringo-sim command line refuses what it does not
+// understand and says when it could not write a file.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "cli.hpp"
 #include "ringo/sim/scenario.hpp"
 
 namespace ringo {
@@ -159,6 +165,147 @@ TEST(Scenarios, DeadlockReportNamesWhoAwaitsWhom) {
     return;
   }
   FAIL() << "no deadlock in 20 seeds";
+}
+
+// The ringo-sim command line, run in this process (the shipped scenarios are linked in).
+struct CliRun {
+  int status = -1;
+  std::string out, err;
+};
+
+CliRun ringo_sim(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  std::string program = "ringo-sim";
+  argv.push_back(program.data());
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  CliRun r;
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  r.status = sim::ringo_sim_main(static_cast<int>(argv.size() - 1), argv.data());
+  std::fflush(stdout);
+  std::clearerr(stdout);  // a run that failed to write must not poison the next capture
+  r.err = ::testing::internal::GetCapturedStderr();
+  r.out = ::testing::internal::GetCapturedStdout();
+  return r;
+}
+
+std::string describe(const CliRun& r) {
+  return "status " + std::to_string(r.status) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
+TEST(Cli, NoArgumentsPrintsTheUsage) {
+  auto r = ringo_sim({});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("usage: ringo-sim list"), std::string::npos) << describe(r);
+}
+
+TEST(Cli, BadUsageExitsTwoAndSaysWhat) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"run", "--scenario", "pipeline", "--seed"}, "--seed"},
+      {{"run", "--scenario", "pipeline", "--sead", "5"}, "--sead"},
+      {{"run", "--scenario", "pipeline", "--seed", "5", "stray"}, "stray"},
+      {{"run", "--scenario", "pipeline", "--seed", "5", "--scenario", "echo"}, "--scenario"},
+      {{"run", "--scenario", "pipeline", "--seed", "--check-determinism"}, "--seed"},
+      {{"run", "--scenario", "pipeline", "--seed", "-1"}, "--seed"},
+      {{"run", "--scenario", "pipeline", "--seed", " 5"}, "--seed"},
+      {{"run", "--scenario", "pipeline", "--seed", "5 "}, "--seed"},
+      {{"run", "--scenario", "pipeline", "--seed", ""}, "--seed"},
+      {{"run", "--scenario", "pipeline", "--seed", "99999999999999999999999"}, "--seed"},
+      {{"run", "--scenario", "pipeline", "--seed", "0x1ffffffffffffffff"}, "--seed"},
+      {{"run", "--scenario", "pipeline", "--seed", "5", "--depth", "-3"}, "--depth"},
+      {{"run", "--scenario", "pipeline", "--seed", "5", "--buggify", "10abc"}, "--buggify"},
+      {{"run", "--scenario", "pipeline", "--seed", "5", "--trace-format", "xml", "--trace", "/nonexistent/t"},
+       "--trace-format"},
+      {{"run", "--scenario", "pipeline", "--seed", "5", "--seeds", "1..2"}, "--seeds"},
+      {{"explore", "--scenario", "pipeline", "--seeds", "1..-2"}, "--seeds"},
+      {{"explore", "--scenario", "pipeline", "--seeds", "1..2", "--stop-after", "-1"}, "--stop-after"},
+      {{"explore", "--scenario", "pipeline", "--seeds", "1..2", "--time-budget", "1.5"}, "--time-budget"},
+      {{"explore", "--scenario", "pipeline", "--seeds", "1..2", "--seed", "3"}, "--seed"},
+      {{"list", "extra"}, "extra"},
+      {{"replay"}, "replay"},
+      {{"bogus"}, "bogus"},
+  };
+  for (const auto& [args, named] : cases) {
+    auto r = ringo_sim(args);
+    std::string line;
+    for (const auto& a : args) line += "'" + a + "' ";
+    EXPECT_EQ(r.status, 2) << line << describe(r);
+    EXPECT_NE(r.err.find(named), std::string::npos) << line << describe(r);
+    EXPECT_EQ(r.out.find("pipeline ok"), std::string::npos) << line << "ran anyway";
+  }
+}
+
+TEST(Cli, SeedsAreDecimalOrHex) {
+  auto dec = ringo_sim({"run", "--scenario", "pipeline", "--seed", "26"});
+  auto hex = ringo_sim({"run", "--scenario", "pipeline", "--seed", "0x1a"});
+  EXPECT_EQ(dec.status, 0) << describe(dec);
+  EXPECT_EQ(hex.status, 0) << describe(hex);
+  EXPECT_NE(dec.out.find("seed=26 "), std::string::npos) << describe(dec);
+  EXPECT_EQ(dec.out, hex.out);
+  auto max = ringo_sim({"run", "--scenario", "pipeline", "--seed", "18446744073709551615"});
+  EXPECT_EQ(max.status, 0) << describe(max);
+}
+
+TEST(Cli, TraceWrittenWhereAsked) {
+  const std::string path = ::testing::TempDir() + "ringo_sim_cli_trace.jsonl";
+  std::remove(path.c_str());
+  auto r = ringo_sim({"run", "--scenario", "pipeline", "--seed", "3", "--trace", path, "--trace-format", "jsonl"});
+  EXPECT_EQ(r.status, 0) << describe(r);
+  std::ifstream in(path);
+  std::string first;
+  EXPECT_TRUE(std::getline(in, first));
+  EXPECT_EQ(first.rfind("{\"i\":0,", 0), 0u) << first;
+  std::remove(path.c_str());
+}
+
+TEST(Cli, UnwritableTraceIsAnError) {
+  for (const char* path : {"/nonexistent/dir/t.json", "/dev/full"}) {
+    auto r = ringo_sim({"run", "--scenario", "pipeline", "--seed", "3", "--trace", path});
+    EXPECT_EQ(r.status, 3) << path << " " << describe(r);
+    EXPECT_NE(r.err.find(path), std::string::npos) << describe(r);
+  }
+}
+
+TEST(Cli, UnwritableSaveDirectoryIsAnError) {
+  // Refused before exploring when the directory is not there...
+  auto r = ringo_sim({"explore", "--scenario", "pipeline", "--seeds", "1..2", "--save", "/nonexistent/dir"});
+  EXPECT_EQ(r.status, 3) << describe(r);
+  EXPECT_NE(r.err.find("/nonexistent/dir"), std::string::npos) << describe(r);
+  EXPECT_EQ(r.out.find("explored"), std::string::npos) << describe(r);
+  // ...and a failure that cannot be saved (a directory is in the file's way) is said, and
+  // beats "a run failed".
+  const std::vector<std::string> explore = {"explore",    "--scenario", "lost_wakeup",  "--seeds", "1..20",
+                                            "--strategy", "pct",        "--stop-after", "1"};
+  auto found = ringo_sim(explore);
+  ASSERT_EQ(found.status, 1) << describe(found);
+  const size_t at = found.out.find("FAIL seed=");
+  ASSERT_NE(at, std::string::npos);
+  const std::string seed = found.out.substr(at + 10, found.out.find(':', at) - at - 10);
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "ringo_sim_cli_blocked";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / ("lost_wakeup-" + seed + ".failure"));
+  auto args = explore;
+  args.insert(args.end(), {"--save", dir.string()});
+  auto blocked = ringo_sim(args);
+  EXPECT_EQ(blocked.status, 3) << describe(blocked);
+  EXPECT_NE(blocked.out.find("FAIL seed=" + seed), std::string::npos) << describe(blocked);
+  EXPECT_NE(blocked.err.find("lost_wakeup-" + seed + ".failure"), std::string::npos) << describe(blocked);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, SavedFailureReplays) {
+  const std::string dir = ::testing::TempDir();
+  auto r = ringo_sim({"explore", "--scenario", "lost_wakeup", "--seeds", "1..20", "--strategy", "pct", "--stop-after",
+                      "1", "--save", dir});
+  ASSERT_EQ(r.status, 1) << describe(r);
+  const size_t at = r.out.find("saved ");
+  ASSERT_NE(at, std::string::npos) << describe(r);
+  const std::string file = r.out.substr(at + 6, r.out.find('\n', at) - at - 6);
+  auto again = ringo_sim({"replay", file});
+  EXPECT_EQ(again.status, 1) << describe(again);
+  EXPECT_NE(again.out.find("lost_wakeup FAILED"), std::string::npos) << describe(again);
+  std::remove(file.c_str());
 }
 
 }  // namespace

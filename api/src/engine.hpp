@@ -28,13 +28,26 @@ class Engine {
   virtual ~Engine() = default;
   virtual Backend backend() const noexcept = 0;
   virtual uint32_t shard_count() const noexcept = 0;
-  virtual const std::string& report() const noexcept = 0;
+  // The probe's report (each engine writes report_), then the seed Runtime::create chose.
+  const std::string& report() const noexcept { return report_; }
+  uint64_t seed() const noexcept { return seed_; }
+  void set_seed(uint64_t seed, const std::string& origin) {
+    seed_ = seed;
+    report_ += (report_.empty() ? "" : "; ") + ("seed " + std::to_string(seed)) + " (" + origin + ")";
+  }
   virtual Result<void> drive(Task<void> main) = 0;
   virtual RuntimeStats stats() const = 0;
   virtual uint64_t trace_hash() const noexcept { return 0; }
   virtual ShutdownReport shutdown() = 0;
+
+ protected:
+  std::string report_;
+
+ private:
+  uint64_t seed_ = 0;
 };
 
+// Both take a config whose seed is set (Runtime::create chose it).
 Result<std::unique_ptr<Engine>> make_sim_engine(const RuntimeConfig& config);
 Result<std::unique_ptr<Engine>> make_uring_engine(const RuntimeConfig& config, std::string& why);
 Result<std::unique_ptr<Engine>> make_aio_engine(const RuntimeConfig& config, std::string& why, std::string note = {});

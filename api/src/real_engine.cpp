@@ -108,7 +108,7 @@ class RealEngine final : public Engine {
         ShardConfig sc;
         sc.run_budget = config_.run_budget;
         sc.max_routines = config_.max_routines_per_shard;
-        sc.seed = config_.seed;
+        sc.seed = config_.seed.value_or(1);
         shards_[i] = std::make_unique<Shard>(group_, i, *rings_[i], sc);
       }
       owner_ = this_thread_token();
@@ -128,7 +128,6 @@ class RealEngine final : public Engine {
 
   Backend backend() const noexcept override { return backend_.backend; }
   uint32_t shard_count() const noexcept override { return config_.shards; }
-  const std::string& report() const noexcept override { return report_; }
 
   Result<void> drive(Task<void> main) override {
     if (stopped_) return fail(errc::shard_stopped);
@@ -351,7 +350,6 @@ class RealEngine final : public Engine {
   std::atomic<size_t> cancelled_[64]{};
   mutable std::mutex snapshot_mutex_;
   std::vector<ShardStats> snapshots_;
-  std::string report_;
   uint64_t owner_ = 0;  // this_thread_token() of the thread that created the runtime
   bool stopped_ = false;
 };

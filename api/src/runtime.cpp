@@ -1,10 +1,14 @@
 #include "ringo/runtime.hpp"
 
+#include <sys/random.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "engine.hpp"
+#include "ringo/sim/simulation.hpp"
 
 namespace ringo {
 
@@ -18,13 +22,15 @@ const char* backend_name(Backend b) noexcept {
   return "unknown";
 }
 
-Backend backend_from_env(Backend fallback) {
+Result<Backend> backend_from_env(Backend fallback, std::string& why) {
   const char* v = std::getenv("RINGO_BACKEND");
   if (v == nullptr) return fallback;
   if (std::strcmp(v, "uring") == 0) return Backend::uring;
   if (std::strcmp(v, "sim") == 0) return Backend::sim;
   if (std::strcmp(v, "aio") == 0) return Backend::aio;
-  return fallback;
+  why = std::string("RINGO_BACKEND=\"") + v +
+        "\" names no backend: use uring, sim or aio, or leave it unset for io_uring (AIO where io_uring is refused)";
+  return fail(errc::invalid_argument);
 }
 
 std::string ShutdownReport::summary() const {
@@ -33,22 +39,69 @@ std::string ShutdownReport::summary() const {
          std::to_string(routines_abandoned) + " routines and " + std::to_string(ops_abandoned) + " ops";
 }
 
+namespace {
+
+std::string check_config(const RuntimeConfig& c) {
+  if (c.shards == 0 || c.shards > 32767) return "RuntimeConfig::shards must be 1..32767";
+  if (c.ring_entries == 0) return "RuntimeConfig::ring_entries must be positive";
+  if (c.run_budget == 0) return "RuntimeConfig::run_budget must be positive";
+  return "";
+}
+
+// A real backend's default seed. The one randomness source in api/ (core/ has none): Go's
+// select is not reproducible across runs, and a fixed default would make every process
+// take the same "random" choices. 8 bytes never block once the pool is initialised.
+Result<uint64_t> os_seed(std::string& why) {
+  uint64_t seed = 0;
+  for (;;) {
+    const ssize_t got = getrandom(&seed, sizeof seed, 0);
+    if (got == static_cast<ssize_t>(sizeof seed)) return seed;
+    if (got < 0 && errno != EINTR) break;
+  }
+  why = std::string("getrandom failed, no seed for the shards: ") + std::strerror(errno);
+  return fail(errc::backend_unavailable);
+}
+
+struct Seed {
+  uint64_t value = 0;
+  std::string origin;  // for backend_report()
+};
+
+// RINGO_SEED, else the config's seed, else the backend's default.
+Result<Seed> choose_seed(const RuntimeConfig& config, Backend backend, std::string& why) {
+  auto env = sim::env_seed(why);
+  if (!env) return std::unexpected(env.error());
+  if (*env) return Seed{**env, "from RINGO_SEED"};
+  if (config.seed) return Seed{*config.seed, "from RuntimeConfig::seed"};
+  if (backend == Backend::sim) return Seed{1, "the simulator's default"};
+  auto drawn = os_seed(why);
+  if (!drawn) return std::unexpected(drawn.error());
+  return Seed{*drawn, "from the OS; set RuntimeConfig::seed or RINGO_SEED=" + std::to_string(*drawn) +
+                          " to repeat select's choices"};
+}
+
+}  // namespace
+
 Result<Runtime> Runtime::create(RuntimeConfig config) {
-  if (config.shards == 0 || config.shards > 32767 || config.ring_entries == 0 || config.run_budget == 0) {
-    return fail(errc::invalid_argument);
-  }
-  Backend backend = config.backend;
-  // Automatic with nothing forced: io_uring, else AIO when io_uring is absent or refused.
-  const bool may_fall_back =
-      backend == Backend::automatic && backend_from_env(Backend::automatic) == Backend::automatic;
-  if (backend == Backend::automatic) backend = backend_from_env(Backend::uring);
-  if (backend == Backend::sim) {
-    auto engine = make_sim_engine(config);
-    if (!engine) return std::unexpected(engine.error());
-    return Runtime(std::move(*engine));
-  }
   std::string why;
-  auto engine = backend == Backend::aio ? make_aio_engine(config, why) : make_uring_engine(config, why);
+  auto rt = create(std::move(config), why);
+  if (!rt) std::fprintf(stderr, "ringo: %s\n", why.empty() ? rt.error().message().c_str() : why.c_str());
+  return rt;
+}
+
+Result<Runtime> Runtime::create(RuntimeConfig config, std::string& why) {
+  if (why = check_config(config); !why.empty()) return fail(errc::invalid_argument);
+  Result<Backend> backend = config.backend;
+  if (config.backend == Backend::automatic) backend = backend_from_env(Backend::uring, why);
+  if (!backend) return std::unexpected(backend.error());
+  auto seed = choose_seed(config, *backend, why);
+  if (!seed) return std::unexpected(seed.error());
+  config.seed = seed->value;
+  // Automatic with nothing forced: io_uring, else AIO when io_uring is absent or refused.
+  const bool may_fall_back = config.backend == Backend::automatic && std::getenv("RINGO_BACKEND") == nullptr;
+  auto engine = *backend == Backend::sim   ? make_sim_engine(config)
+                : *backend == Backend::aio ? make_aio_engine(config, why)
+                                           : make_uring_engine(config, why);
   if (!engine && may_fall_back && engine.error() == make_error_code(errc::backend_unavailable)) {
     // Only absence or refusal (ENOSYS, EPERM/EACCES, a missing opcode) falls back; a
     // transient or resource error (EAGAIN, ENOMEM) is reported as itself.
@@ -56,10 +109,8 @@ Result<Runtime> Runtime::create(RuntimeConfig config) {
     engine = make_aio_engine(config, aio_why, "io_uring not used: " + why);
     if (!engine) why += "; AIO: " + aio_why;
   }
-  if (!engine) {
-    std::fprintf(stderr, "ringo: %s\n", why.c_str());
-    return std::unexpected(engine.error());
-  }
+  if (!engine) return std::unexpected(engine.error());
+  (*engine)->set_seed(seed->value, seed->origin);
   return Runtime(std::move(*engine));
 }
 
@@ -79,6 +130,7 @@ const std::string& Runtime::backend_report() const noexcept {
   static const std::string moved_from = "moved-from Runtime";
   return engine_ ? engine_->report() : moved_from;
 }
+uint64_t Runtime::seed() const noexcept { return engine_ ? engine_->seed() : 0; }
 RuntimeStats Runtime::stats() const { return engine_ ? engine_->stats() : RuntimeStats{}; }
 uint64_t Runtime::trace_hash() const noexcept { return engine_ ? engine_->trace_hash() : 0; }
 ShutdownReport Runtime::shutdown() { return engine_ ? engine_->shutdown() : ShutdownReport{}; }

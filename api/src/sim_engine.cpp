@@ -9,7 +9,7 @@ namespace {
 class SimEngine final : public Engine {
  public:
   explicit SimEngine(const sim::SimConfig& config) : sim_(config) {
-    report_ = "simulator: seed " + std::to_string(config.seed) + ", " + std::to_string(config.shards) + " shards";
+    report_ = "simulator: " + std::to_string(config.shards) + " shards";
   }
   // Like the real engine: a runtime dropped without shutdown() cancels and drains first.
   // The simulator has no thread of its own, so any thread may do it.
@@ -19,7 +19,6 @@ class SimEngine final : public Engine {
   }
   Backend backend() const noexcept override { return Backend::sim; }
   uint32_t shard_count() const noexcept override { return sim_.shard_count(); }
-  const std::string& report() const noexcept override { return report_; }
 
   Result<void> drive(Task<void> main) override {
     // Inside a routine (of this or any runtime) a nested drive would block that routine's
@@ -61,14 +60,13 @@ class SimEngine final : public Engine {
   const ShardGroup& group() noexcept { return sim_.shard(0).group(); }
 
   sim::Simulation sim_;
-  std::string report_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Engine>> make_sim_engine(const RuntimeConfig& config) {
   sim::SimConfig sc;
-  sc.seed = config.seed;
+  sc.seed = config.seed.value_or(1);
   sc.shards = config.shards;
   sc.faults = config.faults;
   sc.keep_trace = config.keep_trace;

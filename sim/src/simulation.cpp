@@ -1,6 +1,7 @@
 #include "ringo/sim/simulation.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -238,12 +239,41 @@ Report run(const SimConfig& config, const std::function<Task<void>()>& main_fn) 
   return sim.run(main_fn());
 }
 
-uint64_t seed_from_env(uint64_t fallback) {
+Result<uint64_t> parse_seed(std::string_view text) {
+  int base = 10;
+  if (text.starts_with("0x") || text.starts_with("0X")) {
+    base = 16;
+    text.remove_prefix(2);
+  } else if (text.size() > 1 && text[0] == '0') {
+    return fail(errc::invalid_argument);  // octal to strtoull, decimal to a reader: refuse
+  }
+  uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [at, ec] = std::from_chars(text.data(), end, value, base);
+  if (text.empty() || ec != std::errc{} || at != end) return fail(errc::invalid_argument);
+  return value;
+}
+
+Result<std::optional<uint64_t>> env_seed(std::string& why) {
   const char* text = std::getenv("RINGO_SEED");
-  if (text == nullptr || *text == '\0') return fallback;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(text, &end, 0);
-  return (end != nullptr && *end == '\0') ? v : fallback;
+  if (text == nullptr) return std::nullopt;
+  auto seed = parse_seed(text);
+  if (!seed) {
+    why = std::string("RINGO_SEED=\"") + text +
+          "\" is not a seed: want a decimal or 0x-hex integer below 2^64, with no sign, space or leading zero";
+    return std::unexpected(seed.error());
+  }
+  return *seed;
+}
+
+uint64_t seed_from_env(uint64_t fallback) {
+  std::string why;
+  auto seed = env_seed(why);
+  if (!seed) {
+    std::fprintf(stderr, "ringo: %s\n", why.c_str());
+    std::exit(2);
+  }
+  return seed->value_or(fallback);
 }
 
 }  // namespace ringo::sim

@@ -2,12 +2,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ringo/sim/scenario.hpp"
@@ -15,9 +19,15 @@
 namespace ringo::sim {
 namespace {
 
+// Exit statuses (cli.hpp).
+constexpr int kPassed = 0;
+constexpr int kFailed = 1;
+constexpr int kUsage = 2;
+constexpr int kUnwritten = 3;
+
 struct Args {
   std::string command;
-  std::map<std::string, std::string> flags;  // --name value (or "1" for switches)
+  std::map<std::string, std::string> flags;  // --name value (or "1" for the switch)
   std::vector<std::string> positional;
   bool has(const std::string& k) const { return flags.count(k) != 0; }
   std::string get(const std::string& k, const std::string& fallback = "") const {
@@ -26,7 +36,7 @@ struct Args {
   }
 };
 
-int usage(const char* why) {
+int usage(const std::string& why) {
   std::fprintf(
       stderr,
       "ringo-sim: %s\n"
@@ -35,30 +45,70 @@ int usage(const char* why) {
       "                     [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]\n"
       "       ringo-sim explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D] [--buggify PPM]\n"
       "                     [--time-budget SECONDS] [--stop-after N] [--save DIR] [--check-determinism]\n"
-      "       ringo-sim replay FILE [--trace FILE] [--trace-format jsonl|chrome]\n",
-      why);
-  return 2;
+      "       ringo-sim replay FILE [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]\n"
+      "numbers are decimal or 0x-hex, without sign, space or leading zero\n",
+      why.c_str());
+  return kUsage;
 }
 
-Args parse(int argc, char** argv) {
-  Args a;
-  if (argc > 1) a.command = argv[1];
+// The flags each command takes. Every flag wants a value but --check-determinism, and a
+// flag that is not here is an error: a misspelt --seed must not run seed 1.
+const std::map<std::string, std::vector<std::string>> kFlags = {
+    {"list", {}},
+    {"run",
+     {"scenario", "seed", "faults", "strategy", "depth", "buggify", "trace", "trace-format", "check-determinism"}},
+    {"explore",
+     {"scenario", "seeds", "faults", "strategy", "depth", "buggify", "time-budget", "stop-after", "save",
+      "check-determinism"}},
+    {"replay", {"trace", "trace-format", "check-determinism"}},
+};
+
+// Fills a from argv; returns what is wrong with the command line, or "".
+std::string parse(int argc, char** argv, Args& a) {
+  if (argc < 2) return "no command";
+  a.command = argv[1];
+  const auto known = kFlags.find(a.command);
+  if (known == kFlags.end()) return "unknown command \"" + a.command + "\"";
   for (int i = 2; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s.rfind("--", 0) == 0) {
-      const bool is_switch = s == "--check-determinism";
-      a.flags[s.substr(2)] = is_switch || i + 1 >= argc ? "1" : argv[++i];
-    } else {
+    const std::string s = argv[i];
+    if (!s.starts_with("--")) {
       a.positional.push_back(s);
+      continue;
+    }
+    const std::string name = s.substr(2);
+    if (std::find(known->second.begin(), known->second.end(), name) == known->second.end()) {
+      return "unknown flag " + s + " for " + a.command;
+    }
+    if (a.has(name)) return s + " given twice";
+    if (name == "check-determinism") {
+      a.flags[name] = "1";
+    } else if (i + 1 >= argc || std::string_view(argv[i + 1]).starts_with("--")) {
+      return s + " wants a value";
+    } else {
+      a.flags[name] = argv[++i];
     }
   }
-  return a;
+  const size_t files = a.command == "replay" ? 1 : 0;
+  if (a.positional.size() < files) return "replay wants a failure file";
+  if (a.positional.size() > files) return "unexpected argument \"" + a.positional[files] + "\"";
+  return "";
 }
 
+// The whole text as a number, as strictly as a seed (parse_seed): no sign, no trailing
+// text, no overflow.
 bool parse_u64(const std::string& text, uint64_t& out) {
-  char* end = nullptr;
-  out = std::strtoull(text.c_str(), &end, 0);
-  return !text.empty() && end != nullptr && *end == '\0';
+  auto v = parse_seed(text);
+  if (v) out = *v;
+  return v.has_value();
+}
+
+// --name into out when given, within lo..hi; returns an error text or "".
+std::string number_flag(const Args& a, const std::string& name, uint64_t lo, uint64_t hi, uint64_t& out) {
+  if (!a.has(name)) return "";
+  const std::string text = a.get(name);
+  if (parse_u64(text, out) && out >= lo && out <= hi) return "";
+  return "bad --" + name + " \"" + text + "\": want a whole number from " + std::to_string(lo) + " to " +
+         std::to_string(hi);
 }
 
 // Fills options from flags; returns an error text or "".
@@ -66,24 +116,46 @@ std::string options_from(const Args& a, RunOptions& o) {
   o.faults = a.get("faults", "none");
   if (FaultConfig f; !FaultConfig::parse(o.faults, 0, f)) return "unknown --faults " + o.faults;
   if (!parse_strategy(a.get("strategy", "random"), o.strategy)) return "unknown --strategy";
-  uint64_t depth = 3;
-  if (a.has("depth") && (!parse_u64(a.get("depth"), depth) || depth == 0 || depth > 64)) return "bad --depth";
+  uint64_t depth = 3, buggify = 0;
+  if (std::string e = number_flag(a, "depth", 1, 64, depth); !e.empty()) return e;
+  if (std::string e = number_flag(a, "buggify", 0, 1000000, buggify); !e.empty()) return e + " (ppm)";
   o.pct_depth = static_cast<uint32_t>(depth);
-  uint64_t buggify = 0;
-  if (a.has("buggify") && (!parse_u64(a.get("buggify"), buggify) || buggify > 1000000)) return "bad --buggify (ppm)";
   o.buggify_ppm = static_cast<uint32_t>(buggify);
   return "";
 }
 
-void write_trace(const Args& a, const Report& report) {
+// Says on stderr that path could not be written, with the system's reason when it gave one.
+void cannot_write(const std::string& what, const std::string& path) {
+  std::fprintf(stderr, "ringo-sim: cannot write %s %s%s%s\n", what.c_str(), path.c_str(), errno != 0 ? ": " : "",
+               errno != 0 ? std::strerror(errno) : "");
+}
+
+// Opened before the run, so a bad path costs nothing.
+bool open_output(const std::string& what, const std::string& path, std::ofstream& out) {
+  errno = 0;
+  out.open(path);
+  if (!out) cannot_write(what, path);
+  return static_cast<bool>(out);
+}
+
+// Closes out and says whether everything written to it reached the file.
+bool close_output(const std::string& what, const std::string& path, std::ofstream& out) {
+  errno = 0;
+  out.close();
+  if (!out) cannot_write(what, path);
+  return static_cast<bool>(out);
+}
+
+bool write_trace(const Args& a, const Report& report, std::ofstream& out) {
   const std::string path = a.get("trace");
-  std::ofstream out(path);
   if (a.get("trace-format", "chrome") == "jsonl") {
     write_trace_jsonl(report.trace, out);
   } else {
     write_trace_chrome(report.trace, out);
   }
+  if (!close_output("the trace to", path, out)) return false;
   std::printf("trace: %zu events -> %s\n", report.trace.size(), path.c_str());
+  return true;
 }
 
 // Runs the seed twice and compares the traces; prints the first divergence.
@@ -101,24 +173,37 @@ bool deterministic(const Scenario& s, RunOptions o) {
   return false;
 }
 
-void save_failure(const std::string& dir, const Scenario& s, const RunOptions& o, const ScenarioResult& r) {
+bool save_failure(const std::string& dir, const Scenario& s, const RunOptions& o, const ScenarioResult& r) {
   const std::string path = dir + "/" + s.name + "-" + std::to_string(o.seed) + ".failure";
-  std::ofstream out(path);
+  std::ofstream out;
+  if (!open_output("the failure to", path, out)) return false;
   out << "scenario=" << s.name << "\nseed=" << o.seed << "\nfaults=" << o.faults
       << "\nstrategy=" << strategy_name(o.strategy) << "\ndepth=" << o.pct_depth << "\nbuggify=" << o.buggify_ppm
       << "\n# " << r.why << "\n";
+  if (!close_output("the failure to", path, out)) return false;
   std::printf("  saved %s\n", path.c_str());
+  return true;
+}
+
+// --save's directory, checked before exploring for minutes.
+bool writable_directory(const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec) && access(dir.c_str(), W_OK) == 0) return true;
+  std::fprintf(stderr, "ringo-sim: --save %s: not a writable directory\n", dir.c_str());
+  return false;
 }
 
 int run_one(const Args& a, const Scenario& s, RunOptions o, const char* program) {
+  std::ofstream trace;
+  if (a.has("trace") && !open_output("the trace to", a.get("trace"), trace)) return kUnwritten;
   o.keep_trace = a.has("trace");
   auto r = run_scenario(s, o);
   if (!r) return usage("bad options");
   std::printf("%s %s: %s\n", s.name.c_str(), r->failed() ? "FAILED" : "ok", r->report.summary().c_str());
   if (r->failed()) std::printf("  %s\n  replay: %s\n", r->why.c_str(), replay_command(program, s, o).c_str());
-  if (a.has("trace")) write_trace(a, r->report);
-  if (a.has("check-determinism") && !deterministic(s, o)) return 1;
-  return r->failed() ? 1 : 0;
+  const bool wrote = !a.has("trace") || write_trace(a, r->report, trace);
+  const bool failed = r->failed() || (a.has("check-determinism") && !deterministic(s, o));
+  return !wrote ? kUnwritten : failed ? kFailed : kPassed;
 }
 
 int explore(const Args& a, const Scenario& s, RunOptions o, const char* program) {
@@ -127,14 +212,15 @@ int explore(const Args& a, const Scenario& s, RunOptions o, const char* program)
   uint64_t first = 0, last = 0;
   if (dots == std::string::npos || !parse_u64(range.substr(0, dots), first) ||
       !parse_u64(range.substr(dots + 2), last) || last < first) {
-    return usage("--seeds wants A..B");
+    return usage("bad --seeds \"" + range + "\": want A..B with A <= B");
   }
   uint64_t budget_s = 0, stop_after = 0;
-  if (a.has("time-budget") && !parse_u64(a.get("time-budget"), budget_s)) return usage("bad --time-budget");
-  if (a.has("stop-after") && !parse_u64(a.get("stop-after"), stop_after)) return usage("bad --stop-after");
+  if (std::string e = number_flag(a, "time-budget", 0, UINT64_MAX, budget_s); !e.empty()) return usage(e);
+  if (std::string e = number_flag(a, "stop-after", 0, UINT64_MAX, stop_after); !e.empty()) return usage(e);
+  if (a.has("save") && !writable_directory(a.get("save"))) return kUnwritten;
   const bool check_det = a.has("check-determinism");
   const auto start = std::chrono::steady_clock::now();
-  uint64_t done = 0, failures = 0, nondeterministic = 0;
+  uint64_t done = 0, failures = 0, nondeterministic = 0, unsaved = 0;
   for (uint64_t seed = first; seed <= last; ++seed) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (budget_s > 0 && elapsed >= static_cast<double>(budget_s)) break;
@@ -147,7 +233,7 @@ int explore(const Args& a, const Scenario& s, RunOptions o, const char* program)
       if (isatty(2)) std::fprintf(stderr, "\r\033[K");
       std::printf("FAIL seed=%llu: %s\n  replay: %s\n", static_cast<unsigned long long>(seed), r->why.c_str(),
                   replay_command(program, s, o).c_str());
-      if (a.has("save")) save_failure(a.get("save"), s, o, *r);
+      if (a.has("save") && !save_failure(a.get("save"), s, o, *r)) ++unsaved;
       std::fflush(stdout);
     }
     if (check_det && !deterministic(s, o)) ++nondeterministic;
@@ -157,6 +243,7 @@ int explore(const Args& a, const Scenario& s, RunOptions o, const char* program)
                    static_cast<unsigned long long>(failures));
     }
     if (stop_after > 0 && failures >= stop_after) break;
+    if (seed == last) break;  // last may be UINT64_MAX
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (isatty(2)) std::fprintf(stderr, "\r\033[K");
@@ -165,13 +252,13 @@ int explore(const Args& a, const Scenario& s, RunOptions o, const char* program)
               static_cast<double>(done) / (elapsed + 1e-9), static_cast<unsigned long long>(failures),
               check_det ? (", " + std::to_string(nondeterministic) + " nondeterministic").c_str() : "",
               strategy_name(o.strategy), o.faults.c_str());
-  return failures > 0 || nondeterministic > 0 ? 1 : 0;
+  if (unsaved > 0) return kUnwritten;
+  return failures > 0 || nondeterministic > 0 ? kFailed : kPassed;
 }
 
 int replay(const Args& a, const char* program) {
-  if (a.positional.empty()) return usage("replay wants a failure file");
   std::ifstream in(a.positional[0]);
-  if (!in) return usage("cannot read the failure file");
+  if (!in) return usage("cannot read the failure file " + a.positional[0]);
   Args saved;
   for (std::string line; std::getline(in, line);) {
     const size_t eq = line.find('=');
@@ -181,34 +268,45 @@ int replay(const Args& a, const char* program) {
   const Scenario* s = find_scenario(saved.get("scenario"));
   if (s == nullptr) return usage("the failure file names no known scenario");
   RunOptions o;
-  if (std::string e = options_from(saved, o); !e.empty()) return usage(e.c_str());
+  if (std::string e = options_from(saved, o); !e.empty()) return usage(e);
   if (!parse_u64(saved.get("seed"), o.seed)) return usage("the failure file has no seed");
-  Args merged = a;
-  return run_one(merged, *s, o, program);
+  return run_one(a, *s, o, program);
+}
+
+int dispatch(const Args& a, const char* program) {
+  if (const std::string f = a.get("trace-format", "chrome"); f != "chrome" && f != "jsonl") {
+    return usage("unknown --trace-format " + f + " (jsonl or chrome)");
+  }
+  if (a.command == "list") {
+    for (const Scenario* s : scenarios()) {
+      std::printf("%-28s %u shards  %s\n", s->name.c_str(), s->shards, s->description.c_str());
+    }
+    return kPassed;
+  }
+  if (a.command == "replay") return replay(a, program);
+  const Scenario* s = find_scenario(a.get("scenario"));
+  if (s == nullptr) return usage("unknown --scenario \"" + a.get("scenario") + "\" (see `list`)");
+  RunOptions o;
+  if (std::string e = options_from(a, o); !e.empty()) return usage(e);
+  if (a.command == "explore") return explore(a, *s, o, program);
+  if (!parse_u64(a.get("seed", "1"), o.seed)) {
+    return usage("bad --seed \"" + a.get("seed") + "\": want a whole number below 2^64");
+  }
+  return run_one(a, *s, o, program);
 }
 
 }  // namespace
 
 int ringo_sim_main(int argc, char** argv) {
-  const Args a = parse(argc, argv);
-  const char* program = argc > 0 ? argv[0] : "ringo-sim";
-  if (a.command == "list") {
-    for (const Scenario* s : scenarios()) {
-      std::printf("%-28s %u shards  %s\n", s->name.c_str(), s->shards, s->description.c_str());
-    }
-    return 0;
+  Args a;
+  if (std::string e = parse(argc, argv, a); !e.empty()) return usage(e);
+  int status = dispatch(a, argc > 0 ? argv[0] : "ringo-sim");
+  // Results that never reached stdout (a full disk, a closed pipe) are no results.
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "ringo-sim: writing to stdout failed\n");
+    status = kUnwritten;
   }
-  if (a.command == "replay") return replay(a, program);
-  if (a.command != "run" && a.command != "explore") return usage("unknown command");
-  const Scenario* s = find_scenario(a.get("scenario"));
-  if (s == nullptr) return usage("unknown --scenario (see `list`)");
-  RunOptions o;
-  if (std::string e = options_from(a, o); !e.empty()) return usage(e.c_str());
-  if (a.command == "run") {
-    if (!parse_u64(a.get("seed", "1"), o.seed)) return usage("bad --seed");
-    return run_one(a, *s, o, program);
-  }
-  return explore(a, *s, o, program);
+  return status;
 }
 
 }  // namespace ringo::sim

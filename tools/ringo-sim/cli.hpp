@@ -6,10 +6,17 @@
 //       [--depth D] [--buggify PPM] [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]
 //   explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D] [--buggify PPM]
 //       [--time-budget SECONDS] [--stop-after N] [--save DIR] [--check-determinism]
-//   replay FILE [--trace FILE] [--trace-format jsonl|chrome]
+//   replay FILE [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]
+//
+// Numbers (seeds included) are decimal or 0x-hex, whole, without sign or leading zero. An
+// unknown command or flag, a flag without its value, a stray argument or a malformed
+// number is bad usage: nothing runs.
 //
 // Exit status: 0 when every run passed, 1 when a run failed (or a determinism check
-// found a divergence), 2 for bad usage.
+// found a divergence), 2 for bad usage, 3 when an output could not be written (--trace,
+// --save, stdout; checked after closing, and before running where it can be: a path that
+// cannot be opened, a --save that is not a writable directory). 3 wins over 1: the
+// failing seeds are still printed.
 #pragma once
 
 namespace ringo::sim {

@@ -10,15 +10,26 @@
 // shards run inside block_on() on the calling thread, and the seed decides every
 // interleaving.
 //
-// Errors: create() returns errc::backend_unavailable (with Runtime::backend_report()
-// saying why) when the backend cannot run here, errc::invalid_argument for a bad config.
-// block_on() returns the task's Result, errc::wrong_thread off the owner thread (real
-// backend), errc::nested_block_on when called from inside a routine of this or any other
-// runtime (it would block that routine's shard, or re-enter it), errc::shard_stopped after
-// shutdown() or on a moved-from Runtime, errc::deadlock (simulator) when every routine is
-// blocked, errc::routine_panicked if the task threw. shutdown() reports errc::wrong_thread
-// off the owner thread and errc::nested_block_on from one of the runtime's own routines,
-// and then does nothing.
+// The environment: RINGO_BACKEND=uring|sim|aio picks the backend when the config leaves it
+// automatic; RINGO_SEED=<n> (decimal or 0x-hex) overrides RuntimeConfig::seed on every
+// backend, so the simulator's "replay with RINGO_SEED=<n>" re-runs that run. Any other
+// value of either is an error, never a silent default.
+//
+// The seed: the simulator runs RuntimeConfig::seed (default 1). A real backend with no
+// seed set draws one from the OS (getrandom), so select's random choices differ from run
+// to run as they do in Go; backend_report() and seed() say which seed ran, and setting it
+// repeats those choices (not the threads' timing).
+//
+// Errors: create() returns errc::backend_unavailable when the backend cannot run here
+// (automatic: neither io_uring nor AIO), errc::invalid_argument for a bad config or
+// a bad RINGO_BACKEND or RINGO_SEED. It says why on stderr, or in `why` for the overload
+// that takes it. block_on() returns the task's Result, errc::wrong_thread off the owner
+// thread (real backend), errc::nested_block_on when called from inside a routine of this or
+// any other runtime (it would block that routine's shard, or re-enter it),
+// errc::shard_stopped after shutdown() or on a moved-from Runtime, errc::deadlock
+// (simulator) when every routine is blocked, errc::routine_panicked if the task threw.
+// shutdown() reports errc::wrong_thread off the owner thread and errc::nested_block_on from
+// one of the runtime's own routines, and then does nothing.
 //
 // Thread-safety: a Runtime is used from one thread at a time. Any number of runtimes, of
 // either backend, may live on one thread: each keeps its own owner, and block_on() and
@@ -57,13 +68,17 @@ namespace ringo {
 enum class Backend { automatic, uring, sim, aio };
 
 const char* backend_name(Backend b) noexcept;
-// RINGO_BACKEND=uring|sim|aio from the environment, else fallback.
-Backend backend_from_env(Backend fallback);
+// The backend RINGO_BACKEND names ("uring", "sim" or "aio"), or fallback when it is not
+// set. Errors: errc::invalid_argument for anything else (empty and other spellings
+// included); `why` then says so and lists the valid values.
+Result<Backend> backend_from_env(Backend fallback, std::string& why);
 
 struct RuntimeConfig {
   uint32_t shards = 2;
-  Backend backend = Backend::automatic;                // automatic: RINGO_BACKEND, else io_uring, else AIO
-  uint64_t seed = 1;                                   // simulator seed; also seeds the shards' PRNGs
+  Backend backend = Backend::automatic;  // automatic: RINGO_BACKEND, else io_uring, else AIO
+  // Seeds the shards' PRNGs (select's choices, timer ties) and the simulator. Unset: 1 on
+  // the simulator, a seed from the OS on real backends. RINGO_SEED overrides it.
+  std::optional<uint64_t> seed = std::nullopt;
   sim::FaultConfig faults = sim::FaultConfig::none();  // simulator only
   bool keep_trace = false;                             // simulator only
   unsigned ring_entries = 256;
@@ -94,6 +109,8 @@ class Engine;
 class Runtime {
  public:
   static Result<Runtime> create(RuntimeConfig config = {});
+  // The same, but a failure's reason goes to `why` instead of stderr.
+  static Result<Runtime> create(RuntimeConfig config, std::string& why);
   Runtime(Runtime&&) noexcept;
   Runtime& operator=(Runtime&&) noexcept;
   ~Runtime();  // shuts down if needed, on any thread (see Thread-safety)
@@ -110,8 +127,11 @@ class Runtime {
 
   Backend backend() const noexcept;
   uint32_t shard_count() const noexcept;
-  // What the backend probe found: chosen flags and features, or why it refused.
+  // What the backend probe found (chosen flags and features), then the seed and where it
+  // came from: "...; seed 42 (from RINGO_SEED)".
   const std::string& backend_report() const noexcept;
+  // The seed this runtime runs with, however it was chosen.
+  uint64_t seed() const noexcept;
   RuntimeStats stats() const;
   // Simulator only: the running trace hash (0 on real backends).
   uint64_t trace_hash() const noexcept;

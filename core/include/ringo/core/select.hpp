@@ -350,6 +350,29 @@ auto select(Cases&&... cases) {
   return s;
 }
 
+// Non-blocking send and receive from any shard of the channel's runtime, as Go's
+// `select { case ch <- v: default: }`: try_send / try_recv where the channel lives (no
+// round trip), else a select with a default run on its home shard (one round trip).
+// channel_full / channel_empty when it would block; the value comes back on failure.
+template <class T>
+Task<SendResult<T>> send_now(Sender<T>& tx, T value) {
+  if (tx.state() == nullptr || current_shard() == tx.state()->home) co_return tx.try_send(std::move(value));
+  auto c = on_send(tx, std::move(value));
+  Result<size_t> picked = co_await select(c, default_case());
+  std::error_code e = !picked ? picked.error() : *picked == 1 ? make_error_code(errc::channel_full) : c.error;
+  if (e) co_return std::unexpected(Rejected<T>{e, std::move(c.value)});
+  co_return SendResult<T>{};
+}
+template <class T>
+Task<Result<T>> recv_now(Receiver<T>& rx) {
+  if (rx.state() == nullptr || current_shard() == rx.state()->home) co_return rx.try_recv();
+  auto c = on_recv(rx);
+  Result<size_t> picked = co_await select(c, default_case());
+  if (!picked) co_return std::unexpected(picked.error());
+  if (*picked == 1) co_return fail(errc::channel_empty);
+  co_return std::move(*c.value);
+}
+
 // A select with cases chosen at run time; cases live as long as the Selector.
 class Selector {
  public:

@@ -15,7 +15,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ringo/core/shard.hpp"
@@ -67,7 +69,8 @@ struct Report {
   std::vector<TraceEvent> trace;
 
   bool ok() const noexcept { return !error; }
-  // The environment that re-runs this seed: "RINGO_SEED=<n>".
+  // "RINGO_SEED=<n>": the environment that re-runs this seed in a program that takes its
+  // seed from there (Runtime::create does; so do tests that use seed_from_env()).
   std::string replay_hint() const;
   std::string summary() const;
 };
@@ -124,7 +127,18 @@ class Simulation {
 // Runs main_fn() under config and reports. The convenient entry point for tests.
 Report run(const SimConfig& config, const std::function<Task<void>()>& main_fn);
 
-// RINGO_SEED from the environment if set (to replay a failure), else fallback.
+// A seed as RINGO_SEED and ringo-sim's --seed spell it: decimal digits, or 0x and hex
+// digits; the whole text, below 2^64, with no sign, space or leading zero (strtoull would
+// read "012" as octal 10). Errors: errc::invalid_argument.
+Result<uint64_t> parse_seed(std::string_view text);
+
+// RINGO_SEED, or nullopt when it is not set. Errors: errc::invalid_argument when it is set
+// but is not a seed (empty included); `why` then quotes it and says what a seed looks like.
+Result<std::optional<uint64_t>> env_seed(std::string& why);
+
+// RINGO_SEED if set (to replay a failure), else fallback. A malformed RINGO_SEED is
+// printed with why and the program exits with status 2: running some other seed instead
+// would pass that run off as the replay. Runtime::create reads RINGO_SEED by itself.
 uint64_t seed_from_env(uint64_t fallback);
 
 }  // namespace ringo::sim
