@@ -3,15 +3,30 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
 
 #include "ringo/ringo.hpp"
 #include "ringo/sim.hpp"
+#include "watchdog.hpp"
 
 namespace ringo::testing {
 
+// How long one io_uring case may take before its watchdog ends the process (times
+// kSlowdown under sanitizers). The slowest io_uring case takes about 4 s in a debug build.
+inline constexpr std::chrono::seconds kUringCaseLimit{20};
+
 class OnEveryBackend : public ::testing::TestWithParam<Backend> {
  protected:
+  // Every io_uring and AIO case runs under a watchdog (watchdog.hpp): a lost wake-up ends the
+  // test in seconds, naming it, instead of at ctest's timeout. The simulator needs none:
+  // it reports a deadlock, and its budgets end a livelock.
+  OnEveryBackend() {
+    if (GetParam() == Backend::uring) watchdog_.emplace(kUringCaseLimit, current_test_name() + " on io_uring");
+    if (GetParam() == Backend::aio) watchdog_.emplace(kUringCaseLimit, current_test_name() + " on AIO");
+  }
+
   RuntimeConfig config(uint32_t shards = 2) const {
     RuntimeConfig c;
     c.shards = shards;
@@ -36,7 +51,24 @@ class OnEveryBackend : public ::testing::TestWithParam<Backend> {
 
   ShutdownReport last_shutdown_;
   RuntimeStats last_stats_;
+
+ private:
+  std::optional<Watchdog> watchdog_;
 };
+
+// "Never early": a sleep, timer, deadline or select timeout that asked for `asked`,
+// measured from `t0`, must not have returned before it. Both instants come from the
+// runtime's own clock (Shard::now(): virtual on the simulator, CLOCK_MONOTONIC on
+// io_uring, the same on every shard), so a timer that fires even 1 ns early fails on the
+// simulator; on io_uring it is caught once it is earlier than the wake-up latency.
+inline ::testing::AssertionResult not_early(Instant t0, Duration asked, Instant now) {
+  if (now - t0 >= asked) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "returned " << (t0 + asked - now).count() << " ns early: asked for "
+                                       << asked.count() << " ns, took " << (now - t0).count() << " ns";
+}
+inline ::testing::AssertionResult not_early(Instant t0, Duration asked) {
+  return not_early(t0, asked, current_shard()->now());
+}
 
 // The error of a Result, or an empty error_code if it holds a value.
 template <class R>

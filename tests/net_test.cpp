@@ -2,6 +2,7 @@
 // scale on io_uring, and the echo under fault presets in the simulator.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -410,7 +411,7 @@ Result<echo::LoadReport> load_on_uring(net::SocketAddr target, uint32_t connecti
 }
 
 // The echo server in a child process (its own descriptor table), so each side needs one
-// descriptor per connection. The child serves until killed.
+// descriptor per connection. The child serves until killed, or until this process ends.
 struct ServerProcess {
   pid_t pid = -1;
   uint16_t port = 0;
@@ -418,8 +419,12 @@ struct ServerProcess {
   ServerProcess() {
     int fds[2];
     if (pipe(fds) != 0) return;
+    const pid_t parent = getpid();
     pid = fork();
     if (pid == 0) {
+      // Dies with the test process, also when a watchdog ends it with _exit (no
+      // destructor runs then to kill this server).
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(4);
       close(fds[0]);
       auto rt = Runtime::create({.shards = 2, .backend = Backend::uring});
       if (!rt) _exit(3);
@@ -450,6 +455,9 @@ void expect_all_echoed(uint32_t connections) {
   ServerProcess server;
   ASSERT_GT(server.pid, 0);
   ASSERT_NE(server.port, 0) << "the server process did not start";
+  // Armed after the fork: a thread running at fork() kills the child under ThreadSanitizer.
+  testing::Watchdog guard{std::chrono::seconds(30), "every byte of " + std::to_string(connections) +
+                                                        " connections echoed by a server process, on io_uring"};
   auto r = load_on_uring(net::SocketAddr::loopback_v4(server.port), connections);
   ASSERT_TRUE(r.has_value()) << r.error().message();
   EXPECT_EQ(r->requests, 3u * connections);

@@ -5,6 +5,7 @@
 #include <gtest/trompeloeil.hpp>
 // clang-format on
 
+#include <cerrno>
 #include <vector>
 
 #include "ringo/core/shard.hpp"
@@ -111,6 +112,165 @@ TEST_F(RingMock, ForgedAndStaleCompletionsAreDroppedAndCounted) {
   EXPECT_EQ(counter.calls, 1);
   EXPECT_EQ(counter.last, 0);
   EXPECT_EQ(shard.stats().stale_completions, 4u);
+  EXPECT_EQ(shard.live_ops(), 0u);
+}
+
+// The generation in a handle is what tells two uses of one slot apart. An op cancelled
+// before it was pushed leaves its Sqe queued until the flush; when a new op takes the same
+// slot in the meantime, only the generation stops that stale Sqe from reaching the ring
+// and its completion from being credited to the new op.
+TEST_F(RingMock, OpCancelledBeforeFlushDoesNotReachTheRingWhenItsSlotIsReused) {
+  Shard shard(group_, 0, ring_);
+  Counter old_op, new_op;
+  Sqe s;
+  s.opcode = Opcode::nop;
+  const OpToken old_token = shard.submit_raw(s, &Counter::on, &old_op);
+  EXPECT_TRUE(shard.cancel(old_token));  // outcome 1: its Sqe stays queued, its slot is freed
+  EXPECT_EQ(old_op.calls, 1);
+  EXPECT_EQ(old_op.last, -ECANCELED);
+  const OpToken new_token = shard.submit_raw(s, &Counter::on, &new_op);
+  // The premise: the same slot, told apart by its generation alone.
+  ASSERT_EQ(UserData::slot(new_token.user_data), UserData::slot(old_token.user_data));
+  ASSERT_NE(UserData::generation(new_token.user_data), UserData::generation(old_token.user_data));
+  std::vector<uint64_t> pushed;
+  {
+    REQUIRE_CALL(ring_, push(_))
+        .TIMES(1)
+        .LR_SIDE_EFFECT(for (const Sqe& q
+                             : _1) pushed.push_back(q.user_data))
+        .RETURN(_1.size());
+    REQUIRE_CALL(ring_, submit_and_wait_count(0u, _)).RETURN(1u);
+    REQUIRE_CALL(ring_, reap(_)).RETURN(0u);
+    shard.run_once(false);
+  }
+  EXPECT_EQ(pushed, std::vector<uint64_t>{new_token.user_data}) << "the cancelled op's Sqe reached the ring";
+  EXPECT_EQ(shard.stats().ops_submitted, 1u);
+  // Had the stale Sqe been pushed, its completion would come back: it must not count.
+  const std::vector<Cqe> cqes = {{old_token.user_data, 111, 0}, {new_token.user_data, 222, 0}};
+  {
+    ALLOW_CALL(ring_, submit_and_wait_count(_, _)).RETURN(0u);
+    REQUIRE_CALL(ring_, reap(_))
+        .TIMES(1)
+        .LR_SIDE_EFFECT(std::copy(cqes.begin(), cqes.end(), _1.begin()))
+        .RETURN(cqes.size());
+    shard.run_once(false);
+  }
+  EXPECT_EQ(old_op.calls, 1);  // still just its -ECANCELED
+  EXPECT_EQ(new_op.calls, 1);
+  EXPECT_EQ(new_op.last, 222);
+  EXPECT_EQ(shard.stats().stale_completions, 1u);
+  EXPECT_EQ(shard.live_ops(), 0u);
+}
+
+// A completion carrying an old generation of a slot that a new op now holds in flight
+// (a late duplicate, or a forgery) must not complete the new op: it is counted and dropped,
+// and the new op completes with its own result.
+TEST_F(RingMock, StaleGenerationCompletionIsNotCreditedToTheSlotsNewOp) {
+  Shard shard(group_, 0, ring_);
+  Counter old_op, new_op;
+  Sqe s;
+  s.opcode = Opcode::nop;
+  ALLOW_CALL(ring_, push(_)).RETURN(_1.size());
+  ALLOW_CALL(ring_, submit_and_wait_count(_, _)).RETURN(0u);
+  const OpToken old_token = shard.submit_raw(s, &Counter::on, &old_op);
+  std::vector<Cqe> cqes = {{old_token.user_data, 7, 0}};
+  auto deliver = [&] {
+    REQUIRE_CALL(ring_, reap(_))
+        .TIMES(1)
+        .LR_SIDE_EFFECT(std::copy(cqes.begin(), cqes.end(), _1.begin()))
+        .RETURN(cqes.size());
+    shard.run_once(false);
+  };
+  deliver();  // pushes the old op and completes it: its slot is free again
+  EXPECT_EQ(old_op.calls, 1);
+  EXPECT_EQ(old_op.last, 7);
+  const OpToken new_token = shard.submit_raw(s, &Counter::on, &new_op);
+  ASSERT_EQ(UserData::slot(new_token.user_data), UserData::slot(old_token.user_data));
+  cqes = {{old_token.user_data, 111, 0},
+          {UserData::make(UdKind::link_timeout, UserData::generation(old_token.user_data),
+                          UserData::slot(old_token.user_data)),
+           -ETIME, 0}};
+  deliver();  // pushes the new op; the old generation's completions arrive while it is in flight
+  EXPECT_EQ(new_op.calls, 0) << "a stale completion was credited to the slot's new op";
+  EXPECT_EQ(old_op.calls, 1);
+  EXPECT_EQ(shard.stats().stale_completions, 2u);
+  EXPECT_EQ(shard.live_ops(), 1u);
+  cqes = {{new_token.user_data, 222, 0}};
+  deliver();
+  EXPECT_EQ(new_op.calls, 1);
+  EXPECT_EQ(new_op.last, 222);
+  EXPECT_EQ(shard.live_ops(), 0u);
+}
+
+// A token kept past its op's end must not cancel whatever op holds the slot now.
+TEST_F(RingMock, StaleTokenDoesNotCancelTheSlotsNewOp) {
+  Shard shard(group_, 0, ring_);
+  Counter old_op, new_op;
+  Sqe s;
+  s.opcode = Opcode::nop;
+  std::vector<Sqe> pushed;
+  ALLOW_CALL(ring_, push(_)).LR_SIDE_EFFECT(pushed.insert(pushed.end(), _1.begin(), _1.end())).RETURN(_1.size());
+  ALLOW_CALL(ring_, submit_and_wait_count(_, _)).RETURN(0u);
+  const OpToken old_token = shard.submit_raw(s, &Counter::on, &old_op);
+  const std::vector<Cqe> done = {{old_token.user_data, 0, 0}};
+  {
+    REQUIRE_CALL(ring_, reap(_)).LR_SIDE_EFFECT(std::copy(done.begin(), done.end(), _1.begin())).RETURN(done.size());
+    shard.run_once(false);
+  }
+  ASSERT_EQ(old_op.calls, 1);
+  const OpToken new_token = shard.submit_raw(s, &Counter::on, &new_op);
+  ASSERT_EQ(UserData::slot(new_token.user_data), UserData::slot(old_token.user_data));
+  EXPECT_FALSE(shard.cancel(old_token));  // queued new op: it must not be cancelled before submit
+  EXPECT_EQ(new_op.calls, 0);
+  pushed.clear();
+  {
+    REQUIRE_CALL(ring_, reap(_)).RETURN(0u);
+    shard.run_once(false);
+  }
+  EXPECT_FALSE(shard.cancel(old_token));  // in flight: no ASYNC_CANCEL for it either
+  {
+    REQUIRE_CALL(ring_, reap(_)).RETURN(0u);
+    shard.run_once(false);
+  }
+  ASSERT_EQ(pushed.size(), 1u);
+  EXPECT_EQ(pushed[0].user_data, new_token.user_data);
+  EXPECT_EQ(shard.stats().ops_cancelled_before_submit, 0u);
+  const std::vector<Cqe> finish = {{new_token.user_data, 5, 0}};
+  {
+    REQUIRE_CALL(ring_, reap(_))
+        .LR_SIDE_EFFECT(std::copy(finish.begin(), finish.end(), _1.begin()))
+        .RETURN(finish.size());
+    shard.run_once(false);
+  }
+  EXPECT_EQ(new_op.calls, 1);
+  EXPECT_EQ(new_op.last, 5);
+  EXPECT_EQ(shard.stats().ops_completed_despite_cancel, 0u);
+}
+
+// An op whose own completion and its deadline's both report success in one batch (the
+// op finished as the link timeout fired): the op's real result is delivered, "completed
+// anyway", never swapped for a timeout.
+TEST_F(RingMock, OpCompletingInItsDeadlinesBatchKeepsItsResult) {
+  Shard shard(group_, 0, ring_);
+  Counter op;
+  Sqe s;
+  s.opcode = Opcode::nop;
+  ALLOW_CALL(ring_, push(_)).RETURN(_1.size());
+  ALLOW_CALL(ring_, submit_and_wait_count(_, _)).RETURN(0u);
+  const OpToken token = shard.submit_raw(s, &Counter::on, &op, Instant{1000});
+  {
+    REQUIRE_CALL(ring_, reap(_)).RETURN(0u);
+    shard.run_once(false);
+  }
+  const std::vector<Cqe> cqes = {{UserData::with_kind(token.user_data, UdKind::link_timeout), -ETIME, 0},
+                                 {token.user_data, 42, 0}};
+  {
+    REQUIRE_CALL(ring_, reap(_)).LR_SIDE_EFFECT(std::copy(cqes.begin(), cqes.end(), _1.begin())).RETURN(cqes.size());
+    shard.run_once(false);
+  }
+  EXPECT_EQ(op.calls, 1);
+  EXPECT_EQ(op.last, 42) << "the op's result was dropped because its deadline fired too";
+  EXPECT_EQ(shard.stats().deadline_expiries, 0u);
   EXPECT_EQ(shard.live_ops(), 0u);
 }
 

@@ -11,6 +11,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::err;
+using testing::not_early;
 using testing::OnEveryBackend;
 
 class Routines : public OnEveryBackend {};
@@ -18,7 +19,15 @@ RINGO_ON_EVERY_BACKEND(Routines);
 
 Task<int> answer() { co_return 42; }
 Task<void> nothing() { co_return; }
-Task<Result<void>> nap(Duration d) { co_return co_await sleep(d); }
+// A sleep that checks it never returns early (unless it was cancelled).
+Task<Result<void>> nap(Duration d) {
+  const Instant t0 = current_shard()->now();
+  auto slept = co_await sleep(d);
+  if (slept) {
+    EXPECT_TRUE(not_early(t0, d));
+  }
+  co_return slept;
+}
 Task<int> add(int a, int b) { co_return co_await answer() - 42 + a + b; }
 
 TEST_P(Routines, SpawnAndJoinReturnsValue) {
@@ -76,13 +85,53 @@ TEST_P(Routines, SleepWaitsAtLeastItsDuration) {
     const Instant t0 = shard.now();
     auto slept = co_await sleep(2ms);
     EXPECT_TRUE(slept.has_value());
-    co_return (shard.now() - t0).count();
+    EXPECT_TRUE(not_early(t0, 2ms));
+    const Instant t1 = shard.now();
+    EXPECT_TRUE((co_await sleep_until(t1 + 1ms)).has_value());
+    EXPECT_TRUE(not_early(t1, 1ms));
+    co_return (t1 - t0).count();
   }());
   ASSERT_TRUE(r.has_value());
   EXPECT_GE(*r, 2'000'000);
   if (GetParam() == Backend::sim) {
     EXPECT_LT(*r, 2'100'000);  // virtual time: the timer fires at its deadline, give or take a tick
   }
+}
+
+// "Never early" on io_uring with the wake-up latency taken out: the shard spins instead of
+// sleeping in the kernel (idle_spin far above every wait), so a timer fires within about a
+// microsecond of its deadline and one that fires a few microseconds early is caught. (A
+// shard asleep in io_uring_enter wakes tens of microseconds late, which hides that; the
+// simulator catches even 1 ns.)
+TEST(RoutinesOnUring, SleepsDeadlinesAndSelectTimeoutsNeverReturnEarlyOnASpinningShard) {
+  testing::Watchdog guard{std::chrono::seconds(20), "240 short waits on a spinning io_uring shard"};
+  RuntimeConfig c;
+  c.shards = 1;
+  c.backend = Backend::uring;
+  c.idle_spin = std::chrono::seconds(10);
+  auto rt = Runtime::create(c);
+  ASSERT_TRUE(rt.has_value()) << rt.error().message();
+  auto r = rt->block_on([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(0));
+    for (int i = 0; i < 60; ++i) {
+      const auto d = std::chrono::microseconds(50 + 37 * i % 400);
+      Shard& shard = *current_shard();
+      Instant t0 = shard.now();
+      EXPECT_TRUE((co_await sleep(d)).has_value());
+      EXPECT_TRUE(not_early(t0, d)) << "wait #" << i;
+      t0 = shard.now();
+      EXPECT_TRUE((co_await sleep_until(t0 + d)).has_value());
+      EXPECT_TRUE(not_early(t0, d)) << "wait #" << i;
+      t0 = shard.now();
+      EXPECT_EQ(err(co_await with_timeout(d, rx.recv())), errc::timed_out);
+      EXPECT_TRUE(not_early(t0, d)) << "wait #" << i;
+      auto c = on_recv(rx);
+      t0 = shard.now();
+      EXPECT_EQ((co_await select(c, after(d))).value_or(9), 1u);
+      EXPECT_TRUE(not_early(t0, d)) << "wait #" << i;
+    }
+  }());
+  EXPECT_TRUE(r.has_value());
 }
 
 TEST_P(Routines, AbortWakesSleeperWithCancelledAndLaterAwaitsFailFast) {
@@ -96,7 +145,9 @@ TEST_P(Routines, AbortWakesSleeperWithCancelledAndLaterAwaitsFailFast) {
       co_return 7;
     }(&steps));
     co_await yield_now();
+    const Instant t0 = current_shard()->now();
     co_await sleep(1ms);
+    EXPECT_TRUE(not_early(t0, 1ms));
     EXPECT_TRUE(h.abort().has_value());
     auto v = co_await h.join();
     EXPECT_EQ(v.value_or(0), 7);  // it returned normally after unwinding its waits
@@ -167,8 +218,10 @@ TEST_P(Routines, KernelTimeoutFinishingFirstKeepsItsResult) {
     Sqe timeout;
     timeout.opcode = Opcode::timeout;
     timeout.off = static_cast<uint64_t>(Duration(1ms).count());
-    auto res = co_await submit(timeout, current_shard()->now() + 10s);
+    const Instant t0 = current_shard()->now();
+    auto res = co_await submit(timeout, t0 + 10s);
     EXPECT_EQ(err(res), std::errc::stream_timeout);  // TIMEOUT's own -ETIME, not a deadline
+    EXPECT_TRUE(not_early(t0, 1ms));                 // the kernel's timer is never early either
   }());
   EXPECT_TRUE(r.has_value());
   EXPECT_EQ(last_stats_.total.deadline_expiries, 0u);
@@ -182,7 +235,9 @@ TEST_P(Routines, AbortCancelsKernelOpAndWaitsForItsCompletion) {
       timeout.off = static_cast<uint64_t>(Duration(1h).count());
       co_return co_await submit(timeout);
     }());
+    const Instant t0 = current_shard()->now();
     co_await sleep(1ms);  // let it reach the kernel
+    EXPECT_TRUE(not_early(t0, 1ms));
     EXPECT_TRUE(h.abort().has_value());
     auto v = co_await h.join();
     EXPECT_EQ(err(v), errc::cancelled);
@@ -194,7 +249,9 @@ TEST_P(Routines, AbortCancelsKernelOpAndWaitsForItsCompletion) {
 TEST_P(Routines, SpawnOnOtherShardAndJoin) {
   auto r = run([]() -> Task<int> {
     auto h = spawn_on(1, []() -> Task<int> {
+      const Instant t0 = current_shard()->now();
       co_await sleep(1ms);
+      EXPECT_TRUE(not_early(t0, 1ms));
       co_return static_cast<int>(current_shard()->index()) * 100 + 7;
     }());
     auto v = co_await h.join();
@@ -222,7 +279,9 @@ TEST_P(Routines, SubmitToRunsThereAndReturnsResult) {
 TEST_P(Routines, AbortingSpawnOnCancelsTheRemoteRoutine) {
   auto r = run([]() -> Task<void> {
     auto h = spawn_on(1, []() -> Task<Result<void>> { co_return co_await sleep(1h); }());
+    const Instant t0 = current_shard()->now();
     co_await sleep(1ms);
+    EXPECT_TRUE(not_early(t0, 1ms));
     EXPECT_TRUE(h.abort().has_value());
     auto v = co_await h.join();
     EXPECT_EQ(err(v), errc::cancelled);

@@ -9,11 +9,13 @@
 #include <vector>
 
 #include "ringo/ringo.hpp"
+#include "watchdog.hpp"
 
 namespace ringo {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Watchdog;
 
 struct Pipe {
   int fds[2] = {-1, -1};
@@ -47,6 +49,7 @@ Runtime uring_runtime(uint32_t shards) {
 // The aborted read is cancelled in the kernel: data written afterwards stays in the pipe
 // and the buffer the read pointed at is never written.
 TEST(CancelOnUring, CancelledReadNeverWritesItsBuffer) {
+  Watchdog guard{20s, "an aborted read on a pipe to be cancelled in the kernel"};
   Pipe p;
   auto rt = uring_runtime(1);
   std::array<char, 16> buffer{};
@@ -69,6 +72,7 @@ TEST(CancelOnUring, CancelledReadNeverWritesItsBuffer) {
 
 // A read that completes while its cancel is in flight delivers its bytes (outcome 3).
 TEST(CancelOnUring, ReadThatWinsTheRaceKeepsItsBytes) {
+  Watchdog guard{20s, "a read racing its abort to complete one way or the other"};
   Pipe p;
   auto rt = uring_runtime(1);
   std::array<char, 16> buffer{};
@@ -88,6 +92,7 @@ TEST(CancelOnUring, ReadThatWinsTheRaceKeepsItsBytes) {
 
 // Shutdown with 1,000 reads outstanding in the kernel cancels them all within its bound.
 TEST(CancelOnUring, ShutdownCancelsAThousandOutstandingReads) {
+  Watchdog guard{20s, "shutdown to cancel a thousand outstanding reads"};
   Pipe p;
   auto rt = uring_runtime(2);
   std::vector<std::array<char, 8>> buffers(1000);
@@ -174,6 +179,7 @@ size_t open_fds() {
 // An accept cancelled in the race either is cancelled (the connection stays in the
 // backlog) or returns the connection's fd to the caller: never a leaked connection.
 TEST(CancelOnUring, CancelledAcceptNeverLeaksAConnection) {
+  Watchdog guard{20s, "an aborted accept to be cancelled in the kernel"};
   Listener l;
   auto rt = uring_runtime(1);
   const size_t fds_before = open_fds();
@@ -207,6 +213,7 @@ TEST(CancelOnUring, CancelledAcceptNeverLeaksAConnection) {
 }
 
 TEST(CancelOnUring, ShutdownCancelsOutstandingAccepts) {
+  Watchdog guard{20s, "shutdown to cancel outstanding accepts"};
   Listener l;
   auto rt = uring_runtime(2);
   auto r = rt.block_on([](int fd) -> Task<void> {

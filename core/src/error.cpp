@@ -34,6 +34,8 @@ std::string RingoCategory::message(int value) const {
     case errc::nested_block_on:
       return "called from inside a routine: block_on would block that routine's shard, and a runtime cannot "
              "shut down from one of its own routines";
+    case errc::not_held: return "unlock of a lock not held, or release of more permits than held";
+    case errc::negative_counter: return "negative WaitGroup counter";
   }
   return "unknown ringo error";
 }

@@ -1,11 +1,15 @@
 #include "storm.hpp"
 
 #include <memory>
+#include <vector>
 
 #include "ringo/ringo.hpp"
 
 namespace ringo::storm {
 namespace {
+
+// Far beyond any run's length: an op this long ends only when it is cancelled.
+constexpr Duration kLongOp = std::chrono::hours(1);
 
 struct Side {
   Sender<int> tx;
@@ -21,10 +25,18 @@ Task<void> act_out(const Worker* w, Sender<int> tx, Receiver<int> rx, Side side,
         if (!co_await sleep(us)) co_return;
         break;
       case Act::kernel_op: {
+        // A worker that main aborts sometimes waits on an op only the abort can end.
+        const bool long_op = w->abort_after_us >= 0 && arg % 5 == 0;
         Sqe t;
         t.opcode = Opcode::timeout;
-        t.off = static_cast<uint64_t>(Duration(us).count());
-        if (auto r = co_await submit(t); !r && r.error() == errc::cancelled) co_return;
+        t.off = static_cast<uint64_t>(long_op ? kLongOp.count() : Duration(us).count());
+        const Instant t0 = current_shard()->now();
+        auto r = co_await submit(t);
+        if (long_op && this_routine()->should_cancel()) {
+          ++counters->long_ops_cancelled;
+          if (current_shard()->now() - t0 >= kLongOp) ++counters->long_ops_not_cancelled;
+        }
+        if (!r && r.error() == errc::cancelled) co_return;
         break;
       }
       case Act::deadline_op: {
@@ -70,16 +82,25 @@ Task<void> act_out(const Worker* w, Sender<int> tx, Receiver<int> rx, Side side,
       case Act::spawn_abort: {
         // A child queues a kernel op; aborting it in the same tick cancels it before it
         // reaches the kernel, a tick later the kernel races the cancel.
+        // Every third child's op is one that only the cancel can end.
+        const bool long_op = arg % 3 == 0;
         auto child = go([](uint64_t ns) -> Task<Result<int32_t>> {
           Sqe t;
           t.opcode = Opcode::timeout;
           t.off = ns;
           co_return co_await submit(t);
-        }(static_cast<uint64_t>(Duration(us).count())));
+        }(static_cast<uint64_t>(long_op ? kLongOp.count() : Duration(us).count())));
         co_await yield_now();
         if (arg % 2 == 1) co_await yield_now();
+        const Instant aborted_at = current_shard()->now();
         (void)child.abort();
         (void)co_await child.join();
+        // Settled (unless this worker's own abort cut the join short): the child's op
+        // ended by cancellation, not by running its full hour.
+        if (long_op && !this_routine()->should_cancel()) {
+          ++counters->long_ops_cancelled;
+          if (current_shard()->now() - aborted_at >= kLongOp) ++counters->long_ops_not_cancelled;
+        }
         break;
       }
       case Act::send: {
@@ -164,6 +185,28 @@ Outcome run(const Program& p) {
     out.ops_left += sim.shard(s).live_ops();
     out.timers_left += sim.shard(s).pending_timers();
   }
+  // Whatever the kernel still holds is delivered now (virtual time is free) and looked
+  // at directly: a completion of an op or of its link timeout means the kernel was still
+  // running an op that no shard tracked any more (a cancel that never reached it, a
+  // record released too early).
+  sim::SimKernel& kernel = sim.kernel();
+  out.kernel_ops_left = kernel.parked_ops();
+  for (int n = 0; n < 1'000'000 && kernel.in_flight() > 0; ++n) {
+    if (kernel.has_due()) {
+      kernel.deliver_one();
+    } else {
+      kernel.advance_to(kernel.next_event());
+    }
+  }
+  std::vector<Cqe> left(64);
+  for (uint32_t s = 0; s < p.shards; ++s) {
+    while (const size_t n = kernel.ring(s).reap(left)) {
+      for (size_t i = 0; i < n; ++i) {
+        const UdKind kind = UserData::kind(left[i].user_data);
+        if (kind == UdKind::op || kind == UdKind::link_timeout) ++out.kernel_ops_left;
+      }
+    }
+  }
   auto broken = [&](const char* what) {
     if (out.violation.empty()) out.violation = what;
   };
@@ -178,6 +221,10 @@ Outcome run(const Program& p) {
   if (out.report.stats.routines_live != 0) broken("routines left after shutdown");
   if (out.report.cancelled_at_shutdown != 0) broken("routines still running when main returned");
   if (out.ops_left != 0) broken("kernel ops left after shutdown");
+  if (counters.long_ops_not_cancelled != 0) {
+    broken("an aborted routine's kernel op was not cancelled: it ran to its natural end");
+  }
+  if (out.kernel_ops_left != 0) broken("the kernel was still running ops that no shard tracked");
   if (out.timers_left != 0) broken("timers left after shutdown");
   return out;
 }

@@ -55,6 +55,10 @@ struct Counters {
   int side_drained = 0;
   int early_timeouts = 0;
   int late_timeouts = 0;
+  // Kernel ops only a cancel can end (a 1 h TIMEOUT) whose routine was aborted, and how
+  // many of them ran to their natural end anyway: the cancel never reached the kernel.
+  int long_ops_cancelled = 0;
+  int long_ops_not_cancelled = 0;
 };
 
 struct Outcome {
@@ -62,6 +66,9 @@ struct Outcome {
   Counters counters;
   size_t ops_left = 0;  // on every shard after the run
   size_t timers_left = 0;
+  // Completions of kernel ops (and their link timeouts) that the simulated kernel still
+  // held after the run, plus ops parked on objects: work the shards no longer track.
+  size_t kernel_ops_left = 0;
   // Empty when every invariant held, else the first one broken.
   std::string violation;
 };

@@ -7,6 +7,8 @@
 //   sleep(d), sleep_until(t), yield_now(), nop(), submit(sqe, deadline)
 //   with_timeout(d, awaitable), with_deadline(t, awaitable), TaskScope, Shield
 //   chan<T>(cap) -> Sender/Receiver; select(on_recv(rx), on_send(tx, v), after(d), default_case())
+//   WaitGroup, Mutex, RWMutex, Semaphore, Once, Cond, run_on(shard, task)   (sync.hpp)
+//   timer_chan(d), timer(d) -> Timer, ticker(d) -> Ticker                    (time_chan.hpp)
 //   fs::File, net::TcpListener, net::TcpStream, net::SocketAddr     (fs.hpp, net.hpp)
 //   Runtime::create(config), block_on(task), stats(), shutdown()     (runtime.hpp)
 //   ringo::sim::run(config, main) -> Report                          (sim.hpp)
@@ -18,7 +20,9 @@
 #include "ringo/core/error.hpp"
 #include "ringo/core/select.hpp"
 #include "ringo/core/select_handlers.hpp"
+#include "ringo/core/sync.hpp"
 #include "ringo/core/task.hpp"
+#include "ringo/core/time_chan.hpp"
 #include "ringo/fs.hpp"
 #include "ringo/net.hpp"
 #include "ringo/runtime.hpp"

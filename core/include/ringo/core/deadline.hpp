@@ -137,7 +137,8 @@ struct DeadlineAwaiter : TimerNode {
       return expired ? Result<void>(fail(errc::timed_out)) : Result<void>{};
     } else {
       auto r = inner.await_resume();
-      return expired ? remap_cancellation(std::move(r), errc::timed_out) : r;
+      if (expired) return remap_cancellation(std::move(r), errc::timed_out);
+      return r;  // not `?:`: that copies r, and a Result of a move-only type cannot be copied
     }
   }
 };
@@ -223,7 +224,8 @@ struct StopAwaiter {
       return fired ? Result<void>(fail(errc::cancelled)) : Result<void>{};
     } else {
       auto r = inner.await_resume();
-      return fired ? remap_cancellation(std::move(r), errc::cancelled) : r;
+      if (fired) return remap_cancellation(std::move(r), errc::cancelled);
+      return r;
     }
   }
 };

@@ -34,6 +34,8 @@ enum class errc : int {
   check_failed,         // (simulator) a scenario's own check failed
   foreign_runtime,      // the object (a channel...) belongs to another Runtime
   nested_block_on,      // block_on from inside a routine, or shutdown from one of the runtime's own
+  not_held,             // unlock of a lock not held, release of more permits than are held
+  negative_counter,     // WaitGroup::add would take the counter below zero (nothing changed)
 };
 
 namespace detail {
