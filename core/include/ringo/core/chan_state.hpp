@@ -31,7 +31,7 @@ inline constexpr size_t kUnboundedSlots = SIZE_MAX;
 // What chan<T>() takes: a count of slots (0: unbuffered), or unbounded.
 class Capacity {
  public:
-  constexpr Capacity() noexcept : slots_(0) {}  // unbuffered, as Go's make(chan T)
+  constexpr Capacity() noexcept : slots_(0) {}                             // unbuffered, as Go's make(chan T)
   constexpr Capacity(size_t slots) noexcept : slots_(slots) {}             // NOLINT: implicit on purpose
   constexpr Capacity(Unbounded) noexcept : slots_(0), unbounded_(true) {}  // NOLINT: implicit on purpose
   constexpr bool is_unbounded() const noexcept { return unbounded_; }
@@ -57,6 +57,10 @@ namespace detail {
 
 struct SelectCore;
 void select_fire(SelectCore* core, uint32_t case_index);
+// A close made case `woken` of a parked select ready: the case to complete, uniform among
+// its cases on `channel` that are ready now (a recv and a send, or duplicates).
+uint32_t select_pick_on_close(SelectCore* core, uint32_t woken, const void* channel);
+void select_complete_other(SelectCore* core, uint32_t case_index);
 
 // A case of a select over channels of several shards, subscribed on its channel's home
 // shard (select_shards.hpp). It takes nothing by itself: the channel tells its arm when
@@ -229,16 +233,31 @@ struct ChanState {
   // Receivers learn of the close only once no leased value can still arrive.
   void settle_close() {
     if (!closed || leased != 0) return;
-    while (ChanWaiter<T>* w = receivers_waiting.pop_front()) {
+    while (ChanWaiter<T>* w = receivers_waiting.front()) {
+      if (close_chose_another_case(w)) continue;
+      receivers_waiting.remove(w);
       w->recv_slot->emplace(fail(errc::channel_closed));
       wake(w);
     }
   }
 
+  // A select waiting here with several cases this close makes ready completes one of them
+  // chosen uniformly (select_case.hpp), not whichever queue is drained first. True when
+  // it did; the waiter w (still queued) was then withdrawn with the select's other cases.
+  bool close_chose_another_case(ChanWaiter<T>* w) {
+    if (w->select == nullptr) return false;
+    const uint32_t pick = select_pick_on_close(w->select, w->case_index, this);
+    if (pick == w->case_index) return false;
+    select_complete_other(w->select, pick);
+    return true;
+  }
+
   Result<void> close() {
     if (closed) return fail(errc::channel_closed);
     closed = true;
-    while (ChanWaiter<T>* w = senders_waiting.pop_front()) {
+    while (ChanWaiter<T>* w = senders_waiting.front()) {
+      if (close_chose_another_case(w)) continue;
+      senders_waiting.remove(w);
       *w->send_error = make_error_code(errc::channel_closed);
       wake(w);
     }

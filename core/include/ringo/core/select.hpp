@@ -198,7 +198,7 @@ template <class T>
 class RecvCase final : public detail::SelectCase {
  public:
   explicit RecvCase(Receiver<T>& rx) noexcept
-      : SelectCase(rx.state() != nullptr ? rx.state()->home : nullptr), st_(rx.state()) {}
+      : SelectCase(rx.state() != nullptr ? rx.state()->home : nullptr, rx.state()), st_(rx.state()) {}
   // Set when this case was chosen: the value, or channel_closed.
   std::optional<Result<T>> value;
   // when(false) disables the case, as a nil channel does in Go.
@@ -216,6 +216,8 @@ class RecvCase final : public detail::SelectCase {
     st_->park_receiver(&w);
   }
   void disarm() noexcept override { st_->receivers_waiting.remove(&waiter_); }
+  bool ready_on_close() const noexcept override { return st_->leased == 0; }  // no value can still arrive
+  void complete_closed() noexcept override { value.emplace(fail(errc::channel_closed)); }
   std::unique_ptr<detail::ArmedCase> arm_for_home() override {
     return std::make_unique<detail::ArmedChanCase<T>>(st_, this, &value, nullptr);
   }
@@ -229,7 +231,9 @@ template <class T>
 class SendCase final : public detail::SelectCase {
  public:
   SendCase(Sender<T>& tx, T v)
-      : SelectCase(tx.state() != nullptr ? tx.state()->home : nullptr), value(std::move(v)), st_(tx.state()) {}
+      : SelectCase(tx.state() != nullptr ? tx.state()->home : nullptr, tx.state()),
+        value(std::move(v)),
+        st_(tx.state()) {}
   // Until the case is chosen and succeeds, the value stays here.
   T value;
   std::error_code error;  // channel_closed if this case was chosen on a closed channel
@@ -251,6 +255,8 @@ class SendCase final : public detail::SelectCase {
     st_->park_sender(&w);
   }
   void disarm() noexcept override { st_->senders_waiting.remove(&waiter_); }
+  bool ready_on_close() const noexcept override { return true; }
+  void complete_closed() noexcept override { error = make_error_code(errc::channel_closed); }
   std::unique_ptr<detail::ArmedCase> arm_for_home() override {
     return std::make_unique<detail::ArmedChanCase<T>>(st_, this, nullptr, &value);
   }

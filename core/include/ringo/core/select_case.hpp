@@ -15,11 +15,12 @@ namespace ringo::detail {
 struct ArmedCase;
 
 struct SelectCase {
-  explicit SelectCase(Shard* home) noexcept : home_(home) {}
+  SelectCase(Shard* home, const void* channel) noexcept : home_(home), channel_(channel) {}
   virtual ~SelectCase() = default;
   // The channel's shard (nullptr for an empty handle): a plain field, since select reads
   // it for every case before anything else.
   Shard* home() const noexcept { return home_; }
+  const void* channel() const noexcept { return channel_; }  // identity only
   // A disabled case takes no part (Go's nil channel in a select): never ready, never
   // armed, its handle not even looked at.
   bool enabled() const noexcept { return enabled_; }
@@ -28,11 +29,16 @@ struct SelectCase {
   virtual void execute() = 0;  // called only when ready()
   virtual void arm(SelectCore* core, uint32_t index, Routine* me) = 0;
   virtual void disarm() noexcept = 0;  // only after arm(): the waiter is unset before
+  // While its channel closes (its queues half drained, so ready() would mislead): whether
+  // the close makes this case ready, and completing it with channel_closed.
+  virtual bool ready_on_close() const noexcept = 0;
+  virtual void complete_closed() noexcept = 0;
   // For a select over several shards: this case, as its home shard will handle it.
   virtual std::unique_ptr<ArmedCase> arm_for_home() = 0;
 
  private:
   Shard* home_;
+  const void* channel_;
   bool enabled_ = true;
 };
 
@@ -54,6 +60,27 @@ inline void select_fire(SelectCore* core, uint32_t case_index) {
   core->chosen = case_index;
   core->disarm_all(case_index);
   core->me->shard->unpark(core->me);
+}
+
+// Two passes, so that the common case (one case on the channel) draws nothing from the PRNG.
+inline uint32_t select_pick_on_close(SelectCore* core, uint32_t woken, const void* channel) {
+  uint32_t ready = 0;
+  for (SelectCase* c : core->cases) ready += c->channel() == channel && c->ready_on_close() ? 1 : 0;
+  if (ready <= 1) return woken;
+  uint64_t nth = core->me->shard->prng().below(ready);
+  for (uint32_t i = 0; i < core->cases.size(); ++i) {
+    SelectCase* c = core->cases[i];
+    if (c->channel() == channel && c->ready_on_close() && nth-- == 0) return i;
+  }
+  return woken;
+}
+
+// Completes case_index (its channel is closing) in place of the case that was woken.
+inline void select_complete_other(SelectCore* core, uint32_t case_index) {
+  SelectCase* c = core->cases[case_index];
+  c->disarm();
+  c->complete_closed();
+  select_fire(core, case_index);
 }
 
 // A case of a select over several shards, on its channel's home shard. It holds a
