@@ -8,6 +8,7 @@ run: deps
 	cmake --preset debug >/dev/null
 	cmake --build --preset debug --target ringo-demo echo_server
 	./build/debug/examples/ringo-demo
+	RINGO_BACKEND=aio ./build/debug/examples/ringo-demo
 	./build/debug/examples/echo_server --self-test --addr 127.0.0.1:0
 	RINGO_BACKEND=sim ./build/debug/examples/echo_server --self-test --addr 127.0.0.1:0
 
@@ -22,7 +23,7 @@ fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 format:
-	find core sim uring api tests proptests fuzz bench tools examples -name '*.[ch]pp' | xargs clang-format -i
+	find core sim uring aio api tests proptests fuzz bench tools examples -name '*.[ch]pp' | xargs clang-format -i
 
 clean:
 	rm -rf build

@@ -73,6 +73,7 @@ int run_on(ringo::Backend backend, uint64_t seed) {
     std::printf("[%s] cannot start: %s\n", ringo::backend_name(backend), rt.error().message().c_str());
     return 1;
   }
+  backend = rt->backend();  // automatic: the one chosen (io_uring, else AIO)
   std::printf("[%s] %s\n", ringo::backend_name(backend), rt->backend_report().c_str());
   auto result = rt->block_on(coordinator(config.shards, 64));
   if (!result || result->find(" received=64 ") == std::string::npos) {
@@ -100,7 +101,8 @@ int run_on(ringo::Backend backend, uint64_t seed) {
 
 int main() {
   const uint64_t seed = ringo::sim::seed_from_env(2026);
-  int rc = run_on(ringo::Backend::uring, seed);
+  // A real backend first: io_uring, or AIO where io_uring is refused (or RINGO_BACKEND=aio).
+  int rc = run_on(ringo::Backend::automatic, seed);
   rc |= run_on(ringo::Backend::sim, seed);
   std::printf("[sim] replaying the same seed:\n");
   rc |= run_on(ringo::Backend::sim, seed);

@@ -19,11 +19,12 @@ inline constexpr std::chrono::seconds kUringCaseLimit{20};
 
 class OnEveryBackend : public ::testing::TestWithParam<Backend> {
  protected:
-  // Every io_uring case runs under a watchdog (watchdog.hpp): a lost wake-up ends the
+  // Every io_uring and AIO case runs under a watchdog (watchdog.hpp): a lost wake-up ends the
   // test in seconds, naming it, instead of at ctest's timeout. The simulator needs none:
   // it reports a deadlock, and its budgets end a livelock.
   OnEveryBackend() {
     if (GetParam() == Backend::uring) watchdog_.emplace(kUringCaseLimit, current_test_name() + " on io_uring");
+    if (GetParam() == Backend::aio) watchdog_.emplace(kUringCaseLimit, current_test_name() + " on AIO");
   }
 
   RuntimeConfig config(uint32_t shards = 2) const {
@@ -77,8 +78,9 @@ std::error_code err(const R& r) {
 
 inline std::string backend_test_name(const ::testing::TestParamInfo<Backend>& info) { return backend_name(info.param); }
 
-#define RINGO_ON_EVERY_BACKEND(Suite)                                                                          \
-  INSTANTIATE_TEST_SUITE_P(Backends, Suite, ::testing::Values(::ringo::Backend::sim, ::ringo::Backend::uring), \
+#define RINGO_ON_EVERY_BACKEND(Suite)                                                                                \
+  INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                                                          \
+                           ::testing::Values(::ringo::Backend::sim, ::ringo::Backend::uring, ::ringo::Backend::aio), \
                            ::ringo::testing::backend_test_name)
 
 }  // namespace ringo::testing

@@ -1,7 +1,8 @@
 // Differential conformance: the same sequences of ring operations on real io_uring and on
 // the simulated ring, each checked against the outcomes the real kernel can produce.
 // Known differences are listed in docs/simulation.md ("Conformance"); each one that a
-// case touches says so here.
+// case touches says so here. The AIO ring runs every case with io_uring's expectations;
+// where AIO's outcomes can differ (cancelling in-flight file I/O) aio_test pins them.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "ringo/aio/aio_ring.hpp"
 #include "ringo/core/op_slab.hpp"
 #include "ringo/sim/sim_kernel.hpp"
 #include "ringo/uring/uring_ring.hpp"
@@ -78,6 +80,20 @@ class UringHarness final : public Harness {
   std::unique_ptr<uring::UringRing> ring_;
 };
 
+class AioHarness final : public Harness {
+ public:
+  AioHarness() {
+    auto setup = aio::AioRing::create({});
+    ring_ = std::move(setup.ring);
+  }
+  bool ok() const { return ring_ != nullptr; }
+  Ring& ring() override { return *ring_; }
+  void pump() override { (void)ring_->submit_and_wait(1, 1ms); }
+
+ private:
+  std::unique_ptr<aio::AioRing> ring_;
+};
+
 class SimHarness final : public Harness {
  public:
   SimHarness() : kernel_(7, 1, strict(), false) {}
@@ -109,6 +125,10 @@ class Conformance : public ::testing::TestWithParam<const char*> {
       auto u = std::make_unique<UringHarness>();
       if (!u->ok()) GTEST_SKIP() << "io_uring unavailable";
       h_ = std::move(u);
+    } else if (std::string(GetParam()) == "aio") {
+      auto a = std::make_unique<AioHarness>();
+      if (!a->ok()) GTEST_SKIP() << "AIO unavailable";
+      h_ = std::move(a);
     } else {
       h_ = std::make_unique<SimHarness>();
     }
@@ -357,7 +377,7 @@ TEST_P(Conformance, MultishotAcceptPostsOneCqePerConnectionUntilCancelled) {
   for (int32_t fd : fds) h_->sys({SysOp::close, fd});
 }
 
-INSTANTIATE_TEST_SUITE_P(Rings, Conformance, ::testing::Values("uring", "sim"),
+INSTANTIATE_TEST_SUITE_P(Rings, Conformance, ::testing::Values("uring", "sim", "aio"),
                          [](const auto& info) { return std::string(info.param); });
 
 }  // namespace

@@ -246,7 +246,7 @@ TEST_P(Nesting, ShutdownInsideItsOwnRoutineIsRefused) {
 // Shutting down a runtime that is not running is bounded (shutdown_timeout), so it is
 // allowed from a routine of another one: a runtime dropped inside a routine is stopped.
 TEST_P(Nesting, ShutdownOfAnotherRuntimeInsideARoutineWorks) {
-  for (Backend other : {Backend::sim, Backend::uring}) {
+  for (Backend other : {Backend::sim, Backend::uring, Backend::aio}) {
     SCOPED_TRACE(backend_name(other));
     auto a = make(config("rtn5"));
     auto b = make(config_for(other, "rtn6"));
@@ -283,7 +283,7 @@ Task<int> make_and_drop_inside(RuntimeConfig config) {
 }
 
 TEST_P(Nesting, RuntimeMadeInsideARoutineWorksOnceOutside) {
-  for (Backend inner : {Backend::sim, Backend::uring}) {
+  for (Backend inner : {Backend::sim, Backend::uring, Backend::aio}) {
     SCOPED_TRACE(backend_name(inner));
     auto a = make(config("rtn7"));
     ASSERT_TRUE(a.has_value());
@@ -313,7 +313,7 @@ Task<void> destroy_inside(std::optional<Runtime>* rt) {
 // than crash somewhere later. (Not in the ThreadSanitizer run: it forks.)
 TEST(NestingDeathTest, RuntimeDestroyedInsideItsOwnRoutineAborts) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  for (Backend backend : {Backend::sim, Backend::uring}) {
+  for (Backend backend : {Backend::sim, Backend::uring, Backend::aio}) {
     SCOPED_TRACE(backend_name(backend));
     EXPECT_DEATH(
         {
@@ -368,9 +368,9 @@ Task<void> leave_work_everywhere() {
   co_await sleep(5ms);
 }
 
-TEST(OffOwnerThread, RefusedThereButDestroyedThereStopsEveryShardOnUring) {
+void refused_there_but_destroyed_there(const RuntimeConfig& config) {
   Watchdog dog(30s, "a runtime destroyed off its owner thread");
-  auto rt = make(on_uring("rto1", 3));
+  auto rt = make(config);
   ASSERT_TRUE(rt.has_value());
   EXPECT_TRUE(rt->block_on(leave_work_everywhere()).has_value());
   std::thread elsewhere([&rt] {
@@ -384,7 +384,16 @@ TEST(OffOwnerThread, RefusedThereButDestroyedThereStopsEveryShardOnUring) {
 
   std::thread destroyer([&rt] { rt.reset(); });
   destroyer.join();
-  EXPECT_TRUE(shard_threads_gone("rto1"));
+  EXPECT_TRUE(shard_threads_gone(config.thread_name));
+}
+
+TEST(OffOwnerThread, RefusedThereButDestroyedThereStopsEveryShardOnUring) {
+  refused_there_but_destroyed_there(on_uring("rto1", 3));
+}
+
+// The same on AIO: the other shards are woken by the ring-less wake (a mailbox post).
+TEST(OffOwnerThread, RefusedThereButDestroyedThereStopsEveryShardOnAio) {
+  refused_there_but_destroyed_there(config_for(Backend::aio, "rto3", 3));
 }
 
 TEST(OffOwnerThread, OwnerThreadGoneFirstOnUring) {

@@ -50,5 +50,25 @@ class Engine {
 // Both take a config whose seed is set (Runtime::create chose it).
 Result<std::unique_ptr<Engine>> make_sim_engine(const RuntimeConfig& config);
 Result<std::unique_ptr<Engine>> make_uring_engine(const RuntimeConfig& config, std::string& why);
+Result<std::unique_ptr<Engine>> make_aio_engine(const RuntimeConfig& config, std::string& why, std::string note = {});
+
+// A ring made for one shard, on that shard's thread, or why it could not be.
+struct RingSetup {
+  std::unique_ptr<Ring> ring;
+  std::error_code error;
+  std::string report;
+};
+
+// What makes a real engine one backend rather than another: how a shard's ring is made
+// and how a thread without a ring rings a shard's doorbell (ctx is the ShardGroup).
+// Everything else (threads, ownership, shutdown) is shared: real_engine.cpp.
+struct RealBackend {
+  Backend backend = Backend::uring;
+  RingSetup (*create_ring)(const RuntimeConfig& config) = nullptr;
+  ShardGroup::ExternalWake wake = nullptr;
+  std::string note;  // appended to the report (why this backend was chosen)
+};
+
+Result<std::unique_ptr<Engine>> make_real_engine(const RuntimeConfig& config, RealBackend backend, std::string& why);
 
 }  // namespace ringo

@@ -17,6 +17,7 @@ const char* backend_name(Backend b) noexcept {
     case Backend::automatic: return "automatic";
     case Backend::uring: return "uring";
     case Backend::sim: return "sim";
+    case Backend::aio: return "aio";
   }
   return "unknown";
 }
@@ -26,11 +27,9 @@ Result<Backend> backend_from_env(Backend fallback, std::string& why) {
   if (v == nullptr) return fallback;
   if (std::strcmp(v, "uring") == 0) return Backend::uring;
   if (std::strcmp(v, "sim") == 0) return Backend::sim;
-  if (std::strcmp(v, "aio") == 0) {
-    why = "RINGO_BACKEND=aio: the AIO backend is not built yet";
-    return fail(errc::backend_unavailable);
-  }
-  why = std::string("RINGO_BACKEND=\"") + v + "\" names no backend: use uring or sim, or leave it unset for io_uring";
+  if (std::strcmp(v, "aio") == 0) return Backend::aio;
+  why = std::string("RINGO_BACKEND=\"") + v +
+        "\" names no backend: use uring, sim or aio, or leave it unset for io_uring (AIO where io_uring is refused)";
   return fail(errc::invalid_argument);
 }
 
@@ -98,7 +97,18 @@ Result<Runtime> Runtime::create(RuntimeConfig config, std::string& why) {
   auto seed = choose_seed(config, *backend, why);
   if (!seed) return std::unexpected(seed.error());
   config.seed = seed->value;
-  auto engine = *backend == Backend::sim ? make_sim_engine(config) : make_uring_engine(config, why);
+  // Automatic with nothing forced: io_uring, else AIO when io_uring is absent or refused.
+  const bool may_fall_back = config.backend == Backend::automatic && std::getenv("RINGO_BACKEND") == nullptr;
+  auto engine = *backend == Backend::sim   ? make_sim_engine(config)
+                : *backend == Backend::aio ? make_aio_engine(config, why)
+                                           : make_uring_engine(config, why);
+  if (!engine && may_fall_back && engine.error() == make_error_code(errc::backend_unavailable)) {
+    // Only absence or refusal (ENOSYS, EPERM/EACCES, a missing opcode) falls back; a
+    // transient or resource error (EAGAIN, ENOMEM) is reported as itself.
+    std::string aio_why;
+    engine = make_aio_engine(config, aio_why, "io_uring not used: " + why);
+    if (!engine) why += "; AIO: " + aio_why;
+  }
   if (!engine) return std::unexpected(engine.error());
   (*engine)->set_seed(seed->value, seed->origin);
   return Runtime(std::move(*engine));

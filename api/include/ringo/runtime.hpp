@@ -10,7 +10,7 @@
 // shards run inside block_on() on the calling thread, and the seed decides every
 // interleaving.
 //
-// The environment: RINGO_BACKEND=uring|sim picks the backend when the config leaves it
+// The environment: RINGO_BACKEND=uring|sim|aio picks the backend when the config leaves it
 // automatic; RINGO_SEED=<n> (decimal or 0x-hex) overrides RuntimeConfig::seed on every
 // backend, so the simulator's "replay with RINGO_SEED=<n>" re-runs that run. Any other
 // value of either is an error, never a silent default.
@@ -21,7 +21,7 @@
 // repeats those choices (not the threads' timing).
 //
 // Errors: create() returns errc::backend_unavailable when the backend cannot run here
-// (RINGO_BACKEND=aio included: not built yet), errc::invalid_argument for a bad config or
+// (automatic: neither io_uring nor AIO), errc::invalid_argument for a bad config or
 // a bad RINGO_BACKEND or RINGO_SEED. It says why on stderr, or in `why` for the overload
 // that takes it. block_on() returns the task's Result, errc::wrong_thread off the owner
 // thread (real backend), errc::nested_block_on when called from inside a routine of this or
@@ -65,18 +65,17 @@
 
 namespace ringo {
 
-enum class Backend { automatic, uring, sim };
+enum class Backend { automatic, uring, sim, aio };
 
 const char* backend_name(Backend b) noexcept;
-// The backend RINGO_BACKEND names ("uring" or "sim"), or fallback when it is not set.
-// Errors: errc::backend_unavailable for "aio" (not built yet), errc::invalid_argument for
-// anything else (empty and other spellings included); `why` then says so and lists the
-// valid values.
+// The backend RINGO_BACKEND names ("uring", "sim" or "aio"), or fallback when it is not
+// set. Errors: errc::invalid_argument for anything else (empty and other spellings
+// included); `why` then says so and lists the valid values.
 Result<Backend> backend_from_env(Backend fallback, std::string& why);
 
 struct RuntimeConfig {
   uint32_t shards = 2;
-  Backend backend = Backend::automatic;  // automatic: RINGO_BACKEND, else io_uring
+  Backend backend = Backend::automatic;  // automatic: RINGO_BACKEND, else io_uring, else AIO
   // Seeds the shards' PRNGs (select's choices, timer ties) and the simulator. Unset: 1 on
   // the simulator, a seed from the OS on real backends. RINGO_SEED overrides it.
   std::optional<uint64_t> seed = std::nullopt;

@@ -1,0 +1,156 @@
+// AioRing: the Ring on Linux AIO (io_setup/io_submit/io_getevents/io_cancel), for hosts
+// where io_uring is refused (Docker's and containerd's default seccomp profiles,
+// kernel.io_uring_disabled). Raw system calls through <linux/aio_abi.h>, no libaio.
+//
+// What runs where (docs/backends.md, "AIO"):
+//  - read/write/readv/writev/fsync: IOCB_CMD_PREAD/PWRITE/PREADV/PWRITEV/FSYNC/FDSYNC;
+//    an offset of -1 (the file position) runs the plain syscall inline. Buffered AIO
+//    completes inside io_submit, so reads go with RWF_NOWAIT: one the page cache cannot
+//    answer (-EAGAIN) runs on a small process-wide helper pool instead of stalling the
+//    shard for the disk.
+//  - sockets (accept, connect, recv, send): the non-blocking syscall first, and on EAGAIN
+//    an IOCB_CMD_POLL for readiness, then the syscall again. Multishot accept re-arms its
+//    poll and posts one CQE per connection with kCqeMore until cancelled.
+//  - poll_add: IOCB_CMD_POLL.
+//  - openat, close, shutdown, NOP: inline (AIO has no opcode for them).
+//  - TIMEOUT and per-op deadlines (LINK_TIMEOUT): a user-space timer list, waited on by
+//    the blocking wait's timeout.
+//  - MSG_RING: a mutex-guarded mailbox per ring plus the ring's eventfd, written only when
+//    the target sleeps. send_message() needs no ring, so a foreign thread can wake a shard.
+// Every AIO completion signals the same eventfd (IOCB_FLAG_RESFD), so one ppoll on it
+// covers AIO completions, messages and timers.
+//
+// Errors from create(): ENOSYS (no AIO in this kernel) and EPERM (seccomp) become
+// errc::backend_unavailable; EAGAIN from io_setup (fs.aio-max-nr exhausted) is reported
+// naming the sysctl. AioSetup::report says which, in words.
+//
+// Thread-safety: one thread uses a ring; send_message() may be called from any thread.
+#pragma once
+
+#include <linux/aio_abi.h>
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ringo/core/ring.hpp"
+
+namespace ringo::aio {
+
+struct AioOptions {
+  // Sqes push() accepts between two submits. The AIO context holds 4x as many ops in
+  // flight: every socket op waiting for readiness holds one (a poll).
+  unsigned entries = 256;
+};
+
+class AioRing;
+
+struct AioSetup {
+  std::unique_ptr<AioRing> ring;
+  std::error_code error;
+  std::string report;  // what was set up, or why not
+};
+
+class AioRing final : public Ring {
+ public:
+  static AioSetup create(const AioOptions& options = {});
+  ~AioRing() override;
+  AioRing(const AioRing&) = delete;
+  AioRing& operator=(const AioRing&) = delete;
+
+  size_t push(std::span<const Sqe> sqes) override;
+  Result<size_t> submit_and_wait(unsigned min_complete, Duration timeout) override;
+  size_t reap(std::span<Cqe> out) override;
+  Instant now() const override;
+  Caps caps() const override;
+  int32_t msg_ring_id() const override { return efd_; }
+  int64_t sys(SysCall& call) override;
+
+  // Delivers a MSG_RING CQE {user_data, res} to the AioRing whose msg_ring_id() is target,
+  // from any thread, ring or not. Returns 0, or -EBADF when no AioRing has that id.
+  static int send_message(int32_t target, int32_t res, uint64_t user_data) noexcept;
+  // As send_message, with CQE flags (the ring's helpers mark their results this way).
+  static int send_internal(int32_t target, uint64_t user_data, int32_t res, uint32_t flags) noexcept;
+
+  // Reads the page cache could not answer at once, sent to a helper thread so far.
+  uint64_t helper_reads() const noexcept { return helper_reads_; }
+
+  struct Mailbox;
+
+ private:
+  enum class Wait : uint8_t { none, aio, poll, timer, close, helper };
+  struct Op {
+    iocb cb{};  // its address is the kernel's key for io_cancel: Ops never move
+    Sqe sqe;
+    uint32_t index = 0;
+    uint32_t gen = 0;
+    Wait wait = Wait::none;
+    bool live = false;
+    bool queued = false;            // in to_submit_, not yet given to io_submit
+    bool cancel_requested = false;  // a poll we cancelled: its completion means -ECANCELED
+    bool connecting = false;        // connect in progress: the poll's answer is SO_ERROR
+    bool nowait = false;            // a read submitted with RWF_NOWAIT: -EAGAIN sends it to a helper
+    bool has_deadline = false;
+    bool deadline_done = false;  // the deadline's CQE was posted
+    std::pair<Instant, uint64_t> timer{};
+    std::pair<Instant, uint64_t> deadline_timer{};
+  };
+  struct TimerRef {
+    uint32_t index;
+    uint32_t gen;
+    bool deadline;  // an op's deadline, else a TIMEOUT op
+  };
+
+  AioRing() = default;
+  Op* alloc_op(const Sqe& s);
+  void release(Op* op);
+  void start(Op* op);
+  void post(uint64_t user_data, int32_t res, uint32_t flags = 0) { ready_.push_back(Cqe{user_data, res, flags}); }
+  void complete(Op* op, int32_t res);
+  void queue_aio(Op* op);
+  void arm_poll(Op* op, uint32_t mask);
+  void attempt(Op* op);
+  void accept_loop(Op* op);
+  int32_t cancel(Op* op);
+  void poll_cancelled(int32_t fd);
+  void to_helper(Op* op);
+  void add_timer(Op* op, Instant at, bool deadline);
+  void fire_timers();
+  void flush_aio();
+  bool aio_ring_has_events() const;
+  void harvest();
+  void drain_mailbox();
+  void progress();
+  void block(Duration wait);
+
+  aio_context_t ctx_ = 0;
+  int efd_ = -1;
+  unsigned entries_ = 0;
+  unsigned aio_capacity_ = 0;
+  unsigned aio_in_flight_ = 0;
+  std::unique_ptr<Mailbox> mailbox_;
+  std::vector<Sqe> pending_;  // pushed, not yet submitted
+  std::deque<Cqe> ready_;     // completions waiting for reap()
+  std::vector<std::unique_ptr<Op>> ops_;
+  std::vector<uint32_t> free_ops_;
+  std::unordered_map<uint64_t, uint32_t> by_user_data_;  // live ops, for ASYNC_CANCEL
+  std::vector<iocb*> to_submit_;
+  std::map<std::pair<Instant, uint64_t>, TimerRef> timers_;
+  uint64_t timer_seq_ = 0;
+  std::vector<io_event> events_;
+  // Polls cancelled but not yet completed, by descriptor, and the closes waiting for them:
+  // a poll holds a reference to its file, so a close would not free the socket (a
+  // listener's port) until the kernel's cancel work ran.
+  std::unordered_map<int32_t, uint32_t> cancelling_;
+  std::unordered_multimap<int32_t, uint32_t> closes_waiting_;  // fd -> close op index
+  // Reads running on helper threads; the destructor waits for them (their buffers).
+  std::atomic<uint32_t> helper_jobs_{0};
+  uint64_t helper_reads_ = 0;
+};
+
+}  // namespace ringo::aio

@@ -1,0 +1,420 @@
+// The AIO backend's own cases: what the conformance suite does not pin (wake-ups from
+// other threads, cancels racing file I/O, the aio-max-nr message) and the automatic
+// fallback when io_uring is refused by a seccomp filter, as in Docker's default profile.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ringo/aio/aio_ring.hpp"
+#include "ringo/core/op_slab.hpp"
+#include "ringo/ringo.hpp"
+
+namespace ringo {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::unique_ptr<aio::AioRing> make_ring() {
+  auto setup = aio::AioRing::create({});
+  EXPECT_TRUE(setup.ring != nullptr) << setup.report;
+  return std::move(setup.ring);
+}
+
+// Collects CQEs until `expect` arrived or about 2 s passed.
+std::vector<Cqe> collect(Ring& ring, size_t expect) {
+  std::vector<Cqe> out;
+  Cqe buf[16];
+  for (int round = 0; round < 2000 && out.size() < expect; ++round) {
+    (void)ring.submit_and_wait(1, 1ms);
+    const size_t n = ring.reap(buf);
+    out.insert(out.end(), buf, buf + n);
+  }
+  return out;
+}
+
+TEST(AioRing, AForeignThreadWakesASleepingRing) {
+  auto ring = make_ring();
+  ASSERT_TRUE(ring);
+  const int32_t id = ring->msg_ring_id();
+  const auto start = std::chrono::steady_clock::now();
+  std::thread sender([id] {
+    std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(aio::AioRing::send_message(id, 5, UserData::make(UdKind::message, 0, 9)), 0);
+  });
+  (void)ring->submit_and_wait(1, 10s);  // woken by the message, not by the timeout
+  const auto waited = std::chrono::steady_clock::now() - start;
+  sender.join();
+  Cqe c[4];
+  ASSERT_EQ(ring->reap(c), 1u);
+  EXPECT_EQ(c[0].res, 5);
+  EXPECT_EQ(c[0].user_data, UserData::make(UdKind::message, 0, 9));
+  EXPECT_LT(waited, 5s);
+  EXPECT_EQ(aio::AioRing::send_message(-1, 0, 0), -EBADF);
+}
+
+TEST(AioRing, NoWakeUpIsLostBetweenASenderAndASleepingRing) {
+  // Ping-pong: the sender posts the next message as soon as the previous one arrived,
+  // so it often lands while the ring is on its way into ppoll. A lost wake-up shows as a
+  // wait that runs into its timeout.
+  auto ring = make_ring();
+  ASSERT_TRUE(ring);
+  const int32_t id = ring->msg_ring_id();
+  constexpr int kRounds = 2000;
+  std::atomic<int> received{0};
+  std::atomic<bool> stop{false};
+  std::thread sender([&] {
+    for (int i = 0; i < kRounds && !stop.load(); ++i) {
+      while (received.load() < i && !stop.load()) std::this_thread::yield();
+      (void)aio::AioRing::send_message(id, i, UserData::make(UdKind::message, 0, 1));
+    }
+  });
+  int timeouts = 0;
+  Cqe c[4];
+  for (int got = 0; got < kRounds && timeouts == 0;) {
+    const auto start = std::chrono::steady_clock::now();
+    (void)ring->submit_and_wait(1, 1s);
+    const size_t n = ring->reap(c);
+    if (n == 0 && std::chrono::steady_clock::now() - start >= 900ms) ++timeouts;
+    got += static_cast<int>(n);
+    received.store(got);
+  }
+  stop.store(true);
+  sender.join();
+  EXPECT_EQ(timeouts, 0) << "a message sat in the mailbox while the ring slept";
+}
+
+TEST(AioRing, CancellingFileReadsNeverLosesAResult) {
+  auto ring = make_ring();
+  ASSERT_TRUE(ring);
+  char path[] = "/tmp/ringo-aio-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "hello", 5), 5);
+  char in[3][16] = {};
+  // 0: cancelled in the same batch (before the kernel saw it); 1: cancelled once in
+  // flight (files cannot be cancelled: it completes anyway, or is already done).
+  std::vector<Sqe> batch;
+  for (uint64_t i = 0; i < 2; ++i) {
+    Sqe rd;
+    rd.opcode = Opcode::read;
+    rd.fd = fd;
+    rd.addr = reinterpret_cast<uintptr_t>(in[i]);
+    rd.len = sizeof in[i];
+    rd.user_data = 1 + i;
+    batch.push_back(rd);
+  }
+  Sqe cancel0;
+  cancel0.opcode = Opcode::async_cancel;
+  cancel0.addr = 1;
+  cancel0.user_data = 11;
+  std::vector<Sqe> first{batch[0], cancel0, batch[1]};
+  ASSERT_EQ(ring->push(first), 3u);
+  (void)ring->submit_and_wait(0, Duration{0});
+  Sqe cancel1 = cancel0;
+  cancel1.addr = 2;
+  cancel1.user_data = 12;
+  ASSERT_EQ(ring->push({&cancel1, 1}), 1u);
+  std::vector<Cqe> got = collect(*ring, 4);
+  ASSERT_EQ(got.size(), 4u);
+  std::map<uint64_t, int32_t> res;
+  for (const Cqe& c : got) res[c.user_data] = c.res;
+  EXPECT_EQ(res[1], -ECANCELED);
+  EXPECT_EQ(res[11], 0);
+  EXPECT_EQ(res[2], 5) << "a read the kernel took reports its real result";
+  EXPECT_TRUE(res[12] == -EALREADY || res[12] == -ENOENT || res[12] == 0) << res[12];
+  ::close(fd);
+  ::unlink(path);
+}
+
+TEST(AioRing, ADeadlineOnAFileReadThatWinsPostsItsRealResult) {
+  auto ring = make_ring();
+  ASSERT_TRUE(ring);
+  char path[] = "/tmp/ringo-aio-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "hello", 5), 5);
+  char in[16] = {};
+  Sqe rd;
+  rd.opcode = Opcode::read;
+  rd.fd = fd;
+  rd.addr = reinterpret_cast<uintptr_t>(in);
+  rd.len = sizeof in;
+  rd.user_data = 1;
+  rd.deadline = ring->now() + 1s;
+  rd.timeout_user_data = 2;
+  ASSERT_EQ(ring->push({&rd, 1}), 1u);
+  std::vector<Cqe> got = collect(*ring, 2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].user_data, 1u);
+  EXPECT_EQ(got[0].res, 5);
+  EXPECT_EQ(got[1].user_data, 2u);
+  EXPECT_EQ(got[1].res, -ECANCELED);
+  ::close(fd);
+  ::unlink(path);
+}
+
+TEST(AioRing, AReadThePageCacheCannotAnswerRunsOnAHelper) {
+  auto ring = make_ring();
+  ASSERT_TRUE(ring);
+  char path[] = "/work/ringo-aio-XXXXXX";  // a real disk: /tmp may be in memory elsewhere
+  int fd = mkstemp(path);
+  if (fd < 0) {
+    std::strcpy(path, "/tmp/ringo-aio-XXXXXX");
+    fd = mkstemp(path);
+  }
+  ASSERT_GE(fd, 0);
+  std::vector<char> data(1 << 20);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7);
+  ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  ASSERT_EQ(::fsync(fd), 0);
+  ASSERT_EQ(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);  // out of the page cache
+  std::vector<Sqe> batch;
+  std::vector<std::vector<char>> bufs(8, std::vector<char>(4096));
+  for (uint64_t i = 0; i < bufs.size(); ++i) {
+    Sqe rd;
+    rd.opcode = Opcode::read;
+    rd.fd = fd;
+    rd.addr = reinterpret_cast<uintptr_t>(bufs[i].data());
+    rd.len = 4096;
+    rd.off = i * 128 * 1024;
+    rd.user_data = 1 + i;
+    batch.push_back(rd);
+  }
+  ASSERT_EQ(ring->push(batch), batch.size());
+  std::vector<Cqe> got = collect(*ring, batch.size());
+  ASSERT_EQ(got.size(), batch.size());
+  for (const Cqe& c : got) {
+    EXPECT_EQ(c.res, 4096) << c.user_data;
+    const size_t i = c.user_data - 1;
+    EXPECT_EQ(std::memcmp(bufs[i].data(), data.data() + i * 128 * 1024, 4096), 0) << i;
+  }
+  // Where the file system honours RWF_NOWAIT for reads (ext4, xfs, btrfs), uncached reads
+  // leave the shard; on tmpfs everything is cached and nothing does.
+  std::printf("helper reads: %llu of %zu\n", static_cast<unsigned long long>(ring->helper_reads()), batch.size());
+  ::close(fd);
+  ::unlink(path);
+}
+
+TEST(AioRing, MultishotAcceptLosesNoConnection) {
+  auto ring = make_ring();
+  ASSERT_TRUE(ring);
+  SysCall make_socket{SysOp::socket, -1, AF_INET};
+  const auto listener = static_cast<int32_t>(ring->sys(make_socket));
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  SysCall bind{SysOp::bind, listener, 0, 0, &addr, sizeof addr};
+  SysCall listen{SysOp::listen, listener, 256};
+  SysCall name{SysOp::local_addr, listener, 0, 0, &addr, sizeof addr};
+  ASSERT_EQ(ring->sys(bind), 0);
+  ASSERT_EQ(ring->sys(listen), 0);
+  ASSERT_EQ(ring->sys(name), 0);
+  Sqe acc;
+  acc.opcode = Opcode::accept;
+  acc.fd = listener;
+  acc.ioprio = kAcceptMultishot;
+  acc.user_data = 1;
+  ASSERT_EQ(ring->push({&acc, 1}), 1u);
+  (void)ring->submit_and_wait(0, Duration{0});
+  constexpr int kClients = 150;  // more than one accept batch (64)
+  std::vector<int> clients;
+  for (int i = 0; i < kClients; ++i) {
+    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    clients.push_back(c);
+  }
+  std::vector<Cqe> got = collect(*ring, kClients);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kClients));
+  for (const Cqe& c : got) {
+    EXPECT_GE(c.res, 0);
+    EXPECT_NE(c.flags & kCqeMore, 0u);
+    if (c.res >= 0) ::close(c.res);
+  }
+  Sqe cancel;
+  cancel.opcode = Opcode::async_cancel;
+  cancel.addr = 1;
+  cancel.user_data = 2;
+  ASSERT_EQ(ring->push({&cancel, 1}), 1u);
+  got = collect(*ring, 2);
+  ASSERT_EQ(got.size(), 2u);
+  for (const Cqe& c : got) {
+    if (c.user_data == 1) {
+      EXPECT_EQ(c.res, -ECANCELED);
+      EXPECT_EQ(c.flags & kCqeMore, 0u);
+    } else {
+      EXPECT_EQ(c.res, 0);
+    }
+  }
+  for (int c : clients) ::close(c);
+  ::close(listener);
+}
+
+TEST(AioRing, PollsBeyondTheContextWaitTheirTurnAndComplete) {
+  aio::AioOptions options;
+  options.entries = 1;  // the context holds 4 ops in flight
+  auto setup = aio::AioRing::create(options);
+  ASSERT_TRUE(setup.ring) << setup.report;
+  Ring& ring = *setup.ring;
+  constexpr int kSockets = 7;
+  int pairs[kSockets][2];
+  char bufs[kSockets][8] = {};
+  for (int i = 0; i < kSockets; ++i) {
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pairs[i]), 0);
+    Sqe rv;
+    rv.opcode = Opcode::recv;
+    rv.fd = pairs[i][0];
+    rv.addr = reinterpret_cast<uintptr_t>(bufs[i]);
+    rv.len = sizeof bufs[i];
+    rv.user_data = 1 + static_cast<uint64_t>(i);
+    ASSERT_EQ(ring.push({&rv, 1}), 1u);
+    (void)ring.submit_and_wait(0, Duration{0});
+  }
+  for (int i = 0; i < kSockets; ++i) ASSERT_EQ(::write(pairs[i][1], "x", 1), 1);
+  std::vector<Cqe> got = collect(ring, kSockets);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kSockets));
+  for (const Cqe& c : got) EXPECT_EQ(c.res, 1) << c.user_data;
+  for (auto& p : pairs) {
+    ::close(p[0]);
+    ::close(p[1]);
+  }
+}
+
+TEST(AioRing, ExhaustingAioMaxNrNamesTheSysctl) {
+  unsigned long max_nr = 0;
+  if (FILE* f = std::fopen("/proc/sys/fs/aio-max-nr", "r")) {
+    if (std::fscanf(f, "%lu", &max_nr) != 1) max_nr = 0;
+    std::fclose(f);
+  }
+  if (max_nr == 0 || max_nr > (1ul << 22)) GTEST_SKIP() << "fs.aio-max-nr unreadable or too large to exceed";
+  aio::AioOptions options;
+  options.entries = static_cast<unsigned>(max_nr / 4 + 1);  // one context asking for more than the limit
+  auto setup = aio::AioRing::create(options);
+  ASSERT_EQ(setup.ring, nullptr);
+  EXPECT_EQ(setup.error, std::make_error_code(std::errc::resource_unavailable_try_again));
+  EXPECT_NE(setup.report.find("/proc/sys/fs/aio-max-nr"), std::string::npos) << setup.report;
+  options.entries = 0;
+  EXPECT_EQ(aio::AioRing::create(options).error, errc::invalid_argument);
+}
+
+// ---------------------------------------------------------------- the container
+
+// Refuses io_uring_setup, io_uring_enter and io_uring_register with EPERM, as Docker's
+// default seccomp profile does. Irreversible: only for a forked child.
+bool refuse_io_uring() {
+#if defined(__x86_64__)
+  constexpr uint32_t kArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+  constexpr uint32_t kArch = AUDIT_ARCH_AARCH64;
+#else
+  return false;
+#endif
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 3, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 2, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_register, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return false;
+  return syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0;
+}
+
+Task<int> across_shards() {
+  auto h = spawn_on(1, []() -> Task<int> {
+    co_await sleep(1ms);
+    co_return 42;
+  }());
+  co_return (co_await h.join()).value_or(-1);
+}
+
+// Runs AioFallbackChild.<name> in a fresh process under the filter: fork, install it,
+// then exec this test binary (a forked copy of a multi-threaded process must not start
+// threads, and ThreadSanitizer refuses to). Returns the child's exit code (bounded: 60 s);
+// 99 when the filter cannot be installed.
+int in_container(const char* name) {
+  const std::string filter = std::string("--gtest_filter=AioFallbackChild.") + name;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (!refuse_io_uring()) _exit(99);
+    setenv("RINGO_AIO_CHILD", "1", 1);
+    char* argv[] = {const_cast<char*>("aio_test"), const_cast<char*>(filter.c_str()), nullptr};
+    execv("/proc/self/exe", argv);
+    _exit(98);
+  }
+  if (pid < 0) return -1;
+  for (int i = 0; i < 6000; ++i) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    std::this_thread::sleep_for(10ms);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -2;
+}
+
+bool in_child() { return std::getenv("RINGO_AIO_CHILD") != nullptr; }
+
+TEST(AioFallbackChild, Automatic) {
+  if (!in_child()) GTEST_SKIP() << "runs under the seccomp filter, from AioFallback";
+  unsetenv("RINGO_BACKEND");
+  auto rt = Runtime::create({.shards = 2});
+  ASSERT_TRUE(rt.has_value()) << rt.error().message();
+  EXPECT_EQ(rt->backend(), Backend::aio);
+  const std::string& report = rt->backend_report();
+  EXPECT_EQ(report.find("aio"), 0u) << report;
+  EXPECT_NE(report.find("seccomp"), std::string::npos) << report;
+  EXPECT_EQ(rt->block_on(across_shards()).value_or(0), 42);
+}
+
+TEST(AioFallbackChild, Forced) {
+  if (!in_child()) GTEST_SKIP() << "runs under the seccomp filter, from AioFallback";
+  setenv("RINGO_BACKEND", "uring", 1);
+  auto rt = Runtime::create({.shards = 1});
+  ASSERT_FALSE(rt.has_value());
+  EXPECT_EQ(rt.error(), errc::backend_unavailable);
+  setenv("RINGO_BACKEND", "aio", 1);
+  auto forced = Runtime::create({.shards = 1});
+  ASSERT_TRUE(forced.has_value());
+  EXPECT_EQ(forced->backend(), Backend::aio);
+}
+
+TEST(AioFallback, AutomaticChoosesAioWhenSeccompRefusesIoUring) {
+  const int code = in_container("Automatic");
+  if (code == 99) GTEST_SKIP() << "cannot install a seccomp filter here";
+  EXPECT_EQ(code, 0);
+}
+
+TEST(AioFallback, ForcedIoUringUnderSeccompIsRefusedNotReplaced) {
+  const int code = in_container("Forced");
+  if (code == 99) GTEST_SKIP() << "cannot install a seccomp filter here";
+  EXPECT_EQ(code, 0);
+}
+
+}  // namespace
+}  // namespace ringo
