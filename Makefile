@@ -10,6 +10,7 @@ run: deps
 	./build/debug/examples/ringo-demo
 	RINGO_BACKEND=aio ./build/debug/examples/ringo-demo
 	./build/debug/examples/echo_server --self-test --addr 127.0.0.1:0
+	RINGO_BACKEND=aio ./build/debug/examples/echo_server --self-test --addr 127.0.0.1:0
 	RINGO_BACKEND=sim ./build/debug/examples/echo_server --self-test --addr 127.0.0.1:0
 
 test: deps
