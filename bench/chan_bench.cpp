@@ -42,7 +42,7 @@ void ping_pong(benchmark::State& state, Backend backend, uint32_t peer_shard) {
     auto [ping_tx, ping_rx] = std::move(*chan<int>(0));
     auto [pong_tx, pong_rx] = std::move(*chan<int>(0));
     JoinHandle<void> local;
-    JoinHandle<Result<void>> remote;
+    JoinHandle<void> remote;
     if (peer == 0) {
       local = go(echo(ping_rx, std::move(pong_tx)));
     } else {
