@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "../tools/no-uring/refuse_io_uring.hpp"
 #include "ringo/aio/aio_ring.hpp"
 #include "ringo/core/op_slab.hpp"
 #include "ringo/ringo.hpp"
@@ -319,31 +320,8 @@ TEST(AioRing, ExhaustingAioMaxNrNamesTheSysctl) {
 
 // ---------------------------------------------------------------- the container
 
-// Refuses io_uring_setup, io_uring_enter and io_uring_register with EPERM, as Docker's
-// default seccomp profile does. Irreversible: only for a forked child.
-bool refuse_io_uring() {
-#if defined(__x86_64__)
-  constexpr uint32_t kArch = AUDIT_ARCH_X86_64;
-#elif defined(__aarch64__)
-  constexpr uint32_t kArch = AUDIT_ARCH_AARCH64;
-#else
-  return false;
-#endif
-  sock_filter filter[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kArch, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 3, 0),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 2, 0),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_register, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-  };
-  sock_fprog prog{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return false;
-  return syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0;
-}
+// The filter tools/no-uring installs (Docker's default profile): only in a forked child.
+using tools::refuse_io_uring;
 
 Task<int> across_shards() {
   auto h = spawn_on(1, []() -> Task<int> {
