@@ -7,6 +7,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -15,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -271,34 +273,136 @@ TEST(AioRing, MultishotAcceptLosesNoConnection) {
   ::close(listener);
 }
 
-TEST(AioRing, PollsBeyondTheContextWaitTheirTurnAndComplete) {
+Sqe recv_sqe(int fd, char* buf, uint32_t len, uint64_t user_data) {
+  Sqe rv;
+  rv.opcode = Opcode::recv;
+  rv.fd = fd;
+  rv.addr = reinterpret_cast<uintptr_t>(buf);
+  rv.len = len;
+  rv.user_data = user_data;
+  return rv;
+}
+
+// Waiting sockets hold no AIO slot: with IOCB_CMD_POLL, every recv past the context's
+// capacity (4 here) waited behind polls that never completed, so the last socket's data
+// was never read.
+TEST(AioRing, WaitingSocketsBeyondTheContextCapacityStillComplete) {
   aio::AioOptions options;
   options.entries = 1;  // the context holds 4 ops in flight
   auto setup = aio::AioRing::create(options);
   ASSERT_TRUE(setup.ring) << setup.report;
   Ring& ring = *setup.ring;
-  constexpr int kSockets = 7;
-  int pairs[kSockets][2];
-  char bufs[kSockets][8] = {};
+  constexpr int kSockets = 64;
+  std::vector<std::array<int, 2>> pairs(kSockets);
+  std::vector<std::array<char, 8>> bufs(kSockets);
   for (int i = 0; i < kSockets; ++i) {
-    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pairs[i]), 0);
-    Sqe rv;
-    rv.opcode = Opcode::recv;
-    rv.fd = pairs[i][0];
-    rv.addr = reinterpret_cast<uintptr_t>(bufs[i]);
-    rv.len = sizeof bufs[i];
-    rv.user_data = 1 + static_cast<uint64_t>(i);
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pairs[i].data()), 0);
+    const Sqe rv = recv_sqe(pairs[i][0], bufs[i].data(), 8, 1 + static_cast<uint64_t>(i));
     ASSERT_EQ(ring.push({&rv, 1}), 1u);
     (void)ring.submit_and_wait(0, Duration{0});
   }
-  for (int i = 0; i < kSockets; ++i) ASSERT_EQ(::write(pairs[i][1], "x", 1), 1);
-  std::vector<Cqe> got = collect(ring, kSockets);
-  ASSERT_EQ(got.size(), static_cast<size_t>(kSockets));
+  ASSERT_EQ(::write(pairs[kSockets - 1][1], "x", 1), 1);
+  std::vector<Cqe> got = collect(ring, 1);
+  ASSERT_EQ(got.size(), 1u) << "the last socket's recv never completed";
+  EXPECT_EQ(got[0].user_data, static_cast<uint64_t>(kSockets));
+  EXPECT_EQ(got[0].res, 1);
+  for (int i = 0; i < kSockets - 1; ++i) ASSERT_EQ(::write(pairs[i][1], "x", 1), 1);
+  got = collect(ring, kSockets - 1);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kSockets - 1));
   for (const Cqe& c : got) EXPECT_EQ(c.res, 1) << c.user_data;
   for (auto& p : pairs) {
     ::close(p[0]);
     ::close(p[1]);
   }
+}
+
+// A recv whose descriptor is closed under it outlives the descriptor (io_uring's recv
+// holds the file); the number's next owner must never feed it, and a cancel ends it.
+TEST(AioRing, ARecvOrphanedByACloseNeverReadsTheNumbersNextOwner) {
+  auto ring = make_ring();
+  ASSERT_TRUE(ring);
+  int first[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, first), 0);
+  char orphan_buf[8] = {};
+  const Sqe orphan = recv_sqe(first[0], orphan_buf, sizeof orphan_buf, 1);
+  ASSERT_EQ(ring->push({&orphan, 1}), 1u);
+  (void)ring->submit_and_wait(0, Duration{0});
+  Sqe close_op;
+  close_op.opcode = Opcode::close;
+  close_op.fd = first[0];
+  close_op.user_data = 2;
+  ASSERT_EQ(ring->push({&close_op, 1}), 1u);
+  std::vector<Cqe> got = collect(*ring, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].user_data, 2u);
+  EXPECT_EQ(got[0].res, 0);
+
+  int second[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, second), 0);
+  ASSERT_EQ(second[0], first[0]) << "the test needs the number reused";
+  char fresh_buf[8] = {};
+  const Sqe fresh = recv_sqe(second[0], fresh_buf, sizeof fresh_buf, 3);
+  ASSERT_EQ(ring->push({&fresh, 1}), 1u);
+  (void)ring->submit_and_wait(0, Duration{0});
+  ASSERT_EQ(::write(second[1], "new", 3), 3);
+  got = collect(*ring, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].user_data, 3u) << "the orphan read the new descriptor";
+  EXPECT_EQ(got[0].res, 3);
+  EXPECT_EQ(orphan_buf[0], 0);
+
+  Sqe cancel;
+  cancel.opcode = Opcode::async_cancel;
+  cancel.addr = 1;
+  cancel.user_data = 4;
+  ASSERT_EQ(ring->push({&cancel, 1}), 1u);
+  got = collect(*ring, 2);
+  ASSERT_EQ(got.size(), 2u);
+  for (const Cqe& c : got) EXPECT_EQ(c.res, c.user_data == 1 ? -ECANCELED : 0) << c.user_data;
+  ::close(first[1]);
+  ::close(second[0]);
+  ::close(second[1]);
+}
+
+// Readiness is remembered per direction: a recv after an EAGAIN waits without a syscall,
+// so every byte must still arrive when the writer races the ring. Ping-pong with a
+// thread, one byte at a time, each side waiting for the other.
+TEST(AioRing, PingPongWithAThreadLosesNoEdge) {
+  auto ring = make_ring();
+  ASSERT_TRUE(ring);
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+  constexpr int kRounds = 20000;
+  std::thread peer([fd = sv[1]] {
+    pollfd p{fd, POLLIN, 0};
+    char c;
+    for (int i = 0; i < kRounds; ++i) {
+      long r;
+      while ((r = ::read(fd, &c, 1)) < 0) (void)::poll(&p, 1, 2000);
+      if (r == 0 || ::write(fd, &c, 1) != 1) return;  // the ring gave up (shutdown)
+    }
+  });
+  char buf[1];
+  int done = 0;
+  for (; done < kRounds; ++done) {
+    buf[0] = static_cast<char>(done);
+    Sqe sd;
+    sd.opcode = Opcode::send;
+    sd.fd = sv[0];
+    sd.addr = reinterpret_cast<uintptr_t>(buf);
+    sd.len = 1;
+    sd.user_data = 1;
+    const Sqe rv = recv_sqe(sv[0], buf, 1, 2);
+    ASSERT_EQ(ring->push({&sd, 1}), 1u);
+    ASSERT_EQ(ring->push({&rv, 1}), 1u);
+    const std::vector<Cqe> got = collect(*ring, 2);
+    if (got.size() != 2) break;  // a lost edge: the recv never completed
+  }
+  EXPECT_EQ(done, kRounds) << "round " << done << " waited 2 s for the peer's byte";
+  ::shutdown(sv[0], SHUT_RDWR);
+  peer.join();
+  ::close(sv[0]);
+  ::close(sv[1]);
 }
 
 TEST(AioRing, ExhaustingAioMaxNrNamesTheSysctl) {

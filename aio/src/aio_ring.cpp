@@ -148,8 +148,8 @@ AioSetup AioRing::create(const AioOptions& options) {
   }
   std::unique_ptr<AioRing> r(new AioRing());
   r->entries_ = options.entries;
-  // Waiting socket ops hold a poll each, so the context is sized for connections, not
-  // for one batch: 4 x entries (1,024 by default) of the system-wide fs.aio-max-nr.
+  // File ops only (sockets wait in epoll): 4 x entries (1,024 by default) of the
+  // system-wide fs.aio-max-nr, so batches submitted while earlier ones run still fit.
   r->aio_capacity_ = options.entries * 4;
   long ret = -1;
   for (int retry = 0; retry < 3; ++retry) {
@@ -180,6 +180,11 @@ AioSetup AioRing::create(const AioOptions& options) {
     setup.report = std::string("AIO setup failed: eventfd: ") + std::strerror(errno);
     return setup;
   }
+  if (const std::error_code ec = r->readiness_.open(r->efd_)) {
+    setup.error = ec;
+    setup.report = "AIO setup failed: epoll: " + ec.message();
+    return setup;
+  }
   r->mailbox_ = std::make_unique<Mailbox>();
   r->mailbox_->efd = r->efd_;
   {
@@ -192,7 +197,7 @@ AioSetup AioRing::create(const AioOptions& options) {
   const bool peek = header->magic == kAioRingMagic;
   setup.report = "aio: io_setup(" + std::to_string(r->aio_capacity_) + "), eventfd completions, " +
                  (peek ? "user-space completion peek" : "no completion peek") +
-                 ", RWF_NOWAIT reads (page-cache misses on helper threads), sockets by IOCB_CMD_POLL";
+                 ", RWF_NOWAIT reads (page-cache misses on helper threads), sockets by edge-triggered epoll";
   setup.ring = std::move(r);
   return setup;
 }
@@ -274,7 +279,6 @@ void AioRing::release(Op* op) {
 // Posts the op's own CQE, then its deadline's (-ECANCELED: the op won), and frees it.
 void AioRing::complete(Op* op, int32_t res) {
   if (op->wait == Wait::timer) timers_.erase(op->timer);
-  const int32_t cancelled_poll_fd = op->wait == Wait::poll && op->cancel_requested ? op->sqe.fd : -1;
   op->wait = Wait::none;
   const bool skip = (op->sqe.flags & kSqeSkipSuccess) != 0 && res >= 0;
   if (!skip) post(op->sqe.user_data, res);
@@ -283,7 +287,6 @@ void AioRing::complete(Op* op, int32_t res) {
     post(op->sqe.timeout_user_data, -ECANCELED);
   }
   release(op);
-  if (cancelled_poll_fd >= 0) poll_cancelled(cancelled_poll_fd);
 }
 
 size_t AioRing::push(std::span<const Sqe> sqes) {
@@ -302,34 +305,22 @@ void AioRing::start(Op* op) {
     case Opcode::readv:
     case Opcode::writev:
       if (s.off == ~uint64_t{0}) {
-        // The file position: AIO has no such offset, so the plain call runs inline.
-        long r;
-        if (s.opcode == Opcode::read) {
-          r = ::read(s.fd, addr, s.len);
-        } else if (s.opcode == Opcode::write) {
-          r = ::write(s.fd, addr, s.len);
-        } else if (s.opcode == Opcode::readv) {
-          r = ::readv(s.fd, static_cast<const iovec*>(addr), static_cast<int>(s.len));
-        } else {
-          r = ::writev(s.fd, static_cast<const iovec*>(addr), static_cast<int>(s.len));
-        }
-        complete(op, neg_errno(r));
+        // The file position (pipes, sockets, ttys): AIO has no such offset, so the plain
+        // call runs inline, and waits for readiness if the descriptor is non-blocking.
+        attempt(op);
         return;
       }
       [[fallthrough]];
     case Opcode::fsync: queue_aio(op); return;
-    case Opcode::openat:
-      complete(op, neg_errno(::openat(s.fd, static_cast<const char*>(addr), static_cast<int>(s.len),
-                                      static_cast<mode_t>(s.off))));
+    case Opcode::openat: {
+      const int fd =
+          ::openat(s.fd, static_cast<const char*>(addr), static_cast<int>(s.len), static_cast<mode_t>(s.off));
+      if (fd >= 0) forget_fd(fd);
+      complete(op, neg_errno(fd));
       return;
+    }
     case Opcode::close:
-      if (cancelling_.contains(s.fd)) {
-        // A cancelled poll still holds the file: close once its completion is in, so the
-        // descriptor's file (a listener's port) is freed by this close, as on io_uring.
-        op->wait = Wait::close;
-        closes_waiting_.emplace(s.fd, op->index);
-        return;
-      }
+      forget_fd(s.fd);
       complete(op, neg_errno(::close(s.fd)));
       return;
     case Opcode::shutdown: complete(op, neg_errno(::shutdown(s.fd, static_cast<int>(s.len)))); return;
@@ -337,7 +328,7 @@ void AioRing::start(Op* op) {
     case Opcode::connect:
     case Opcode::recv:
     case Opcode::send: attempt(op); return;
-    case Opcode::poll_add: arm_poll(op, s.len); return;
+    case Opcode::poll_add: poll_add(op); return;
     case Opcode::timeout:
       op->wait = Wait::timer;
       add_timer(op, now() + Duration{static_cast<int64_t>(std::min<uint64_t>(s.off, INT64_MAX / 2))}, false);
@@ -391,90 +382,176 @@ void AioRing::queue_aio(Op* op) {
   to_submit_.push_back(&cb);
 }
 
-void AioRing::arm_poll(Op* op, uint32_t mask) {
-  if (op->sqe.fd < 0) {
-    complete(op, -EBADF);
-    return;
-  }
-  iocb& cb = op->cb;
-  cb = iocb{};
-  cb.aio_data = (uint64_t{op->gen} << 32) | op->index;
-  cb.aio_fildes = static_cast<uint32_t>(op->sqe.fd);
-  cb.aio_lio_opcode = IOCB_CMD_POLL;
-  cb.aio_buf = mask;
-  cb.aio_flags = IOCB_FLAG_RESFD;
-  cb.aio_resfd = static_cast<uint32_t>(efd_);
-  op->wait = Wait::poll;
-  op->queued = true;
-  to_submit_.push_back(&cb);
+AioRing::Op* AioRing::live(OpRef ref) {
+  if (ref.index >= ops_.size()) return nullptr;
+  Op* op = ops_[ref.index].get();
+  return op->live && op->gen == ref.gen ? op : nullptr;
 }
 
-// One try of a socket op's non-blocking call; on EAGAIN it waits for readiness.
-void AioRing::attempt(Op* op) {
-  const Sqe& s = op->sqe;
-  void* addr = reinterpret_cast<void*>(static_cast<uintptr_t>(s.addr));
-  long r = 0;
-  uint32_t mask = POLLIN;
-  switch (s.opcode) {
-    case Opcode::recv: r = ::recv(s.fd, addr, s.len, static_cast<int>(s.off) | MSG_DONTWAIT); break;
-    case Opcode::send:
-      r = ::send(s.fd, addr, s.len, static_cast<int>(s.off) | MSG_DONTWAIT);
-      mask = POLLOUT;
-      break;
-    case Opcode::accept:
-      if ((s.ioprio & kAcceptMultishot) != 0) {
-        ensure_nonblocking(s.fd);
-        accept_loop(op);
-        return;
-      }
-      ensure_nonblocking(s.fd);
-      r = ::accept4(s.fd, static_cast<sockaddr*>(addr), reinterpret_cast<socklen_t*>(static_cast<uintptr_t>(s.off)),
-                    static_cast<int>(s.len));
-      break;
-    case Opcode::connect:
-      mask = POLLOUT;
-      if (op->connecting) {
-        int err = 0;
-        socklen_t len = sizeof err;
-        r = ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        complete(op, r < 0 ? -errno : -err);
-        return;
-      }
-      ensure_nonblocking(s.fd);
-      r = ::connect(s.fd, static_cast<const sockaddr*>(addr), static_cast<socklen_t>(s.len));
-      if (r < 0 && errno == EINPROGRESS) {
-        op->connecting = true;
-        arm_poll(op, mask);
-        return;
-      }
-      break;
-    default: complete(op, -EINVAL); return;
-  }
-  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-    arm_poll(op, mask);
+// Files op under its descriptor until an edge in mask's directions (errors and hang-ups
+// always count). A descriptor epoll cannot watch is always ready: the op tries again.
+void AioRing::wait_ready(Op* op, uint32_t mask) {
+  Readiness::Filed filed;
+  const int r = readiness_.wait(op->sqe.fd, mask, OpRef{op->index, op->gen}, filed);
+  if (r < 0) {
+    complete(op, r);
     return;
   }
+  if (filed == Readiness::Filed::always_ready) {
+    // Only poll_add gets here (a syscall on such a file never says EAGAIN).
+    complete(op, static_cast<int32_t>(mask & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM)));
+    return;
+  }
+  op->wait = Wait::ready;
+}
+
+// One-shot readiness, as IORING_OP_POLL_ADD: what is ready now, else the next edge.
+void AioRing::poll_add(Op* op) {
+  const uint32_t mask = op->sqe.len;
+  pollfd p{op->sqe.fd, static_cast<short>(mask), 0};
+  const int r = op->sqe.fd < 0 ? 0 : ::poll(&p, 1, 0);
+  if (op->sqe.fd < 0 || (r > 0 && (p.revents & POLLNVAL) != 0)) {
+    complete(op, -EBADF);
+  } else if (r != 0) {
+    complete(op, r < 0 ? -errno : static_cast<uint16_t>(p.revents));
+  } else {
+    wait_ready(op, mask);
+  }
+}
+
+namespace {
+
+bool wants_output(Opcode op) {
+  return op == Opcode::send || op == Opcode::write || op == Opcode::writev || op == Opcode::connect;
+}
+
+// The op's syscall, never blocking on a socket (a blocking pipe the caller handed in
+// still blocks, as a plain read would).
+long nonblocking_call(const Sqe& s) {
+  void* addr = reinterpret_cast<void*>(static_cast<uintptr_t>(s.addr));
+  switch (s.opcode) {
+    case Opcode::recv: return ::recv(s.fd, addr, s.len, static_cast<int>(s.off) | MSG_DONTWAIT);
+    case Opcode::send: return ::send(s.fd, addr, s.len, static_cast<int>(s.off) | MSG_DONTWAIT);
+    case Opcode::read: return ::read(s.fd, addr, s.len);
+    case Opcode::write: return ::write(s.fd, addr, s.len);
+    case Opcode::readv: return ::readv(s.fd, static_cast<const iovec*>(addr), static_cast<int>(s.len));
+    case Opcode::writev: return ::writev(s.fd, static_cast<const iovec*>(addr), static_cast<int>(s.len));
+    case Opcode::accept:
+      ensure_nonblocking(s.fd);
+      return ::accept4(s.fd, static_cast<sockaddr*>(addr), reinterpret_cast<socklen_t*>(static_cast<uintptr_t>(s.off)),
+                       static_cast<int>(s.len));
+    case Opcode::connect:
+      ensure_nonblocking(s.fd);
+      return ::connect(s.fd, static_cast<const sockaddr*>(addr), static_cast<socklen_t>(s.len));
+    default: errno = EINVAL; return -1;
+  }
+}
+
+}  // namespace
+
+// One try of a readiness-driven op's syscall; on EAGAIN it waits for the next edge. A
+// descriptor known not to be ready (EAGAIN, no edge since) skips the try.
+void AioRing::attempt(Op* op) {
+  const Sqe& s = op->sqe;
+  if (s.opcode == Opcode::accept && (s.ioprio & kAcceptMultishot) != 0) {
+    accept_loop(op);
+    return;
+  }
+  if (op->connecting) {
+    finish_connect(op);
+    return;
+  }
+  const uint32_t mask = wants_output(s.opcode) ? POLLOUT : POLLIN;
+  if (s.opcode != Opcode::connect && !readiness_.may_be_ready(s.fd, mask)) {
+    wait_ready(op, mask);
+    return;
+  }
+  const long r = nonblocking_call(s);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    readiness_.saw_eagain(s.fd, mask);
+    wait_ready(op, mask);
+    return;
+  }
+  if (r < 0 && errno == EINPROGRESS && s.opcode == Opcode::connect) {
+    op->connecting = true;
+    wait_ready(op, POLLOUT);
+    return;
+  }
+  if (r >= 0 && s.opcode == Opcode::accept) forget_fd(static_cast<int32_t>(r));
   complete(op, neg_errno(r));
 }
 
-// Multishot accept: takes every connection that is ready (at most a batch, then the poll
-// is re-armed and fires again at once, so other work runs in between), one CQE each.
+// A connect in progress answered (writable, or an error): SO_ERROR says how it went.
+void AioRing::finish_connect(Op* op) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  const int r = ::getsockopt(op->sqe.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  complete(op, r < 0 ? -errno : -err);
+}
+
+// Multishot accept: takes every connection that is ready, one CQE each, up to a batch per
+// turn; a full batch comes back next turn (retry_), so other work runs in between.
 void AioRing::accept_loop(Op* op) {
   const Sqe& s = op->sqe;
   void* addr = reinterpret_cast<void*>(static_cast<uintptr_t>(s.addr));
+  ensure_nonblocking(s.fd);
+  if (!readiness_.may_be_ready(s.fd, POLLIN)) {
+    wait_ready(op, POLLIN);
+    return;
+  }
   for (int i = 0; i < 64; ++i) {
     const int fd = ::accept4(s.fd, static_cast<sockaddr*>(addr),
                              reinterpret_cast<socklen_t*>(static_cast<uintptr_t>(s.off)), static_cast<int>(s.len));
     if (fd >= 0) {
+      forget_fd(fd);
       post(s.user_data, fd, kCqeMore);
       continue;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      readiness_.saw_eagain(s.fd, POLLIN);
+      wait_ready(op, POLLIN);
+      return;
+    }
     if (errno == ECONNABORTED || errno == EINTR) continue;
     complete(op, -errno);  // the multishot ends: a CQE without kCqeMore
     return;
   }
-  arm_poll(op, POLLIN);
+  op->wait = Wait::retry;
+  retry_.push_back(OpRef{op->index, op->gen});
+}
+
+// fd is closed, or its number was just handed out anew: ops still waiting on the old
+// descriptor must never run a syscall on the new one.
+void AioRing::forget_fd(int32_t fd) {
+  orphans_.clear();
+  readiness_.forget(fd, orphans_);
+  for (const OpRef ref : orphans_) {
+    if (Op* op = live(ref)) op->wait = Wait::orphan;
+  }
+}
+
+// Ops an edge (or their batch turn) woke: poll_add reports, the others try again.
+void AioRing::dispatch_woken() {
+  for (const Readiness::Woken& w : woken_) {
+    Op* op = live(w.op);
+    if (op == nullptr || op->wait != Wait::ready) continue;
+    op->wait = Wait::none;
+    if (op->sqe.opcode == Opcode::poll_add) {
+      complete(op, static_cast<int32_t>(w.events & (op->sqe.len | POLLERR | POLLHUP)));
+    } else {
+      attempt(op);
+    }
+  }
+  woken_.clear();
+  if (retry_.empty()) return;
+  std::vector<OpRef> turn;
+  turn.swap(retry_);
+  for (const OpRef ref : turn) {
+    Op* op = live(ref);
+    if (op == nullptr || op->wait != Wait::retry) continue;
+    op->wait = Wait::none;
+    accept_loop(op);
+  }
 }
 
 // Cancels a live op: 0 when it will complete with -ECANCELED, -EALREADY when it cannot be
@@ -488,18 +565,10 @@ int32_t AioRing::cancel(Op* op) {
     return 0;
   }
   switch (op->wait) {
+    case Wait::ready: (void)readiness_.cancel(op->sqe.fd, OpRef{op->index, op->gen}); [[fallthrough]];
+    case Wait::orphan:
+    case Wait::retry:  // dispatch_woken skips it: it is no longer live
     case Wait::timer: complete(op, -ECANCELED); return 0;
-    case Wait::poll: {
-      if (!op->cancel_requested) {
-        op->cancel_requested = true;
-        ++cancelling_[op->sqe.fd];
-        io_event ev{};
-        // -EINPROGRESS: its event comes through the ring; -EINVAL: it completed already
-        // and its event is there. Either way the harvest sees cancel_requested.
-        (void)sys_io_cancel(ctx_, &op->cb, &ev);
-      }
-      return 0;
-    }
     case Wait::aio: {
       io_event ev{};
       // Regular files have no cancel method (-EINVAL): the op completes anyway.
@@ -507,7 +576,6 @@ int32_t AioRing::cancel(Op* op) {
       return 0;
     }
     case Wait::helper:  // a pread in progress: it completes anyway
-    case Wait::close:
     case Wait::none: break;
   }
   return -EALREADY;
@@ -518,22 +586,6 @@ void AioRing::to_helper(Op* op) {
   ++helper_reads_;
   helper_jobs_.fetch_add(1, std::memory_order_relaxed);
   Helpers::get().post({efd_, (uint64_t{op->gen} << 32) | op->index, op->sqe, &helper_jobs_});
-}
-
-// A cancelled poll on fd completed: closes that waited for it run now.
-void AioRing::poll_cancelled(int32_t fd) {
-  auto it = cancelling_.find(fd);
-  if (it == cancelling_.end() || --it->second > 0) return;
-  cancelling_.erase(it);
-  auto [first, last] = closes_waiting_.equal_range(fd);
-  std::vector<uint32_t> closes;
-  for (auto c = first; c != last; ++c) closes.push_back(c->second);
-  closes_waiting_.erase(first, last);
-  for (uint32_t index : closes) {
-    Op* close_op = ops_[index].get();
-    close_op->wait = Wait::none;
-    complete(close_op, neg_errno(::close(fd)));
-  }
 }
 
 // ---------------------------------------------------------------- timers
@@ -612,26 +664,13 @@ void AioRing::harvest() {
     aio_in_flight_ -= static_cast<unsigned>(n);
     for (long i = 0; i < n; ++i) {
       const io_event& ev = events_[static_cast<size_t>(i)];
-      const auto index = static_cast<uint32_t>(ev.data);
-      const auto gen = static_cast<uint32_t>(ev.data >> 32);
-      if (index >= ops_.size()) continue;
-      Op* op = ops_[index].get();
-      if (!op->live || op->gen != gen) continue;
+      Op* op = live(OpRef{static_cast<uint32_t>(ev.data), static_cast<uint32_t>(ev.data >> 32)});
+      if (op == nullptr || op->wait != Wait::aio) continue;
       const auto res = static_cast<int32_t>(ev.res);
-      if (op->wait == Wait::aio) {
-        if (op->nowait && (res == -EAGAIN || res == -EOPNOTSUPP)) {
-          to_helper(op);  // not in the page cache: the disk read runs on a helper
-        } else {
-          complete(op, res);
-        }
-      } else if (op->cancel_requested) {
-        complete(op, -ECANCELED);
-      } else if (op->sqe.opcode == Opcode::poll_add || res < 0) {
-        complete(op, res);
-      } else if (op->sqe.opcode == Opcode::accept && (op->sqe.ioprio & kAcceptMultishot) != 0) {
-        accept_loop(op);
+      if (op->nowait && (res == -EAGAIN || res == -EOPNOTSUPP)) {
+        to_helper(op);  // not in the page cache: the disk read runs on a helper
       } else {
-        attempt(op);
+        complete(op, res);
       }
     }
     if (static_cast<size_t>(n) < events_.size()) return;
@@ -684,19 +723,22 @@ int AioRing::send_internal(int32_t target, uint64_t user_data, int32_t res, uint
   return 0;
 }
 
-// Everything that moves without a syscall of the caller's: new completions, messages,
-// timers, and the re-armed polls they caused.
+// Everything that moves: new completions, messages, timers, socket edges (one
+// epoll_wait, only while some op waits for one and block() brought none), and the AIO
+// submissions they caused.
 void AioRing::progress() {
   harvest();
   drain_mailbox();
   fire_timers();
+  if (woken_.empty() && readiness_.waiting() > 0) (void)readiness_.collect(0, woken_);
+  dispatch_woken();
   flush_aio();
 }
 
 void AioRing::block(Duration wait) {
   // Reset the eventfd first, then announce the sleep and look once more: a message or a
-  // completion that comes after this look signals the eventfd after the reset, so ppoll
-  // sees it. (Resetting after the announcement could swallow a sender's wake-up.)
+  // completion that comes after this look signals the eventfd after the reset, so the
+  // epoll wait sees it. (Resetting after the announcement could swallow a wake-up.)
   uint64_t count;
   (void)!::read(efd_, &count, sizeof count);
   {
@@ -704,15 +746,9 @@ void AioRing::block(Duration wait) {
     if (!mailbox_->queue.empty()) return;
     mailbox_->sleeping = true;
   }
-  if (!(aio_in_flight_ > 0 && aio_ring_has_events())) {
-    pollfd p{efd_, POLLIN, 0};
-    if (wait == Duration::max()) {
-      (void)::ppoll(&p, 1, nullptr, nullptr);
-    } else {
-      timespec ts{static_cast<time_t>(wait.count() / 1000000000), static_cast<long>(wait.count() % 1000000000)};
-      (void)::ppoll(&p, 1, &ts, nullptr);
-    }
-  }
+  const bool work_waiting = !retry_.empty() || (aio_in_flight_ > 0 && aio_ring_has_events());
+  const int64_t ns = work_waiting ? 0 : wait == Duration::max() ? -1 : wait.count();
+  (void)readiness_.collect(ns, woken_);
   std::lock_guard lock(mailbox_->mu);
   mailbox_->sleeping = false;
 }
@@ -761,7 +797,11 @@ size_t AioRing::reap(std::span<Cqe> out) {
 int64_t AioRing::sys(SysCall& c) {
   auto ret = [](int64_t r) -> int64_t { return r < 0 ? -errno : r; };
   switch (c.op) {
-    case SysOp::socket: return ret(::socket(c.arg, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    case SysOp::socket: {
+      const int fd = ::socket(c.arg, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (fd >= 0) forget_fd(fd);
+      return ret(fd);
+    }
     case SysOp::bind: return ret(::bind(c.fd, static_cast<const sockaddr*>(c.addr), c.addr_len));
     case SysOp::listen: return ret(::listen(c.fd, c.arg));
     case SysOp::local_addr:
@@ -786,7 +826,7 @@ int64_t AioRing::sys(SysCall& c) {
       if (::fstat(c.fd, &st) < 0) return -errno;
       return st.st_size;
     }
-    case SysOp::close: return ret(::close(c.fd));
+    case SysOp::close: forget_fd(c.fd); return ret(::close(c.fd));
   }
   return -ENOSYS;
 }

@@ -8,17 +8,19 @@
 //    completes inside io_submit, so reads go with RWF_NOWAIT: one the page cache cannot
 //    answer (-EAGAIN) runs on a small process-wide helper pool instead of stalling the
 //    shard for the disk.
-//  - sockets (accept, connect, recv, send): the non-blocking syscall first, and on EAGAIN
-//    an IOCB_CMD_POLL for readiness, then the syscall again. Multishot accept re-arms its
-//    poll and posts one CQE per connection with kCqeMore until cancelled.
-//  - poll_add: IOCB_CMD_POLL.
+//  - sockets (accept, connect, recv, send, and read/write at the file position): the
+//    non-blocking syscall, and on EAGAIN a wait for the descriptor's next edge in the
+//    ring's epoll set (aio/src/readiness.hpp), then the syscall again. A descriptor known
+//    not to be ready skips the syscall that would say EAGAIN. Multishot accept takes up to
+//    64 connections per turn and posts one CQE each with kCqeMore until cancelled.
+//  - poll_add: a poll(2) look, then the epoll set.
 //  - openat, close, shutdown, NOP: inline (AIO has no opcode for them).
 //  - TIMEOUT and per-op deadlines (LINK_TIMEOUT): a user-space timer list, waited on by
 //    the blocking wait's timeout.
 //  - MSG_RING: a mutex-guarded mailbox per ring plus the ring's eventfd, written only when
 //    the target sleeps. send_message() needs no ring, so a foreign thread can wake a shard.
-// Every AIO completion signals the same eventfd (IOCB_FLAG_RESFD), so one ppoll on it
-// covers AIO completions, messages and timers.
+// Every AIO completion signals the same eventfd (IOCB_FLAG_RESFD), which sits in the
+// epoll set, so one epoll_pwait2 covers sockets, AIO completions, messages and timers.
 //
 // Errors from create(): ENOSYS (no AIO in this kernel) and EPERM (seccomp) become
 // errc::backend_unavailable; EAGAIN from io_setup (fs.aio-max-nr exhausted) is reported
@@ -38,13 +40,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ringo/aio/readiness.hpp"
 #include "ringo/core/ring.hpp"
 
 namespace ringo::aio {
 
 struct AioOptions {
-  // Sqes push() accepts between two submits. The AIO context holds 4x as many ops in
-  // flight: every socket op waiting for readiness holds one (a poll).
+  // Sqes push() accepts between two submits. The AIO context holds 4x as many file ops in
+  // flight (batches pile up while earlier ones run); sockets hold no AIO slot.
   unsigned entries = 256;
 };
 
@@ -83,7 +86,10 @@ class AioRing final : public Ring {
   struct Mailbox;
 
  private:
-  enum class Wait : uint8_t { none, aio, poll, timer, close, helper };
+  // What a live op waits for. ready: an edge of its descriptor (in readiness_); orphan:
+  // its descriptor was closed under it, so only a cancel ends it (as on io_uring, where
+  // the op would hold the file); retry: a multishot accept's next turn.
+  enum class Wait : uint8_t { none, aio, ready, orphan, retry, timer, helper };
   struct Op {
     iocb cb{};  // its address is the kernel's key for io_cancel: Ops never move
     Sqe sqe;
@@ -91,10 +97,9 @@ class AioRing final : public Ring {
     uint32_t gen = 0;
     Wait wait = Wait::none;
     bool live = false;
-    bool queued = false;            // in to_submit_, not yet given to io_submit
-    bool cancel_requested = false;  // a poll we cancelled: its completion means -ECANCELED
-    bool connecting = false;        // connect in progress: the poll's answer is SO_ERROR
-    bool nowait = false;            // a read submitted with RWF_NOWAIT: -EAGAIN sends it to a helper
+    bool queued = false;      // in to_submit_, not yet given to io_submit
+    bool connecting = false;  // connect in progress: its answer is SO_ERROR
+    bool nowait = false;      // a read submitted with RWF_NOWAIT: -EAGAIN sends it to a helper
     bool has_deadline = false;
     bool deadline_done = false;  // the deadline's CQE was posted
     std::pair<Instant, uint64_t> timer{};
@@ -113,11 +118,15 @@ class AioRing final : public Ring {
   void post(uint64_t user_data, int32_t res, uint32_t flags = 0) { ready_.push_back(Cqe{user_data, res, flags}); }
   void complete(Op* op, int32_t res);
   void queue_aio(Op* op);
-  void arm_poll(Op* op, uint32_t mask);
+  Op* live(OpRef ref);
+  void wait_ready(Op* op, uint32_t mask);
+  void poll_add(Op* op);
   void attempt(Op* op);
+  void finish_connect(Op* op);
   void accept_loop(Op* op);
+  void forget_fd(int32_t fd);
+  void dispatch_woken();
   int32_t cancel(Op* op);
-  void poll_cancelled(int32_t fd);
   void to_helper(Op* op);
   void add_timer(Op* op, Instant at, bool deadline);
   void fire_timers();
@@ -143,11 +152,10 @@ class AioRing final : public Ring {
   std::map<std::pair<Instant, uint64_t>, TimerRef> timers_;
   uint64_t timer_seq_ = 0;
   std::vector<io_event> events_;
-  // Polls cancelled but not yet completed, by descriptor, and the closes waiting for them:
-  // a poll holds a reference to its file, so a close would not free the socket (a
-  // listener's port) until the kernel's cancel work ran.
-  std::unordered_map<int32_t, uint32_t> cancelling_;
-  std::unordered_multimap<int32_t, uint32_t> closes_waiting_;  // fd -> close op index
+  Readiness readiness_;
+  std::vector<Readiness::Woken> woken_;  // collected while blocked, dispatched by progress()
+  std::vector<OpRef> retry_;             // multishot accepts that stopped at their batch
+  std::vector<OpRef> orphans_;           // scratch for forget_fd
   // Reads running on helper threads; the destructor waits for them (their buffers).
   std::atomic<uint32_t> helper_jobs_{0};
   uint64_t helper_reads_ = 0;
