@@ -1,5 +1,6 @@
-// Channel and select benchmarks on io_uring and the simulator. bench/compare.sh runs the
-// Go equivalents in the same go and prints ratios.
+// Channel and select benchmarks on io_uring and the simulator, the cross-shard ones on AIO
+// too. bench/compare.sh runs the Go equivalents in the same go and prints ratios;
+// bench/aio_compare.sh sets the AIO rows against io_uring's.
 #include <benchmark/benchmark.h>
 
 #include <vector>
@@ -222,6 +223,10 @@ BENCHMARK_CAPTURE(ping_pong, same_shard_uring, Backend::uring, 0)->UseRealTime()
 BENCHMARK_CAPTURE(ping_pong, cross_shard_uring, Backend::uring, 1)->UseRealTime();
 BENCHMARK_CAPTURE(ping_pong_receiver_homed, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(cross_shard_stream, uring, Backend::uring)->UseRealTime();
+// The same cross-shard traffic on AIO, where the doorbell is a mailbox plus an eventfd.
+BENCHMARK_CAPTURE(ping_pong, cross_shard_aio, Backend::aio, 1)->UseRealTime();
+BENCHMARK_CAPTURE(ping_pong_receiver_homed, aio, Backend::aio)->UseRealTime();
+BENCHMARK_CAPTURE(cross_shard_stream, aio, Backend::aio)->UseRealTime();
 BENCHMARK_CAPTURE(ping_pong, same_shard_sim, Backend::sim, 0);
 BENCHMARK_CAPTURE(spsc_buffered, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(mpsc_four_to_one, uring, Backend::uring)->UseRealTime();

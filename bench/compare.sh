@@ -14,8 +14,11 @@ echo "== ringo"
   --benchmark_out_format=json --benchmark_min_time=0.5 | tee "$out/ringo.txt" >/dev/null
 ./build/release/bench/chan_bench --benchmark_format=json --benchmark_out="$out/chan.json" \
   --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
+# Page-cache reads, one in flight, against raw liburing; the AIO and O_DIRECT rows are
+# bench/aio_compare.sh's.
 ./build/release/bench/file_bench --benchmark_format=json --benchmark_out="$out/file.json" \
-  --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
+  --benchmark_out_format=json --benchmark_min_time=0.5 \
+  --benchmark_filter='^file_read_4k/(ringo_uring|raw_liburing)/random:./qd:1/direct:0' >/dev/null
 echo "== raw MSG_RING between two spinning threads"
 ./build/release/bench/msg_ring_peer | tee "$out/msg_ring.txt"
 # The cross-shard round trip against its raw peers, bracketed: raw, ringo, raw. On this VM
@@ -131,7 +134,8 @@ print(f"  select over channels of two shards, one ready: ringo {multi:.0f} ns, "
       f"{multi/other:.2f}x a select over one other shard's channels ({other:.0f} ns)")
 fl = load("file")
 for arg, label in (("0", "sequential"), ("1", "random")):
-    mine, raw = ns(fl[f"file_read_4k/ringo/{arg}"]), ns(fl[f"file_read_4k/raw_liburing/{arg}"])
+    shape = f"random:{arg}/qd:1/direct:0/real_time"
+    mine, raw = ns(fl[f"file_read_4k/ringo_uring/{shape}"]), ns(fl[f"file_read_4k/raw_liburing/{shape}"])
     print(f"  4 KiB {label} file read (page cache, one in flight): ringo {mine:.0f} ns, raw liburing {raw:.0f} ns -> {raw/mine:.2f}x")
 print(f"  memory per blocked routine: ringo {mem:.0f} B, Go {go['go_bytes_per_blocked']:.0f} B -> {mem/go['go_bytes_per_blocked']:.3f} of Go's (target <= 0.1)")
 PY

@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# TCP echo, 64-byte messages: ringo's echo server vs a Go echo server vs a minimal raw
-# liburing server, all driven by the same ringo-load, on this machine, in one run.
+# TCP echo, 64-byte messages: ringo's echo server on io_uring and on AIO vs a Go echo
+# server vs a minimal raw liburing server vs a minimal raw epoll server, all driven by the
+# same ringo-load, on this machine, in one run. ROUNDS (default 3) rounds, each running
+# every server once in the same order, so the comparisons are interleaved; the summary
+# gives medians, the min-max spread, and ratios taken within each round.
 # Caveat: the load generator shares the machine's two cores with the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh --bench
 cmake --preset release >/dev/null
-cmake --build --preset release --target echo_server ringo-load uring_echo
+cmake --build --preset release --target echo_server ringo-load uring_echo epoll_echo
 (cd bench/peers/go_echo && GOFLAGS=-mod=mod GO111MODULE=off GOCACHE=/tmp/ringo-gocache go build -o go_echo main.go)
 out=build/release/bench-results
 mkdir -p "$out"
 : >"$out/echo.txt"
 duration=${ECHO_SECONDS:-3}
+rounds=${ROUNDS:-3}
 port=7311
-load=./build/release/tools/ringo-load
+# The load generator's backend stays the same whatever the server's (io_uring when here).
+load="env -u RINGO_BACKEND ./build/release/tools/ringo-load"
+server=./build/release/examples/echo_server
 
 # run NAME SHARDS CONNS -- server command...
 run() {
@@ -27,31 +33,61 @@ run() {
   line=$($load --addr 127.0.0.1:$port -c "$conns" -s 64 -d "$duration" --shards 1 || true)
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  echo "$name shards=$shards c=$conns $line" | tee -a "$out/echo.txt"
+  echo "$name shards=$shards c=$conns round=$round $line" | tee -a "$out/echo.txt"
 }
 
-for c in 1 64; do
-  run ringo 1 "$c" -- ./build/release/examples/echo_server --addr 127.0.0.1:PORT --shards 1
-  run go 1 "$c" -- env GOMAXPROCS=1 ./bench/peers/go_echo/go_echo 127.0.0.1:PORT
-  run raw 1 "$c" -- ./build/release/bench/uring_echo PORT
-  run ringo 2 "$c" -- ./build/release/examples/echo_server --addr 127.0.0.1:PORT --shards 2
-  run go 2 "$c" -- env GOMAXPROCS=2 ./bench/peers/go_echo/go_echo 127.0.0.1:PORT
+for round in $(seq 1 "$rounds"); do
+  for c in 1 64; do
+    run ringo 1 "$c" -- env RINGO_BACKEND=uring $server --addr 127.0.0.1:PORT --shards 1
+    run ringo_aio 1 "$c" -- env RINGO_BACKEND=aio $server --addr 127.0.0.1:PORT --shards 1
+    run epoll 1 "$c" -- ./build/release/bench/epoll_echo PORT
+    run raw 1 "$c" -- ./build/release/bench/uring_echo PORT
+    run go 1 "$c" -- env GOMAXPROCS=1 ./bench/peers/go_echo/go_echo 127.0.0.1:PORT
+    run ringo 2 "$c" -- env RINGO_BACKEND=uring $server --addr 127.0.0.1:PORT --shards 2
+    run ringo_aio 2 "$c" -- env RINGO_BACKEND=aio $server --addr 127.0.0.1:PORT --shards 2
+    run go 2 "$c" -- env GOMAXPROCS=2 ./bench/peers/go_echo/go_echo 127.0.0.1:PORT
+  done
 done
 
-python3 - "$out/echo.txt" <<'PY'
+python3 - "$out/echo.txt" <<'PY' | tee "$out/echo_summary.txt"
 import re, sys
-rows = {}
+sys.path.insert(0, "bench")
+from bench_stats import med, spread, ratios
+rows = {}  # (name, shards, conns) -> {"rps": [...], "p99": [...]}, one entry per round
 for line in open(sys.argv[1]):
-    m = re.match(r"(\w+) shards=(\d) c=(\d+) .*rps=(\d+) p50_us=([\d.]+) p99_us=([\d.]+)", line)
+    m = re.match(r"(\w+) shards=(\d) c=(\d+) round=\d+ .*rps=(\d+) p50_us=([\d.]+) p99_us=([\d.]+)", line)
     if m:
-        rows[(m[1], int(m[2]), int(m[3]))] = (float(m[4]), float(m[5]), float(m[6]))
-print("\nratios (same run; the load generator shares the 2 cores):")
+        r = rows.setdefault((m[1], int(m[2]), int(m[3])), {"rps": [], "p99": []})
+        r["rps"].append(float(m[4]))
+        r["p99"].append(float(m[6]))
+def get(name, shards, c):
+    return rows.get((name, shards, c))
+print("\nmedians (min-max) over the rounds; ratios within a round; the load generator shares the 2 cores:")
 for c in (1, 64):
-    r, g, raw = rows.get(("ringo", 1, c)), rows.get(("go", 1, c)), rows.get(("raw", 1, c))
+    for shards in (1, 2):
+        for name in ("ringo", "ringo_aio", "epoll", "raw", "go"):
+            r = get(name, shards, c)
+            if r:
+                print(f"  {shards} shard(s), C={c:2d}, {name:9s}: {spread(r['rps'])} req/s, p99 {spread(r['p99'])} us")
+print("\nratios:")
+not_faster = []
+for c in (1, 64):
+    r, a, e = get("ringo", 1, c), get("ringo_aio", 1, c), get("epoll", 1, c)
+    g, raw = get("go", 1, c), get("raw", 1, c)
     if r and g and raw:
-        print(f"  one shard, C={c}: ringo {r[0]:.0f} req/s = {r[0]/g[0]:.2f}x Go (GOMAXPROCS=1, target 1.35x at C=64), "
-              f"{r[0]/raw[0]:.2f}x raw liburing (target 1.05x at C=64); p99 ringo {r[2]:.0f} us vs raw {raw[2]:.0f} us")
-    r2, g2 = rows.get(("ringo", 2, c)), rows.get(("go", 2, c))
+        print(f"  one shard, C={c}: ringo io_uring = {spread(ratios(r['rps'], g['rps']), 2)}x Go req/s (GOMAXPROCS=1, "
+              f"target 1.35x at C=64), {spread(ratios(r['rps'], raw['rps']), 2)}x raw liburing (target 1.05x at C=64)")
+    if a and e:
+        print(f"  one shard, C={c}: ringo AIO = {spread(ratios(a['rps'], e['rps']), 2)}x raw epoll req/s, p99 "
+              f"{spread(ratios(a['p99'], e['p99']), 2)}x epoll's (target: req/s >= 0.85x, p99 <= 1.15x)")
+    if a and r:
+        print(f"  one shard, C={c}: ringo AIO = {spread(ratios(a['rps'], r['rps']), 2)}x ringo io_uring req/s")
+    for shards in (1, 2):
+        r, a = get("ringo", shards, c), get("ringo_aio", shards, c)
+        if r and a and med(a["rps"]) >= med(r["rps"]):
+            not_faster.append(f"{shards} shard(s), C={c}: io_uring {med(r['rps']):.0f} req/s, AIO {med(a['rps']):.0f}")
+    r2, g2 = get("ringo", 2, c), get("go", 2, c)
     if r2 and g2:
-        print(f"  two shards, C={c}: ringo {r2[0]:.0f} req/s = {r2[0]/g2[0]:.2f}x Go (GOMAXPROCS=2)")
+        print(f"  two shards, C={c}: ringo io_uring = {spread(ratios(r2['rps'], g2['rps']), 2)}x Go (GOMAXPROCS=2)")
+print("where ringo on io_uring is not faster than on AIO (median req/s): " + ("; ".join(not_faster) or "nowhere"))
 PY

@@ -1,5 +1,6 @@
-// Runtime micro-benchmarks on both backends. Ratios against peers (Go, Boost.Fiber)
-// come from bench/compare.sh, which runs them side by side in one go.
+// Runtime micro-benchmarks on io_uring, AIO and the simulator. Ratios against peers (Go,
+// Boost.Fiber) come from bench/compare.sh, which runs them side by side in one go; AIO
+// against io_uring from bench/aio_compare.sh.
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
@@ -72,8 +73,8 @@ void cross_shard_submit_to(benchmark::State& state, Backend backend) {
 
 // The same round trip with a peer that spins (default) versus one that sleeps in the
 // kernel at once (idle_spin = 0): the cost of waking a sleeping shard.
-void cross_shard_wake(benchmark::State& state, Duration idle_spin) {
-  auto rt = make_runtime(Backend::uring, 2, idle_spin);
+void cross_shard_wake(benchmark::State& state, Backend backend, Duration idle_spin) {
+  auto rt = make_runtime(backend, 2, idle_spin);
   (void)rt.block_on([](benchmark::State* s) -> Task<void> {
     for (auto _ : *s) {
       benchmark::DoNotOptimize(co_await submit_to(1, [] { return 1; }));
@@ -166,18 +167,25 @@ void runtime_startup(benchmark::State& state, Backend backend) {
   }
 }
 
-#define RINGO_BENCH_BOTH(fn)                                   \
+// io_uring and AIO (bench/aio_compare.sh sets them side by side), and the simulator.
+#define RINGO_BENCH_ALL(fn)                                    \
   BENCHMARK_CAPTURE(fn, uring, Backend::uring)->UseRealTime(); \
+  BENCHMARK_CAPTURE(fn, aio, Backend::aio)->UseRealTime();     \
   BENCHMARK_CAPTURE(fn, sim, Backend::sim)
 
-RINGO_BENCH_BOTH(spawn_join);
-RINGO_BENCH_BOTH(yield_round);
-RINGO_BENCH_BOTH(sleep_zero);
-RINGO_BENCH_BOTH(cross_shard_spawn_on);
-RINGO_BENCH_BOTH(cross_shard_submit_to);
-BENCHMARK_CAPTURE(cross_shard_wake, peer_spins_1ms, Duration(std::chrono::milliseconds(1)))->UseRealTime();
-BENCHMARK_CAPTURE(cross_shard_wake, peer_sleeps, Duration(0))->UseRealTime();
+RINGO_BENCH_ALL(spawn_join);
+RINGO_BENCH_ALL(yield_round);
+RINGO_BENCH_ALL(sleep_zero);
+RINGO_BENCH_ALL(cross_shard_spawn_on);
+RINGO_BENCH_ALL(cross_shard_submit_to);
+BENCHMARK_CAPTURE(cross_shard_wake, peer_spins_1ms_uring, Backend::uring, Duration(std::chrono::milliseconds(1)))
+    ->UseRealTime();
+BENCHMARK_CAPTURE(cross_shard_wake, peer_sleeps_uring, Backend::uring, Duration(0))->UseRealTime();
+BENCHMARK_CAPTURE(cross_shard_wake, peer_spins_1ms_aio, Backend::aio, Duration(std::chrono::milliseconds(1)))
+    ->UseRealTime();
+BENCHMARK_CAPTURE(cross_shard_wake, peer_sleeps_aio, Backend::aio, Duration(0))->UseRealTime();
 BENCHMARK_CAPTURE(op_nop, uring_no_deadline, Backend::uring, false)->UseRealTime();
+BENCHMARK_CAPTURE(op_nop, aio_no_deadline, Backend::aio, false)->UseRealTime();
 BENCHMARK_CAPTURE(op_nop, uring_with_deadline, Backend::uring, true)->UseRealTime();
 BENCHMARK_CAPTURE(op_nop_with_timeout_timer, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(op_nop_task_scope, uring, Backend::uring)->UseRealTime();

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../listen_loopback.h"
+
 enum { ACCEPT = 1, RECV = 2, SEND = 3 };
 #define BUF 16384
 #define MAX_FDS 65536
@@ -58,14 +60,8 @@ static void drop(int fd) {
 
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
-  int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[1]))};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(lfd, (struct sockaddr *)&a, sizeof a) || listen(lfd, 4096)) {
-    perror("bind/listen");
-    return 1;
-  }
+  int lfd = listen_loopback(argv[1], 0), one = 1;
+  if (lfd < 0) return 1;
   struct io_uring ring;
   struct io_uring_params p = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN};
   if (io_uring_queue_init_params(4096, &ring, &p) < 0) {
