@@ -107,6 +107,7 @@ class RealEngine final : public Engine {
       for (uint32_t i = 0; i < config_.shards; ++i) {
         ShardConfig sc;
         sc.run_budget = config_.run_budget;
+        sc.work_requesting = config_.work_requesting;
         sc.max_routines = config_.max_routines_per_shard;
         sc.seed = config_.seed.value_or(1);
         shards_[i] = std::make_unique<Shard>(group_, i, *rings_[i], sc);

@@ -71,6 +71,7 @@ Result<std::unique_ptr<Engine>> make_sim_engine(const RuntimeConfig& config) {
   sc.faults = config.faults;
   sc.keep_trace = config.keep_trace;
   sc.max_routines_per_shard = config.max_routines_per_shard;
+  sc.work_requesting = config.work_requesting;
   return std::unique_ptr<Engine>(new SimEngine(sc));
 }
 

@@ -59,6 +59,10 @@ ShardStats& ShardStats::operator+=(const ShardStats& o) {
   ticks += o.ticks;
   batches_pushed += o.batches_pushed;
   envelope_blocks += o.envelope_blocks;
+  routines_given += o.routines_given;
+  routines_received += o.routines_received;
+  work_requests_sent += o.work_requests_sent;
+  work_requests_answered += o.work_requests_answered;
   return *this;
 }
 
@@ -112,6 +116,7 @@ Result<void> ShardGroup::post_from_anywhere(uint32_t target, Envelope* env) {
 Shard::Shard(ShardGroup& group, uint32_t index, Ring& ring, ShardConfig config)
     : group_(group),
       index_(index),
+      port_(group.port(index)),
       ring_(ring),
       envelopes_(&group.envelope_pool(index)),
       config_(config),
@@ -135,14 +140,16 @@ Shard::~Shard() {
 }
 
 const ShardStats& Shard::stats() const noexcept {
-  stats_.routines_live = stats_.routines_spawned - stats_.routines_finished;
+  stats_.routines_live =
+      stats_.routines_spawned + stats_.routines_received - stats_.routines_finished - stats_.routines_given;
   stats_.envelope_blocks = envelopes_->blocks_made();
   return stats_;
 }
 
 bool Shard::has_local_work() const noexcept {
   return ready_head_ != nullptr || self_head_ != nullptr || !pending_.empty() || !doorbell_retry_.empty() ||
-         !tick_hooks_.empty() || (timers_.size() > 0 && timers_.next_deadline() <= ring_.now());
+         !tick_hooks_.empty() || (timers_.size() > 0 && timers_.next_deadline() <= ring_.now()) ||
+         port_.work_request.load(std::memory_order_relaxed) != 0 || wants_work();
 }
 
 bool Shard::run_once(bool may_block, Duration max_block) {
@@ -150,6 +157,7 @@ bool Shard::run_once(bool may_block, Duration max_block) {
   ++stats_.ticks;
   asleep_ = false;  // running: the inbox is looked at again this tick
   const uint64_t before = progress();
+  serve_work_request_if_any();
   fire_timers();
   run_ready();
   run_tick_hooks(/*final=*/false);
@@ -159,6 +167,7 @@ bool Shard::run_once(bool may_block, Duration max_block) {
     ring_doorbell(target);
   }
   doorbell_retry_.clear();
+  if (ready_head_ == nullptr) request_work();
 
   // Block only if this tick has done nothing so far: work done here (a timer fired, a
   // routine finished) may be what the caller's loop waits for, e.g. block_on's main task
@@ -184,28 +193,35 @@ bool Shard::run_once(bool may_block, Duration max_block) {
     run_tick_hooks(/*final=*/false);
     drain_self();
   }
+  if (published_load_ != movable_ready_) publish_load();
   return progress() != before || ready_head_ != nullptr || self_head_ != nullptr;
 }
 
 // ---------------------------------------------------------------- routines
 
 Result<void> Shard::admit(Routine* r, std::coroutine_handle<> root) {
-  if (stats_.routines_spawned - stats_.routines_finished >= config_.max_routines) {
+  if (stats_.routines_spawned + stats_.routines_received - stats_.routines_finished - stats_.routines_given >=
+      config_.max_routines) {
     return fail(errc::spawn_limit);
   }
   if (group_.port(index_).stopping.load(std::memory_order_relaxed)) return fail(errc::shard_stopped);
   r->resume_point = root;
   r->shard = this;
+  r->home = this;
   r->id = (uint64_t{index_} << 48) | ++next_routine_seq_;
   live_.push_back(r);
   ++stats_.routines_spawned;
   trace(TraceKind::spawn, r->id, 0);
   make_ready(r);
+  // Idle shards see a burst of balanced spawns while it happens, not at the tick's end
+  // (a tick of CPU-bound routines can last milliseconds); one store per doubling.
+  if (r->movable && movable_ready_ > 2 * published_load_) publish_load();
   return {};
 }
 
 void Shard::make_ready(Routine* r) {
   assert(r->next_ready == nullptr && ready_tail_ != r);
+  if (r->movable && !r->started) ++movable_ready_;
   if (ready_tail_ != nullptr) {
     ready_tail_->next_ready = r;
   } else {
@@ -248,6 +264,7 @@ void Shard::interrupt(Routine* r) {
 }
 
 size_t Shard::abort_all() {
+  draining_ = true;
   size_t n = 0;
   for (Routine* r = live_.front(); r != nullptr; r = live_.next(r)) {
     if (!r->cancel_requested && !r->done) {
@@ -268,10 +285,10 @@ void Shard::run_ready() {
       ready_tail_->next_ready = head;
       ready_tail_ = head;
     }
+    serve_work_request_if_any();  // a thief waits for us: answer between two routines
     Routine* r = ready_head_;
-    ready_head_ = r->next_ready;
-    if (ready_head_ == nullptr) ready_tail_ = nullptr;
-    r->next_ready = nullptr;
+    if (r == nullptr) break;  // all handed over
+    take_ready_head(r);
     if (!r->started && r->cancel_requested && !r->must_start) {
       // Aborted before it ever ran: the body is skipped, join() reports cancelled.
       r->cancelled_before_start = true;
@@ -288,12 +305,24 @@ void Shard::run_ready() {
   }
 }
 
+void Shard::take_ready_head(Routine* r) {
+  ready_head_ = r->next_ready;
+  if (ready_head_ == nullptr) ready_tail_ = nullptr;
+  r->next_ready = nullptr;
+  if (r->movable && !r->started) {
+    assert(movable_ready_ > 0);
+    --movable_ready_;
+    if (movable_ready_ < published_load_ / 2) publish_load();
+  }
+}
+
 void Shard::finish(Routine* r) {
   r->done = true;
   ++stats_.routines_finished;
   if (r->panicked) ++stats_.routines_panicked;
   trace(TraceKind::finish, r->id, r->panicked ? 1 : 0);
   live_.remove(r);
+  if (r->home != this) return finish_away(r);  // its JoinHandle is at home
   r->end(r, /*publish=*/true);
 }
 
@@ -617,12 +646,14 @@ void Shard::drain_inbox() {
 
 bool Shard::prepare_to_sleep() {
   // Asleep already: mail that came since is not seen until its doorbell wakes us.
-  if (asleep_) return true;
-  std::atomic<Envelope*>& inbox = group_.port(index_).inbox;
+  if (asleep_) return port_.work_request.load(std::memory_order_seq_cst) == 0;
+  std::atomic<Envelope*>& inbox = port_.inbox;
   Envelope* head = nullptr;
-  asleep_ = inbox.compare_exchange_strong(head, ShardPort::asleep(), std::memory_order_acq_rel) ||
+  // seq_cst, paired with request_work(): either a thief sees this mark and withdraws,
+  // or we see its request below and stay awake to answer it.
+  asleep_ = inbox.compare_exchange_strong(head, ShardPort::asleep(), std::memory_order_seq_cst) ||
             head == ShardPort::closed_mark();
-  return asleep_;
+  return asleep_ && port_.work_request.load(std::memory_order_seq_cst) == 0;
 }
 
 void Shard::abort_call(uint64_t call_id) {

@@ -72,6 +72,7 @@ Simulation::Simulation(const SimConfig& config)
   for (uint32_t i = 0; i < config.shards; ++i) {
     ShardConfig sc;
     sc.run_budget = config.run_budget;
+    sc.work_requesting = config.work_requesting;
     sc.max_routines = config.max_routines_per_shard;
     sc.seed = config.seed;
     sc.buggify_ppm = config.buggify_ppm;

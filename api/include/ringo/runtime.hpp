@@ -86,6 +86,9 @@ struct RuntimeConfig {
   bool pin_cpus = false;              // pin shard i to CPU i % nproc
   uint64_t max_routines_per_shard = 1u << 22;
   uint32_t run_budget = 256;
+  // Idle shards ask busy ones for routines started with spawn() (docs/scheduling.md).
+  // Off: every routine runs where it was spawned.
+  bool work_requesting = true;
   Duration idle_spin = std::chrono::microseconds(50);  // spin this long before sleeping in the kernel
   Duration shutdown_timeout = std::chrono::seconds(2);
 };

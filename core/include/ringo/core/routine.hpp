@@ -1,5 +1,8 @@
 // A routine's control block. It lives inside the root coroutine frame (no allocation of
-// its own) and is touched only by the shard that runs it.
+// its own) and is touched only by the shard that runs it. A balanced routine (spawn())
+// may be handed, before it first runs, to a shard that asked for work (work_request.cpp):
+// `shard` is then that shard, while `home` (the spawner, where its JoinHandle lives),
+// `id` and `moved_to` stay the home shard's.
 #pragma once
 
 #include <coroutine>
@@ -13,8 +16,9 @@ struct Routine {
   using CancelWait = void (*)(Routine*, void* ctx);
 
   std::coroutine_handle<> resume_point;  // innermost suspended coroutine of this routine
-  Shard* shard = nullptr;
-  uint64_t id = 0;  // (shard index << 48) | per-shard sequence: deterministic
+  Shard* shard = nullptr;                // the shard that runs it
+  Shard* home = nullptr;                 // the shard that spawned it: its JoinHandle and its end live there
+  uint64_t id = 0;                       // (home index << 48) | per-shard sequence: deterministic
   Routine* next_ready = nullptr;
   Routine* prev_live = nullptr;
   Routine* next_live = nullptr;
@@ -34,6 +38,9 @@ struct Routine {
   bool must_start = false;       // runs its body even if aborted first (it owes a reply)
   uint8_t shield_depth = 0;      // > 0: cancellation does not interrupt waits (cleanup)
   bool deadline_passed = false;  // inside with_deadline(t, task) after t: awaits fail fast
+  bool movable = false;          // spawned balanced and not handed over yet (written by home)
+  bool moved = false;            // handed to shard moved_to (written by home, before it leaves)
+  uint16_t moved_to = 0;
 
   // True when an await should fail fast with errc::cancelled.
   bool should_cancel() const noexcept { return (cancel_requested || deadline_passed) && shield_depth == 0; }

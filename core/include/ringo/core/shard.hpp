@@ -81,6 +81,13 @@ struct alignas(64) ShardPort {
   std::atomic<bool> stopping{false};
   bool closed = false;   // written and read by its own shard only
   int32_t ring_id = -1;  // written before any shard runs, then read-only
+
+  // Work requesting (work_request.cpp), on a line of its own: idle shards read `load`
+  // while the owner's posters hammer `inbox`.
+  // load: the owner's ready routines that may move, as last published.
+  // work_request: 0, or 1 + the index of the one shard waiting for an answer from here.
+  alignas(64) std::atomic<uint32_t> load{0};
+  std::atomic<uint32_t> work_request{0};
 };
 
 class ShardGroup {
@@ -105,6 +112,9 @@ class ShardGroup {
   // shard of this group, else through the external wake. Without one (or if it fails)
   // the envelope is delivered at the target's next wake-up. On error the caller keeps env.
   Result<void> post_from_anywhere(uint32_t target, Envelope* env);
+  // Rings target's doorbell now through the external wake (one syscall on a real
+  // backend); false without one.
+  bool wake_now(uint32_t target) { return external_wake_ != nullptr && external_wake_(external_wake_ctx_, target); }
 
  private:
   std::vector<std::unique_ptr<ShardPort>> ports_;
@@ -138,7 +148,11 @@ struct ShardStats {
   uint64_t timers_fired = 0;
   uint64_t ticks = 0;
   uint64_t batches_pushed = 0;
-  uint64_t envelope_blocks = 0;  // envelope blocks the pool took from the system (the rest reused)
+  uint64_t envelope_blocks = 0;    // envelope blocks the pool took from the system (the rest reused)
+  uint64_t routines_given = 0;     // balanced routines handed to shards that asked for work
+  uint64_t routines_received = 0;  // routines this shard took in answer to its requests
+  uint64_t work_requests_sent = 0;
+  uint64_t work_requests_answered = 0;  // requests this shard answered (with or without work)
 
   ShardStats& operator+=(const ShardStats& o);
 };
@@ -147,6 +161,8 @@ struct ShardConfig {
   uint32_t run_budget = 256;         // routines resumed per tick before the ring is serviced
   uint64_t max_routines = 1u << 22;  // live routines; spawning beyond returns spawn_limit
   uint64_t seed = 0;                 // the shard's PRNG (timer ties, select choices)
+  // An idle shard asks a busy one for balanced routines (spawn()); off: they stay home.
+  bool work_requesting = true;
   // Simulator only: parts per million at which each buggify point takes its unusual but
   // legal branch (0 = never; real engines leave it 0).
   uint32_t buggify_ppm = 0;
@@ -238,8 +254,15 @@ class Shard {
   Routine* current_routine() const noexcept { return current_; }
   // Every live routine with what it waits on, in spawn order (deadlock reports).
   std::string describe_blocked() const;
-  // Cancels every live routine (shutdown); returns how many were cancelled.
+  // Cancels every live routine (shutdown); returns how many were cancelled. Routines
+  // handed here later are cancelled as they arrive.
   size_t abort_all();
+
+  // ---- balancing: work requesting (work_request.cpp) ----
+  // Cancels a routine spawned here and handed to another shard (JoinHandle::abort).
+  void abort_moved(Routine* r);
+  // Whether this shard would ask for work now (the simulator steps it then).
+  bool wants_work() const noexcept;
 
   // ---- timers ----
   void add_timer(TimerNode* node, Instant when);
@@ -284,7 +307,23 @@ class Shard {
            stats_.envelopes_delivered;
   }
   void run_ready();
+  void take_ready_head(Routine* r);
   void fire_timers();
+  // Work requesting (work_request.cpp).
+  friend struct WorkHandover;
+  friend struct HomeFinish;
+  friend struct AbortMoved;
+  void request_work();
+  int32_t pick_victim() noexcept;
+  void answer_work_request();
+  void adopt(Routine* list);
+  void finish_away(Routine* r);
+  void publish_load();
+  void nudge_a_sleeper();
+  void serve_work_request_if_any() {
+    if (port_.work_request.load(std::memory_order_relaxed) != 0) [[unlikely]]
+      answer_work_request();
+  }
   void flush(unsigned min_complete, Duration timeout);
   size_t reap();
   void dispatch(const Cqe& cqe);
@@ -304,6 +343,7 @@ class Shard {
 
   ShardGroup& group_;
   const uint32_t index_;
+  ShardPort& port_;
   Ring& ring_;
   EnvelopePool* envelopes_;  // owned by the group
   ShardConfig config_;
@@ -330,6 +370,12 @@ class Shard {
   MessageHandler message_handler_ = nullptr;
   void* message_ctx_ = nullptr;
   Tracer* tracer_ = nullptr;
+  // Balancing.
+  uint32_t movable_ready_ = 0;  // ready routines that are movable and have not started
+  uint32_t published_load_ = 0;
+  bool request_outstanding_ = false;     // asked a shard for work, its answer not yet here
+  bool draining_ = false;                // abort_all ran: routines that arrive are cancelled
+  std::map<uint64_t, Routine*> hosted_;  // routines handed here, by id (for abort_moved)
   mutable ShardStats stats_;
 };
 

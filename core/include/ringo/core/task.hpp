@@ -224,8 +224,12 @@ class [[nodiscard]] JoinHandle {
   Result<void> abort() noexcept {
     if (!handle_) return result_ ? Result<void>{} : fail(errc::join_twice);
     Routine& r = routine();
-    if (current_shard() != r.shard) return fail(errc::wrong_thread);
-    r.shard->abort(&r);
+    if (current_shard() != r.home) return fail(errc::wrong_thread);
+    if (r.moved) {
+      r.home->abort_moved(&r);  // it runs elsewhere now: the abort follows it
+    } else {
+      r.home->abort(&r);
+    }
     return {};
   }
 
@@ -248,7 +252,7 @@ class [[nodiscard]] JoinHandle {
         if (!self->handle_) return early = self->error_, true;
         Routine& target = self->routine();
         Shard* here = current_shard();
-        if (here != target.shard) return early = make_error_code(errc::wrong_thread), true;
+        if (here != target.home) return early = make_error_code(errc::wrong_thread), true;
         me = here->current_routine();
         if (me == nullptr) return early = make_error_code(errc::not_in_runtime), true;
         if (self->joiner_ != nullptr) return early = make_error_code(errc::join_twice), true;
@@ -256,9 +260,9 @@ class [[nodiscard]] JoinHandle {
         return false;
       }
       void await_suspend(std::coroutine_handle<> h) noexcept {
-        Routine& target = self->routine();
+        Routine& target = self->routine();  // only its home-owned fields: it may run elsewhere
         self->joiner_ = me;
-        target.shard->park(me, h, "join", target.id, &Awaiter::on_cancel, this);
+        me->shard->park(me, h, "join", target.id, &Awaiter::on_cancel, this);
       }
       // Runs only while the target is alive: its finish clears our cancel hook first.
       static void on_cancel(Routine* me, void* ctx) {
@@ -294,7 +298,7 @@ class [[nodiscard]] JoinHandle {
                              : r->panicked             ? Joined<T>(fail(errc::routine_panicked))
                                                        : h.promise().take_joined());
       owner->handle_ = {};
-      if (Routine* joiner = std::exchange(owner->joiner_, nullptr)) r->shard->unpark(joiner);
+      if (Routine* joiner = std::exchange(owner->joiner_, nullptr)) r->home->unpark(joiner);
     }
     h.destroy();
   }
@@ -318,12 +322,14 @@ class [[nodiscard]] JoinHandle {
   uint64_t id_ = 0;
 };
 
-// Starts task as a routine on shard; it runs when the shard next runs ready routines.
+// Starts task as a routine on shard; it runs when the shard next runs ready routines
+// (movable: or on a shard that asks for work first, work_request.cpp).
 template <class T>
-JoinHandle<T> spawn_local(Shard& shard, Task<T> task, bool must_start = false) {
+JoinHandle<T> spawn_local(Shard& shard, Task<T> task, bool must_start = false, bool movable = false) {
   auto h = task.release();
   if (!h) return JoinHandle<T>(make_error_code(errc::invalid_argument));
   h.promise().routine.must_start = must_start;
+  h.promise().routine.movable = movable;
   h.promise().routine.end = &JoinHandle<T>::end;
   if (auto admitted = shard.admit(&h.promise().routine, h); !admitted) {
     h.destroy();
@@ -339,6 +345,18 @@ JoinHandle<T> go(Task<T> task) {
   Shard* shard = current_shard();
   if (shard == nullptr) return JoinHandle<T>(make_error_code(errc::not_in_runtime));
   return spawn_local(*shard, std::move(task));
+}
+
+// spawn(task): a routine the runtime places, as Go's `go` does. It is queued on this
+// shard, and a shard with nothing to do may take it before it starts; once it runs it
+// stays where it is. Its JoinHandle stays here. So the task must not carry objects bound
+// to this shard (a Descriptor, a JoinHandle): use go() for those. Outside a runtime the
+// handle is invalid with errc::not_in_runtime.
+template <class T>
+JoinHandle<T> spawn(Task<T> task) {
+  Shard* shard = current_shard();
+  if (shard == nullptr) return JoinHandle<T>(make_error_code(errc::not_in_runtime));
+  return spawn_local(*shard, std::move(task), /*must_start=*/false, /*movable=*/true);
 }
 
 // Lets the other ready routines of this shard run first.

@@ -47,8 +47,9 @@ struct SimConfig {
   uint32_t buggify_ppm = 0;
   uint32_t shards = 2;
   FaultConfig faults = FaultConfig::none();
-  bool keep_trace = false;  // keep every TraceEvent (for export), not just the hash
-  uint32_t run_budget = 8;  // routines resumed per shard tick
+  bool keep_trace = false;      // keep every TraceEvent (for export), not just the hash
+  uint32_t run_budget = 8;      // routines resumed per shard tick
+  bool work_requesting = true;  // idle shards ask for balanced routines (spawn())
   uint64_t max_routines_per_shard = 1u << 22;
   Duration time_budget = std::chrono::hours(24);  // virtual
   uint64_t max_steps = 200'000'000;
