@@ -33,6 +33,16 @@ void spawn_join(benchmark::State& state, Backend backend) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// spawn() instead of go(): a balanced routine, with work requesting on. One shard, and two
+// shards whose second one is idle and asks for work whenever shard 0 has some queued.
+void spawn_join_balanced(benchmark::State& state, Backend backend, uint32_t shards) {
+  auto rt = make_runtime(backend, shards);
+  (void)rt.block_on([](benchmark::State* s) -> Task<void> {
+    for (auto _ : *s) benchmark::DoNotOptimize(co_await spawn(leaf()).join());
+  }(&state));
+  state.SetItemsProcessed(state.iterations());
+}
+
 void yield_round(benchmark::State& state, Backend backend) {
   auto rt = make_runtime(backend, 1);
   (void)rt.block_on([](benchmark::State* s) -> Task<void> {
@@ -174,6 +184,8 @@ void runtime_startup(benchmark::State& state, Backend backend) {
   BENCHMARK_CAPTURE(fn, sim, Backend::sim)
 
 RINGO_BENCH_ALL(spawn_join);
+BENCHMARK_CAPTURE(spawn_join_balanced, uring_1_shard, Backend::uring, 1)->UseRealTime();
+BENCHMARK_CAPTURE(spawn_join_balanced, uring_2_shards, Backend::uring, 2)->UseRealTime();
 RINGO_BENCH_ALL(yield_round);
 RINGO_BENCH_ALL(sleep_zero);
 RINGO_BENCH_ALL(cross_shard_spawn_on);
