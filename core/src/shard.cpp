@@ -59,6 +59,10 @@ ShardStats& ShardStats::operator+=(const ShardStats& o) {
   ticks += o.ticks;
   batches_pushed += o.batches_pushed;
   envelope_blocks += o.envelope_blocks;
+  blocking_calls += o.blocking_calls;
+  blocking_cancelled_before_start += o.blocking_cancelled_before_start;
+  blocking_cancelled_while_running += o.blocking_cancelled_while_running;
+  blocking_completed_despite_cancel += o.blocking_completed_despite_cancel;
   return *this;
 }
 

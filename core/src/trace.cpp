@@ -17,6 +17,7 @@ const char* trace_kind_name(TraceKind k) noexcept {
     case TraceKind::kernel_step: return "kernel_step";
     case TraceKind::fault: return "fault";
     case TraceKind::select_choice: return "select_choice";
+    case TraceKind::blocking: return "blocking";
     case TraceKind::count_: break;
   }
   return "unknown";

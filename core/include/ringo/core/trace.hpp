@@ -21,6 +21,7 @@ enum class TraceKind : uint16_t {
   kernel_step,    // a = event kind, b = detail (simulator decisions)
   fault,          // a = fault kind, b = detail
   select_choice,  // a = routine id, b = the position of the case chosen (timeout, default)
+  blocking,       // a = blocking call id, b = BlockingPhase (blocking_executor.hpp)
   count_,
 };
 
