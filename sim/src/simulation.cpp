@@ -237,8 +237,10 @@ void Simulation::shutdown(Report& report) {
 // finish (their results are dropped at home), like the real pool's bounded wait.
 void Simulation::drain_blocking() {
   const Instant until = kernel_.now() + config_.blocking_shutdown_wait;
-  for (uint64_t n = 0; n < config_.shutdown_steps && blocking_->in_flight() > 0 && kernel_.now() <= until; ++n) {
-    if (!step()) break;
+  for (uint64_t n = 0; n < config_.shutdown_steps && blocking_->in_flight() > 0; ++n) {
+    Instant next = kernel_.next_event();
+    for (auto& s : shards_) next = std::min(next, s->next_timer());
+    if (next > until || !step()) break;  // the next event is past the wait: stop before the clock jumps
   }
 }
 

@@ -13,9 +13,10 @@
 // The last release frees the job, on whichever thread that is, so the job comes from
 // the system allocator, not a shard's envelope pool (which may be gone by then).
 //
-// A job's state moves queued -> running -> finished, or queued -> cancelled; only the
-// caller cancels (on its home shard), only a runner starts it. Both are one
-// compare-exchange, so a job is either started or cancelled, never both.
+// A job's state moves queued -> running -> finished (sent home), or queued -> cancelled;
+// the caller cancels (on its home shard; the executor too, for what it drops when it
+// closes), a runner starts it. Both are one compare-exchange, so a job is either started
+// or cancelled, never both.
 //
 // Thread-safety: start/run/finish and release on any thread; cancel, deliver and reject
 // on the home shard only. The executor's queue fields are the executor's to guard.
@@ -78,11 +79,12 @@ class BlockingJob : public Envelope {
     State expected = State::queued;
     return state_.compare_exchange_strong(expected, State::running, std::memory_order_acq_rel);
   }
-  // Runner, after start(): calls fn, keeps its value or exception. Never throws.
+  // Runner, after start(): calls fn, keeps its value or exception. Never throws. The job
+  // stays running until send_home(): the simulator holds the result for fn's simulated
+  // duration, and a cancel in that time is a cancel while running.
   void run() noexcept {
     assert(state() == State::running);
     invoke();
-    state_.store(State::finished, std::memory_order_release);
   }
   // Caller (home shard): the state the job had. queued means it is now cancelled and
   // will never run.
@@ -91,9 +93,11 @@ class BlockingJob : public Envelope {
     if (state_.compare_exchange_strong(expected, State::cancelled, std::memory_order_acq_rel)) return State::queued;
     return expected;
   }
-  // Runner, after run(): sends the job (and the executor's reference) home. If home is
-  // gone the reference is released here.
+  // Runner, after run(): marks the job finished (its result is on its way: a cancel now
+  // waits for it) and sends it, with the executor's reference, home. If home is gone the
+  // reference is released here.
   void send_home(ShardGroup& group) noexcept {
+    state_.store(State::finished, std::memory_order_release);
     if (!group.post_from_anywhere(home_, this)) release();
   }
   void release() noexcept {
