@@ -54,11 +54,16 @@ Task<void> caller(int i, int abort_after_us, Books* books) {
   }
   auto r = co_await h.join();
   End& end = books->ends[i];
-  if (end != End::none) end = End::other;  // joined twice: cannot happen
-  else if (r && *r == i) end = End::value;
-  else if (!r && r.error() == errc::cancelled) end = End::cancelled;
-  else if (!r && r.error() == errc::queue_full) end = End::queue_full;
-  else end = End::other;
+  if (end != End::none)
+    end = End::other;  // joined twice: cannot happen
+  else if (r && *r == i)
+    end = End::value;
+  else if (!r && r.error() == errc::cancelled)
+    end = End::cancelled;
+  else if (!r && r.error() == errc::queue_full)
+    end = End::queue_full;
+  else
+    end = End::other;
 }
 
 Task<void> run_plan(const Plan* plan, Books* books) {

@@ -275,7 +275,8 @@ TEST_P(Blocking, ShutdownIsBoundedAndReportsTheCallItAbandoned) {
     go([](std::shared_ptr<Gate> g) -> Task<void> {
       auto call = blocking([g] { g->pass(); });
       (void)co_await call;
-    }(gate)).detach();
+    }(gate))
+        .detach();
     co_await until(gate->started);
   }(gate));
   EXPECT_TRUE(r.has_value());

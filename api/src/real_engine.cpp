@@ -364,7 +364,7 @@ class RealEngine final : public Engine {
   mutable std::mutex snapshot_mutex_;
   std::vector<ShardStats> snapshots_;
   std::unique_ptr<ThreadPool> pool_;  // after group_: closed (if not yet) before the group goes
-  uint64_t owner_ = 0;  // this_thread_token() of the thread that created the runtime
+  uint64_t owner_ = 0;                // this_thread_token() of the thread that created the runtime
   bool stopped_ = false;
 };
 

@@ -35,8 +35,8 @@ namespace ringo {
 
 // Bounds of a blocking pool (RuntimeConfig::blocking, sim::SimConfig::blocking).
 struct BlockingPoolConfig {
-  uint32_t max_threads = 64;  // calls running at once
-  uint32_t max_queue = 4096;  // calls waiting for a thread beyond those; then queue_full
+  uint32_t max_threads = 64;                        // calls running at once
+  uint32_t max_queue = 4096;                        // calls waiting for a thread beyond those; then queue_full
   Duration idle_retire = std::chrono::seconds(10);  // a thread idle this long exits
 };
 

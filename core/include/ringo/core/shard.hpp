@@ -148,9 +148,9 @@ struct ShardStats {
   uint64_t envelope_blocks = 0;  // envelope blocks the pool took from the system (the rest reused)
   // blocking(fn) calls made by routines of this shard, and how the cancelled ones ended.
   uint64_t blocking_calls = 0;
-  uint64_t blocking_cancelled_before_start = 0;     // fn never ran
-  uint64_t blocking_cancelled_while_running = 0;    // the routine left; fn ran on, its result dropped
-  uint64_t blocking_completed_despite_cancel = 0;   // fn had finished: its result was delivered
+  uint64_t blocking_cancelled_before_start = 0;    // fn never ran
+  uint64_t blocking_cancelled_while_running = 0;   // the routine left; fn ran on, its result dropped
+  uint64_t blocking_completed_despite_cancel = 0;  // fn had finished: its result was delivered
 
   ShardStats& operator+=(const ShardStats& o);
 };
@@ -244,7 +244,12 @@ class Shard {
   void interrupt(Routine* r);
   void count_deadline_expiry() noexcept { ++stats_.deadline_expiries; }
   // blocking(fn): a call made, and how a cancelled one ended (blocking.hpp).
-  enum class BlockingCount : uint8_t { call, cancelled_before_start, cancelled_while_running, completed_despite_cancel };
+  enum class BlockingCount : uint8_t {
+    call,
+    cancelled_before_start,
+    cancelled_while_running,
+    completed_despite_cancel
+  };
   void count_blocking(BlockingCount c) noexcept {
     switch (c) {
       case BlockingCount::call: ++stats_.blocking_calls; break;
