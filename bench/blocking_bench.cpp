@@ -12,10 +12,11 @@
 namespace ringo {
 namespace {
 
-Runtime make_runtime(Backend backend) {
+Runtime make_runtime(Backend backend, uint32_t threads = BlockingPoolConfig{}.max_threads) {
   RuntimeConfig c;
   c.shards = 1;
   c.backend = backend;
+  c.blocking.max_threads = threads;
   auto rt = Runtime::create(c);
   if (!rt) std::abort();
   return std::move(*rt);
@@ -40,9 +41,9 @@ Task<void> caller(int calls) {
   }
 }
 
-// 64 routines calling at once, through the pool's threads: per call.
-void blocking_concurrent_64(benchmark::State& state, Backend backend) {
-  auto rt = make_runtime(backend);
+// 64 routines calling at once, through a pool of `threads`: per call.
+void blocking_concurrent_64(benchmark::State& state, Backend backend, uint32_t threads) {
+  auto rt = make_runtime(backend, threads);
   constexpr int kRoutines = 64;
   constexpr int kCalls = 100;
   (void)rt.block_on([](benchmark::State* s) -> Task<void> {
@@ -57,7 +58,8 @@ void blocking_concurrent_64(benchmark::State& state, Backend backend) {
 
 BENCHMARK_CAPTURE(blocking_round_trip, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(blocking_round_trip, aio, Backend::aio)->UseRealTime();
-BENCHMARK_CAPTURE(blocking_concurrent_64, uring, Backend::uring)->UseRealTime();
+BENCHMARK_CAPTURE(blocking_concurrent_64, uring_64_threads, Backend::uring, 64)->UseRealTime();
+BENCHMARK_CAPTURE(blocking_concurrent_64, uring_2_threads, Backend::uring, 2)->UseRealTime();
 
 }  // namespace
 }  // namespace ringo

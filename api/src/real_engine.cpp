@@ -105,7 +105,7 @@ class RealEngine final : public Engine {
         group_.port(i).ring_id = rings_[i]->msg_ring_id();
       }
       group_.set_external_wake(backend_.wake, &group_);
-      pool_ = std::make_unique<ThreadPool>(group_, config_.blocking, config_.thread_name);
+      pool_ = std::make_unique<ThreadPool>(group_, config_.blocking, config_.idle_spin, config_.thread_name);
       group_.set_blocking_executor(pool_.get());
       for (uint32_t i = 0; i < config_.shards; ++i) {
         ShardConfig sc;

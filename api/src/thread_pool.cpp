@@ -12,9 +12,20 @@
 
 namespace ringo {
 
+namespace {
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+}  // namespace
+
 struct ThreadPool::State {
   ShardGroup* group;
   BlockingPoolConfig config;
+  Duration idle_spin{0};
   std::string thread_name;
 
   mutable std::mutex mutex;
@@ -22,7 +33,9 @@ struct ThreadPool::State {
   std::condition_variable exited;  // close() waits here
   detail::IntrusiveList<BlockingJob, &BlockingJob::prev_queued, &BlockingJob::next_queued> queue;
   uint64_t queued = 0;
-  uint64_t idle = 0;
+  std::atomic<uint64_t> queued_hint{0};  // `queued`, for the spinner to read without the lock
+  uint64_t idle = 0;                     // spinning or asleep, waiting for work
+  bool spinner = false;                  // one idle thread spins before it sleeps
   uint64_t running = 0;
   bool closed = false;
   BlockingPoolStats stats;
@@ -33,10 +46,11 @@ struct ThreadPool::State {
   bool home_gone = false;
 };
 
-ThreadPool::ThreadPool(ShardGroup& group, const BlockingPoolConfig& config, std::string thread_name)
+ThreadPool::ThreadPool(ShardGroup& group, const BlockingPoolConfig& config, Duration idle_spin, std::string thread_name)
     : state_(std::make_shared<State>()) {
   state_->group = &group;
   state_->config = config;
+  state_->idle_spin = idle_spin;
   state_->thread_name = std::move(thread_name);
 }
 
@@ -53,10 +67,10 @@ Result<void> ThreadPool::submit(BlockingJob* job) {
     return fail(errc::queue_full);
   }
   s.queue.push_back(job);
-  ++s.queued;
+  s.queued_hint.store(++s.queued, std::memory_order_release);
   ++s.stats.calls_accepted;
   if (s.queued <= s.idle) {
-    s.work.notify_one();
+    if (s.queued > (s.spinner ? 1u : 0u)) s.work.notify_one();  // the spinner sees one call by itself
   } else if (s.stats.threads_alive < s.config.max_threads) {
     ++s.stats.threads_started;
     s.stats.threads_peak = std::max(s.stats.threads_peak, ++s.stats.threads_alive);
@@ -71,7 +85,7 @@ void ThreadPool::withdraw(BlockingJob* job) noexcept {
     std::lock_guard lock(s.mutex);
     if (!s.queue.contains(job)) return;  // a thread took it: it finds it cancelled
     s.queue.remove(job);
-    --s.queued;
+    s.queued_hint.store(--s.queued, std::memory_order_relaxed);
     ++s.stats.calls_dropped;
   }
   job->release();
@@ -86,9 +100,15 @@ void ThreadPool::thread_main(std::shared_ptr<State> state) {
   State& s = *state;
   pthread_setname_np(pthread_self(), (s.thread_name + "-blk").substr(0, 15).c_str());
   std::unique_lock lock(s.mutex);
+  bool spun = false;  // once per idle spell, then sleep
   for (;;) {
     if (s.queue.empty()) {
       if (s.closed) break;
+      if (!spun && !s.spinner && s.idle_spin > Duration{0}) {
+        spin(s, lock);
+        spun = true;
+        continue;  // look at the queue again, under the lock, before sleeping
+      }
       ++s.idle;
       const bool woken = s.work.wait_for(lock, s.config.idle_retire, [&s] { return !s.queue.empty() || s.closed; });
       --s.idle;
@@ -97,7 +117,8 @@ void ThreadPool::thread_main(std::shared_ptr<State> state) {
       break;
     }
     BlockingJob* job = s.queue.pop_front();
-    --s.queued;
+    s.queued_hint.store(--s.queued, std::memory_order_relaxed);
+    spun = false;
     const bool started = job->start();
     started ? ++s.stats.calls_started : ++s.stats.calls_dropped;
     ++s.running;
@@ -112,6 +133,23 @@ void ThreadPool::thread_main(std::shared_ptr<State> state) {
   }
   --s.stats.threads_alive;
   s.exited.notify_all();
+}
+
+// Waking a thread asleep on a futex costs several microseconds on these VMs, against a
+// fraction of one for a spinning thread, so one idle thread at a time spins for
+// idle_spin (the shards' own setting) before it sleeps. Called and returns holding lock.
+void ThreadPool::spin(State& s, std::unique_lock<std::mutex>& lock) {
+  s.spinner = true;
+  ++s.idle;
+  lock.unlock();
+  const auto until = std::chrono::steady_clock::now() + s.idle_spin;
+  for (uint32_t i = 1; s.queued_hint.load(std::memory_order_acquire) == 0; ++i) {
+    if (i % 64 == 0 && std::chrono::steady_clock::now() >= until) break;
+    cpu_relax();
+  }
+  lock.lock();
+  --s.idle;
+  s.spinner = false;
 }
 
 void ThreadPool::run_and_send_home(State& s, BlockingJob* job) {
@@ -135,6 +173,7 @@ ThreadPool::Closed ThreadPool::close(Duration wait) {
     s.closed = true;
     while (BlockingJob* job = s.queue.pop_front()) unstarted.push_back(job);
     s.queued = 0;
+    s.queued_hint.store(1, std::memory_order_release);  // ends a spin: the thread sees `closed`
     s.work.notify_all();
     s.exited.wait_for(lock, wait, [&s] { return s.stats.threads_alive == 0; });
     out.abandoned = s.running;

@@ -4,8 +4,8 @@
 // queue_full. A result goes home through post_from_anywhere (the shard's inbox, and its
 // doorbell if it sleeps). Private to api/.
 //
-// Time: pool threads run outside every shard; idle retirement and close()'s bound are
-// condition-variable timeouts (CLOCK_MONOTONIC) that no routine observes. The simulator
+// Time: pool threads run outside every shard; idle retirement, the idle spin and close()'s
+// bound are timeouts on CLOCK_MONOTONIC (steady_clock) that no routine observes. The simulator
 // has its own pool (sim/sim_blocking.hpp), so no program-visible behaviour depends on them.
 //
 // Shutdown: close(wait) refuses new calls, drops the queued ones unrun, waits up to `wait`
@@ -18,6 +18,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "ringo/core/blocking_executor.hpp"
@@ -26,7 +27,8 @@ namespace ringo {
 
 class ThreadPool final : public BlockingExecutor {
  public:
-  ThreadPool(ShardGroup& group, const BlockingPoolConfig& config, std::string thread_name);
+  // idle_spin: how long one idle thread spins before it sleeps (RuntimeConfig::idle_spin).
+  ThreadPool(ShardGroup& group, const BlockingPoolConfig& config, Duration idle_spin, std::string thread_name);
   ~ThreadPool();  // closes without waiting, if close() was not called
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -44,6 +46,7 @@ class ThreadPool final : public BlockingExecutor {
  private:
   struct State;
   static void thread_main(std::shared_ptr<State> state);
+  static void spin(State& state, std::unique_lock<std::mutex>& lock);
   static void run_and_send_home(State& state, BlockingJob* job);
   std::shared_ptr<State> state_;
 };
