@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh --bench
 cmake --preset release >/dev/null
-cmake --build --preset release --target runtime_bench chan_bench fiber_peer file_bench msg_ring_peer
+cmake --build --preset release --target runtime_bench chan_bench fiber_peer file_bench msg_ring_peer blocking_bench
 out=build/release/bench-results
 mkdir -p "$out"
 
@@ -19,6 +19,8 @@ echo "== ringo"
 ./build/release/bench/file_bench --benchmark_format=json --benchmark_out="$out/file.json" \
   --benchmark_out_format=json --benchmark_min_time=0.5 \
   --benchmark_filter='^file_read_4k/(ringo_uring|raw_liburing)/random:./qd:1/direct:0' >/dev/null
+./build/release/bench/blocking_bench --benchmark_format=json --benchmark_out="$out/blocking.json" \
+  --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
 echo "== raw MSG_RING between two spinning threads"
 ./build/release/bench/msg_ring_peer | tee "$out/msg_ring.txt"
 # The cross-shard round trip against its raw peers, bracketed: raw, ringo, raw. On this VM
@@ -50,6 +52,7 @@ def load(name):
         return {b["name"]: b for b in json.load(f)["benchmarks"]}
 r, fb, ch = load("ringo"), load("fiber"), load("chan")
 r.update(ch)
+r.update(load("blocking"))
 go = {}
 for line in open(f"{out}/go.txt"):
     k, v, _ = line.split()
@@ -80,6 +83,8 @@ pairs = [("ping_pong/same_shard_uring", "go_ping_pong_same", "unbuffered ping-po
          ("select_three_one_ready/uring", "go_select_3_one_ready", "select over 3, one ready"),
          ("select_default_three_empty/uring", "go_select_default_3", "select with default, 3 empty"),
          ("select_hundred/uring", "go_select_100", "select over 100 (Go: reflect.Select)")]
+pairs += [("blocking_round_trip/uring", "go_syscall_round_trip", "blocking pool round trip vs a goroutine's syscall"),
+          ("blocking_concurrent_64/uring_64_threads", "go_syscall_concurrent_64", "64 concurrent blocking calls, per call")]
 for ours, theirs, label in pairs:
     mine = ns(find(r, ours))
     print(f"  {label}: ringo {mine:.1f} ns, Go {go[theirs]:.1f} ns -> {go[theirs]/mine:.2f}x")

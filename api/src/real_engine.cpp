@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "engine.hpp"
+#include "thread_pool.hpp"
 
 namespace ringo {
 namespace {
@@ -104,6 +105,8 @@ class RealEngine final : public Engine {
         group_.port(i).ring_id = rings_[i]->msg_ring_id();
       }
       group_.set_external_wake(backend_.wake, &group_);
+      pool_ = std::make_unique<ThreadPool>(group_, config_.blocking, config_.idle_spin, config_.thread_name);
+      group_.set_blocking_executor(pool_.get());
       for (uint32_t i = 0; i < config_.shards; ++i) {
         ShardConfig sc;
         sc.run_budget = config_.run_budget;
@@ -154,6 +157,7 @@ class RealEngine final : public Engine {
       out.shards.push_back(snapshots_[i]);
       out.total += snapshots_[i];
     }
+    if (pool_) out.blocking = pool_->stats();
     return out;
   }
 
@@ -192,6 +196,10 @@ class RealEngine final : public Engine {
     }
     for (auto& t : threads_) t.join();
     threads_.clear();
+    // The shards have stopped; calls still running are no longer awaited.
+    const ThreadPool::Closed pool = pool_->close(config_.shutdown_timeout);
+    out.blocking_unstarted = pool.unstarted;
+    out.blocking_abandoned = pool.abandoned;
     for (uint32_t i = 0; i < config_.shards; ++i) {
       out.routines_cancelled += cancelled_[i].load();
       const ShardStats& s = shards_[i]->stats();
@@ -232,6 +240,7 @@ class RealEngine final : public Engine {
     }
     for (auto& t : threads_) t.join();
     threads_.clear();
+    const ThreadPool::Closed pool = pool_->close(config_.shutdown_timeout);
     uint64_t abandoned = 0;
     for (uint32_t i = 0; i < config_.shards; ++i) {
       abandoned += shards_[i]->stats().routines_live;
@@ -247,6 +256,10 @@ class RealEngine final : public Engine {
                    "ringo: Runtime destroyed off its owner thread, where shard 0 cannot run: %llu routines "
                    "freed without running to their end\n",
                    static_cast<unsigned long long>(abandoned));
+    }
+    if (pool.unstarted + pool.abandoned > 0) {
+      std::fprintf(stderr, "ringo: blocking pool: %zu queued calls dropped, %zu running calls abandoned\n",
+                   pool.unstarted, pool.abandoned);
     }
   }
 
@@ -351,7 +364,8 @@ class RealEngine final : public Engine {
   std::atomic<size_t> cancelled_[64]{};
   mutable std::mutex snapshot_mutex_;
   std::vector<ShardStats> snapshots_;
-  uint64_t owner_ = 0;  // this_thread_token() of the thread that created the runtime
+  std::unique_ptr<ThreadPool> pool_;  // after group_: closed (if not yet) before the group goes
+  uint64_t owner_ = 0;                // this_thread_token() of the thread that created the runtime
   bool stopped_ = false;
 };
 

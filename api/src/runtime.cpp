@@ -36,7 +36,9 @@ Result<Backend> backend_from_env(Backend fallback, std::string& why) {
 std::string ShutdownReport::summary() const {
   if (error) return "shutdown refused: " + error.message();
   return "cancelled " + std::to_string(routines_cancelled) + " routines, abandoned " +
-         std::to_string(routines_abandoned) + " routines and " + std::to_string(ops_abandoned) + " ops";
+         std::to_string(routines_abandoned) + " routines and " + std::to_string(ops_abandoned) +
+         " ops; blocking pool: dropped " + std::to_string(blocking_unstarted) + " queued calls, abandoned " +
+         std::to_string(blocking_abandoned) + " running";
 }
 
 namespace {
@@ -45,6 +47,10 @@ std::string check_config(const RuntimeConfig& c) {
   if (c.shards == 0 || c.shards > 32767) return "RuntimeConfig::shards must be 1..32767";
   if (c.ring_entries == 0) return "RuntimeConfig::ring_entries must be positive";
   if (c.run_budget == 0) return "RuntimeConfig::run_budget must be positive";
+  if (c.blocking.max_threads == 0 || c.blocking.max_threads > 4096) {
+    return "RuntimeConfig::blocking.max_threads must be 1..4096";
+  }
+  if (c.blocking.idle_retire <= Duration{0}) return "RuntimeConfig::blocking.idle_retire must be positive";
   return "";
 }
 

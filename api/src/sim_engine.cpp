@@ -37,6 +37,7 @@ class SimEngine final : public Engine {
       out.shards.push_back(sim_.shard(i).stats());
       out.total += out.shards.back();
     }
+    out.blocking = sim_.blocking_stats();
     return out;
   }
 
@@ -53,6 +54,8 @@ class SimEngine final : public Engine {
     sim_.shutdown(r);
     out.routines_cancelled = r.cancelled_at_shutdown;
     out.routines_abandoned = r.stats.routines_live;
+    out.blocking_unstarted = r.blocking_unstarted;
+    out.blocking_abandoned = r.blocking_abandoned;
     return out;
   }
 
@@ -72,6 +75,8 @@ Result<std::unique_ptr<Engine>> make_sim_engine(const RuntimeConfig& config) {
   sc.keep_trace = config.keep_trace;
   sc.max_routines_per_shard = config.max_routines_per_shard;
   sc.work_requesting = config.work_requesting;
+  sc.blocking = config.blocking;
+  sc.blocking_shutdown_wait = config.shutdown_timeout;
   return std::unique_ptr<Engine>(new SimEngine(sc));
 }
 

@@ -63,6 +63,10 @@ ShardStats& ShardStats::operator+=(const ShardStats& o) {
   routines_received += o.routines_received;
   work_requests_sent += o.work_requests_sent;
   work_requests_answered += o.work_requests_answered;
+  blocking_calls += o.blocking_calls;
+  blocking_cancelled_before_start += o.blocking_cancelled_before_start;
+  blocking_cancelled_while_running += o.blocking_cancelled_while_running;
+  blocking_completed_despite_cancel += o.blocking_completed_despite_cancel;
   return *this;
 }
 

@@ -18,6 +18,7 @@ const char* trace_kind_name(TraceKind k) noexcept {
     case TraceKind::fault: return "fault";
     case TraceKind::select_choice: return "select_choice";
     case TraceKind::work_handover: return "work_handover";
+    case TraceKind::blocking: return "blocking";
     case TraceKind::count_: break;
   }
   return "unknown";

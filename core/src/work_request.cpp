@@ -63,7 +63,7 @@ struct WorkHandover final : Envelope {
 struct HomeFinish final : Envelope {
   Routine* routine;
   explicit HomeFinish(Routine* r) : routine(r) {}
-  void deliver(Shard& here) override {
+  void deliver([[maybe_unused]] Shard& here) override {
     assert(routine->home == &here);
     routine->end(routine, /*publish=*/true);
     delete this;

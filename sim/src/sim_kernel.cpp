@@ -47,6 +47,7 @@ FaultConfig FaultConfig::heavy() {
   f.net_ns_per_byte = 100;  // 10 MB/s
   f.socket_buffer = 2048;   // constant backpressure
   f.multishot_end_ppm = 200000;
+  f.blocking_max_latency = Duration{5000000};
   return f;
 }
 
@@ -274,6 +275,11 @@ std::optional<int32_t> SimKernel::try_io(uint64_t id, uint32_t ring, const Sqe& 
 void SimKernel::at(Instant when, std::function<void()> fn) {
   actions_.push_back(Action{when, ++seq_, std::move(fn)});
   std::push_heap(actions_.begin(), actions_.end(), ActionLater{});
+}
+
+Duration SimKernel::draw(Duration lo, Duration hi) {
+  if (hi <= lo) return lo;
+  return lo + Duration{static_cast<int64_t>(prng_.below(static_cast<uint64_t>((hi - lo).count()) + 1))};
 }
 
 void SimKernel::run_due_actions() {

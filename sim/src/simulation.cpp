@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "sim_blocking.hpp"
+
 namespace ringo::sim {
 
 namespace {
@@ -69,6 +71,8 @@ Simulation::Simulation(const SimConfig& config)
   for (uint32_t i = 0; i < config.shards; ++i) group_.port(i).ring_id = kernel_.ring(i).msg_ring_id();
   for (uint32_t i = 0; i < config.shards; ++i) woken_from_outside_[i].store(false, std::memory_order_relaxed);
   group_.set_external_wake(&Simulation::wake_from_outside, woken_from_outside_.get());
+  blocking_ = std::make_unique<SimBlockingPool>(kernel_, group_, config.blocking);
+  group_.set_blocking_executor(blocking_.get());
   for (uint32_t i = 0; i < config.shards; ++i) {
     ShardConfig sc;
     sc.run_budget = config.run_budget;
@@ -151,6 +155,8 @@ bool Simulation::step() {
   return true;
 }
 
+BlockingPoolStats Simulation::blocking_stats() const { return blocking_->stats(); }
+
 ShardStats Simulation::total_stats() const {
   ShardStats total;
   for (const auto& s : shards_) total += s->stats();
@@ -220,8 +226,23 @@ void Simulation::shutdown(Report& report) {
     for (auto& s : shards_) live = live || s->stats().routines_live > 0 || s->live_ops() > 0;
     if (!live || !step()) break;
   }
+  drain_blocking();
   for (auto& s : shards_) s->close_inbox();
+  const SimBlockingPool::Closed pool = blocking_->close();
+  report.blocking_unstarted = pool.unstarted;
+  report.blocking_abandoned = pool.abandoned;
   report = finish(std::move(report));
+}
+
+// Blocking calls still running at shutdown get blocking_shutdown_wait of virtual time to
+// finish (their results are dropped at home), like the real pool's bounded wait.
+void Simulation::drain_blocking() {
+  const Instant until = kernel_.now() + config_.blocking_shutdown_wait;
+  for (uint64_t n = 0; n < config_.shutdown_steps && blocking_->in_flight() > 0; ++n) {
+    Instant next = kernel_.next_event();
+    for (auto& s : shards_) next = std::min(next, s->next_timer());
+    if (next > until || !step()) break;  // the next event is past the wait: stop before the clock jumps
+  }
 }
 
 Report Simulation::finish(Report report) {

@@ -91,3 +91,22 @@ RINGO_SCENARIO(fan_in, 3,
   for (auto& w : workers) (void)co_await w.join();
   co_return sim::check(sum == 3 * 210 + 20 * (0 + 100 + 200), "fan-in sum " + std::to_string(sum));
 }
+
+RINGO_SCENARIO(blocking_pool, 2,
+               "blocking calls from both shards through the simulated pool, some timed out at seeded instants") {
+  // Each caller wraps its call in a deadline drawn from its shard's seeded PRNG, so seeds
+  // differ in which calls time out before they start, while they run, or not at all.
+  auto one = [](int i) -> Task<Result<int>> {
+    const Duration limit = std::chrono::microseconds(current_shard()->prng().below(400));
+    auto call = with_timeout(limit, blocking([i] { return i * i; }));
+    auto r = co_await call;
+    if (r && *r != i * i) co_return std::unexpected(make_error_code(errc::check_failed));
+    if (!r && r.error() != errc::timed_out && r.error() != errc::queue_full) co_return std::unexpected(r.error());
+    co_return 0;
+  };
+  std::vector<JoinHandle<Result<int>>> calls;
+  for (int i = 0; i < 24; ++i) calls.push_back(spawn_on(static_cast<uint32_t>(i % 2), one(i)));
+  int bad = 0;
+  for (auto& h : calls) bad += (co_await h.join()).has_value() ? 0 : 1;
+  co_return sim::check(bad == 0, std::to_string(bad) + " calls ended wrongly");
+}

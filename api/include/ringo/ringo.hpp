@@ -5,6 +5,7 @@
 //   spawn_on(shard, task)   -> JoinHandle<...> routine on another shard (cross_shard.hpp)
 //   submit_to(shard, fn)    -> awaitable Result<R>: run fn there, get its result back
 //   sleep(d), sleep_until(t), yield_now(), nop(), submit(sqe, deadline)
+//   blocking(fn)            -> awaitable Result<R>: run fn on the blocking pool (blocking.hpp)
 //   with_timeout(d, awaitable), with_deadline(t, awaitable), TaskScope, Shield
 //   chan<T>(cap) -> Sender/Receiver; select(on_recv(rx), on_send(tx, v), after(d), default_case())
 //   WaitGroup, Mutex, RWMutex, Semaphore, Once, Cond, run_on(shard, task)   (sync.hpp)
@@ -14,6 +15,7 @@
 //   ringo::sim::run(config, main) -> Report                          (sim.hpp)
 #pragma once
 
+#include "ringo/core/blocking.hpp"
 #include "ringo/core/chan.hpp"
 #include "ringo/core/cross_shard.hpp"
 #include "ringo/core/deadline.hpp"

@@ -58,6 +58,7 @@
 #include <string>
 #include <vector>
 
+#include "ringo/core/blocking.hpp"
 #include "ringo/core/cross_shard.hpp"
 #include "ringo/core/shard.hpp"
 #include "ringo/core/task.hpp"
@@ -91,11 +92,17 @@ struct RuntimeConfig {
   bool work_requesting = true;
   Duration idle_spin = std::chrono::microseconds(50);  // spin this long before sleeping in the kernel
   Duration shutdown_timeout = std::chrono::seconds(2);
+  // The pool blocking(fn) runs on (blocking.hpp): threads started on demand up to
+  // max_threads and retired after idle_retire; max_queue more calls may wait, the next
+  // gets queue_full. The simulator models the same bounds in virtual time. Shutdown waits
+  // up to shutdown_timeout more for calls still running, then abandons them.
+  BlockingPoolConfig blocking{};
 };
 
 struct RuntimeStats {
   std::vector<ShardStats> shards;  // real backends: as of each shard's last idle moment
   ShardStats total;
+  BlockingPoolStats blocking;  // the blocking pool, now
 };
 
 struct ShutdownReport {
@@ -104,6 +111,9 @@ struct ShutdownReport {
   size_t routines_cancelled = 0;  // routines that were still alive and had to be cancelled
   size_t routines_abandoned = 0;  // still alive after shutdown_timeout (frames freed by force)
   size_t ops_abandoned = 0;       // kernel ops still in flight at the deadline
+  size_t blocking_unstarted = 0;  // blocking calls still queued: dropped, fn never ran
+  size_t blocking_abandoned = 0;  // blocking calls still running when the pool stopped waiting:
+                                  // their threads finish alone and drop the results
   std::string summary() const;
 };
 

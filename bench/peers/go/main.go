@@ -1,5 +1,5 @@
-// Go peer for bench/compare.sh: spawn+join of a goroutine, and heap+stack per blocked
-// goroutine. Prints "name value unit" lines.
+// Go peer for bench/compare.sh: spawn+join of a goroutine, heap+stack per blocked
+// goroutine, channels, select, and a syscall made by another goroutine (blocking pool). Prints "name value unit" lines.
 package main
 
 import (
@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -120,6 +121,39 @@ func spawnJoin(n int) float64 {
 	return float64(time.Since(start).Nanoseconds()) / float64(n)
 }
 
+// getppid through syscall.Syscall, which enters and leaves the scheduler's syscall state
+// (syscall.Getppid is a raw syscall that skips it).
+func getppid() int {
+	r, _, _ := syscall.Syscall(syscall.SYS_GETPPID, 0, 0, 0)
+	return int(r)
+}
+
+// The peer of ringo's blocking(fn) round trip: a goroutine makes the syscall and answers
+// on a channel (the caller parks; if the syscall blocked, its P would be handed off).
+func syscallRoundTrip(n int) {
+	done := make(chan int)
+	for i := 0; i < n; i++ {
+		go func() { done <- getppid() }()
+		<-done
+	}
+}
+
+// 64 goroutines making the syscall at once, per call.
+func syscallConcurrent64(n int) {
+	var wg sync.WaitGroup
+	per := n / 64
+	wg.Add(64)
+	for g := 0; g < 64; g++ {
+		go func() {
+			for i := 0; i < per; i++ {
+				getppid()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+}
+
 func memoryPerBlocked(n int) float64 {
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -154,7 +188,10 @@ func main() {
 	fmt.Printf("go_select_3_one_ready %.1f ns\n", perOp(1000000, selectThree))
 	fmt.Printf("go_select_default_3 %.1f ns\n", perOp(2000000, selectDefault))
 	fmt.Printf("go_select_100 %.1f ns\n", perOp(200000, selectHundred))
+	fmt.Printf("go_syscall_round_trip %.1f ns\n", perOp(1000000, syscallRoundTrip))
+	fmt.Printf("go_syscall_concurrent_64 %.1f ns\n", perOp(6400000, syscallConcurrent64))
 	runtime.GOMAXPROCS(2)
+	fmt.Printf("go_syscall_round_trip_two_procs %.1f ns\n", perOp(1000000, syscallRoundTrip))
 	fmt.Printf("go_ping_pong_two_procs %.1f ns\n", perOp(200000, pingPong))
 	fmt.Printf("go_spsc_1024_two_procs %.1f ns\n", perOp(2000000, spsc))
 }

@@ -29,6 +29,7 @@
 namespace ringo {
 
 class Shard;
+class BlockingExecutor;
 
 // A unit of cross-shard work (lane B). deliver() runs on the target shard's thread;
 // reject() runs there instead when the target is stopping. Both take ownership.
@@ -116,11 +117,17 @@ class ShardGroup {
   // backend); false without one.
   bool wake_now(uint32_t target) { return external_wake_ != nullptr && external_wake_(external_wake_ctx_, target); }
 
+  // The pool `blocking(fn)` runs on (blocking_executor.hpp), or null: no pool. Set before
+  // any shard runs; the installer keeps it alive until the shards are gone.
+  void set_blocking_executor(BlockingExecutor* executor) noexcept { blocking_ = executor; }
+  BlockingExecutor* blocking_executor() const noexcept { return blocking_; }
+
  private:
   std::vector<std::unique_ptr<ShardPort>> ports_;
   std::vector<std::unique_ptr<EnvelopePool>> pools_;  // shards come and go; these stay
   ExternalWake external_wake_ = nullptr;
   void* external_wake_ctx_ = nullptr;
+  BlockingExecutor* blocking_ = nullptr;
 };
 
 struct ShardStats {
@@ -153,6 +160,11 @@ struct ShardStats {
   uint64_t routines_received = 0;  // routines this shard took in answer to its requests
   uint64_t work_requests_sent = 0;
   uint64_t work_requests_answered = 0;  // requests this shard answered (with or without work)
+  // blocking(fn) calls made by routines of this shard, and how the cancelled ones ended.
+  uint64_t blocking_calls = 0;
+  uint64_t blocking_cancelled_before_start = 0;    // fn never ran
+  uint64_t blocking_cancelled_while_running = 0;   // the routine left; fn ran on, its result dropped
+  uint64_t blocking_completed_despite_cancel = 0;  // fn had finished: its result was delivered
 
   ShardStats& operator+=(const ShardStats& o);
 };
@@ -247,6 +259,21 @@ class Shard {
   // awaits proceed normally. Used by deadlines (with_timeout).
   void interrupt(Routine* r);
   void count_deadline_expiry() noexcept { ++stats_.deadline_expiries; }
+  // blocking(fn): a call made, and how a cancelled one ended (blocking.hpp).
+  enum class BlockingCount : uint8_t {
+    call,
+    cancelled_before_start,
+    cancelled_while_running,
+    completed_despite_cancel
+  };
+  void count_blocking(BlockingCount c) noexcept {
+    switch (c) {
+      case BlockingCount::call: ++stats_.blocking_calls; break;
+      case BlockingCount::cancelled_before_start: ++stats_.blocking_cancelled_before_start; break;
+      case BlockingCount::cancelled_while_running: ++stats_.blocking_cancelled_while_running; break;
+      case BlockingCount::completed_despite_cancel: ++stats_.blocking_completed_despite_cancel; break;
+    }
+  }
   // Called from the root frame's final suspend (or for a routine aborted before it ran):
   // publishes the result to its JoinHandle, wakes the joiner, destroys the frame. A
   // finished routine's parameters and locals are gone at once, as in Go.
@@ -291,6 +318,7 @@ class Shard {
   void add_tick_hook(TickHook* hook) { tick_hooks_.push_back(hook); }
   // Routines serving another shard's call, by call id, so the caller can cancel them.
   uint64_t next_call_id() noexcept { return (uint64_t{index_} << 48) | ++next_call_seq_; }
+
   void register_call(uint64_t call_id, Routine* r) { calls_[call_id] = r; }
   void unregister_call(uint64_t call_id) { calls_.erase(call_id); }
   void park_request(uint64_t call_id, ParkedRequest* r) { parked_requests_.emplace(call_id, r); }

@@ -22,6 +22,7 @@ enum class TraceKind : uint16_t {
   fault,          // a = fault kind, b = detail
   select_choice,  // a = routine id, b = the position of the case chosen (timeout, default)
   work_handover,  // a = the shard that asked, b = routines handed to it
+  blocking,       // a = blocking call id, b = BlockingPhase (blocking_executor.hpp)
   count_,
 };
 

@@ -47,6 +47,11 @@ struct FaultConfig {
   uint32_t disk_eio_ppm = 0;  // a file read or write fails with EIO
   // Buggify (set from SimConfig::buggify_ppm): a MSG_RING delivery is held back up to 1 ms.
   uint32_t buggify_ppm = 0;
+  // The blocking pool (sim_blocking.hpp): a thread takes a call 0..handoff_max after one
+  // is free, and fn's run is taken to last min..max (it runs at once, in virtual time).
+  Duration blocking_handoff_max{5000};
+  Duration blocking_min_latency{10000};
+  Duration blocking_max_latency{100000};
 
   static FaultConfig none();
   static FaultConfig light();
@@ -116,6 +121,11 @@ class SimKernel final : public Tracer {
   bool inject(uint32_t ppm, uint64_t fault_kind);
   // SimRing::sys: socket set-up, addresses, file size, synchronous close.
   int64_t sys(SysCall& call);
+  // Runs fn at virtual time `when` (network delivery, parked-op deadlines, the blocking
+  // pool); actions due at the same instant run in the order they were scheduled.
+  void at(Instant when, std::function<void()> fn);
+  // A duration drawn uniformly from [lo, hi] by the seed.
+  Duration draw(Duration lo, Duration hi);
 
   // Power loss: every descriptor closes (connections reset, waiting ops fail) and each
   // file keeps what was fsynced plus, chosen by the seed, some of the later writes, whole
@@ -167,8 +177,6 @@ class SimKernel final : public Tracer {
   void wake(std::vector<uint64_t>& waiters);
   bool cancel_parked(uint32_t ring, uint64_t user_data);
   void expire_parked(uint64_t id);
-  // Runs fn at virtual time `at` (network delivery, parked-op deadlines).
-  void at(Instant when, std::function<void()> fn);
   void run_due_actions();
   Duration net_latency();
   int64_t net_sys(SysCall& call);

@@ -20,11 +20,14 @@
 #include <string_view>
 #include <vector>
 
+#include "ringo/core/blocking_executor.hpp"
 #include "ringo/core/shard.hpp"
 #include "ringo/core/task.hpp"
 #include "ringo/sim/sim_kernel.hpp"
 
 namespace ringo::sim {
+
+class SimBlockingPool;
 
 // How the simulator picks what runs next among the shards that can run and the kernel.
 //   random: uniformly at random each step (a random walk over interleavings).
@@ -54,6 +57,10 @@ struct SimConfig {
   Duration time_budget = std::chrono::hours(24);  // virtual
   uint64_t max_steps = 200'000'000;
   uint64_t shutdown_steps = 1'000'000;  // bound on draining after main returns
+  BlockingPoolConfig blocking{};        // the simulated blocking pool's bounds
+  // Shutdown lets blocking calls still running (nobody waits for them any more) finish
+  // for this long in virtual time, then abandons them, as the real pool does.
+  Duration blocking_shutdown_wait = std::chrono::seconds(2);
 };
 
 struct Report {
@@ -66,6 +73,8 @@ struct Report {
   uint64_t steps = 0;
   uint64_t faults_injected = 0;
   size_t cancelled_at_shutdown = 0;
+  size_t blocking_unstarted = 0;  // at shutdown: queued blocking calls dropped unrun
+  size_t blocking_abandoned = 0;  // at shutdown: running ones left unfinished
   ShardStats stats;
   std::vector<TraceEvent> trace;
 
@@ -100,6 +109,7 @@ class Simulation {
   // One scheduling decision. False when nothing can ever happen again (quiescent).
   bool step();
   ShardStats total_stats() const;
+  BlockingPoolStats blocking_stats() const;
   std::string describe_blocked() const;
 
  private:
@@ -109,7 +119,9 @@ class Simulation {
   SimKernel kernel_;
   ShardGroup group_;
   std::vector<std::unique_ptr<Shard>> shards_;
+  std::unique_ptr<SimBlockingPool> blocking_;  // installed on group_
   uint32_t pick(uint32_t kernel_slot);
+  void drain_blocking();
 
   // Doorbells rung from outside the simulation (ShardGroup::post_from_anywhere on a thread
   // running no shard of this group): the target runs at its next step, as a real shard

@@ -1,0 +1,138 @@
+#include "sim_blocking.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+namespace ringo::sim {
+
+namespace {
+constexpr uint32_t kPoolTrace = UINT32_MAX;  // a pool thread's record names no shard
+}
+
+SimBlockingPool::SimBlockingPool(SimKernel& kernel, ShardGroup& group, const BlockingPoolConfig& config)
+    : kernel_(kernel), group_(group), config_(config) {}
+
+SimBlockingPool::~SimBlockingPool() { (void)close(); }
+
+void SimBlockingPool::trace(uint32_t shard, uint64_t id, BlockingPhase phase) {
+  kernel_.record({kernel_.now().count(), shard, TraceKind::blocking, id, static_cast<uint64_t>(phase)});
+}
+
+Result<void> SimBlockingPool::submit(BlockingJob* job) {
+  if (closed_) return fail(errc::shard_stopped);
+  const uint64_t takers = idle_.size() + (config_.max_threads - stats_.threads_alive);
+  if (takers == 0 && waiting_count_ >= config_.max_queue) {
+    ++stats_.calls_rejected;
+    return fail(errc::queue_full);
+  }
+  ++stats_.calls_accepted;
+  if (takers == 0) {
+    waiting_.push_back(job);
+    ++waiting_count_;
+  } else {
+    claim_thread(job->id());
+    take(job);
+  }
+  return {};
+}
+
+// An idle thread (the latest to go idle), else a new one.
+void SimBlockingPool::claim_thread(uint64_t for_call) {
+  if (!idle_.empty()) {
+    idle_.erase(std::prev(idle_.end()));
+    return;
+  }
+  ++stats_.threads_started;
+  stats_.threads_peak = std::max(stats_.threads_peak, ++stats_.threads_alive);
+  trace(kPoolTrace, for_call, BlockingPhase::thread_started);
+}
+
+// The thread claimed for the call takes it after the handoff delay.
+void SimBlockingPool::take(BlockingJob* job) {
+  const uint64_t id = job->id();
+  taken_.emplace(id, job);
+  kernel_.at(kernel_.now() + kernel_.draw(Duration{0}, kernel_.faults().blocking_handoff_max),
+             [this, id] { start(id); });
+}
+
+void SimBlockingPool::withdraw(BlockingJob* job) noexcept {
+  if (!waiting_.contains(job)) return;  // taken: start() finds it cancelled
+  waiting_.remove(job);
+  --waiting_count_;
+  ++stats_.calls_dropped;
+  job->release();
+}
+
+void SimBlockingPool::start(uint64_t id) {
+  auto it = taken_.find(id);
+  if (it == taken_.end()) return;  // dropped by close()
+  BlockingJob* job = it->second;
+  if (!job->start()) {
+    taken_.erase(it);
+    ++stats_.calls_dropped;
+    job->release();
+    return thread_free();
+  }
+  ++stats_.calls_started;
+  trace(kPoolTrace, id, BlockingPhase::started);
+  {
+    CurrentShardScope outside(nullptr);  // fn runs as on a pool thread: off every shard
+    job->run();
+  }
+  const Duration takes = kernel_.draw(kernel_.faults().blocking_min_latency, kernel_.faults().blocking_max_latency);
+  kernel_.at(kernel_.now() + takes, [this, id] { finish(id); });
+}
+
+void SimBlockingPool::finish(uint64_t id) {
+  auto it = taken_.find(id);
+  if (it == taken_.end()) return;
+  BlockingJob* job = it->second;
+  taken_.erase(it);
+  trace(kPoolTrace, id, BlockingPhase::finished);
+  {
+    CurrentShardScope outside(nullptr);  // home through the inbox, as from a foreign thread
+    job->send_home(group_);
+  }
+  thread_free();
+}
+
+// A thread is done with its call: it takes the oldest waiting one, or goes idle.
+void SimBlockingPool::thread_free() {
+  if (BlockingJob* next = waiting_.pop_front()) {
+    --waiting_count_;
+    return take(next);
+  }
+  const uint64_t token = ++next_token_;
+  idle_.insert(token);
+  kernel_.at(kernel_.now() + config_.idle_retire, [this, token] { retire(token); });
+}
+
+void SimBlockingPool::retire(uint64_t token) {
+  if (idle_.erase(token) == 0) return;  // it went back to work since
+  --stats_.threads_alive;
+  ++stats_.threads_retired;
+  trace(kPoolTrace, token, BlockingPhase::thread_retired);
+}
+
+SimBlockingPool::Closed SimBlockingPool::close() {
+  Closed out;
+  if (closed_) return out;
+  closed_ = true;
+  while (BlockingJob* job = waiting_.pop_front()) {
+    if (job->cancel() == BlockingJob::State::queued) ++out.unstarted;
+    job->release();
+  }
+  waiting_count_ = 0;
+  for (auto& [id, job] : taken_) {
+    if (job->cancel() == BlockingJob::State::queued) {
+      ++out.unstarted;
+    } else {
+      ++out.abandoned;
+    }
+    job->release();
+  }
+  taken_.clear();
+  return out;
+}
+
+}  // namespace ringo::sim

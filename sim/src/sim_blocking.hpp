@@ -1,0 +1,67 @@
+// The simulator's blocking pool: the real pool's bounds (max_threads, max_queue,
+// idle_retire) in virtual time, with every timing drawn from the kernel's seed, so a
+// program that calls blocking(fn) replays exactly.
+//
+// A call that finds a thread (an idle one, or room to start one) is taken by it after a
+// handoff delay in [0, FaultConfig::blocking_handoff_max]; otherwise it waits in FIFO
+// order, and beyond max_queue waiting calls submit says queue_full. At its start fn runs
+// at once on the simulator's thread (outside every shard); its result goes home after a
+// run time drawn from [blocking_min_latency, blocking_max_latency], through the home
+// shard's inbox as from a foreign thread. A thread idle for idle_retire exits. Every step
+// is a TraceKind::blocking record.
+//
+// Thread-safety: none; the simulator's thread only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+
+#include "ringo/core/blocking_executor.hpp"
+#include "ringo/core/intrusive_list.hpp"
+#include "ringo/sim/sim_kernel.hpp"
+
+namespace ringo::sim {
+
+class SimBlockingPool final : public BlockingExecutor {
+ public:
+  SimBlockingPool(SimKernel& kernel, ShardGroup& group, const BlockingPoolConfig& config);
+  ~SimBlockingPool();  // releases the calls it still holds
+  SimBlockingPool(const SimBlockingPool&) = delete;
+  SimBlockingPool& operator=(const SimBlockingPool&) = delete;
+
+  Result<void> submit(BlockingJob* job) override;
+  void withdraw(BlockingJob* job) noexcept override;
+  BlockingPoolStats stats() const override { return stats_; }
+
+  // Calls a thread has taken and not yet sent home.
+  size_t in_flight() const noexcept { return taken_.size(); }
+  struct Closed {
+    size_t unstarted = 0;
+    size_t abandoned = 0;
+  };
+  // Refuses new calls and drops what it holds: waiting calls unrun, taken ones abandoned.
+  Closed close();
+
+ private:
+  void claim_thread(uint64_t for_call);
+  void take(BlockingJob* job);
+  void start(uint64_t id);
+  void finish(uint64_t id);
+  void thread_free();
+  void retire(uint64_t token);
+  void trace(uint32_t shard, uint64_t id, BlockingPhase phase);
+
+  SimKernel& kernel_;
+  ShardGroup& group_;
+  BlockingPoolConfig config_;
+  BlockingPoolStats stats_;
+  ringo::detail::IntrusiveList<BlockingJob, &BlockingJob::prev_queued, &BlockingJob::next_queued> waiting_;
+  uint64_t waiting_count_ = 0;
+  std::map<uint64_t, BlockingJob*> taken_;  // by call id: handed to a thread, not yet home
+  std::set<uint64_t> idle_;                 // idle threads, by the token of their idle spell
+  uint64_t next_token_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace ringo::sim
