@@ -19,6 +19,7 @@ test: deps
 bench:
 	bash bench/compare.sh
 	bash bench/echo_compare.sh
+	bash bench/balance_compare.sh
 	bash bench/aio_compare.sh
 
 fuzz: deps

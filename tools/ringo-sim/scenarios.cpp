@@ -110,3 +110,43 @@ RINGO_SCENARIO(blocking_pool, 2,
   for (auto& h : calls) bad += (co_await h.join()).has_value() ? 0 : 1;
   co_return sim::check(bad == 0, std::to_string(bad) + " calls ended wrongly");
 }
+
+RINGO_SCENARIO(balance, 3,
+               "main spawns 300 balanced routines on shard 0; idle shards ask for them; some are aborted; every "
+               "result checked") {
+  // Each worker yields or sleeps a seeded amount, sends its id to a collector and returns
+  // it; a third of them are aborted at a seeded moment. Seeds differ in which shard asks
+  // when, what moves, and where each abort finds its routine.
+  auto [tx, rx] = std::move(*chan<int>(unbounded));
+  auto worker = [](int id, Sender<int> out) -> Task<int> {
+    const uint32_t home = current_shard()->index();
+    for (uint64_t n = current_shard()->prng().below(4); n > 0; --n) co_await yield_now();
+    (void)co_await sleep(std::chrono::microseconds(current_shard()->prng().below(50)));
+    if (current_shard()->index() != home) co_return -1;  // moved while running
+    auto sent = co_await out.send(id);
+    co_return sent ? id : -2;  // -2: aborted while sending
+  };
+  std::vector<JoinHandle<int>> hs;
+  for (int i = 0; i < 300; ++i) hs.push_back(spawn(worker(i, tx)));
+  { Sender<int> mine = std::move(tx); }  // the channel closes when the last worker's copy goes
+  for (int i = 0; i < 300; i += 3) {
+    if (current_shard()->prng().chance(1, 2)) co_await yield_now();
+    (void)hs[static_cast<size_t>(i)].abort();
+  }
+  long joined_sum = 0;
+  int bad = 0;
+  for (size_t i = 0; i < hs.size(); ++i) {
+    auto r = co_await hs[i].join();
+    const bool aborted = i % 3 == 0;
+    if (r && *r == static_cast<int>(i)) {
+      joined_sum += *r;
+    } else if (!aborted || (r && *r != -2) || (!r && r.error() != errc::cancelled)) {
+      ++bad;
+    }
+  }
+  long sent_sum = 0;
+  while (auto v = co_await rx.recv()) sent_sum += *v;
+  co_return sim::check(bad == 0 && sent_sum == joined_sum, std::to_string(bad) + " joins wrong; sent " +
+                                                               std::to_string(sent_sum) + ", joined " +
+                                                               std::to_string(joined_sum));
+}
