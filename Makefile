@@ -1,5 +1,5 @@
 # Thin wrapper: the two README commands, plus bench and fuzz.
-.PHONY: run test bench fuzz deps format clean
+.PHONY: run test bench fuzz mutants deps format clean
 
 deps:
 	bash scripts/setup-deps.sh
@@ -21,6 +21,10 @@ bench:
 	bash bench/echo_compare.sh
 	bash bench/balance_compare.sh
 	bash bench/aio_compare.sh
+
+# Planted bugs (tools/mutants/catalogue.txt) against the suite; about a minute each.
+mutants: deps
+	python3 scripts/mutants.py $(MUTANTS_ARGS)
 
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
