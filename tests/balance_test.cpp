@@ -18,27 +18,45 @@ class Balance : public OnEveryBackend {};
 RINGO_ON_EVERY_BACKEND(Balance);
 
 // About 20-50 µs of CPU in a debug build: long enough that a second shard asks for work
-// on a real backend (the simulator interleaves shards whatever the cost).
-uint64_t burn(uint64_t rounds) {
+// on a real backend (the simulator interleaves shards whatever the cost). The result
+// feeds a counter no one expects to move, so the loop is not optimised away.
+std::atomic<uint64_t> g_unlikely{0};
+void burn(uint64_t rounds) {
   uint64_t x = rounds;
   for (uint64_t i = 0; i < rounds; ++i) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-  return x;
+  if (x == 0x5eed) g_unlikely.fetch_add(1);
 }
 
-Task<uint32_t> shard_after_work(uint64_t rounds, uint64_t* sink) {
-  *sink = burn(rounds);
+Task<uint32_t> shard_after_work() {
+  burn(20000);
   co_return current_shard()->index();
 }
 
-constexpr int kWorkers = 400;
+// Spawns waves of `wave` routines from make() until this shard has handed some to
+// another shard, or 5 s of the runtime's clock passed (a real shard's thread may wait
+// that long for a CPU on a loaded machine; a test that needs a move then says so).
+template <class T, class Make>
+Task<void> spawn_until_moved(std::vector<JoinHandle<T>>* hs, Make make, int wave, bool balanced = true) {
+  const Instant give_up = current_shard()->now() + 5s;
+  do {
+    for (int i = 0; i < wave; ++i) hs->push_back(balanced ? spawn(make()) : go(make()));
+    co_await sleep(1ms);
+  } while (current_shard()->stats().routines_given == 0 && current_shard()->now() < give_up);
+}
 
-Task<std::vector<uint32_t>> fan_out(bool balanced, std::vector<uint64_t>* sinks) {
-  // Shard 1 is up before the work appears (a real shard's thread may not have run yet).
-  EXPECT_TRUE((co_await submit_to(1, [] { return 0; })).has_value());
+constexpr int kWave = 100;
+
+enum class Spawn { balanced_until_moved, balanced_once, pinned };
+
+Task<std::vector<uint32_t>> fan_out(Spawn how) {
   std::vector<JoinHandle<uint32_t>> hs;
-  for (int i = 0; i < kWorkers; ++i) {
-    auto task = shard_after_work(20000, &(*sinks)[static_cast<size_t>(i)]);
-    hs.push_back(balanced ? spawn(std::move(task)) : go(std::move(task)));
+  if (how == Spawn::balanced_until_moved) {
+    auto make = [] { return shard_after_work(); };
+    co_await spawn_until_moved(&hs, make, kWave);
+  } else {
+    for (int i = 0; i < 4 * kWave; ++i) {
+      hs.push_back(how == Spawn::pinned ? go(shard_after_work()) : spawn(shard_after_work()));
+    }
   }
   std::vector<uint32_t> ran_on;
   for (auto& h : hs) {
@@ -55,13 +73,12 @@ std::vector<int> per_shard(const std::vector<uint32_t>& ran_on) {
 }
 
 TEST_P(Balance, SpawnedWorkFromMainRunsOnEveryShard) {
-  std::vector<uint64_t> sinks(kWorkers);
-  auto r = run(fan_out(/*balanced=*/true, &sinks));
+  auto r = run(fan_out(Spawn::balanced_until_moved));
   ASSERT_TRUE(r.has_value()) << err(r).message();
   const std::vector<int> count = per_shard(*r);
   EXPECT_EQ(count[2], 0) << "a join failed";
   EXPECT_GT(count[0], 0);
-  EXPECT_GT(count[1], 0) << "shard 1 never got work";
+  EXPECT_GT(count[1], 0) << "shard 1 never got work in 5 s";
   const ShardStats& t = last_stats_.total;
   EXPECT_EQ(static_cast<int>(t.routines_given), count[1]);
   EXPECT_EQ(t.routines_received, t.routines_given);
@@ -71,54 +88,50 @@ TEST_P(Balance, SpawnedWorkFromMainRunsOnEveryShard) {
 }
 
 TEST_P(Balance, GoNeverMovesAndNeitherDoesSpawnWithRequestingOff) {
-  std::vector<uint64_t> sinks(kWorkers);
-  auto r = run(fan_out(/*balanced=*/false, &sinks));
+  auto r = run(fan_out(Spawn::pinned));
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(per_shard(*r)[0], kWorkers);
+  EXPECT_EQ(per_shard(*r)[0], 4 * kWave);
   EXPECT_EQ(last_stats_.total.routines_given, 0u);
 
   RuntimeConfig c = config();
   c.work_requesting = false;
   auto rt = Runtime::create(c);
   ASSERT_TRUE(rt) << rt.error().message();
-  auto off = rt->block_on(fan_out(/*balanced=*/true, &sinks));
+  auto off = rt->block_on(fan_out(Spawn::balanced_once));
   ASSERT_TRUE(off.has_value());
-  EXPECT_EQ(per_shard(*off)[0], kWorkers);
+  EXPECT_EQ(per_shard(*off)[0], 4 * kWave);
   (void)rt->shutdown();
   EXPECT_EQ(rt->stats().total.routines_given, 0u);
 }
 
-// Each sleeper records where it runs and then sleeps "forever"; main aborts them all
-// through their handles at home, wherever they run, and each join says cancelled.
-Task<Result<void>> sleeper(std::atomic<int>* started, uint64_t* sink) {
-  *sink = burn(20000);
+// Each sleeper works a little and then sleeps "forever"; main aborts them all through
+// their handles at home, wherever they run, and each join says cancelled.
+Task<Result<void>> sleeper(std::atomic<int>* started) {
+  burn(20000);
   started->fetch_add(1);
   co_return co_await sleep(1h);
 }
 
 TEST_P(Balance, AbortAndJoinOfMovedRoutinesBehaveAsAtHome) {
-  constexpr int kSleepers = 200;
-  std::vector<uint64_t> sinks(kSleepers);
   std::atomic<int> started{0};
-  auto r = run([](std::atomic<int>* started, std::vector<uint64_t>* sinks) -> Task<int> {
-    // Shard 1 is up before the work appears (a real shard's thread may not have run yet).
-    EXPECT_TRUE((co_await submit_to(1, [] { return 0; })).has_value());
+  auto r = run([](std::atomic<int>* started) -> Task<int> {
     std::vector<JoinHandle<Result<void>>> hs;
-    for (int i = 0; i < kSleepers; ++i) hs.push_back(spawn(sleeper(started, &(*sinks)[static_cast<size_t>(i)])));
-    while (started->load() < kSleepers) co_await sleep(1ms);
+    auto make = [started] { return sleeper(started); };  // named: GCC 12 and lambdas in co_await
+    co_await spawn_until_moved(&hs, make, kWave);
+    while (started->load() < static_cast<int>(hs.size())) co_await sleep(1ms);
     for (auto& h : hs) EXPECT_TRUE(h.abort().has_value());
-    int cancelled = 0;
+    int not_cancelled = 0;
     for (auto& h : hs) {
       const auto joined = co_await h.join();
-      if (err(joined) == errc::cancelled) ++cancelled;
+      if (err(joined) != errc::cancelled) ++not_cancelled;
     }
-    co_return cancelled;
-  }(&started, &sinks));
+    co_return not_cancelled;
+  }(&started));
   ASSERT_TRUE(r.has_value()) << err(r).message();
-  EXPECT_EQ(*r, kSleepers);
+  EXPECT_EQ(*r, 0);
   EXPECT_GT(last_stats_.total.routines_given, 0u)
-      << "nothing moved: the test checked only local aborts; requests sent " << last_stats_.total.work_requests_sent
-      << ", answered " << last_stats_.total.work_requests_answered;
+      << "nothing moved in 5 s: the test checked only local aborts; requests sent "
+      << last_stats_.total.work_requests_sent << ", answered " << last_stats_.total.work_requests_answered;
   EXPECT_EQ(last_stats_.total.routines_live, 0u);
 }
 
@@ -145,38 +158,38 @@ TEST_P(Balance, AbortedBeforeItStartsABalancedRoutineNeverRuns) {
   EXPECT_EQ(*r, 100);
 }
 
-Task<int> fails_after_work(uint64_t* sink) {
-  *sink = burn(20000);
+Task<int> fails_after_work() {
+  burn(20000);
   if (current_shard() != nullptr) throw std::runtime_error("moved or not, a panic");
   co_return 0;
 }
 
 TEST_P(Balance, APanicInAMovedRoutineReachesItsJoinAtHome) {
-  std::vector<uint64_t> sinks(kWorkers);
-  auto r = run([](std::vector<uint64_t>* sinks) -> Task<int> {
+  auto r = run([]() -> Task<int> {
     std::vector<JoinHandle<int>> hs;
-    for (int i = 0; i < kWorkers; ++i) hs.push_back(spawn(fails_after_work(&(*sinks)[static_cast<size_t>(i)])));
-    int panicked = 0;
+    auto make = [] { return fails_after_work(); };
+    co_await spawn_until_moved(&hs, make, kWave);
+    int not_panicked = 0;
     for (auto& h : hs) {
       const auto joined = co_await h.join();
-      if (err(joined) == errc::routine_panicked) ++panicked;
+      if (err(joined) != errc::routine_panicked) ++not_panicked;
     }
-    co_return panicked;
-  }(&sinks));
+    co_return not_panicked;
+  }());
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(*r, kWorkers);
-  EXPECT_EQ(last_stats_.total.routines_panicked, static_cast<uint64_t>(kWorkers));
+  EXPECT_EQ(*r, 0);
+  EXPECT_GT(last_stats_.total.routines_given, 0u) << "nothing moved in 5 s";
+  EXPECT_EQ(last_stats_.total.routines_panicked, last_stats_.total.routines_spawned - 1);  // all but main
 }
 
 // Main returns while balanced routines are still queued or running on both shards:
 // shutdown cancels them wherever they are, and none is left or lost.
 TEST_P(Balance, ShutdownWithBalancedRoutinesInFlightLeavesNone) {
-  std::vector<uint64_t> sinks(kWorkers);
   std::atomic<int> started{0};
-  auto r = run([](std::atomic<int>* started, std::vector<uint64_t>* sinks) -> Task<void> {
-    for (int i = 0; i < kWorkers; ++i) (void)spawn(sleeper(started, &(*sinks)[static_cast<size_t>(i)]));
+  auto r = run([](std::atomic<int>* started) -> Task<void> {
+    for (int i = 0; i < 4 * kWave; ++i) (void)spawn(sleeper(started));
     co_await sleep(2ms);
-  }(&started, &sinks));
+  }(&started));
   ASSERT_TRUE(r.has_value());
   EXPECT_FALSE(last_shutdown_.error) << last_shutdown_.error.message();
   EXPECT_EQ(last_stats_.total.routines_live, 0u);
