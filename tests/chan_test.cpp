@@ -102,6 +102,36 @@ TEST_P(Channels, CloseWakesBlockedReceiversAndSenders) {
   EXPECT_TRUE(r.has_value());
 }
 
+// Every blocked party learns of the close, not just the first in line (found by `make
+// mutants`: a close that woke one sender survived the suite).
+TEST_P(Channels, CloseWakesEveryBlockedSenderAndEveryBlockedReceiver) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = std::move(*chan<int>(1));
+    EXPECT_TRUE(tx.try_send(0).has_value());  // full: the next senders block
+    auto [tx2, rx2] = std::move(*chan<int>(0));
+    std::vector<JoinHandle<int>> senders;
+    std::vector<JoinHandle<Result<int>>> receivers;
+    for (int i = 1; i <= 3; ++i) {
+      senders.push_back(go([](Sender<int> t, int v) -> Task<int> {
+        auto s = co_await t.send(v);
+        co_return s ? -1 : s.error().value;
+      }(tx, i)));
+      receivers.push_back(go([](Receiver<int> x) -> Task<Result<int>> { co_return co_await x.recv(); }(rx2)));
+    }
+    co_await sleep(1ms);
+    EXPECT_TRUE(tx.close().has_value());
+    EXPECT_TRUE(tx2.close().has_value());
+    for (int i = 1; i <= 3; ++i) {
+      const auto handed_back = co_await senders[static_cast<size_t>(i - 1)].join();
+      EXPECT_EQ(handed_back.value_or(0), i);
+      const auto got = co_await receivers[static_cast<size_t>(i - 1)].join();
+      EXPECT_EQ(err(got), errc::channel_closed);
+    }
+    EXPECT_EQ(rx.try_recv().value_or(-1), 0);  // the buffered value survives the close
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
 TEST_P(Channels, LastSenderDroppedClosesTheChannel) {
   auto r = run([]() -> Task<void> {
     auto [tx, rx] = std::move(*chan<int>(unbounded));
