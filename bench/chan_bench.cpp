@@ -26,6 +26,7 @@ void report_messages(benchmark::State& state, Runtime& rt) {
   const auto per = [&](uint64_t n) { return static_cast<double>(n) / static_cast<double>(state.iterations()); };
   state.counters["envelopes"] = per(total.envelopes_delivered);
   state.counters["doorbells"] = per(total.doorbells_sent);
+  state.counters["spins_preempted"] = static_cast<double>(total.spins_preempted);
 }
 
 Task<void> echo(Receiver<int> in, Sender<int> out) {

@@ -4,6 +4,7 @@
 // (RealBackend, engine.hpp).
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -276,33 +277,66 @@ class RealEngine final : public Engine {
   // shard sees its mail only between ticks, so the clock is read once per
   // kIdleTicksPerClockRead idle ticks: a busy tick marks that work happened, and a later
   // idle tick stamps when.
+  //
+  // Spinning gives way when the core is contended (docs/scheduling.md, Co-tenancy): an
+  // idle spin that another thread preempts leaves mail unseen for a whole time slice, as
+  // no doorbell wakes a shard that is not asleep. Two idle clock reads that lie more than
+  // kPreemptedGap apart, while the kernel counts a new involuntary context switch for this
+  // thread, mean it was preempted: for kContendedHold after that it spins only
+  // contended_spin before it sleeps, so mail wakes it (a doorbell) and the wake-up
+  // preempts the co-tenant, instead of waiting for the co-tenant's slice to end.
   static constexpr Instant kJustWorked = Instant::min();
+  static constexpr Instant kNoRead = Instant::min();
   static constexpr uint32_t kIdleTicksPerClockRead = 32;
+  static constexpr Duration kPreemptedGap = std::chrono::microseconds(50);
+  static constexpr Duration kContendedHold = std::chrono::milliseconds(100);
   struct Spin {
     Instant last_work = kJustWorked;
     uint32_t idle_ticks = 0;
+    Instant last_read = kNoRead;        // the previous clock read of this idle stretch
+    Instant contended_until = kNoRead;  // spin only contended_spin before this
+    long involuntary = -1;              // this thread's involuntary context switches, last seen
   };
+  // Did the kernel preempt this thread since the last look? (A gap alone may be an
+  // interrupt or the hypervisor; only the scheduler counts an involuntary switch.)
+  static bool preempted_since_last_look(Spin& spin) {
+    rusage usage{};
+    if (getrusage(RUSAGE_THREAD, &usage) != 0) return false;
+    const bool more = spin.involuntary >= 0 && usage.ru_nivcsw > spin.involuntary;
+    spin.involuntary = usage.ru_nivcsw;
+    return more;
+  }
   void tick(Shard& shard, Spin& spin) {
     if (shard.run_once(false)) {
       spin.last_work = kJustWorked;
+      spin.last_read = kNoRead;  // a busy tick may take long: not a gap
       return;
     }
     if (++spin.idle_ticks < kIdleTicksPerClockRead) return;
     spin.idle_ticks = 0;
     const Instant now = shard.now();
+    const bool gap = spin.last_read != kNoRead && now - spin.last_read > kPreemptedGap;
+    spin.last_read = now;
+    if (gap && config_.contended_spin < config_.idle_spin && preempted_since_last_look(spin)) {
+      ++spins_preempted_[shard.index()];
+      spin.contended_until = now + kContendedHold;
+    }
     if (spin.last_work == kJustWorked) {
       spin.last_work = now;
       return;
     }
-    if (now - spin.last_work < config_.idle_spin) return;
+    const Duration limit = now < spin.contended_until ? config_.contended_spin : config_.idle_spin;
+    if (now - spin.last_work < limit) return;
     publish(shard.index());
     shard.run_once(true);
     spin.last_work = kJustWorked;
+    spin.last_read = kNoRead;
   }
 
   void publish(uint32_t i) {
     std::lock_guard lock(snapshot_mutex_);
     snapshots_[i] = shards_[i]->stats();
+    snapshots_[i].spins_preempted = spins_preempted_[i];
   }
 
   void pin(uint32_t i) {
@@ -362,6 +396,7 @@ class RealEngine final : public Engine {
   std::atomic<bool> go_ok_{false};
   std::atomic<uint32_t> closed_{0};
   std::atomic<size_t> cancelled_[64]{};
+  uint64_t spins_preempted_[64]{};  // each written by its shard's thread, read by publish() there
   mutable std::mutex snapshot_mutex_;
   std::vector<ShardStats> snapshots_;
   std::unique_ptr<ThreadPool> pool_;  // after group_: closed (if not yet) before the group goes

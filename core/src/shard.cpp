@@ -67,6 +67,7 @@ ShardStats& ShardStats::operator+=(const ShardStats& o) {
   blocking_cancelled_before_start += o.blocking_cancelled_before_start;
   blocking_cancelled_while_running += o.blocking_cancelled_while_running;
   blocking_completed_despite_cancel += o.blocking_completed_despite_cancel;
+  spins_preempted += o.spins_preempted;
   return *this;
 }
 

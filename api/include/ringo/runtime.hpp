@@ -91,6 +91,10 @@ struct RuntimeConfig {
   // Off: every routine runs where it was spawned.
   bool work_requesting = true;
   Duration idle_spin = std::chrono::microseconds(50);  // spin this long before sleeping in the kernel
+  // How long an idle shard spins instead while its core is contended: after another thread
+  // preempted its spin, for 100 ms (docs/scheduling.md, Co-tenancy). >= idle_spin: never
+  // give way.
+  Duration contended_spin = std::chrono::microseconds(5);
   Duration shutdown_timeout = std::chrono::seconds(2);
   // The pool blocking(fn) runs on (blocking.hpp): threads started on demand up to
   // max_threads and retired after idle_retire; max_queue more calls may wait, the next

@@ -165,6 +165,9 @@ struct ShardStats {
   uint64_t blocking_cancelled_before_start = 0;    // fn never ran
   uint64_t blocking_cancelled_while_running = 0;   // the routine left; fn ran on, its result dropped
   uint64_t blocking_completed_despite_cancel = 0;  // fn had finished: its result was delivered
+  // Real engines: times an idle spin found its thread preempted, so spinning gave way
+  // (docs/scheduling.md, Co-tenancy). Always 0 on the simulator.
+  uint64_t spins_preempted = 0;
 
   ShardStats& operator+=(const ShardStats& o);
 };
