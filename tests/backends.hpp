@@ -32,7 +32,6 @@ class OnEveryBackend : public ::testing::TestWithParam<Backend> {
     c.shards = shards;
     c.backend = GetParam();
     c.seed = 42;  // RINGO_SEED overrides it (Runtime::create)
-    if (!spin_gives_way_) c.contended_spin = c.idle_spin;
     return c;
   }
 
@@ -52,9 +51,6 @@ class OnEveryBackend : public ::testing::TestWithParam<Backend> {
 
   ShutdownReport last_shutdown_;
   RuntimeStats last_stats_;
-  // false: idle shards spin idle_spin even beside a co-tenant (docs/scheduling.md,
-  // Co-tenancy), for tests that need an idle shard awake to ask for work.
-  bool spin_gives_way_ = true;
 
  private:
   std::optional<Watchdog> watchdog_;

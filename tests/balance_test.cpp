@@ -14,12 +14,9 @@ using namespace std::chrono_literals;
 using testing::err;
 using testing::OnEveryBackend;
 
-// An idle shard asks for work only while it is awake: beside a co-tenant (a parallel
-// ctest) a shard whose spin gives way sleeps after 5 µs and may miss the work appearing.
-class Balance : public OnEveryBackend {
- protected:
-  Balance() { spin_gives_way_ = false; }
-};
+// With the default spin, which gives way beside a co-tenant: a sleeping shard is nudged
+// awake when work appears (work_request.cpp), so balancing does not depend on spinning.
+class Balance : public OnEveryBackend {};
 RINGO_ON_EVERY_BACKEND(Balance);
 
 // About 20-50 µs of CPU in a debug build: long enough that a second shard asks for work
