@@ -15,7 +15,8 @@
 // seconds or bytes, with the unit in its name.
 //
 // Thread-safety: the functions only read their arguments. prometheus_text(runtime) calls
-// runtime.stats(), which works from any thread, including the runtime's own routines.
+// runtime.stats(), which works from any thread, including the runtime's own routines; on
+// io_uring and AIO each shard's values are then as of its last idle moment (RuntimeStats).
 #pragma once
 
 #include <cstdint>
