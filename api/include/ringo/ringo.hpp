@@ -12,6 +12,7 @@
 //   timer_chan(d), timer(d) -> Timer, ticker(d) -> Ticker                    (time_chan.hpp)
 //   fs::File, net::TcpListener, net::TcpStream, net::SocketAddr     (fs.hpp, net.hpp)
 //   Runtime::create(config), block_on(task), stats(), shutdown()     (runtime.hpp)
+//   prometheus_text(runtime) -> the stats as Prometheus text          (metrics.hpp)
 //   ringo::sim::run(config, main) -> Report                          (sim.hpp)
 #pragma once
 
@@ -26,5 +27,6 @@
 #include "ringo/core/task.hpp"
 #include "ringo/core/time_chan.hpp"
 #include "ringo/fs.hpp"
+#include "ringo/metrics.hpp"
 #include "ringo/net.hpp"
 #include "ringo/runtime.hpp"
