@@ -422,6 +422,41 @@ TEST_P(Channels, ValuesSentUnderLeaseArriveBeforeALaterClose) {
   EXPECT_TRUE(r.has_value());
 }
 
+// A close that races a remote producer sending under lease: every send that succeeded
+// is received before the receiver sees the close, and nothing arrives after it. Found by
+// `make mutants`: telling a parked receiver "closed" while leased values were still on
+// their way survived the suite (those values then landed after the close).
+TEST_P(Channels, ACloseRacingLeasedSendsLosesNoValueAndNothingFollowsIt) {
+  for (uint64_t seed = 1; seed <= (GetParam() == Backend::sim ? 40u : 5u); ++seed) {
+    RuntimeConfig c = config(2);
+    c.seed = seed;
+    auto rt = Runtime::create(c);
+    ASSERT_TRUE(rt) << rt.error().message();
+    auto counts = rt->block_on([]() -> Task<std::pair<int, int>> {
+      auto [tx, rx] = std::move(*chan<int>(32));
+      auto producer = spawn_on(1, [](Sender<int> t) -> Task<int> {
+        int sent = 0;
+        while ((co_await t.send(sent)).has_value()) ++sent;
+        co_return sent;
+      }(tx));
+      int received = 0;
+      for (int i = 0; i < 200; ++i) {
+        if (!co_await rx.recv()) break;
+        ++received;
+      }
+      EXPECT_TRUE(tx.close().has_value());
+      while (co_await rx.recv()) ++received;  // drained: now closed for good
+      const int sent = (co_await producer.join()).value_or(-1);
+      co_await sleep(2ms);
+      EXPECT_EQ(err(rx.try_recv()), errc::channel_closed) << "a value arrived after the close";
+      co_return std::pair<int, int>{sent, received};
+    }());
+    (void)rt->shutdown();
+    ASSERT_TRUE(counts.has_value());
+    EXPECT_EQ(counts->first, counts->second) << "seed " << seed << ": sent vs received";
+  }
+}
+
 // Leased slots count against the capacity: a fast remote producer never has more than
 // `capacity` values buffered or in flight, and a single producer's order survives.
 TEST_P(Channels, RemoteProducerRespectsCapacityAndOrder) {
