@@ -141,9 +141,14 @@ struct BlockingAwaiter {
     call = job;
     shard.count_blocking(Shard::BlockingCount::call);
     shard.trace(TraceKind::blocking, id, static_cast<uint64_t>(BlockingPhase::submitted));
-    shard.park(me, h, "blocking", id, &BlockingAwaiter::on_cancel, this);
+    shard.park(me, h, kWait, this);
     return true;
   }
+
+  static WaitInfo describe(const void* ctx) {
+    return {"blocking", static_cast<const BlockingAwaiter*>(ctx)->call->id()};
+  }
+  static constexpr WaitKind kWait{&BlockingAwaiter::on_cancel, &BlockingAwaiter::describe};
 
   static void on_cancel(Routine* me, void* ctx) {
     auto* a = static_cast<BlockingAwaiter*>(ctx);

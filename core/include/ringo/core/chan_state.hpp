@@ -361,8 +361,10 @@ struct LocalSend {
     w.send_value = &value;
     w.send_error = &error;
     st->park_sender(&w);
-    st->home->park(me, h, "chan send", st->id, &LocalSend::on_cancel, this);
+    st->home->park(me, h, kWait, this);
   }
+  static WaitInfo describe(const void* ctx) { return {"chan send", static_cast<const LocalSend*>(ctx)->st->id}; }
+  static constexpr WaitKind kWait{&LocalSend::on_cancel, &LocalSend::describe};
   static void on_cancel(Routine* r, void* ctx) {
     auto* self = static_cast<LocalSend*>(ctx);
     self->st->senders_waiting.remove(&self->waiter);
@@ -398,8 +400,10 @@ struct LocalRecv {
     w.routine = me;
     w.recv_slot = &slot;
     st->park_receiver(&w);
-    st->home->park(me, h, "chan recv", st->id, &LocalRecv::on_cancel, this);
+    st->home->park(me, h, kWait, this);
   }
+  static WaitInfo describe(const void* ctx) { return {"chan recv", static_cast<const LocalRecv*>(ctx)->st->id}; }
+  static constexpr WaitKind kWait{&LocalRecv::on_cancel, &LocalRecv::describe};
   static void on_cancel(Routine* r, void* ctx) {
     auto* self = static_cast<LocalRecv*>(ctx);
     self->st->receivers_waiting.remove(&self->waiter);
