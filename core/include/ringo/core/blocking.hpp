@@ -148,7 +148,6 @@ struct BlockingAwaiter {
   static WaitInfo describe(const void* ctx) {
     return {"blocking", static_cast<const BlockingAwaiter*>(ctx)->call->id()};
   }
-  static constexpr WaitKind kWait{&BlockingAwaiter::on_cancel, &BlockingAwaiter::describe};
 
   static void on_cancel(Routine* me, void* ctx) {
     auto* a = static_cast<BlockingAwaiter*>(ctx);
@@ -171,6 +170,7 @@ struct BlockingAwaiter {
     std::exchange(a->call, nullptr)->unlink();
     shard.unpark(me);
   }
+  static constexpr WaitKind kWait{&BlockingAwaiter::on_cancel, &BlockingAwaiter::describe};
 
   // The job's deliver(), on the home shard.
   void take(std::optional<Out>&& v, std::exception_ptr e) {

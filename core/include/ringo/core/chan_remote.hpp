@@ -267,13 +267,13 @@ struct RemoteAwaiterBase {
   static WaitInfo describe_recv(const void* ctx) {
     return {"chan recv (remote)", static_cast<const RemoteAwaiterBase*>(ctx)->st->id};
   }
-  static constexpr WaitKind kSendWait{&RemoteAwaiterBase::on_cancel, &RemoteAwaiterBase::describe_send};
-  static constexpr WaitKind kRecvWait{&RemoteAwaiterBase::on_cancel, &RemoteAwaiterBase::describe_recv};
   // The answer always comes (the result, cancelled, or shard_stopped): keep waiting for it.
   static void on_cancel(Routine* me, void* ctx) {
     auto* self = static_cast<RemoteAwaiterBase*>(ctx);
     post_cancel_call(*me->shard, self->st->home->index(), self->id);
   }
+  static constexpr WaitKind kSendWait{&RemoteAwaiterBase::on_cancel, &RemoteAwaiterBase::describe_send};
+  static constexpr WaitKind kRecvWait{&RemoteAwaiterBase::on_cancel, &RemoteAwaiterBase::describe_recv};
 };
 
 template <class T>
