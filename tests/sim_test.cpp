@@ -91,7 +91,8 @@ struct LostWakeup {
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) const noexcept {
     Routine* me = this_routine();
-    me->shard->park(me, h, "lost wake-up", 0, nullptr, nullptr);
+    static constexpr WaitKind kWait{nullptr, [](const void*) { return WaitInfo{"lost wake-up", 0}; }};
+    me->shard->park(me, h, kWait, nullptr);
   }
   void await_resume() const noexcept {}
 };

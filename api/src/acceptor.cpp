@@ -13,11 +13,16 @@ bool Acceptor::Next::await_ready() {
   return acceptor->take(waiter.slot);
 }
 
+WaitInfo Acceptor::Next::describe(const void* ctx) {
+  return {"accept", static_cast<uint64_t>(static_cast<const Next*>(ctx)->acceptor->fd_)};
+}
+
 void Acceptor::Next::await_suspend(std::coroutine_handle<> h) {
+  static constexpr WaitKind kWait{&Next::on_cancel, &Next::describe};
   waiter.routine = me;
   acceptor->waiters_.push_back(&waiter);
   acceptor->arm_if_wanted();
-  acceptor->home_->park(me, h, "accept", static_cast<uint64_t>(acceptor->fd_), &Next::on_cancel, this);
+  acceptor->home_->park(me, h, kWait, this);
 }
 
 // The waiter leaves; the multishot stays armed and what it accepts waits in the queue.

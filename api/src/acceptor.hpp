@@ -50,6 +50,7 @@ class Acceptor {
     void await_suspend(std::coroutine_handle<> h);
     Result<int> await_resume() { return std::move(*waiter.slot); }
     static void on_cancel(Routine* r, void* ctx);
+    static WaitInfo describe(const void* ctx);
   };
   Next next() noexcept { return Next{this}; }
 

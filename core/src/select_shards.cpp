@@ -271,10 +271,16 @@ bool SelectTicket::start(Routine* routine, std::coroutine_handle<> h, std::span<
     fire = &SelectTicket::on_timeout;
     shard->add_timer(this, shard->now() + std::max(Duration{0}, timeout));
   }
-  shard->park(me, h, "select (shards)", cases.size(), &SelectTicket::on_cancel, this);
+  case_count = static_cast<uint32_t>(cases.size());
+  shard->park(me, h, kWait, this);
   parked = true;
   return true;
 }
+
+WaitInfo SelectTicket::describe(const void* ctx) {
+  return {"select (shards)", static_cast<const SelectTicket*>(ctx)->case_count};
+}
+const WaitKind SelectTicket::kWait{&SelectTicket::on_cancel, &SelectTicket::describe};
 
 // Over this shard's channels and one other shard's, none of this shard's cases ready:
 // only the other shard can have a ready case, so its arm leaves with the lock. The choice

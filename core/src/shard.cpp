@@ -235,37 +235,39 @@ void Shard::make_ready(Routine* r) {
   ready_tail_ = r;
 }
 
-void Shard::park(Routine* r, std::coroutine_handle<> at, const char* reason, uint64_t detail,
-                 Routine::CancelWait cancel, void* ctx) noexcept {
+void Shard::park(Routine* r, std::coroutine_handle<> at, const WaitKind& kind, void* ctx) noexcept {
+  // Not queued. It may be parked already: a wait can hand over to the next one without
+  // waking the routine (Cond::wait: the signal, then the relock), and replaces it.
+  assert(r->wait != nullptr || r->next_ready == nullptr);
   r->resume_point = at;
-  r->wait_reason = reason;
-  r->wait_detail = detail;
-  r->cancel_wait = cancel;
+  r->wait = &kind;
   r->wait_ctx = ctx;
+  r->wait_cancelled = false;
 }
 
 void Shard::unpark(Routine* r) {
-  r->cancel_wait = nullptr;
-  r->wait_ctx = nullptr;
-  r->wait_reason = nullptr;
+  assert(r->wait != nullptr);
+  r->wait = nullptr;
+  r->next_ready = nullptr;  // the ready link is the live member again
   make_ready(r);
+}
+
+// Runs the current wait's cancel, once per wait; the waiter unparks when it may.
+static void cancel_wait(Routine* r) {
+  if (r->wait == nullptr || r->wait->cancel == nullptr || r->wait_cancelled) return;
+  r->wait_cancelled = true;
+  r->wait->cancel(r, r->wait_ctx);
 }
 
 void Shard::abort(Routine* r) {
   if (r->done || r->cancel_requested) return;
   r->cancel_requested = true;
-  if (r->shield_depth == 0 && r->cancel_wait != nullptr) {
-    const Routine::CancelWait cancel = r->cancel_wait;
-    r->cancel_wait = nullptr;  // one cancel per wait; the waiter unparks when it may
-    cancel(r, r->wait_ctx);
-  }
+  if (r->shield_depth == 0) cancel_wait(r);
 }
 
 void Shard::interrupt(Routine* r) {
-  if (r->done || r->shield_depth > 0 || r->cancel_wait == nullptr) return;
-  const Routine::CancelWait cancel = r->cancel_wait;
-  r->cancel_wait = nullptr;
-  cancel(r, r->wait_ctx);
+  if (r->done || r->shield_depth > 0) return;
+  cancel_wait(r);
 }
 
 size_t Shard::abort_all() {
@@ -334,19 +336,24 @@ void Shard::finish(Routine* r) {
 std::string Shard::describe_blocked() const {
   constexpr uint64_t kSeqMask = (uint64_t{1} << 48) - 1;
   auto seq = [](uint64_t id) { return static_cast<unsigned long long>(id & kSeqMask); };
+  auto info = [](const Routine* r) {
+    return r->wait != nullptr ? r->wait->describe(r->wait_ctx) : WaitInfo{r->started ? "runnable" : "not started", 0};
+  };
   std::string out;
   char line[200];
   for (const Routine* r = live_.front(); r != nullptr; r = live_.next(r)) {
-    std::snprintf(line, sizeof line, "  shard %u routine #%llu: %s (%llu)%s", index_, seq(r->id),
-                  r->wait_reason != nullptr ? r->wait_reason : (r->started ? "runnable" : "not started"),
-                  static_cast<unsigned long long>(r->wait_detail), r->cancel_requested ? " [cancelled]" : "");
+    const WaitInfo w = info(r);
+    std::snprintf(line, sizeof line, "  shard %u routine #%llu: %s (%llu)%s", index_, seq(r->id), w.reason,
+                  static_cast<unsigned long long>(w.detail), r->cancel_requested ? " [cancelled]" : "");
     out += line;
     // The chain: who waits for this routine to finish. Quadratic, so only for reports a
     // person can read.
     std::string joiners;
     const bool small = stats_.routines_spawned - stats_.routines_finished <= 4096;
     for (const Routine* j = small ? live_.front() : nullptr; j != nullptr; j = live_.next(j)) {
-      if (j->wait_reason != nullptr && std::strcmp(j->wait_reason, "join") == 0 && j->wait_detail == r->id) {
+      if (j->wait == nullptr) continue;
+      const WaitInfo jw = info(j);
+      if (std::strcmp(jw.reason, "join") == 0 && jw.detail == r->id) {
         joiners += (joiners.empty() ? "" : ", #") + std::to_string(seq(j->id));
       }
     }

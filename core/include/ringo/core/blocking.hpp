@@ -141,8 +141,12 @@ struct BlockingAwaiter {
     call = job;
     shard.count_blocking(Shard::BlockingCount::call);
     shard.trace(TraceKind::blocking, id, static_cast<uint64_t>(BlockingPhase::submitted));
-    shard.park(me, h, "blocking", id, &BlockingAwaiter::on_cancel, this);
+    shard.park(me, h, kWait, this);
     return true;
+  }
+
+  static WaitInfo describe(const void* ctx) {
+    return {"blocking", static_cast<const BlockingAwaiter*>(ctx)->call->id()};
   }
 
   static void on_cancel(Routine* me, void* ctx) {
@@ -166,6 +170,7 @@ struct BlockingAwaiter {
     std::exchange(a->call, nullptr)->unlink();
     shard.unpark(me);
   }
+  static constexpr WaitKind kWait{&BlockingAwaiter::on_cancel, &BlockingAwaiter::describe};
 
   // The job's deliver(), on the home shard.
   void take(std::optional<Out>&& v, std::exception_ptr e) {

@@ -256,16 +256,24 @@ struct RemoteAwaiterBase {
   uint64_t id = 0;
 
   // On error the caller keeps env and is not parked.
-  Result<void> post_and_park(Shard& here, Routine* me, std::coroutine_handle<> h, Envelope* env, const char* reason) {
+  Result<void> post_and_park(Shard& here, Routine* me, std::coroutine_handle<> h, Envelope* env, const WaitKind& kind) {
     if (auto posted = here.post(st->home->index(), env); !posted) return posted;
-    here.park(me, h, reason, st->id, &RemoteAwaiterBase::on_cancel, this);
+    here.park(me, h, kind, this);
     return {};
+  }
+  static WaitInfo describe_send(const void* ctx) {
+    return {"chan send (remote)", static_cast<const RemoteAwaiterBase*>(ctx)->st->id};
+  }
+  static WaitInfo describe_recv(const void* ctx) {
+    return {"chan recv (remote)", static_cast<const RemoteAwaiterBase*>(ctx)->st->id};
   }
   // The answer always comes (the result, cancelled, or shard_stopped): keep waiting for it.
   static void on_cancel(Routine* me, void* ctx) {
     auto* self = static_cast<RemoteAwaiterBase*>(ctx);
     post_cancel_call(*me->shard, self->st->home->index(), self->id);
   }
+  static constexpr WaitKind kSendWait{&RemoteAwaiterBase::on_cancel, &RemoteAwaiterBase::describe_send};
+  static constexpr WaitKind kRecvWait{&RemoteAwaiterBase::on_cancel, &RemoteAwaiterBase::describe_recv};
 };
 
 template <class T>
@@ -326,7 +334,7 @@ struct RemoteSend : RemoteAwaiterBase<T> {
     Outbox<T>::of(this->st, here).ship(here, /*give_back=*/false);  // earlier sends go first
     this->id = here.next_call_id();
     auto* env = new RemoteSendEnvelope<T>(this, this->st, me, here.index(), this->id, std::move(value));
-    if (auto parked = this->post_and_park(here, me, h, env, "chan send (remote)"); !parked) {
+    if (auto parked = this->post_and_park(here, me, h, env, this->kSendWait); !parked) {
       value = std::move(env->value);
       error = parked.error();
       delete env;
@@ -381,7 +389,7 @@ struct RemoteRecv : RemoteAwaiterBase<T> {
     Shard& here = *me->shard;
     this->id = here.next_call_id();
     auto* env = new RemoteRecvEnvelope<T>(this, this->st, me, here.index(), this->id);
-    if (auto parked = this->post_and_park(here, me, h, env, "chan recv (remote)"); !parked) {
+    if (auto parked = this->post_and_park(here, me, h, env, this->kRecvWait); !parked) {
       slot.emplace(std::unexpected(parked.error()));
       delete env;
       return false;

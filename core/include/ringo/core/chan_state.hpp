@@ -361,14 +361,16 @@ struct LocalSend {
     w.send_value = &value;
     w.send_error = &error;
     st->park_sender(&w);
-    st->home->park(me, h, "chan send", st->id, &LocalSend::on_cancel, this);
+    st->home->park(me, h, kWait, this);
   }
+  static WaitInfo describe(const void* ctx) { return {"chan send", static_cast<const LocalSend*>(ctx)->st->id}; }
   static void on_cancel(Routine* r, void* ctx) {
     auto* self = static_cast<LocalSend*>(ctx);
     self->st->senders_waiting.remove(&self->waiter);
     self->error = make_error_code(errc::cancelled);
     r->shard->unpark(r);
   }
+  static constexpr WaitKind kWait{&LocalSend::on_cancel, &LocalSend::describe};
   SendResult<T> await_resume() {
     if (error) return std::unexpected(Rejected<T>{error, std::move(value)});
     return {};
@@ -398,14 +400,16 @@ struct LocalRecv {
     w.routine = me;
     w.recv_slot = &slot;
     st->park_receiver(&w);
-    st->home->park(me, h, "chan recv", st->id, &LocalRecv::on_cancel, this);
+    st->home->park(me, h, kWait, this);
   }
+  static WaitInfo describe(const void* ctx) { return {"chan recv", static_cast<const LocalRecv*>(ctx)->st->id}; }
   static void on_cancel(Routine* r, void* ctx) {
     auto* self = static_cast<LocalRecv*>(ctx);
     self->st->receivers_waiting.remove(&self->waiter);
     self->slot.emplace(fail(errc::cancelled));
     r->shard->unpark(r);
   }
+  static constexpr WaitKind kWait{&LocalRecv::on_cancel, &LocalRecv::describe};
   // Field by field, not one copy of the whole Result: try_recv has just written it with
   // narrow stores, and a wide load over them misses store forwarding (perf: most of
   // SPSC's receive loop stalled on that load).

@@ -175,7 +175,8 @@ auto submit_to(uint32_t target, F fn) {
         early = posted.error();
         return false;
       }
-      here->park(slot.me, h, "submit_to", target, &Awaiter::on_cancel, this);
+      static constexpr WaitKind kWait{&Awaiter::on_cancel, &Awaiter::describe};  // a local class: no static members
+      here->park(slot.me, h, kWait, this);
       return true;
     }
     // The reply always comes (value, cancelled, or shard_stopped): keep waiting for it.
@@ -183,6 +184,7 @@ auto submit_to(uint32_t target, F fn) {
       auto* a = static_cast<Awaiter*>(ctx);
       detail::post_cancel_call(*a->here, a->target, a->call_id);
     }
+    static WaitInfo describe(const void* ctx) { return {"submit_to", static_cast<const Awaiter*>(ctx)->target}; }
     Joined<T> await_resume() {
       if (early) return std::unexpected(early);
       return std::move(*slot.result);

@@ -14,8 +14,15 @@ void frame_free(void* block, std::size_t size) noexcept;
 struct FramePoolStats {
   std::size_t cached_blocks;
   std::size_t cached_bytes;
+  // Running totals of this thread's frame_alloc / frame_free, in block bytes (the size
+  // class a frame takes): their difference over a stretch on one thread (the simulator)
+  // is what the frames made and not freed in it hold.
+  std::size_t allocated_bytes;
+  std::size_t freed_bytes;
 };
 FramePoolStats frame_pool_stats() noexcept;
+// The bytes of the block a frame of frame_size takes.
+std::size_t frame_block_bytes(std::size_t frame_size) noexcept;
 // Returns this thread's cached blocks to the system allocator.
 void frame_pool_trim() noexcept;
 

@@ -3,6 +3,9 @@
 // may be handed, before it first runs, to a shard that asked for work (work_request.cpp):
 // `shard` is then that shard, while `home` (the spawner, where its JoinHandle lives),
 // `id` and `moved_to` stay the home shard's.
+//
+// Every blocked routine pays for this block, so it is kept lean (docs/scheduling.md,
+// "Lean routines"): 86 bytes, whose 2 bytes of tail padding the promise reuses.
 #pragma once
 
 #include <coroutine>
@@ -11,6 +14,20 @@
 namespace ringo {
 
 class Shard;
+struct Routine;
+
+// What a deadlock report says about a wait.
+struct WaitInfo {
+  const char* reason;
+  uint64_t detail;
+};
+
+// A kind of wait, as a static constant of its awaiter: how to cancel it (nullptr: it
+// cannot be), and how to describe it from its context for a deadlock report.
+struct WaitKind {
+  void (*cancel)(Routine*, void* ctx);
+  WaitInfo (*describe)(const void* ctx);
+};
 
 struct Routine {
   using CancelWait = void (*)(Routine*, void* ctx);
@@ -19,27 +36,34 @@ struct Routine {
   Shard* shard = nullptr;                // the shard that runs it
   Shard* home = nullptr;                 // the shard that spawned it: its JoinHandle and its end live there
   uint64_t id = 0;                       // (home index << 48) | per-shard sequence: deterministic
-  Routine* next_ready = nullptr;
   Routine* prev_live = nullptr;
   Routine* next_live = nullptr;
-  // The wait in progress: how to cancel it, and what a deadlock report says about it.
-  CancelWait cancel_wait = nullptr;
-  void* wait_ctx = nullptr;
-  const char* wait_reason = nullptr;
-  uint64_t wait_detail = 0;
+  // A routine is either queued (ready, or in a handover list) or parked, never both:
+  // the ready link and the parked awaiter share a word. park() makes wait_ctx the live
+  // member, unpark() makes next_ready the live one again (nullptr) before queueing.
+  union {
+    Routine* next_ready = nullptr;
+    void* wait_ctx;  // the parked awaiter, while `wait` is set
+  };
+  const WaitKind* wait = nullptr;  // the wait in progress (set from park to unpark)
   // Typed by the routine's result: with publish, hands the result to the JoinHandle (if
   // any) and wakes its joiner; then destroys the root frame.
   void (*end)(Routine*, bool publish) = nullptr;
-  bool started = false;
-  bool done = false;
-  bool cancel_requested = false;
-  bool cancelled_before_start = false;
-  bool panicked = false;
-  bool must_start = false;       // runs its body even if aborted first (it owes a reply)
-  uint8_t shield_depth = 0;      // > 0: cancellation does not interrupt waits (cleanup)
-  bool deadline_passed = false;  // inside with_deadline(t, task) after t: awaits fail fast
-  bool movable = false;          // spawned balanced and not handed over yet (written by home)
-  bool moved = false;            // handed to shard moved_to (written by home, before it leaves)
+  // Written by the shard that runs the routine (one byte: one memory location). must_start
+  // is set by home before the routine can move; a handover orders it before the runner.
+  bool started : 1 = false;
+  bool done : 1 = false;
+  bool cancel_requested : 1 = false;
+  bool cancelled_before_start : 1 = false;
+  bool panicked : 1 = false;
+  bool must_start : 1 = false;       // runs its body even if aborted first (it owes a reply)
+  bool deadline_passed : 1 = false;  // inside with_deadline(t, task) after t: awaits fail fast
+  bool wait_cancelled : 1 = false;   // this wait's cancel ran (once per wait)
+  uint8_t shield_depth = 0;          // > 0: cancellation does not interrupt waits (cleanup)
+  // Written by home only, and read by home while another shard runs the routine: a byte
+  // of their own, apart from the runner's.
+  bool movable : 1 = false;  // spawned balanced and not handed over yet
+  bool moved : 1 = false;    // handed to shard moved_to (written before it leaves)
   uint16_t moved_to = 0;
 
   // True when an await should fail fast with errc::cancelled.

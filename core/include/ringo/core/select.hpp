@@ -134,7 +134,7 @@ struct SelectAwaiter {
       core.fire = &SelectAwaiter::on_timeout;
       shard.add_timer(&core, shard.now() + std::max(Duration{0}, timeout));
     }
-    shard.park(core.me, h, "select", core.cases.size(), &SelectAwaiter::on_cancel, this);
+    shard.park(core.me, h, kWait, this);
     return true;
   }
 
@@ -159,6 +159,10 @@ struct SelectAwaiter {
     self->error = errc::cancelled;
     me->shard->unpark(me);
   }
+  static WaitInfo describe(const void* ctx) {
+    return {"select", static_cast<const SelectAwaiter*>(ctx)->core.cases.size()};
+  }
+  static constexpr WaitKind kWait{&SelectAwaiter::on_cancel, &SelectAwaiter::describe};
 
   Result<size_t> await_resume() {
     if (remote) return remote->await_resume();  // traced on the shard that chose

@@ -179,6 +179,7 @@ struct SelectTicket : TimerNode {
   uint32_t reports_missing = 0;
   uint32_t arms_live = 0;
   uint32_t pregranted = UINT32_MAX;  // the arm that left holding the lock, until it answers
+  uint32_t case_count = 0;           // for deadlock reports
   std::vector<HomeArm*> arms;
   std::vector<ArmState> arm_state;
   std::vector<ClaimMsg*> queue;  // claims waiting for the lock, in arrival order
@@ -198,6 +199,8 @@ struct SelectTicket : TimerNode {
   void resume_if_settled();
   static void on_timeout(TimerNode* node);
   static void on_cancel(Routine* r, void* ctx);
+  static WaitInfo describe(const void* ctx);
+  static const WaitKind kWait;
 };
 
 }  // namespace ringo::detail

@@ -254,8 +254,9 @@ class Shard {
   // ---- routines (used by Task/JoinHandle; see task.hpp for the public face) ----
   Result<void> admit(Routine* r, std::coroutine_handle<> root);
   void make_ready(Routine* r);
-  void park(Routine* r, std::coroutine_handle<> at, const char* reason, uint64_t detail, Routine::CancelWait cancel,
-            void* ctx) noexcept;
+  // Parks r (suspended at `at`) in a wait of `kind` whose awaiter is ctx; it stays parked
+  // until unpark(r).
+  void park(Routine* r, std::coroutine_handle<> at, const WaitKind& kind, void* ctx) noexcept;
   void unpark(Routine* r);
   void abort(Routine* r);
   // Cancels the routine's current wait once, without the stickiness of abort(): later

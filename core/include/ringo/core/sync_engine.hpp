@@ -185,7 +185,8 @@ struct SyncAwaiter {
       w.wake = &SyncAwaiter::on_wake;
       w.owner = this;
       if (st->admit(&w)) return false;
-      here.park(me, h, reason, here.index(), cancellable ? &SyncAwaiter::on_cancel_here : nullptr, this);
+      home_index = here.index();  // for deadlock reports
+      here.park(me, h, cancellable ? kWaitHere : kWaitUncancellable, this);
       return true;
     }
     home_index = home->index();
@@ -196,7 +197,7 @@ struct SyncAwaiter {
       error = posted.error();
       return false;
     }
-    here.park(me, h, reason, home_index, cancellable ? &SyncAwaiter::on_cancel_remote : nullptr, this);
+    here.park(me, h, cancellable ? kWaitRemote : kWaitUncancellable, this);
     return true;
   }
   // The wait is over (granted, cancelled, stopped), on the caller's shard.
@@ -205,6 +206,11 @@ struct SyncAwaiter {
     here.unpark(me);
   }
   static void on_wake(SyncWaiter* w, Shard& home) { static_cast<SyncAwaiter*>(w->owner)->finish(home); }
+  static WaitInfo describe(const void* ctx) {
+    const auto* self = static_cast<const SyncAwaiter*>(ctx);
+    return {self->reason, self->home_index};
+  }
+
   static void on_cancel_here(Routine* r, void* ctx) {
     auto* self = static_cast<SyncAwaiter*>(ctx);
     self->st->withdraw(&self->w);
@@ -216,6 +222,9 @@ struct SyncAwaiter {
     auto* self = static_cast<SyncAwaiter*>(ctx);
     post_cancel_call(*r->shard, self->home_index, self->id);
   }
+  static constexpr WaitKind kWaitHere{&SyncAwaiter::on_cancel_here, &SyncAwaiter::describe};
+  static constexpr WaitKind kWaitRemote{&SyncAwaiter::on_cancel_remote, &SyncAwaiter::describe};
+  static constexpr WaitKind kWaitUncancellable{nullptr, &SyncAwaiter::describe};
 };
 
 // A wait from another shard, on the primitive's home shard, and then its answer on the

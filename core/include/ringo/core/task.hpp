@@ -17,6 +17,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -72,13 +73,26 @@ inline std::error_code routine_failure_code(const std::exception_ptr& e) noexcep
   }
 }
 
+// A frame's promise. What a blocked routine costs is mostly its root frame, so the
+// promise is packed (docs/scheduling.md, "Lean routines"): the Routine's tail padding
+// holds `outcome`, the continuation (nested frames only) shares a word with the
+// JoinHandle pointer (root frames only), and the result shares its storage with the
+// exception (ValuePromise).
 struct PromiseBase {
-  Routine routine;                       // used when this frame is a routine's root
-  std::coroutine_handle<> continuation;  // the awaiting coroutine, when nested
-  std::exception_ptr exception;
+  enum class Outcome : uint8_t { none, value, exception };
+
+  [[no_unique_address]] Routine routine;  // used when this frame is a routine's root
+  Outcome outcome = Outcome::none;        // which of value / exception is there
+  // A frame is either awaited (nested) or spawned (a root, with routine.shard set).
+  union {
+    std::coroutine_handle<> continuation{};  // nested: the awaiting coroutine
+    void* owner;                             // root: its JoinHandle while one waits for the result
+  };
 
   static void* operator new(std::size_t size) { return frame_alloc(size); }
   static void operator delete(void* frame, std::size_t size) noexcept { frame_free(frame, size); }
+
+  bool is_root() const noexcept { return routine.shard != nullptr; }
 
   std::suspend_always initial_suspend() noexcept { return {}; }
 
@@ -87,7 +101,7 @@ struct PromiseBase {
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> self) noexcept {
       PromiseBase& p = self.promise();
-      if (p.continuation) return p.continuation;
+      if (!p.is_root()) return p.continuation;
       p.routine.shard->finish(&p.routine);  // may destroy this frame: touch nothing after
       return std::noop_coroutine();
     }
@@ -95,35 +109,67 @@ struct PromiseBase {
   };
   FinalAwaiter final_suspend() noexcept { return {}; }
 
-  void unhandled_exception() noexcept {
-    exception = std::current_exception();
-    routine.panicked = !is_routine_failure(exception);
+  static PromiseBase& of(Routine* r) noexcept {
+    return *reinterpret_cast<PromiseBase*>(reinterpret_cast<char*>(r) - offsetof(PromiseBase, routine));
   }
 };
+static_assert(sizeof(PromiseBase) <= sizeof(Routine) + sizeof(void*), "outcome lives in the Routine's tail padding");
 
 template <class T>
 struct ValuePromise : PromiseBase {
-  std::optional<T> value;
+  union {
+    T value;                       // outcome == value
+    std::exception_ptr exception;  // outcome == exception
+  };
+
+  ValuePromise() noexcept {}
+  ValuePromise(const ValuePromise&) = delete;
+  ValuePromise& operator=(const ValuePromise&) = delete;
+  ~ValuePromise() { clear(); }
+
   template <class V>
   requires std::is_convertible_v<V&&, T>
-  void return_value(V&& v) { value.emplace(std::forward<V>(v)); }
+  void return_value(V&& v) {
+    clear();
+    std::construct_at(&value, std::forward<V>(v));
+    outcome = Outcome::value;
+  }
+  void unhandled_exception() noexcept {
+    clear();
+    std::construct_at(&exception, std::current_exception());
+    outcome = Outcome::exception;
+    routine.panicked = !is_routine_failure(exception);
+  }
   T take() {
-    if (exception) std::rethrow_exception(exception);
-    return std::move(*value);
+    if (outcome == Outcome::exception) std::rethrow_exception(exception);
+    return std::move(value);
   }
   Joined<T> take_joined() {
-    if (exception) return Joined<T>(std::unexpected(routine_failure_code(exception)));
+    if (outcome == Outcome::exception) return Joined<T>(std::unexpected(routine_failure_code(exception)));
     if constexpr (std::is_same_v<Joined<T>, T>) {
-      return std::move(*value);
+      return std::move(value);
     } else {
-      return Joined<T>(std::move(*value));
+      return Joined<T>(std::move(value));
     }
+  }
+
+ private:
+  void clear() noexcept {
+    if (outcome == Outcome::value) std::destroy_at(&value);
+    if (outcome == Outcome::exception) std::destroy_at(&exception);
+    outcome = Outcome::none;
   }
 };
 
 template <>
 struct ValuePromise<void> : PromiseBase {
+  std::exception_ptr exception;
+
   void return_void() noexcept {}
+  void unhandled_exception() noexcept {
+    exception = std::current_exception();
+    routine.panicked = !is_routine_failure(exception);
+  }
   void take() {
     if (exception) std::rethrow_exception(exception);
   }
@@ -142,7 +188,6 @@ template <class T = void>
 class [[nodiscard]] Task {
  public:
   struct promise_type : detail::ValuePromise<T> {
-    JoinHandle<T>* owner = nullptr;  // set while a JoinHandle waits for the result
     Task get_return_object() noexcept { return Task(std::coroutine_handle<promise_type>::from_promise(*this)); }
   };
   using Handle = std::coroutine_handle<promise_type>;
@@ -199,7 +244,7 @@ class [[nodiscard]] JoinHandle {
   JoinHandle() noexcept : error_(make_error_code(errc::join_twice)) {}
   explicit JoinHandle(std::error_code spawn_error) noexcept : error_(spawn_error) {}
   explicit JoinHandle(std::coroutine_handle<Promise> h) noexcept : handle_(h), id_(h.promise().routine.id) {
-    h.promise().owner = this;
+    h.promise().owner = this;  // h is a root: `owner` is the live member
   }
   JoinHandle(JoinHandle&& o) noexcept { take(o); }
   JoinHandle& operator=(JoinHandle&& o) noexcept {
@@ -260,10 +305,11 @@ class [[nodiscard]] JoinHandle {
         return false;
       }
       void await_suspend(std::coroutine_handle<> h) noexcept {
-        Routine& target = self->routine();  // only its home-owned fields: it may run elsewhere
+        static constexpr WaitKind kWait{&Awaiter::on_cancel, &Awaiter::describe};  // a local class: no static members
         self->joiner_ = me;
-        me->shard->park(me, h, "join", target.id, &Awaiter::on_cancel, this);
+        me->shard->park(me, h, kWait, this);
       }
+
       // Runs only while the target is alive: its finish clears our cancel hook first.
       static void on_cancel(Routine* me, void* ctx) {
         auto* a = static_cast<Awaiter*>(ctx);
@@ -271,6 +317,7 @@ class [[nodiscard]] JoinHandle {
         a->interrupted = true;
         me->shard->unpark(me);
       }
+      static WaitInfo describe(const void* ctx) { return {"join", static_cast<const Awaiter*>(ctx)->self->id_}; }
       Joined<T> await_resume() {
         if (early) return std::unexpected(early);
         if (interrupted) return fail(errc::cancelled);
@@ -289,10 +336,8 @@ class [[nodiscard]] JoinHandle {
   // The routine's end: with publish, its result moves here and the joiner wakes; then the
   // frame goes away.
   static void end(Routine* r, bool publish) {
-    auto* base =
-        reinterpret_cast<detail::PromiseBase*>(reinterpret_cast<char*>(r) - offsetof(detail::PromiseBase, routine));
-    auto h = std::coroutine_handle<Promise>::from_promise(static_cast<Promise&>(*base));
-    JoinHandle* owner = h.promise().owner;
+    auto h = std::coroutine_handle<Promise>::from_promise(static_cast<Promise&>(detail::PromiseBase::of(r)));
+    auto* owner = static_cast<JoinHandle*>(h.promise().owner);
     if (publish && owner != nullptr) {
       owner->result_.emplace(r->cancelled_before_start ? Joined<T>(fail(errc::cancelled))
                              : r->panicked             ? Joined<T>(fail(errc::routine_panicked))
@@ -376,8 +421,8 @@ inline auto yield_now() noexcept {
 namespace detail {
 struct SleepAwaiter : TimerNode {
   enum class Outcome : uint8_t { slept, cancelled, not_in_runtime };
+  Outcome outcome = Outcome::slept;  // first: it fits in TimerNode's tail padding
   Routine* me = this_routine();
-  Outcome outcome = Outcome::slept;
 
   explicit SleepAwaiter(Instant deadline) noexcept { when = deadline; }
   bool await_ready() noexcept {
@@ -388,7 +433,7 @@ struct SleepAwaiter : TimerNode {
   void await_suspend(std::coroutine_handle<> h) noexcept {
     fire = &SleepAwaiter::on_fire;
     Shard& shard = *me->shard;
-    shard.park(me, h, "sleep", static_cast<uint64_t>(when.count()), &SleepAwaiter::on_cancel, this);
+    shard.park(me, h, kWait, this);
     // A past deadline still goes through the timer heap: sleep(0) is a fair yield.
     // Buggify may wake a sleeper late (sleep promises at least its duration, not exactly).
     shard.add_timer(this, std::max(when, shard.now()) + shard.buggify_slack());
@@ -403,6 +448,10 @@ struct SleepAwaiter : TimerNode {
     a->outcome = Outcome::cancelled;
     me->shard->unpark(me);
   }
+  static WaitInfo describe(const void* ctx) {
+    return {"sleep", static_cast<uint64_t>(static_cast<const SleepAwaiter*>(ctx)->when.count())};
+  }
+  static constexpr WaitKind kWait{&SleepAwaiter::on_cancel, &SleepAwaiter::describe};
   Result<void> await_resume() noexcept {
     switch (outcome) {
       case Outcome::slept: return {};
@@ -418,11 +467,18 @@ struct SleepAwaiter : TimerNode {
 // errc::not_in_runtime outside a routine.
 inline detail::SleepAwaiter sleep_until(Instant when) noexcept { return detail::SleepAwaiter(when); }
 
-inline auto sleep(Duration d) noexcept {
+inline detail::SleepAwaiter sleep(Duration d) noexcept {
   Shard* s = current_shard();
   const Instant now = s != nullptr ? s->now() : Instant{0};
   return sleep_until(d.count() > 0 && now <= kNoDeadline - d ? now + d : now);
 }
+// Any std::chrono duration, taken as it is: converting at the call site (sleep(1h)) made
+// GCC keep the converted temporary in the coroutine frame, 8 more bytes per sleeper.
+template <class Rep, class Period>
+requires(!std::is_same_v<std::chrono::duration<Rep, Period>, Duration> &&
+         std::is_convertible_v<std::chrono::duration<Rep, Period>, Duration>) detail::SleepAwaiter
+    sleep(std::chrono::duration<Rep, Period> d)
+noexcept { return sleep(Duration(d)); }
 
 namespace detail {
 
@@ -449,7 +505,7 @@ struct OpAwaiter {
   void await_suspend(std::coroutine_handle<> h) noexcept {
     Shard& shard = *me->shard;
     token = shard.submit_raw(sqe, &OpAwaiter::on_complete, this, deadline);
-    shard.park(me, h, opcode_name(sqe.opcode), token.user_data, &OpAwaiter::on_cancel, this);
+    shard.park(me, h, kWait, this);
   }
   static void on_complete(void* ctx, int32_t r, uint32_t flags) {
     auto* a = static_cast<OpAwaiter*>(ctx);
@@ -460,6 +516,11 @@ struct OpAwaiter {
   // The routine stays parked until the op's completion arrives: its frame, and any
   // buffer the kernel may write, outlive the op.
   static void on_cancel(Routine* me, void* ctx) { me->shard->cancel(static_cast<OpAwaiter*>(ctx)->token); }
+  static WaitInfo describe(const void* ctx) {
+    const auto* a = static_cast<const OpAwaiter*>(ctx);
+    return {opcode_name(a->sqe.opcode), a->token.user_data};
+  }
+  static constexpr WaitKind kWait{&OpAwaiter::on_cancel, &OpAwaiter::describe};
   Result<int32_t> await_resume() noexcept {
     if (early) return std::unexpected(early);
     if (res >= 0) return res;
