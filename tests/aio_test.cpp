@@ -421,6 +421,31 @@ TEST(AioRing, AThreadThatWaitsInTheRingHasAPreciseTimerSlack) {
   EXPECT_EQ(after, 1000);
 }
 
+// The ring's index of live ops by user_data against a std::map, over a long random stream
+// of adds and removes (tombstones, growth, rebuilds) with colliding and duplicate keys.
+TEST(AioOpIndex, AgreesWithAMapOverARandomStream) {
+  aio::OpIndex index;
+  std::map<uint64_t, uint32_t> model;
+  uint64_t x = 12345;
+  auto next = [&x] { return x = x * 6364136223846793005ULL + 1442695040888963407ULL; };
+  for (uint32_t step = 0; step < 200000; ++step) {
+    const uint64_t ud = (next() >> 40) % 5000 * (step % 3 == 0 ? 1u << 20 : 1u);  // clustered keys
+    if (next() % 3 != 0) {
+      index.add(ud, step);
+      model.emplace(ud, step);  // the first op of a duplicate keeps the entry, as in the index
+    } else {
+      auto it = model.find(ud);
+      const uint32_t named = it != model.end() ? it->second : 7;
+      const uint32_t pass = next() % 4 == 0 ? named + 1 : named;  // sometimes another op's index
+      index.remove(ud, pass);
+      if (it != model.end() && it->second == pass) model.erase(it);
+    }
+    ASSERT_EQ(index.size(), model.size()) << "step " << step;
+  }
+  for (const auto& [ud, op] : model) ASSERT_EQ(index.find(ud), op);
+  EXPECT_EQ(index.find(~uint64_t{0}), aio::OpIndex::kNone);
+}
+
 TEST(AioRing, ExhaustingAioMaxNrNamesTheSysctl) {
   unsigned long max_nr = 0;
   if (FILE* f = std::fopen("/proc/sys/fs/aio-max-nr", "r")) {

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <shared_mutex>
 #include <thread>
+#include <unordered_map>
 
 namespace ringo::aio {
 
@@ -266,13 +267,12 @@ AioRing::Op* AioRing::alloc_op(const Sqe& s) {
   op->sqe = s;
   op->live = true;
   op->has_deadline = s.deadline != kNoDeadline;
-  by_user_data_.emplace(s.user_data, index);  // a duplicate user_data keeps the first op
+  by_user_data_.add(s.user_data, index);  // a duplicate user_data keeps the first op
   return op;
 }
 
 void AioRing::release(Op* op) {
-  auto it = by_user_data_.find(op->sqe.user_data);
-  if (it != by_user_data_.end() && it->second == op->index) by_user_data_.erase(it);
+  by_user_data_.remove(op->sqe.user_data, op->index);
   op->live = false;
   free_ops_.push_back(op->index);
 }
@@ -336,9 +336,9 @@ void AioRing::start(Op* op) {
       return;
     case Opcode::async_cancel: {
       int32_t res = -ENOENT;
-      auto it = by_user_data_.find(s.addr);
-      if (it != by_user_data_.end() && it->second != op->index) {
-        Op* target = ops_[it->second].get();
+      const uint32_t found = by_user_data_.find(s.addr);
+      if (found != OpIndex::kNone && found != op->index) {
+        Op* target = ops_[found].get();
         res = cancel(target);
       }
       complete(op, res);

@@ -37,9 +37,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "ringo/aio/op_index.hpp"
 #include "ringo/aio/readiness.hpp"
 #include "ringo/core/ring.hpp"
 
@@ -147,7 +147,7 @@ class AioRing final : public Ring {
   std::deque<Cqe> ready_;     // completions waiting for reap()
   std::vector<std::unique_ptr<Op>> ops_;
   std::vector<uint32_t> free_ops_;
-  std::unordered_map<uint64_t, uint32_t> by_user_data_;  // live ops, for ASYNC_CANCEL
+  OpIndex by_user_data_;  // live ops, for ASYNC_CANCEL
   std::vector<iocb*> to_submit_;
   std::map<std::pair<Instant, uint64_t>, TimerRef> timers_;
   uint64_t timer_seq_ = 0;
