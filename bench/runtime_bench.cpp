@@ -94,8 +94,13 @@ void cross_shard_wake(benchmark::State& state, Backend backend, Duration idle_sp
   state.SetItemsProcessed(state.iterations());
 }
 
-// Bytes of heap per routine blocked in sleep(), measured by the allocator.
-void memory_per_blocked_routine(benchmark::State& state, Backend backend) {
+void memory_per_blocked_routine_chan(benchmark::State& state, Backend backend, bool receivers);
+enum class Blocked { sleep, recv, send };
+
+// Bytes of heap per routine blocked in sleep() (or a channel's recv or send), measured by
+// the allocator.
+void memory_per_blocked_routine(benchmark::State& state, Backend backend, Blocked in = Blocked::sleep) {
+  if (in != Blocked::sleep) return memory_per_blocked_routine_chan(state, backend, in == Blocked::recv);
   constexpr int kRoutines = 100'000;
   double per_routine = 0;
   for (auto _ : state) {
@@ -113,6 +118,38 @@ void memory_per_blocked_routine(benchmark::State& state, Backend backend) {
       for (auto& h : hs) (void)h.abort();
       for (auto& h : hs) co_await h.join();
     }(&per_routine));
+  }
+  state.counters["bytes_per_routine"] = per_routine;
+}
+
+// The same for routines blocked in a channel receive (or send) on one unbuffered channel.
+void memory_per_blocked_routine_chan(benchmark::State& state, Backend backend, bool receivers) {
+  constexpr int kRoutines = 100'000;
+  double per_routine = 0;
+  for (auto _ : state) {
+    auto rt = make_runtime(backend, 1);
+    (void)rt.block_on([](bool recv_side, double* out) -> Task<void> {
+      auto [tx, rx] = chan<int>(0).value();
+      std::vector<JoinHandle<Result<int>>> hs;
+      hs.reserve(kRoutines);
+      const size_t before = mallinfo2().uordblks;
+      for (int i = 0; i < kRoutines; ++i) {
+        if (recv_side) {
+          hs.push_back(go([](Receiver<int> r) -> Task<Result<int>> { co_return co_await r.recv(); }(rx)));
+        } else {
+          hs.push_back(go([](Sender<int> t) -> Task<Result<int>> {
+            auto sent = co_await t.send(1);
+            if (!sent) co_return std::unexpected(sent.error().error);
+            co_return 0;
+          }(tx)));
+        }
+      }
+      co_await yield_now();  // let every routine reach its recv or send
+      const size_t after = mallinfo2().uordblks;
+      *out = static_cast<double>(after - before) / kRoutines;
+      for (auto& h : hs) (void)h.abort();
+      for (auto& h : hs) co_await h.join();
+    }(receivers, &per_routine));
   }
   state.counters["bytes_per_routine"] = per_routine;
 }
@@ -204,6 +241,8 @@ BENCHMARK_CAPTURE(op_nop_task_scope, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(cancel_inflight_op, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(memory_per_blocked_routine, uring, Backend::uring)->Iterations(3);
 BENCHMARK_CAPTURE(memory_per_blocked_routine, sim, Backend::sim)->Iterations(3);
+BENCHMARK_CAPTURE(memory_per_blocked_routine, recv_uring, Backend::uring, Blocked::recv)->Iterations(3);
+BENCHMARK_CAPTURE(memory_per_blocked_routine, send_uring, Backend::uring, Blocked::send)->Iterations(3);
 BENCHMARK_CAPTURE(runtime_startup, uring, Backend::uring)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
