@@ -554,10 +554,10 @@ TEST(LeanRoutines, BalancingKeepsABlockedRoutineAtMost256Bytes) {
 // routines"): the same budget. No timer slot here, so the frame's block may take 248.
 static_assert(sizeof(detail::ChanWaiter<int>) <= 32, "ChanWaiter grew: see docs/scheduling.md, Lean routines");
 static_assert(sizeof(detail::RecvWaiter<int>) <= 40, "RecvWaiter grew: see docs/scheduling.md, Lean routines");
-static_assert(sizeof(detail::SendWaiter<int>) <= 48, "SendWaiter grew: see docs/scheduling.md, Lean routines");
+static_assert(sizeof(detail::SendWaiter<int>) <= 40, "SendWaiter grew: see docs/scheduling.md, Lean routines");
 static_assert(sizeof(decltype(std::declval<Receiver<int>&>().recv())) <= 56,
               "the recv awaiter grew: see docs/scheduling.md");
-static_assert(sizeof(decltype(std::declval<Sender<int>&>().send(0))) <= 96,
+static_assert(sizeof(decltype(std::declval<Sender<int>&>().send(0))) <= 56,
               "the send awaiter grew: see docs/scheduling.md");
 
 // What runtime_bench's memory_per_blocked_receiver / _sender block.
@@ -617,15 +617,12 @@ TEST(LeanRoutines, ARoutineBlockedInRecvCostsAtMost256Bytes) {
   EXPECT_EQ(bytes, static_cast<double>(frame_block_bytes(static_cast<size_t>(bytes))));  // one block each
 }
 
-// Not yet: a blocked send's frame takes a 280-byte block (docs/scheduling.md).
-constexpr double kSendFrameBudget = 280;
-
-TEST(LeanRoutines, ARoutineBlockedInSendCostsAtMost288Bytes) {
+TEST(LeanRoutines, ARoutineBlockedInSendCostsAtMost256Bytes) {
 #if defined(__clang__) && !defined(__OPTIMIZE__)
   GTEST_SKIP() << "clang -O0 frames: the budget holds for GCC and optimised builds";
 #endif
   const double bytes = blocked_on_channel(/*receivers=*/false);
-  EXPECT_LE(bytes, kSendFrameBudget);
+  EXPECT_LE(bytes, kChanFrameBudget);
   EXPECT_EQ(bytes, static_cast<double>(frame_block_bytes(static_cast<size_t>(bytes))));
 }
 

@@ -25,7 +25,7 @@ namespace ringo::detail {
 // What both remote requests share: the route there and back, parking, cancel and stop.
 // Derived must provide `try_now()` (true: answered), `queue()` (its wait list),
 // `finish()` (on the caller's shard, fills the awaiter) and `fail_with(error)`.
-// Waiter: SendWaiter<T> or RecvWaiter<T>.
+// Waiter: SendWaiterRef<T> or RecvWaiter<T>.
 template <class T, class Derived, class Waiter>
 struct RemoteRequest : Envelope, RemoteWaiter, ParkedRequest {
   ChanState<T>* st;
@@ -283,8 +283,8 @@ template <class T>
 struct RemoteSend;
 
 template <class T>
-struct RemoteSendEnvelope final : RemoteRequest<T, RemoteSendEnvelope<T>, SendWaiter<T>> {
-  using Base = RemoteRequest<T, RemoteSendEnvelope<T>, SendWaiter<T>>;
+struct RemoteSendEnvelope final : RemoteRequest<T, RemoteSendEnvelope<T>, SendWaiterRef<T>> {
+  using Base = RemoteRequest<T, RemoteSendEnvelope<T>, SendWaiterRef<T>>;
   RemoteSend<T>* awaiter;  // dereferenced only on the caller's shard
   T value;
   std::error_code error{};

@@ -106,15 +106,37 @@ struct ChanWaiter {
     SelectCore* select;    // kind select: this waiter is case `case_index` of a select
     RemoteWaiter* remote;  // kind remote: a request from another shard
   };
-  uint32_t case_index;
+  union {
+    uint32_t case_index;  // kind select
+    errc error;           // kind routine, failed: why (SendWaiter, RecvWaiter)
+  };
   WaiterKind kind;
   bool full;    // RecvWaiter: its result is there
-  bool failed;  // RecvWaiter: and it is an error
+  bool failed;  // RecvWaiter: and it is an error; SendWaiter: the send failed
 };
 
-// A sender: the value to hand over, and where a close is reported.
+// A routine's sender: the value in place, and on failure the reason in the base (a
+// close is the only one the channel writes). The base is left unset.
 template <class T>
 struct SendWaiter : ChanWaiter<T> {
+  T value;
+  SendWaiter(T v, errc refusal) noexcept(std::is_nothrow_move_constructible_v<T>) : value(std::move(v)) {
+    this->failed = refusal != errc::ok;
+    this->error = refusal;
+  }
+  // Awaiters move (with_deadline) only before they park.
+  SendWaiter(SendWaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : value(std::move(o.value)) {
+    this->failed = o.failed;
+    this->error = o.error;
+  }
+  SendWaiter& operator=(const SendWaiter&) = delete;
+  ~SendWaiter() = default;
+};
+
+// A select's send case, or a request from another shard: the value and the error where
+// their owner keeps them.
+template <class T>
+struct SendWaiterRef : ChanWaiter<T> {
   T* value;
   std::error_code* error;
 };
@@ -262,7 +284,19 @@ struct ChanState {
       static_cast<RecvWaiter<T>*>(w)->fail(e);
     }
   }
-  static SendWaiter<T>* sender(ChanWaiter<T>* w) noexcept { return static_cast<SendWaiter<T>*>(w); }
+  static T& sent_value(ChanWaiter<T>* w) noexcept {
+    if (w->kind == WaiterKind::routine) [[likely]]
+      return static_cast<SendWaiter<T>*>(w)->value;
+    return *static_cast<SendWaiterRef<T>*>(w)->value;
+  }
+  static void fail_sender(ChanWaiter<T>* w, errc e) noexcept {
+    if (w->kind == WaiterKind::routine) {
+      w->error = e;
+      w->failed = true;
+    } else {
+      *static_cast<SendWaiterRef<T>*>(w)->error = make_error_code(e);
+    }
+  }
 
   // Anything that may make a case ready calls this: subscribed selects look again.
   void changed() {
@@ -314,7 +348,7 @@ struct ChanState {
       return Attempt::done;
     }
     if (ChanWaiter<T>* w = senders_waiting.pop_front()) {
-      out.emplace(std::move(*sender(w)->value));
+      out.emplace(std::move(sent_value(w)));
       wake(w);
       return Attempt::done;
     }
@@ -330,7 +364,7 @@ struct ChanState {
     while (has_room()) {
       ChanWaiter<T>* w = senders_waiting.pop_front();
       if (w == nullptr) return;
-      buffer.push_back(std::move(*sender(w)->value));
+      buffer.push_back(std::move(sent_value(w)));
       wake(w);
     }
   }
@@ -363,7 +397,7 @@ struct ChanState {
     while (ChanWaiter<T>* w = senders_waiting.front()) {
       if (close_chose_another_case(w)) continue;
       senders_waiting.remove(w);
-      *sender(w)->error = make_error_code(errc::channel_closed);
+      fail_sender(w, errc::channel_closed);
       wake(w);
     }
     for (uint32_t shard = 0; shard < leased_by.size(); ++shard) {
@@ -433,49 +467,51 @@ void release_state(ChanState<T>* s) {
   if (s->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete s;
 }
 
-// The home-shard half of send: try now, else park until a receiver takes the value.
+// The home-shard half of send: try now, else park until a receiver takes the value. The
+// value and the outcome live in the waiter: a blocked send holds the channel pointer,
+// four words of waiter and the value.
 template <class T>
 struct LocalSend {
-  // A constructor, not aggregate initialisation, so that `waiter` is left unset.
+  // A constructor, not aggregate initialisation, so that the waiter's links are left unset.
   // refusal: the error when s is null (a channel of another runtime is refused this way).
   LocalSend(ChanState<T>* s, T v, errc refusal = errc::no_channel) noexcept(std::is_nothrow_move_constructible_v<T>)
-      : st(s), value(std::move(v)), error(make_error_code(s == nullptr ? refusal : errc::ok)) {}
+      : st(s), waiter(std::move(v), s == nullptr ? refusal : errc::ok) {}
 
   ChanState<T>* st;
-  T value;
-  SendWaiter<T> waiter;  // routine: set by await_ready; the rest when it parks
-  std::error_code error;
+  SendWaiter<T> waiter;  // value and outcome now; routine: set by await_ready; the rest when it parks
 
   bool await_ready() {
-    if (st == nullptr) return true;  // error holds the refusal
+    if (st == nullptr) return true;  // the waiter holds the refusal
     Routine* me = this_routine();
-    if (me == nullptr) return error = make_error_code(errc::not_in_runtime), true;
-    if (me->should_cancel()) return error = make_error_code(errc::cancelled), true;
+    if (me == nullptr) return fail(errc::not_in_runtime), true;
+    if (me->should_cancel()) return fail(errc::cancelled), true;
     waiter.routine = me;
-    switch (st->try_send(value)) {
+    switch (st->try_send(waiter.value)) {
       case Attempt::done: return true;
-      case Attempt::closed: return error = make_error_code(errc::channel_closed), true;
+      case Attempt::closed: return fail(errc::channel_closed), true;
       case Attempt::would_block: return false;
     }
     return true;
   }
   void await_suspend(std::coroutine_handle<> h) {
     waiter.kind = WaiterKind::routine;
-    waiter.value = &value;
-    waiter.error = &error;
     st->park_sender(&waiter);
     st->home->park(waiter.routine, h, kWait, this);
+  }
+  void fail(errc e) noexcept {
+    waiter.error = e;
+    waiter.failed = true;
   }
   static WaitInfo describe(const void* ctx) { return {"chan send", static_cast<const LocalSend*>(ctx)->st->id}; }
   static void on_cancel(Routine* r, void* ctx) {
     auto* self = static_cast<LocalSend*>(ctx);
     self->st->senders_waiting.remove(&self->waiter);
-    self->error = make_error_code(errc::cancelled);
+    self->fail(errc::cancelled);
     r->shard->unpark(r);
   }
   static constexpr WaitKind kWait{&LocalSend::on_cancel, &LocalSend::describe};
   SendResult<T> await_resume() {
-    if (error) return std::unexpected(Rejected<T>{error, std::move(value)});
+    if (waiter.failed) return std::unexpected(Rejected<T>{make_error_code(waiter.error), std::move(waiter.value)});
     return {};
   }
 };

@@ -250,7 +250,7 @@ class SendCase final : public detail::SelectCase {
     if (st_->try_send(value) == detail::Attempt::closed) error = make_error_code(errc::channel_closed);
   }
   void arm(detail::SelectCore* core, uint32_t index, Routine* /*me*/) override {
-    detail::SendWaiter<T>& w = waiter_ = detail::SendWaiter<T>{};
+    detail::SendWaiterRef<T>& w = waiter_ = detail::SendWaiterRef<T>{};
     w.select = core;
     w.case_index = index;
     w.kind = detail::WaiterKind::select;
@@ -267,7 +267,7 @@ class SendCase final : public detail::SelectCase {
 
  private:
   detail::ChanState<T>* st_;
-  detail::SendWaiter<T> waiter_;  // set by arm()
+  detail::SendWaiterRef<T> waiter_;  // set by arm()
 };
 
 struct TimeoutCase {
