@@ -126,32 +126,43 @@ void memory_per_blocked_routine(benchmark::State& state, Backend backend, Blocke
 void memory_per_blocked_routine_chan(benchmark::State& state, Backend backend, bool receivers) {
   constexpr int kRoutines = 100'000;
   double per_routine = 0;
+  double frame_block = 0;
   for (auto _ : state) {
     auto rt = make_runtime(backend, 1);
-    (void)rt.block_on([](bool recv_side, double* out) -> Task<void> {
+    (void)rt.block_on([](bool recv_side, double* out, double* block) -> Task<void> {
       auto [tx, rx] = chan<int>(0).value();
-      std::vector<JoinHandle<Result<int>>> hs;
-      hs.reserve(kRoutines);
+      std::vector<JoinHandle<Result<int>>> rs;
+      std::vector<JoinHandle<Result<void>>> ss;
+      rs.reserve(kRoutines);
+      ss.reserve(kRoutines);
       const size_t before = mallinfo2().uordblks;
+      const FramePoolStats pool_before = frame_pool_stats();
       for (int i = 0; i < kRoutines; ++i) {
         if (recv_side) {
-          hs.push_back(go([](Receiver<int> r) -> Task<Result<int>> { co_return co_await r.recv(); }(rx)));
+          rs.push_back(go([](Receiver<int> r) -> Task<Result<int>> { co_return co_await r.recv(); }(rx)));
         } else {
-          hs.push_back(go([](Sender<int> t) -> Task<Result<int>> {
+          ss.push_back(go([](Sender<int> t) -> Task<Result<void>> {
             auto sent = co_await t.send(1);
             if (!sent) co_return std::unexpected(sent.error().error);
-            co_return 0;
+            co_return Result<void>{};
           }(tx)));
         }
       }
       co_await yield_now();  // let every routine reach its recv or send
       const size_t after = mallinfo2().uordblks;
+      const FramePoolStats pool_after = frame_pool_stats();
       *out = static_cast<double>(after - before) / kRoutines;
-      for (auto& h : hs) (void)h.abort();
-      for (auto& h : hs) co_await h.join();
-    }(receivers, &per_routine));
+      *block = static_cast<double>((pool_after.allocated_bytes - pool_before.allocated_bytes) -
+                                   (pool_after.freed_bytes - pool_before.freed_bytes)) /
+               kRoutines;
+      for (auto& h : rs) (void)h.abort();
+      for (auto& h : ss) (void)h.abort();
+      for (auto& h : rs) co_await h.join();
+      for (auto& h : ss) co_await h.join();
+    }(receivers, &per_routine, &frame_block));
   }
   state.counters["bytes_per_routine"] = per_routine;
+  state.counters["frame_block_bytes"] = frame_block;  // the frame pool's own count
 }
 
 void op_nop(benchmark::State& state, Backend backend, bool with_deadline) {

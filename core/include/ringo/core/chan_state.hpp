@@ -170,6 +170,10 @@ struct RecvWaiter : ChanWaiter<T> {
     }
   }
   RecvWaiter& operator=(const RecvWaiter&) = delete;
+  // Trivial when T is (as the optional it replaces): the awaiter's variant then needs no
+  // destructor dispatch on every receive.
+  ~RecvWaiter() requires std::is_trivially_destructible_v<T>
+  = default;
   ~RecvWaiter() { clear(); }
 
   template <class... A>
@@ -259,7 +263,7 @@ struct ChanState {
         leased_by(h->group().size(), 0) {}
   ~ChanState();
 
-  void wake(ChanWaiter<T>* w) {
+  [[gnu::always_inline]] void wake(ChanWaiter<T>* w) {
     if (w->kind == WaiterKind::routine) [[likely]] {
       home->unpark(w->routine);
     } else if (w->kind == WaiterKind::select) {
@@ -270,7 +274,7 @@ struct ChanState {
   }
   // Hands a receiver its result (before wake: the woken may free the waiter).
   template <class... A>
-  static void fill(ChanWaiter<T>* w, A&&... a) {
+  [[gnu::always_inline]] static void fill(ChanWaiter<T>* w, A&&... a) {
     if (w->kind == WaiterKind::select) [[unlikely]] {
       static_cast<SelectRecvWaiter<T>*>(w)->slot->emplace(std::forward<A>(a)...);
     } else {
@@ -284,7 +288,7 @@ struct ChanState {
       static_cast<RecvWaiter<T>*>(w)->fail(e);
     }
   }
-  static T& sent_value(ChanWaiter<T>* w) noexcept {
+  [[gnu::always_inline]] static T& sent_value(ChanWaiter<T>* w) noexcept {
     if (w->kind == WaiterKind::routine) [[likely]]
       return static_cast<SendWaiter<T>*>(w)->value;
     return *static_cast<SendWaiterRef<T>*>(w)->value;
