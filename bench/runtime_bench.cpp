@@ -94,8 +94,21 @@ void cross_shard_wake(benchmark::State& state, Backend backend, Duration idle_sp
   state.SetItemsProcessed(state.iterations());
 }
 
-// Bytes of heap per routine blocked in sleep(), measured by the allocator.
-void memory_per_blocked_routine(benchmark::State& state, Backend backend) {
+void memory_per_blocked_routine_chan(benchmark::State& state, Backend backend, bool receivers);
+
+// A function, not a lambda: a lambda's frame keeps its `this` too, which takes this
+// frame (248 bytes) to the next pool class (264).
+Task<Result<void>> blocked_sender(Sender<int> tx) {
+  auto sent = co_await tx.send(1);
+  if (!sent) co_return std::unexpected(sent.error().error);
+  co_return Result<void>{};
+}
+enum class Blocked { sleep, recv, send };
+
+// Bytes of heap per routine blocked in sleep() (or a channel's recv or send), measured by
+// the allocator.
+void memory_per_blocked_routine(benchmark::State& state, Backend backend, Blocked in = Blocked::sleep) {
+  if (in != Blocked::sleep) return memory_per_blocked_routine_chan(state, backend, in == Blocked::recv);
   constexpr int kRoutines = 100'000;
   double per_routine = 0;
   for (auto _ : state) {
@@ -115,6 +128,45 @@ void memory_per_blocked_routine(benchmark::State& state, Backend backend) {
     }(&per_routine));
   }
   state.counters["bytes_per_routine"] = per_routine;
+}
+
+// The same for routines blocked in a channel receive (or send) on one unbuffered channel.
+void memory_per_blocked_routine_chan(benchmark::State& state, Backend backend, bool receivers) {
+  constexpr int kRoutines = 100'000;
+  double per_routine = 0;
+  double frame_block = 0;
+  for (auto _ : state) {
+    auto rt = make_runtime(backend, 1);
+    (void)rt.block_on([](bool recv_side, double* out, double* block) -> Task<void> {
+      auto [tx, rx] = chan<int>(0).value();
+      std::vector<JoinHandle<Result<int>>> rs;
+      std::vector<JoinHandle<Result<void>>> ss;
+      rs.reserve(kRoutines);
+      ss.reserve(kRoutines);
+      const size_t before = mallinfo2().uordblks;
+      const FramePoolStats pool_before = frame_pool_stats();
+      for (int i = 0; i < kRoutines; ++i) {
+        if (recv_side) {
+          rs.push_back(go([](Receiver<int> r) -> Task<Result<int>> { co_return co_await r.recv(); }(rx)));
+        } else {
+          ss.push_back(go(blocked_sender(tx)));
+        }
+      }
+      co_await yield_now();  // let every routine reach its recv or send
+      const size_t after = mallinfo2().uordblks;
+      const FramePoolStats pool_after = frame_pool_stats();
+      *out = static_cast<double>(after - before) / kRoutines;
+      *block = static_cast<double>((pool_after.allocated_bytes - pool_before.allocated_bytes) -
+                                   (pool_after.freed_bytes - pool_before.freed_bytes)) /
+               kRoutines;
+      for (auto& h : rs) (void)h.abort();
+      for (auto& h : ss) (void)h.abort();
+      for (auto& h : rs) co_await h.join();
+      for (auto& h : ss) co_await h.join();
+    }(receivers, &per_routine, &frame_block));
+  }
+  state.counters["bytes_per_routine"] = per_routine;
+  state.counters["frame_block_bytes"] = frame_block;  // the frame pool's own count
 }
 
 void op_nop(benchmark::State& state, Backend backend, bool with_deadline) {
@@ -204,6 +256,8 @@ BENCHMARK_CAPTURE(op_nop_task_scope, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(cancel_inflight_op, uring, Backend::uring)->UseRealTime();
 BENCHMARK_CAPTURE(memory_per_blocked_routine, uring, Backend::uring)->Iterations(3);
 BENCHMARK_CAPTURE(memory_per_blocked_routine, sim, Backend::sim)->Iterations(3);
+BENCHMARK_CAPTURE(memory_per_blocked_routine, recv_uring, Backend::uring, Blocked::recv)->Iterations(3);
+BENCHMARK_CAPTURE(memory_per_blocked_routine, send_uring, Backend::uring, Blocked::send)->Iterations(3);
 BENCHMARK_CAPTURE(runtime_startup, uring, Backend::uring)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace

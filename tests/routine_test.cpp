@@ -550,6 +550,82 @@ TEST(LeanRoutines, BalancingKeepsABlockedRoutineAtMost256Bytes) {
   EXPECT_LE(balanced.frame_bytes, kFrameBudget);
 }
 
+// ---- A routine blocked in a channel receive or send (docs/scheduling.md, "Lean
+// routines"): the same budget. No timer slot here, so the frame's block may take 248.
+static_assert(sizeof(detail::ChanWaiter<int>) <= 32, "ChanWaiter grew: see docs/scheduling.md, Lean routines");
+static_assert(sizeof(detail::RecvWaiter<int>) <= 40, "RecvWaiter grew: see docs/scheduling.md, Lean routines");
+static_assert(sizeof(detail::SendWaiter<int>) <= 40, "SendWaiter grew: see docs/scheduling.md, Lean routines");
+static_assert(sizeof(decltype(std::declval<Receiver<int>&>().recv())) <= 56,
+              "the recv awaiter grew: see docs/scheduling.md");
+static_assert(sizeof(decltype(std::declval<Sender<int>&>().send(0))) <= 56,
+              "the send awaiter grew: see docs/scheduling.md");
+
+// What runtime_bench's memory_per_blocked_receiver / _sender block.
+Task<Result<int>> receiver(Receiver<int> rx) { co_return co_await rx.recv(); }
+Task<Result<void>> sender(Sender<int> tx) {
+  auto sent = co_await tx.send(1);
+  if (!sent) co_return std::unexpected(sent.error().error);
+  co_return Result<void>{};
+}
+
+// Frame-pool block bytes per routine blocked on one unbuffered channel of the simulator.
+double blocked_on_channel(bool receivers) {
+  constexpr int kCount = 2000;
+  RuntimeConfig c;
+  c.backend = Backend::sim;
+  c.shards = 1;
+  auto rt = Runtime::create(c);
+  EXPECT_TRUE(rt.has_value());
+  if (!rt) return 0;
+  double bytes = 0;
+  auto r = rt->block_on([](bool recv_side, double* out) -> Task<void> {
+    auto [tx, rx] = chan<int>(0).value();
+    std::vector<JoinHandle<Result<int>>> rs;
+    std::vector<JoinHandle<Result<void>>> ss;
+    rs.reserve(kCount);
+    ss.reserve(kCount);
+    const FramePoolStats before = frame_pool_stats();
+    for (int i = 0; i < kCount; ++i) {
+      if (recv_side) {
+        rs.push_back(go(receiver(rx)));
+      } else {
+        ss.push_back(go(sender(tx)));
+      }
+    }
+    co_await yield_now();  // every routine has reached its recv or send
+    const FramePoolStats after = frame_pool_stats();
+    const size_t held = (after.allocated_bytes - before.allocated_bytes) - (after.freed_bytes - before.freed_bytes);
+    *out = static_cast<double>(held) / kCount;
+    for (auto& h : rs) EXPECT_TRUE(h.abort().has_value());
+    for (auto& h : ss) EXPECT_TRUE(h.abort().has_value());
+    for (auto& h : rs) EXPECT_EQ(err(co_await h.join()), errc::cancelled);
+    for (auto& h : ss) EXPECT_EQ(err(co_await h.join()), errc::cancelled);
+  }(receivers, &bytes));
+  EXPECT_TRUE(r.has_value());
+  return bytes;
+}
+
+// 256 bytes less glibc's 8-byte chunk header.
+constexpr double kChanFrameBudget = 256 - 8;
+
+TEST(LeanRoutines, ARoutineBlockedInRecvCostsAtMost256Bytes) {
+#if defined(__clang__) && !defined(__OPTIMIZE__)
+  GTEST_SKIP() << "clang -O0 frames: the budget holds for GCC and optimised builds";
+#endif
+  const double bytes = blocked_on_channel(/*receivers=*/true);
+  EXPECT_LE(bytes, kChanFrameBudget);
+  EXPECT_EQ(bytes, static_cast<double>(frame_block_bytes(static_cast<size_t>(bytes))));  // one block each
+}
+
+TEST(LeanRoutines, ARoutineBlockedInSendCostsAtMost256Bytes) {
+#if defined(__clang__) && !defined(__OPTIMIZE__)
+  GTEST_SKIP() << "clang -O0 frames: the budget holds for GCC and optimised builds";
+#endif
+  const double bytes = blocked_on_channel(/*receivers=*/false);
+  EXPECT_LE(bytes, kChanFrameBudget);
+  EXPECT_EQ(bytes, static_cast<double>(frame_block_bytes(static_cast<size_t>(bytes))));
+}
+
 // The pool's classes fit glibc's chunks: 16k + 8 bytes, so a block and its header fill a
 // chunk of 16(k + 1) with nothing to spare.
 TEST(LeanRoutines, FramePoolClassesFitMallocChunks) {

@@ -25,18 +25,22 @@ namespace ringo::detail {
 // What both remote requests share: the route there and back, parking, cancel and stop.
 // Derived must provide `try_now()` (true: answered), `queue()` (its wait list),
 // `finish()` (on the caller's shard, fills the awaiter) and `fail_with(error)`.
-template <class T, class Derived>
+// Waiter: SendWaiterRef<T> or RecvWaiter<T>.
+template <class T, class Derived, class Waiter>
 struct RemoteRequest : Envelope, RemoteWaiter, ParkedRequest {
   ChanState<T>* st;
   Routine* caller;
   uint32_t caller_shard;
   uint64_t id;
-  ChanWaiter<T> waiter{};
+  Waiter waiter;
   bool answered = false;
 
   RemoteRequest(ChanState<T>* s, Routine* r, uint32_t from, uint64_t call_id)
       : st(s), caller(r), caller_shard(from), id(call_id) {
     st->refs.fetch_add(1, std::memory_order_relaxed);
+    waiter.prev = waiter.next = nullptr;
+    waiter.remote = this;
+    waiter.kind = WaiterKind::remote;
   }
   ~RemoteRequest() override { release_state(st); }
 
@@ -50,7 +54,6 @@ struct RemoteRequest : Envelope, RemoteWaiter, ParkedRequest {
       return;
     }
     if (self().try_now()) return answer(here);
-    waiter.remote = this;
     self().queue().push_back(&waiter);
     st->changed();  // a parked request is a counterpart for subscribed selects
     here.park_request(id, this);
@@ -280,8 +283,8 @@ template <class T>
 struct RemoteSend;
 
 template <class T>
-struct RemoteSendEnvelope final : RemoteRequest<T, RemoteSendEnvelope<T>> {
-  using Base = RemoteRequest<T, RemoteSendEnvelope<T>>;
+struct RemoteSendEnvelope final : RemoteRequest<T, RemoteSendEnvelope<T>, SendWaiterRef<T>> {
+  using Base = RemoteRequest<T, RemoteSendEnvelope<T>, SendWaiterRef<T>>;
   RemoteSend<T>* awaiter;  // dereferenced only on the caller's shard
   T value;
   std::error_code error{};
@@ -289,8 +292,8 @@ struct RemoteSendEnvelope final : RemoteRequest<T, RemoteSendEnvelope<T>> {
 
   RemoteSendEnvelope(RemoteSend<T>* a, ChanState<T>* s, Routine* r, uint32_t from, uint64_t id, T v)
       : Base(s, r, from, id), awaiter(a), value(std::move(v)) {
-    this->waiter.send_value = &value;
-    this->waiter.send_error = &error;
+    this->waiter.value = &value;
+    this->waiter.error = &error;
   }
   WaiterList<T>& queue() { return this->st->senders_waiting; }
   bool try_now() {
@@ -359,18 +362,15 @@ template <class T>
 struct RemoteRecv;
 
 template <class T>
-struct RemoteRecvEnvelope final : RemoteRequest<T, RemoteRecvEnvelope<T>> {
-  using Base = RemoteRequest<T, RemoteRecvEnvelope<T>>;
-  RemoteRecv<T>* awaiter;  // dereferenced only on the caller's shard
-  std::optional<Result<T>> slot;
+struct RemoteRecvEnvelope final : RemoteRequest<T, RemoteRecvEnvelope<T>, RecvWaiter<T>> {
+  using Base = RemoteRequest<T, RemoteRecvEnvelope<T>, RecvWaiter<T>>;
+  RemoteRecv<T>* awaiter;  // dereferenced only on the caller's shard; the result is in the waiter
 
   RemoteRecvEnvelope(RemoteRecv<T>* a, ChanState<T>* s, Routine* r, uint32_t from, uint64_t id)
-      : Base(s, r, from, id), awaiter(a) {
-    this->waiter.recv_slot = &slot;
-  }
+      : Base(s, r, from, id), awaiter(a) {}
   WaiterList<T>& queue() { return this->st->receivers_waiting; }
-  bool try_now() { return this->st->try_recv(slot) != Attempt::would_block; }
-  void fail_with(errc why) { slot.emplace(fail(why)); }
+  bool try_now() { return this->st->try_recv(this->waiter) != Attempt::would_block; }
+  void fail_with(errc why) { this->waiter.fail(why); }
   void finish();
 };
 
@@ -401,7 +401,7 @@ struct RemoteRecv : RemoteAwaiterBase<T> {
 
 template <class T>
 void RemoteRecvEnvelope<T>::finish() {
-  awaiter->slot = std::move(slot);
+  awaiter->slot.emplace(this->waiter.take());
 }
 
 }  // namespace ringo::detail

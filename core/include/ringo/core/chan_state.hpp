@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -84,22 +85,133 @@ struct RemoteWaiter {
   ~RemoteWaiter() = default;
 };
 
-// One blocked operation in a channel's wait queue: a routine, a select case, or a remote
-// request. No default member initialisers on purpose: `ChanWaiter<T>{}` zeroes it, and
-// the awaiters leave theirs unset until they park (most sends, receives and selects
-// finish at once, and zeroing nine words each time was a measurable part of them).
+// Who a waiter stands for: a routine, one case of a select, or a request from another shard.
+enum class WaiterKind : uint8_t { routine, select, remote };
+
+// One blocked operation in a channel's wait queue. Only what every waiter needs: the
+// links, the owner (one word: a waiter has exactly one kind of owner) and, in the
+// padding, the select's case index, the kind and a receiver's `full` bit. What a side
+// hands over lives in the derived waiters below: a sender's value and error
+// (SendWaiter), a receiver's result (RecvWaiter: in place; SelectRecvWaiter: a pointer
+// to the case's optional). senders_waiting holds SendWaiters, receivers_waiting the
+// other two. No default member initialisers on purpose: the awaiters leave theirs unset
+// until they park (most sends, receives and selects finish at once, and zeroing the
+// waiter each time was a measurable part of them).
 template <class T>
 struct ChanWaiter {
   ChanWaiter* prev;
   ChanWaiter* next;
-  Routine* routine;
-  SelectCore* select;    // non-null: this waiter is one case of a select
-  RemoteWaiter* remote;  // non-null: a request from another shard
-  uint32_t case_index;
-  std::optional<Result<T>>* recv_slot;  // receiver: where the value goes
-  T* send_value;                        // sender: the value to hand over
-  std::error_code* send_error;          // sender: set on close
+  union {
+    Routine* routine;      // kind routine
+    SelectCore* select;    // kind select: this waiter is case `case_index` of a select
+    RemoteWaiter* remote;  // kind remote: a request from another shard
+  };
+  union {
+    uint32_t case_index;  // kind select
+    errc error;           // kind routine, failed: why (SendWaiter, RecvWaiter)
+  };
+  WaiterKind kind;
+  bool full;    // RecvWaiter: its result is there
+  bool failed;  // RecvWaiter: and it is an error; SendWaiter: the send failed
 };
+
+// A routine's sender: the value in place, and on failure the reason in the base (a
+// close is the only one the channel writes). The base is left unset.
+template <class T>
+struct SendWaiter : ChanWaiter<T> {
+  T value;
+  SendWaiter(T v, errc refusal) noexcept(std::is_nothrow_move_constructible_v<T>) : value(std::move(v)) {
+    this->failed = refusal != errc::ok;
+    this->error = refusal;
+  }
+  // Awaiters move (with_deadline) only before they park.
+  SendWaiter(SendWaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : value(std::move(o.value)) {
+    this->failed = o.failed;
+    this->error = o.error;
+  }
+  SendWaiter& operator=(const SendWaiter&) = delete;
+  ~SendWaiter() = default;
+};
+
+// A select's send case, or a request from another shard: the value and the error where
+// their owner keeps them.
+template <class T>
+struct SendWaiterRef : ChanWaiter<T> {
+  T* value;
+  std::error_code* error;
+};
+
+// A select's receive case: the value goes to the case's optional.
+template <class T>
+struct SelectRecvWaiter : ChanWaiter<T> {
+  std::optional<Result<T>>* slot;
+};
+
+// A routine's (or a remote request's) receiver: the result is written in place, next to
+// the links, as a value or an errc (every error a receive can end with is one of ours),
+// not as a Result<T>, whose error_code takes 16 bytes; `full` and `failed` (in the
+// base's padding) say which. The base is left unset.
+template <class T>
+struct RecvWaiter : ChanWaiter<T> {
+  union {
+    T value;     // full && !failed
+    errc error;  // full && failed
+  };
+  RecvWaiter() noexcept { this->full = false; }
+  // Awaiters move (with_deadline takes them by value) only before they park: the result
+  // moves, the rest stays unset.
+  RecvWaiter(RecvWaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    this->full = o.full;
+    this->failed = o.failed;
+    if (o.full && !o.failed) {
+      std::construct_at(&value, std::move(o.value));
+    } else if (o.full) {
+      error = o.error;
+    }
+  }
+  RecvWaiter& operator=(const RecvWaiter&) = delete;
+  // Trivial when T is (as the optional it replaces): the awaiter's variant then needs no
+  // destructor dispatch on every receive.
+  ~RecvWaiter() requires std::is_trivially_destructible_v<T>
+  = default;
+  ~RecvWaiter() { clear(); }
+
+  template <class... A>
+  void emplace(A&&... a) {
+    clear();
+    std::construct_at(&value, std::forward<A>(a)...);
+    this->full = true;
+    this->failed = false;
+  }
+  void fail(errc e) noexcept {
+    clear();
+    error = e;
+    this->full = true;
+    this->failed = true;
+  }
+  // The result (full only).
+  Result<T> take() {
+    if (!this->failed) return Result<T>(std::in_place, std::move(value));
+    return ringo::fail(error);
+  }
+
+ private:
+  void clear() noexcept {
+    if constexpr (!std::is_trivially_destructible_v<T>) {
+      if (this->full && !this->failed) value.~T();
+    }
+  }
+};
+
+// A result that is an error, into either kind of receiver's slot.
+template <class T>
+void fail_into(std::optional<Result<T>>& out, errc e) {
+  out.emplace(fail(e));
+}
+template <class T>
+void fail_into(RecvWaiter<T>& out, errc e) noexcept {
+  out.fail(e);
+}
 
 template <class T>
 using WaiterList = IntrusiveList<ChanWaiter<T>, &ChanWaiter<T>::prev, &ChanWaiter<T>::next>;
@@ -151,13 +263,42 @@ struct ChanState {
         leased_by(h->group().size(), 0) {}
   ~ChanState();
 
-  void wake(ChanWaiter<T>* w) {
-    if (w->remote != nullptr) {
-      w->remote->woken(*home);
-    } else if (w->select != nullptr) {
+  [[gnu::always_inline]] void wake(ChanWaiter<T>* w) {
+    if (w->kind == WaiterKind::routine) [[likely]] {
+      home->unpark(w->routine);
+    } else if (w->kind == WaiterKind::select) {
       select_fire(w->select, w->case_index);
     } else {
-      home->unpark(w->routine);
+      w->remote->woken(*home);
+    }
+  }
+  // Hands a receiver its result (before wake: the woken may free the waiter).
+  template <class... A>
+  [[gnu::always_inline]] static void fill(ChanWaiter<T>* w, A&&... a) {
+    if (w->kind == WaiterKind::select) [[unlikely]] {
+      static_cast<SelectRecvWaiter<T>*>(w)->slot->emplace(std::forward<A>(a)...);
+    } else {
+      static_cast<RecvWaiter<T>*>(w)->emplace(std::forward<A>(a)...);
+    }
+  }
+  static void fill_error(ChanWaiter<T>* w, errc e) {
+    if (w->kind == WaiterKind::select) [[unlikely]] {
+      static_cast<SelectRecvWaiter<T>*>(w)->slot->emplace(ringo::fail(e));
+    } else {
+      static_cast<RecvWaiter<T>*>(w)->fail(e);
+    }
+  }
+  [[gnu::always_inline]] static T& sent_value(ChanWaiter<T>* w) noexcept {
+    if (w->kind == WaiterKind::routine) [[likely]]
+      return static_cast<SendWaiter<T>*>(w)->value;
+    return *static_cast<SendWaiterRef<T>*>(w)->value;
+  }
+  static void fail_sender(ChanWaiter<T>* w, errc e) noexcept {
+    if (w->kind == WaiterKind::routine) {
+      w->error = e;
+      w->failed = true;
+    } else {
+      *static_cast<SendWaiterRef<T>*>(w)->error = make_error_code(e);
     }
   }
 
@@ -187,7 +328,7 @@ struct ChanState {
   Attempt try_send(T& v) {
     if (closed) return Attempt::closed;
     if (ChanWaiter<T>* w = receivers_waiting.pop_front()) {
-      w->recv_slot->emplace(std::move(v));
+      fill(w, std::move(v));
       wake(w);
       return Attempt::done;
     }
@@ -200,7 +341,9 @@ struct ChanState {
   }
 
   // Takes the oldest value (buffer first, then a waiting sender), or reports the close.
-  Attempt try_recv(std::optional<Result<T>>& out) {
+  // out: a RecvWaiter or an optional<Result<T>> (anything with emplace).
+  template <class Out>
+  Attempt try_recv(Out& out) {
     if (!buffer.empty()) {
       out.emplace(std::move(buffer.front()));
       buffer.pop_front();
@@ -209,12 +352,12 @@ struct ChanState {
       return Attempt::done;
     }
     if (ChanWaiter<T>* w = senders_waiting.pop_front()) {
-      out.emplace(std::move(*w->send_value));
+      out.emplace(std::move(sent_value(w)));
       wake(w);
       return Attempt::done;
     }
     if (closed && leased == 0) {
-      out.emplace(fail(errc::channel_closed));
+      fail_into(out, errc::channel_closed);
       return Attempt::closed;
     }
     return Attempt::would_block;
@@ -225,7 +368,7 @@ struct ChanState {
     while (has_room()) {
       ChanWaiter<T>* w = senders_waiting.pop_front();
       if (w == nullptr) return;
-      buffer.push_back(std::move(*w->send_value));
+      buffer.push_back(std::move(sent_value(w)));
       wake(w);
     }
   }
@@ -236,7 +379,7 @@ struct ChanState {
     while (ChanWaiter<T>* w = receivers_waiting.front()) {
       if (close_chose_another_case(w)) continue;
       receivers_waiting.remove(w);
-      w->recv_slot->emplace(fail(errc::channel_closed));
+      fill_error(w, errc::channel_closed);
       wake(w);
     }
   }
@@ -245,7 +388,7 @@ struct ChanState {
   // chosen uniformly (select_case.hpp), not whichever queue is drained first. True when
   // it did; the waiter w (still queued) was then withdrawn with the select's other cases.
   bool close_chose_another_case(ChanWaiter<T>* w) {
-    if (w->select == nullptr) return false;
+    if (w->kind != WaiterKind::select) return false;
     const uint32_t pick = select_pick_on_close(w->select, w->case_index, this);
     if (pick == w->case_index) return false;
     select_complete_other(w->select, pick);
@@ -258,7 +401,7 @@ struct ChanState {
     while (ChanWaiter<T>* w = senders_waiting.front()) {
       if (close_chose_another_case(w)) continue;
       senders_waiting.remove(w);
-      *w->send_error = make_error_code(errc::channel_closed);
+      fail_sender(w, errc::channel_closed);
       wake(w);
     }
     for (uint32_t shard = 0; shard < leased_by.size(); ++shard) {
@@ -287,7 +430,7 @@ struct ChanState {
     leased_by[shard] -= static_cast<uint32_t>(settled);
     for (T& v : values) {
       if (ChanWaiter<T>* w = receivers_waiting.pop_front()) {
-        w->recv_slot->emplace(std::move(v));
+        fill(w, std::move(v));
         wake(w);
       } else {
         buffer.push_back(std::move(v));  // the lease reserved this slot, even after a close
@@ -328,96 +471,92 @@ void release_state(ChanState<T>* s) {
   if (s->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete s;
 }
 
-// The home-shard half of send: try now, else park until a receiver takes the value.
+// The home-shard half of send: try now, else park until a receiver takes the value. The
+// value and the outcome live in the waiter: a blocked send holds the channel pointer,
+// four words of waiter and the value.
 template <class T>
 struct LocalSend {
-  // A constructor, not aggregate initialisation, so that `waiter` is left unset.
+  // A constructor, not aggregate initialisation, so that the waiter's links are left unset.
   // refusal: the error when s is null (a channel of another runtime is refused this way).
   LocalSend(ChanState<T>* s, T v, errc refusal = errc::no_channel) noexcept(std::is_nothrow_move_constructible_v<T>)
-      : st(s), value(std::move(v)), refusal(refusal) {}
+      : st(s), waiter(std::move(v), s == nullptr ? refusal : errc::ok) {}
 
   ChanState<T>* st;
-  T value;
-  errc refusal;
-  Routine* me = nullptr;
-  ChanWaiter<T> waiter;                               // set when it parks
-  std::error_code error = make_error_code(errc::ok);  // not {}: that calls system_category()
+  SendWaiter<T> waiter;  // value and outcome now; routine: set by await_ready; the rest when it parks
 
   bool await_ready() {
-    if (st == nullptr) return error = make_error_code(refusal), true;
-    me = this_routine();
-    if (me == nullptr) return error = make_error_code(errc::not_in_runtime), true;
-    if (me->should_cancel()) return error = make_error_code(errc::cancelled), true;
-    switch (st->try_send(value)) {
+    if (st == nullptr) return true;  // the waiter holds the refusal
+    Routine* me = this_routine();
+    if (me == nullptr) return fail(errc::not_in_runtime), true;
+    if (me->should_cancel()) return fail(errc::cancelled), true;
+    waiter.routine = me;
+    switch (st->try_send(waiter.value)) {
       case Attempt::done: return true;
-      case Attempt::closed: return error = make_error_code(errc::channel_closed), true;
+      case Attempt::closed: return fail(errc::channel_closed), true;
       case Attempt::would_block: return false;
     }
     return true;
   }
   void await_suspend(std::coroutine_handle<> h) {
-    ChanWaiter<T>& w = waiter = ChanWaiter<T>{};
-    w.routine = me;
-    w.send_value = &value;
-    w.send_error = &error;
-    st->park_sender(&w);
-    st->home->park(me, h, kWait, this);
+    waiter.kind = WaiterKind::routine;
+    st->park_sender(&waiter);
+    st->home->park(waiter.routine, h, kWait, this);
+  }
+  void fail(errc e) noexcept {
+    waiter.error = e;
+    waiter.failed = true;
   }
   static WaitInfo describe(const void* ctx) { return {"chan send", static_cast<const LocalSend*>(ctx)->st->id}; }
   static void on_cancel(Routine* r, void* ctx) {
     auto* self = static_cast<LocalSend*>(ctx);
     self->st->senders_waiting.remove(&self->waiter);
-    self->error = make_error_code(errc::cancelled);
+    self->fail(errc::cancelled);
     r->shard->unpark(r);
   }
   static constexpr WaitKind kWait{&LocalSend::on_cancel, &LocalSend::describe};
   SendResult<T> await_resume() {
-    if (error) return std::unexpected(Rejected<T>{error, std::move(value)});
+    if (waiter.failed) return std::unexpected(Rejected<T>{make_error_code(waiter.error), std::move(waiter.value)});
     return {};
   }
 };
 
+// The home-shard half of recv. The result is written into the waiter (RecvWaiter), so a
+// blocked receive holds the channel pointer, four words of waiter and the value.
 template <class T>
 struct LocalRecv {
   // Leaves `waiter` unset. refusal: the error when s is null.
-  explicit LocalRecv(ChanState<T>* s, errc refusal = errc::no_channel) noexcept : st(s), refusal(refusal) {}
+  explicit LocalRecv(ChanState<T>* s, errc refusal = errc::no_channel) noexcept : st(s) {
+    if (s == nullptr) waiter.fail(refusal);
+  }
 
   ChanState<T>* st;
-  errc refusal;
-  Routine* me = nullptr;
-  ChanWaiter<T> waiter;  // set when it parks
-  std::optional<Result<T>> slot{};
+  RecvWaiter<T> waiter;  // routine: set by await_ready; the links and kind when it parks
 
   bool await_ready() {
-    if (st == nullptr) return slot.emplace(fail(refusal)), true;
-    me = this_routine();
-    if (me == nullptr) return slot.emplace(fail(errc::not_in_runtime)), true;
-    if (me->should_cancel()) return slot.emplace(fail(errc::cancelled)), true;
-    return st->try_recv(slot) != Attempt::would_block;
+    if (st == nullptr) return true;  // the refusal is in the waiter
+    Routine* me = this_routine();
+    if (me == nullptr) return waiter.fail(errc::not_in_runtime), true;
+    if (me->should_cancel()) return waiter.fail(errc::cancelled), true;
+    waiter.routine = me;
+    return st->try_recv(waiter) != Attempt::would_block;
   }
   void await_suspend(std::coroutine_handle<> h) {
-    ChanWaiter<T>& w = waiter = ChanWaiter<T>{};
-    w.routine = me;
-    w.recv_slot = &slot;
-    st->park_receiver(&w);
-    st->home->park(me, h, kWait, this);
+    waiter.kind = WaiterKind::routine;
+    st->park_receiver(&waiter);
+    st->home->park(waiter.routine, h, kWait, this);
   }
   static WaitInfo describe(const void* ctx) { return {"chan recv", static_cast<const LocalRecv*>(ctx)->st->id}; }
   static void on_cancel(Routine* r, void* ctx) {
     auto* self = static_cast<LocalRecv*>(ctx);
     self->st->receivers_waiting.remove(&self->waiter);
-    self->slot.emplace(fail(errc::cancelled));
+    self->waiter.fail(errc::cancelled);
     r->shard->unpark(r);
   }
   static constexpr WaitKind kWait{&LocalRecv::on_cancel, &LocalRecv::describe};
-  // Field by field, not one copy of the whole Result: try_recv has just written it with
+  // Field by field, not one copy of a whole Result: try_recv has just written it with
   // narrow stores, and a wide load over them misses store forwarding (perf: most of
   // SPSC's receive loop stalled on that load).
-  Result<T> await_resume() {
-    Result<T>& r = *slot;
-    if (r.has_value()) return Result<T>(std::in_place, std::move(*r));
-    return std::unexpected(r.error());
-  }
+  Result<T> await_resume() { return waiter.take(); }
 };
 
 }  // namespace detail

@@ -211,12 +211,12 @@ class RecvCase final : public detail::SelectCase {
 
   bool ready() const noexcept override { return st_->recv_ready(); }
   void execute() override { st_->try_recv(value); }
-  void arm(detail::SelectCore* core, uint32_t index, Routine* me) override {
-    detail::ChanWaiter<T>& w = waiter_ = detail::ChanWaiter<T>{};
-    w.routine = me;
+  void arm(detail::SelectCore* core, uint32_t index, Routine* /*me*/) override {
+    detail::SelectRecvWaiter<T>& w = waiter_ = detail::SelectRecvWaiter<T>{};
     w.select = core;
     w.case_index = index;
-    w.recv_slot = &value;
+    w.kind = detail::WaiterKind::select;
+    w.slot = &value;
     st_->park_receiver(&w);
   }
   void disarm() noexcept override { st_->receivers_waiting.remove(&waiter_); }
@@ -228,7 +228,7 @@ class RecvCase final : public detail::SelectCase {
 
  private:
   detail::ChanState<T>* st_;
-  detail::ChanWaiter<T> waiter_;  // set by arm()
+  detail::SelectRecvWaiter<T> waiter_;  // set by arm()
 };
 
 template <class T>
@@ -249,13 +249,13 @@ class SendCase final : public detail::SelectCase {
   void execute() override {
     if (st_->try_send(value) == detail::Attempt::closed) error = make_error_code(errc::channel_closed);
   }
-  void arm(detail::SelectCore* core, uint32_t index, Routine* me) override {
-    detail::ChanWaiter<T>& w = waiter_ = detail::ChanWaiter<T>{};
-    w.routine = me;
+  void arm(detail::SelectCore* core, uint32_t index, Routine* /*me*/) override {
+    detail::SendWaiterRef<T>& w = waiter_ = detail::SendWaiterRef<T>{};
     w.select = core;
     w.case_index = index;
-    w.send_value = &value;
-    w.send_error = &error;
+    w.kind = detail::WaiterKind::select;
+    w.value = &value;
+    w.error = &error;
     st_->park_sender(&w);
   }
   void disarm() noexcept override { st_->senders_waiting.remove(&waiter_); }
@@ -267,7 +267,7 @@ class SendCase final : public detail::SelectCase {
 
  private:
   detail::ChanState<T>* st_;
-  detail::ChanWaiter<T> waiter_;  // set by arm()
+  detail::SendWaiterRef<T> waiter_;  // set by arm()
 };
 
 struct TimeoutCase {
