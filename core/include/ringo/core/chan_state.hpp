@@ -157,12 +157,15 @@ struct RecvWaiter : ChanWaiter<T> {
     T value;     // full && !failed
     errc error;  // full && failed
   };
-  RecvWaiter() noexcept { this->full = false; }
+  RecvWaiter() noexcept {
+    this->full = false;
+    this->failed = false;  // read by the move below: never leave a bool unset (UBSan)
+  }
   // Awaiters move (with_deadline takes them by value) only before they park: the result
   // moves, the rest stays unset.
   RecvWaiter(RecvWaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>) {
     this->full = o.full;
-    this->failed = o.failed;
+    this->failed = o.full && o.failed;
     if (o.full && !o.failed) {
       std::construct_at(&value, std::move(o.value));
     } else if (o.full) {
