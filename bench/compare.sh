@@ -22,7 +22,10 @@ echo "== ringo"
 ./build/release/bench/blocking_bench --benchmark_format=json --benchmark_out="$out/blocking.json" \
   --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
 echo "== raw MSG_RING between two spinning threads"
-./build/release/bench/msg_ring_peer | tee "$out/msg_ring.txt"
+# Bounded: this peer's stream mode has hung intermittently (threads asleep, not spinning;
+# not yet understood), and make bench must not hang with it.
+timeout 60 ./build/release/bench/msg_ring_peer | tee "$out/msg_ring.txt" ||
+  echo "msg_ring_peer: no result within 60 s (known intermittent hang; see the note in bench/compare.sh)"
 # The cross-shard round trip against its raw peers, bracketed: raw, ringo, raw. On this VM
 # the two vCPUs' placement changes from minute to minute (a raw shared-memory round trip
 # reads 0.12 or 0.55 us), so a round counts only if both raw runs around ringo's agree
@@ -30,13 +33,13 @@ echo "== raw MSG_RING between two spinning threads"
 echo "== cross-shard round trip, ringo bracketed by raw peers"
 : >"$out/round_trips.txt"
 for round in $(seq 1 16); do
-  ./build/release/bench/msg_ring_peer 50000 round-trips-only >>"$out/round_trips.txt"
+  timeout 60 ./build/release/bench/msg_ring_peer 50000 round-trips-only >>"$out/round_trips.txt" || true
   ./build/release/bench/chan_bench --benchmark_filter='ping_pong_receiver_homed/uring' --benchmark_min_time=0.2 \
     --benchmark_format=json 2>/dev/null |
     python3 -c 'import json,sys; b=json.load(sys.stdin)["benchmarks"][0]; print("ringo_round_trip", b["real_time"], "ns")' \
       >>"$out/round_trips.txt"
 done
-./build/release/bench/msg_ring_peer 50000 round-trips-only >>"$out/round_trips.txt"
+timeout 60 ./build/release/bench/msg_ring_peer 50000 round-trips-only >>"$out/round_trips.txt" || true
 echo "== Boost.Fiber"
 ./build/release/bench/fiber_peer --benchmark_format=json --benchmark_out="$out/fiber.json" \
   --benchmark_out_format=json --benchmark_min_time=0.5 >/dev/null
