@@ -1162,6 +1162,64 @@ TEST(ChannelsOnUring, CrossShardTrafficSurvivesShardsThatSleepWhenIdle) {
   }
 }
 
+// The three ways a select crosses shards (docs/channels-and-select.md, "Three paths
+// across shards"), by what they cost in envelopes on the simulator, where the count is
+// exact: the selecting routine on shard 0, the ready case on shard 1.
+enum class Crossing { shipped, pregranted, claimed };
+
+// Envelopes delivered in the whole run, `selects` selects of the given shape.
+uint64_t envelopes_for_selects(Crossing shape, int selects) {
+  constexpr int kFill = 64;
+  RuntimeConfig c;
+  c.backend = Backend::sim;
+  c.shards = 3;
+  c.seed = 7;
+  auto rt = Runtime::create(c);
+  EXPECT_TRUE(rt.has_value());
+  if (!rt) return 0;
+  auto r = rt->block_on([](Crossing shape, int n) -> Task<void> {
+    auto ready = co_await chan_on<int>(1, unbounded);  // the case that is taken, every time
+    auto idle_there = co_await chan_on<int>(shape == Crossing::claimed ? 2 : 1, 0);
+    if (!ready || !idle_there) co_return ADD_FAILURE();
+    auto fill = submit_to(1, [tx = ready->first]() mutable {
+      for (int i = 0; i < kFill; ++i) (void)tx.try_send(i);
+    });
+    (void)co_await fill;
+    auto [idle_tx, idle_here] = std::move(*chan<int>(0));
+    for (int i = 0; i < n; ++i) {
+      auto a = on_recv(ready->second);
+      auto b = on_recv(shape == Crossing::pregranted ? idle_here : idle_there->second);
+      EXPECT_EQ((co_await select(a, b)).value_or(9), 0u);
+    }
+  }(shape, selects));
+  EXPECT_TRUE(r.has_value());
+  (void)rt->shutdown();
+  return rt->stats().total.envelopes_delivered;
+}
+
+double envelopes_per_select(Crossing shape) {
+  constexpr int kSelects = 50;
+  return static_cast<double>(envelopes_for_selects(shape, kSelects) - envelopes_for_selects(shape, 0)) / kSelects;
+}
+
+// Every case on one other shard: the whole select is one cross-shard call (the request
+// and its answer). Sent through the claim protocol instead (tried 2026-12: select.hpp
+// made to take that path) it took 4: the arm, the claim, the grant and the commit.
+TEST(SelectAcrossShardsCost, EveryCaseOnOneOtherShardIsOneRoundTrip) {
+  EXPECT_EQ(envelopes_per_select(Crossing::shipped), 2.0);
+}
+// This shard's cases not ready, the rest on one other shard: that arm leaves holding the
+// lock and commits at once (the local arm is delivered without a port or doorbell, but
+// it is an envelope too, and so is its retirement and answer).
+TEST(SelectAcrossShardsCost, PregrantedArmIsOneRoundTripToTheOtherShard) {
+  EXPECT_EQ(envelopes_per_select(Crossing::pregranted), 6.0);
+}
+// Channels of two other shards: arms out, a report, claim and grant, commit, and the
+// retirement of the other arm.
+TEST(SelectAcrossShardsCost, ClaimProtocolOverTwoOtherShards) {
+  EXPECT_EQ(envelopes_per_select(Crossing::claimed), 8.0);
+}
+
 }  // namespace
 }  // namespace ringo
 

@@ -73,11 +73,7 @@ struct ChanState {
   std::atomic<uint32_t> refs{0};
 
   ChanState(Shard* h, size_t cap)
-      : home(h),
-        capacity(cap),
-        id(h->next_call_id()),
-        outboxes(h->group().size()),
-        leased_by(h->group().size(), 0) {}
+      : home(h), capacity(cap), id(h->next_call_id()), outboxes(h->group().size()), leased_by(h->group().size(), 0) {}
 
   // The one way a waiter is woken: out of its queue, its outcome in place.
   [[gnu::always_inline]] void wake(RecvWaiter<T>* w) {

@@ -84,7 +84,8 @@ struct RecvWaiter : ChanWaiter {
   RecvWaiter() noexcept : full(false), failed(false) {}  // never leave a bool unset: the move reads them (UBSan)
   // Awaiters move (with_deadline takes them by value) and select cases move only before
   // they park: the result moves, the rest stays unset.
-  RecvWaiter(RecvWaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : full(o.full), failed(o.full && o.failed) {
+  RecvWaiter(RecvWaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
+      : full(o.full), failed(o.full && o.failed) {
     if (o.full && !o.failed) {
       std::construct_at(&value, std::move(o.value));
     } else if (o.full) {

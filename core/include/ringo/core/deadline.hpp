@@ -21,11 +21,13 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <type_traits>
 #include <vector>
 
-#include "ringo/core/chan.hpp"
+#include "ringo/core/assert.hpp"
+#include "ringo/core/shard.hpp"
 #include "ringo/core/task.hpp"
 
 namespace ringo {
@@ -154,6 +156,7 @@ struct StopLink {
 
   // On the routine's shard: cancel its wait if it is still the one we armed for.
   void fire_here(Shard& here) {
+    RINGO_ASSERT(&here.group() == group && here.index() == shard, "a stop fires on the routine's shard only");
     if (!armed.exchange(false)) return;
     fired = true;
     here.interrupt(routine);

@@ -67,9 +67,9 @@ struct SelectAwaiter {
   std::span<uint32_t> scratch;  // at least cases.size()
   uint32_t default_index = kNoCase;
   Duration timeout{};
-  bool only_disabled_cases = false;  // cases were given, all disabled: wait until cancelled
-  errc error = errc::ok;             // not a std::error_code: building one costs a call per select
-  uint32_t result = kNoCase;  // the position chosen at once, in await_ready
+  bool only_disabled_cases = false;     // cases were given, all disabled: wait until cancelled
+  errc error = errc::ok;                // not a std::error_code: building one costs a call per select
+  uint32_t result = kNoCase;            // the position chosen at once, in await_ready
   std::unique_ptr<RemoteCall> remote;   // only for a select over another shard's channels
   std::unique_ptr<SelectTicket> multi;  // only for a select over channels of several shards
 
@@ -165,7 +165,7 @@ struct SelectAwaiter {
     if (error != errc::ok) return fail(error);
     if (result != kNoCase) return result;  // chosen at once (and traced) in await_ready
     if (multi && multi->error != errc::ok) return fail(multi->error);
-    const size_t chosen = multi                          ? multi_position()
+    const size_t chosen = multi                         ? multi_position()
                           : core.chosen == kTimeoutCase ? core.timeout_index
                                                         : positions[core.chosen];
     core.me->shard->trace(TraceKind::select_choice, core.me->id, chosen);
@@ -238,7 +238,9 @@ class SendCase final : public detail::SelectCase, private detail::SendWaiter<T> 
 
  public:
   SendCase(Sender<T>& tx, T v)
-      : SelectCase(tx.state() != nullptr ? tx.state()->home : nullptr, tx.state()), Waiter(std::move(v)), st_(tx.state()) {}
+      : SelectCase(tx.state() != nullptr ? tx.state()->home : nullptr, tx.state()),
+        Waiter(std::move(v)),
+        st_(tx.state()) {}
   // Until the case is chosen and succeeds, the value stays here.
   using Waiter::value;
   std::error_code error;  // channel_closed if this case was chosen on a closed channel

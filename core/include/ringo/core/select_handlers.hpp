@@ -112,7 +112,9 @@ auto on_send(Sender<T>& tx, V&& v, F handler) {
 }
 template <class F>
 requires std::invocable<F&>
-auto after(Duration d, F handler) { return detail::WithHandler<TimeoutCase, F>{{}, TimeoutCase{d}, std::move(handler)}; }
+auto after(Duration d, F handler) {
+  return detail::WithHandler<TimeoutCase, F>{{}, TimeoutCase{d}, std::move(handler)};
+}
 template <class F>
 requires std::invocable<F&>
 auto default_case(F handler) { return detail::WithHandler<DefaultCase, F>{{}, DefaultCase{}, std::move(handler)}; }

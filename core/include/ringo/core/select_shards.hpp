@@ -68,7 +68,7 @@ struct ArmedCase : ChanSubscriber {
   ArmedCase(const ArmedCase&) = delete;
   ArmedCase& operator=(const ArmedCase&) = delete;
 
-  void channel_changed() override;  // pokes the arm (select_shards.cpp)
+  void channel_changed() override;          // pokes the arm (select_shards.cpp)
   virtual bool ready() const noexcept = 0;  // without help from another select
   virtual void subscribe() = 0;
   virtual void unsubscribe() noexcept = 0;
@@ -140,7 +140,7 @@ struct ClaimMsg final : Envelope {
 struct HomeArm final : Envelope, ParkedRequest, TickHook {
   SelectTicket* ticket;  // the owner's; never dereferenced here
   uint32_t owner;
-  uint32_t slot;  // this arm's place in the ticket
+  uint32_t slot;   // this arm's place in the ticket
   uint64_t order;  // the ticket's place in the global lock order
   // Such a select never waits: its arm subscribes nothing, looks once, claims at most
   // what it found ready, and retires itself; it is nobody's counterpart.
@@ -224,7 +224,7 @@ struct SelectTicket : TimerNode {
   State state = State::open;
   bool has_default = false;
   bool parked = false;
-  errc pending = errc::ok;  // while locked: timed_out, cancelled or shard_stopped, for after
+  errc pending = errc::ok;    // while locked: timed_out, cancelled or shard_stopped, for after
   uint32_t winner = kNoCase;  // a case number, kTimeoutCase or kDefaultCase once decided
   errc error = errc::ok;
   uint32_t reports_missing = 0;

@@ -33,6 +33,7 @@
 #include <system_error>
 #include <utility>
 
+#include "ringo/core/assert.hpp"
 #include "ringo/core/cross_shard.hpp"
 #include "ringo/core/intrusive_list.hpp"
 #include "ringo/core/task.hpp"
@@ -66,6 +67,8 @@ class SyncBase {
   }
   // Set once: the creating shard, or (made outside a runtime) the first shard to wait.
   Shard* home() const noexcept { return home_.load(std::memory_order_acquire); }
+  // Whether this thread runs the home shard: the FIFO and the `queued` bit are its alone.
+  bool on_home() const noexcept { return current_shard() == home(); }
   Shard* home_for(Shard& here) noexcept {
     Shard* h = home_.load(std::memory_order_acquire);
     if (h == nullptr && home_.compare_exchange_strong(h, &here, std::memory_order_acq_rel)) return &here;
@@ -333,6 +336,8 @@ struct SemState final : SyncBase {
   bool fast(uint32_t want) noexcept { return try_take(want); }
 
   bool admit(SyncWaiter* w) noexcept {
+    RINGO_ASSERT(on_home(), "only the home shard queues waiters and sets `queued`");
+    RINGO_ASSERT(w->want <= capacity, "a request above the capacity is refused before it waits");
     if (!waiters.empty()) {  // `queued` is set: wait behind them
       waiters.push_back(w);
       return false;
@@ -353,6 +358,7 @@ struct SemState final : SyncBase {
 
   // A waiter leaves: the ones behind it may fit now, or nobody waits any more.
   void withdraw(SyncWaiter* w) noexcept {
+    RINGO_ASSERT(on_home(), "only the home shard touches the FIFO");
     waiters.remove(w);
     drain();
   }
@@ -363,6 +369,7 @@ struct SemState final : SyncBase {
   // the queue is empty. The kick bit is cleared first, so a release after that point
   // either is seen below or kicks again.
   void drain() noexcept {
+    RINGO_ASSERT(on_home(), "only the home shard grants and clears `queued`");
     Shard& here = *home();
     uint64_t cur = word.fetch_and(~kKick, std::memory_order_acq_rel) & ~kKick;
     for (;;) {
@@ -429,6 +436,7 @@ struct WaitGroupState final : SyncBase {
 
   bool fast(uint32_t) noexcept { return (word.load(std::memory_order_acquire) & kCount) == 0; }
   bool admit(SyncWaiter* w) noexcept {
+    RINGO_ASSERT(on_home(), "only the home shard queues waiters and sets `queued`");
     uint64_t cur = word.load(std::memory_order_acquire);
     for (;;) {
       if ((cur & kCount) == 0) return true;
@@ -440,6 +448,7 @@ struct WaitGroupState final : SyncBase {
     }
   }
   void withdraw(SyncWaiter* w) noexcept {
+    RINGO_ASSERT(on_home(), "only the home shard touches the FIFO and clears `queued`");
     waiters.remove(w);
     if (!waiters.empty()) return;
     uint64_t cur = word.load(std::memory_order_relaxed);
@@ -450,6 +459,7 @@ struct WaitGroupState final : SyncBase {
   void undo(SyncWaiter&) noexcept {}
   // Home shard: round `gen` ended; its waiters (and any earlier round's) go.
   void kick(uint32_t gen) noexcept {
+    RINGO_ASSERT(on_home(), "only the home shard releases waiters");
     Shard& here = *home();
     while (SyncWaiter* w = waiters.front()) {
       if (((gen - w->gen) & kGenMask) > kGenMask / 2) return;  // a later round
@@ -488,12 +498,16 @@ struct CondState final : SyncBase {
   // Queued first, then the mutex is let go, in one step on the home shard: a signal sent
   // by whoever takes the mutex next finds this waiter.
   bool admit(SyncWaiter* w) noexcept {
+    RINGO_ASSERT(on_home(), "only the home shard queues waiters");
     waiters.push_back(w);
     w->released = true;
     (void)mutex->give(w->want);
     return false;
   }
-  void withdraw(SyncWaiter* w) noexcept { waiters.remove(w); }
+  void withdraw(SyncWaiter* w) noexcept {
+    RINGO_ASSERT(on_home(), "only the home shard touches the FIFO");
+    waiters.remove(w);
+  }
   // A signal whose waiter is gone goes to the next one: a signal is never lost.
   void undo(SyncWaiter&) noexcept { notify(false); }
 
@@ -502,6 +516,7 @@ struct CondState final : SyncBase {
     if (Shard* h = home()) call_on_home<CondState, &CondState::wake>(this, h, all ? 1 : 0);
   }
   void wake(uint32_t all) noexcept {
+    RINGO_ASSERT(on_home(), "only the home shard wakes waiters");
     Shard& here = *home();
     while (SyncWaiter* w = waiters.front()) {
       waiters.remove(w);
