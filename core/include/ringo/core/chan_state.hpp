@@ -9,7 +9,9 @@
 // LeaseHolder interface below: this file knows nothing of routines, selects or the remote
 // path, which all build on it.
 //
-// Invariants, checked at the end of every operation (check(), check_leases()):
+// Invariants, checked by assertions once an operation is complete (check()); lend and
+// write_off, which may run inside another operation's wake, check the lease ones only
+// (check_leases()):
 //  - buffer.size() + leased <= capacity (leased slots count against the capacity);
 //  - a receiver waits only while nothing is buffered;
 //  - a sender waits only while the channel is open and has no room;
