@@ -1,3 +1,5 @@
+// fs::File (fs.hpp): opening, reading and writing at offsets, and syncing a file through
+// the current shard's ring.
 #include "ringo/fs.hpp"
 
 #include <algorithm>

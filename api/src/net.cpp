@@ -1,3 +1,5 @@
+// ringo::net (net.hpp): SocketAddr parsing and printing, TcpStream and TcpListener over the
+// current shard's ring (a listener's multishot accept is acceptor.cpp).
 #include "ringo/net.hpp"
 
 #include <arpa/inet.h>

@@ -1,3 +1,5 @@
+// UringRing (uring_ring.hpp): set-up and opcode probe, Sqe -> io_uring sqe translation,
+// submit/wait/reap, and the plain syscalls behind SysOp.
 #include "ringo/uring/uring_ring.hpp"
 
 #include <netinet/in.h>
