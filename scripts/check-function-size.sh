@@ -13,8 +13,9 @@
 # Exit: 0 none too long; 1 the list of offenders; 2 usage or set-up error (no clang-tidy,
 # no compile database, no such folder or a source file missing from the database);
 # 3 clang-tidy could not parse a file (its errors are printed).
-# Cost: about a minute for all five folders with --jobs 2 on this 2-core VM (each file is
-# parsed once, ~2-4 s of CPU for the template-heavy ones).
+# Cost: each .cpp is parsed once; the five engine folders (32 files) take about 110 s of
+# CPU, so about a minute with --jobs 2 on two idle cores (4 min measured while three other
+# builds shared this 2-core VM). One folder alone: uring 5 s of CPU, api 37 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
