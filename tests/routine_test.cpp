@@ -552,7 +552,7 @@ TEST(LeanRoutines, BalancingKeepsABlockedRoutineAtMost256Bytes) {
 
 // ---- A routine blocked in a channel receive or send (docs/scheduling.md, "Lean
 // routines"): the same budget. No timer slot here, so the frame's block may take 248.
-static_assert(sizeof(detail::ChanWaiter<int>) <= 32, "ChanWaiter grew: see docs/scheduling.md, Lean routines");
+static_assert(sizeof(detail::ChanWaiter) <= 32, "ChanWaiter grew: see docs/scheduling.md, Lean routines");
 static_assert(sizeof(detail::RecvWaiter<int>) <= 40, "RecvWaiter grew: see docs/scheduling.md, Lean routines");
 static_assert(sizeof(detail::SendWaiter<int>) <= 40, "SendWaiter grew: see docs/scheduling.md, Lean routines");
 static_assert(sizeof(decltype(std::declval<Receiver<int>&>().recv())) <= 56,

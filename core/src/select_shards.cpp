@@ -1,22 +1,29 @@
-// select over channels of several shards: the protocol of select_shards.hpp.
+// select over channels of several shards: the protocol of select_shards.hpp (the home
+// side: ArmedCase, HomeArm, Claim; the owner side: SelectTicket; and the messages between
+// them). Each function runs on the one shard that owns the object it works on; the
+// assertions say which, and check that a ticket's state only moves forward.
 #include "ringo/core/select_shards.hpp"
 
 #include <algorithm>
-#include <cassert>
+
+#include "ringo/core/assert.hpp"
 
 namespace ringo::detail {
 
-void sub_poked(HomeArm* arm) { arm->poke(); }
-
 // ---------------------------------------------------------------- messages
 
-void TicketNote::deliver(Shard&) {
+void TicketNote::deliver([[maybe_unused]] Shard& here) {
+  RINGO_ASSERT(&here == ticket->shard, "a ticket is touched on its owner shard only");
   ticket->on_note(*this);
   delete this;
 }
 
-void ClaimMsg::deliver(Shard&) {
-  if (answered) return hand_over();
+void ClaimMsg::deliver([[maybe_unused]] Shard& here) {
+  if (answered) {
+    RINGO_ASSERT(here.index() == home, "a claim's answer goes back to its home");
+    return hand_over();
+  }
+  RINGO_ASSERT(&here == ticket->shard, "a ticket is touched on its owner shard only");
   ticket->on_claim(this);  // queued there, or answered at once
 }
 
@@ -49,13 +56,15 @@ void ArmRetire::deliver(Shard&) {
 
 // ---------------------------------------------------------------- home side
 
+void ArmedCase::channel_changed() { arm->poke(); }
+
 void HomeArm::deliver(Shard& here) {
   home = &here;
   park_id = here.next_call_id();
   here.park_request(park_id, this);
   for (uint32_t i = 0; i < cases.size(); ++i) {
-    cases[i]->sub.arm = this;
-    cases[i]->sub.index = i;
+    cases[i]->arm = this;
+    cases[i]->index = i;
     // A select with a default never waits: its arm looks once and goes.
     if (!has_default) cases[i]->subscribe();
   }
@@ -81,7 +90,8 @@ void HomeArm::stop(Shard&) {
   free_if_idle();
 }
 
-bool HomeArm::at_tick_end(Shard&, bool final) {
+bool HomeArm::at_tick_end([[maybe_unused]] Shard& here, bool final) {
+  RINGO_ASSERT(&here == home, "an arm is touched on its home shard only");
   hooked = false;
   if (!final && dirty) scan();
   free_if_idle();
@@ -119,11 +129,12 @@ void HomeArm::scan() {
     return;
   }
   for (uint32_t i = 0; i < cases.size(); ++i) {
-    for (SubWaiter* s = cases[i]->counterparts().front(); s != nullptr; s = SubList::next(s)) {
+    for (ChanSubscriber* s = cases[i]->counterparts().front(); s != nullptr; s = SubscriberList::next(s)) {
+      auto* other = static_cast<ArmedCase*>(s);  // every subscriber is an armed case
       // A counterpart ready alone claims for itself: pairing with it would abort at once,
       // and again after each rescan (a livelock chan_prop found).
-      if (s->arm == this || !s->arm->pairable() || s->arm->cases[s->index]->ready()) continue;
-      (new Claim(*home, {this, i}, {s->arm, s->index}))->start();
+      if (other->arm == this || !other->arm->pairable() || other->ready()) continue;
+      (new Claim(*home, {this, i}, {other->arm, other->index}))->start();
       return;
     }
   }
@@ -156,11 +167,16 @@ Claim::Claim(Shard& h, Part only, uint32_t ready_cases) noexcept
     : home(h), parts{only, {}}, count(1), weight(ready_cases) {}
 
 Claim::Claim(Shard& h, Part a, Part b) noexcept : home(h), parts{a, b}, count(2), weight(1) {
+  RINGO_ASSERT(!b.arm->has_default, "a select with a default is never the waiting side of a pair");
+  RINGO_ASSERT(a.arm->cases[a.index]->is_send != b.arm->cases[b.index]->is_send, "a pair is a receive and a send");
   if (b.arm->order < a.arm->order) std::swap(parts[0], parts[1]);  // the global lock order
 }
 
 void Claim::start() {
-  for (uint32_t i = 0; i < count; ++i) parts[i].arm->claim = this;
+  for (uint32_t i = 0; i < count; ++i) {
+    RINGO_ASSERT(parts[i].arm->claim == nullptr, "an arm is part of one claim at a time");
+    parts[i].arm->claim = this;
+  }
   // The later lock's owner hears from this arm now, not when the earlier lock is held:
   // it grants nothing before every arm reported, and the earlier lock's holder may be
   // waiting for that very grant (a deadlock, found by chan_prop). A case of that arm
@@ -181,10 +197,11 @@ void Claim::ask() {
 }
 
 void Claim::answered(bool granted) {
+  RINGO_ASSERT(locked < count, "one answer per lock asked");
   if (!granted) return finish(false, static_cast<int>(locked));
   ++locked;
   for (uint32_t i = 0; i < locked; ++i) {
-    if (parts[i].arm->retired) return finish(false, -1);  // the home shard is stopping
+    if (parts[i].arm->retired) return finish(false, kNoPart);  // the home shard is stopping
   }
   if (locked < count) return ask();
   execute();
@@ -192,11 +209,12 @@ void Claim::answered(bool granted) {
 
 // Every lock is held: look again, and act only on what is true now.
 void Claim::execute() {
+  RINGO_ASSERT(locked == count, "a claim acts only with every lock held");
   if (count == 1) {
     ArmedCase& c = armed(parts[0]);
-    if (!c.ready()) return finish(false, -1);
+    if (!c.ready()) return finish(false, kNoPart);
     c.frame_case->execute();
-    return finish(true, -1);
+    return finish(true, kNoPart);
   }
   ArmedCase& a = armed(parts[0]);
   ArmedCase& b = armed(parts[1]);
@@ -204,16 +222,18 @@ void Claim::execute() {
   ArmedCase& sender = a.is_send ? a : b;
   // Either side ready alone means the channel has a buffer or a plain counterpart that
   // comes first (FIFO), or it closed: each select then claims for itself.
-  if (receiver.ready() || sender.ready()) return finish(false, -1);
+  if (receiver.ready() || sender.ready()) return finish(false, kNoPart);
   receiver.take_from(sender);
-  finish(true, -1);
+  finish(true, kNoPart);
 }
 
 // Commits or aborts every part that holds its lock; `refused` names the part whose owner
 // said no (its select is decided elsewhere, and its retirement is on the way).
 void Claim::finish(bool committed, int refused) {
+  RINGO_ASSERT(!committed || locked == count, "a claim commits only with every lock held");
   for (uint32_t i = 0; i < count; ++i) {
     HomeArm* arm = parts[i].arm;
+    RINGO_ASSERT(arm->claim == this, "an arm is part of one claim at a time");
     arm->claim = nullptr;
     if (committed) {
       arm->retire(TicketNote::Kind::commit, arm->numbers[parts[i].index]);
@@ -242,30 +262,9 @@ bool SelectTicket::start(Routine* routine, std::coroutine_handle<> h, std::span<
   shard = routine->shard;
   order = shard->next_call_id();
   has_default = with_default;
-  for (uint32_t i = 0; i < cases.size(); ++i) {
-    const uint32_t home = cases[i]->home()->index();
-    auto it = std::find_if(arms.begin(), arms.end(), [home](HomeArm* a) { return a->home_index == home; });
-    HomeArm* arm = it != arms.end() ? *it : nullptr;
-    if (arm == nullptr) {
-      arm = new HomeArm(this, shard->index(), static_cast<uint32_t>(arms.size()), home, order, with_default);
-      arms.push_back(arm);
-    }
-    arm->cases.push_back(cases[i]->arm_for_home());
-    arm->numbers.push_back(i);
-  }
-  arm_state.assign(arms.size(), ArmState::live);
-  reports_missing = arms_live = static_cast<uint32_t>(arms.size());
+  make_arms(cases, with_default);
   pregrant_if_alone();
-  bool all_posted = true;
-  for (uint32_t k = 0; k < arms.size(); ++k) {
-    if (!shard->post(arms[k]->home_index, arms[k])) {
-      delete arms[k];
-      --reports_missing;
-      arm_gone(k);
-      all_posted = false;
-    }
-  }
-  if (!all_posted) finish(UINT32_MAX, errc::shard_stopped);
+  if (!post_arms()) finish(kNoCase, errc::shard_stopped);
   if (state == State::done && arms_live == 0) return false;
   if (with_timeout && state != State::done) {
     fire = &SelectTicket::on_timeout;
@@ -277,10 +276,55 @@ bool SelectTicket::start(Routine* routine, std::coroutine_handle<> h, std::span<
   return true;
 }
 
+// One arm per home shard, in the order the cases first name it.
+void SelectTicket::make_arms(std::span<SelectCase*> cases, bool with_default) {
+  for (uint32_t i = 0; i < cases.size(); ++i) {
+    const uint32_t home = cases[i]->home()->index();
+    uint32_t k = slot_of_home(home);
+    if (k == kNoArm) {
+      k = static_cast<uint32_t>(arms.size());
+      arms.push_back(new HomeArm(this, shard->index(), k, order, with_default));
+      arm_home.push_back(home);
+    }
+    arms[k]->cases.push_back(cases[i]->arm_for_home());
+    arms[k]->numbers.push_back(i);
+  }
+  arm_state.assign(arms.size(), ArmState::live);
+  reports_missing = arms_live = static_cast<uint32_t>(arms.size());
+}
+
+// Sends every arm to its home. False if some home is gone (that arm is dropped).
+bool SelectTicket::post_arms() {
+  bool all_posted = true;
+  for (uint32_t k = 0; k < arms.size(); ++k) {
+    if (!shard->post(arm_home[k], arms[k])) {
+      delete arms[k];
+      --reports_missing;
+      arm_gone(k);
+      all_posted = false;
+    }
+  }
+  return all_posted;
+}
+
+uint32_t SelectTicket::slot_of_home(uint32_t home) const {
+  for (uint32_t k = 0; k < arm_home.size(); ++k) {
+    if (arm_home[k] == home) return k;
+  }
+  return kNoArm;
+}
+
 WaitInfo SelectTicket::describe(const void* ctx) {
   return {"select (shards)", static_cast<const SelectTicket*>(ctx)->case_count};
 }
 const WaitKind SelectTicket::kWait{&SelectTicket::on_cancel, &SelectTicket::describe};
+
+// open <-> locked, then done for good.
+void SelectTicket::move_to(State next) {
+  RINGO_ASSERT(state != State::done, "a decided select stays decided");
+  RINGO_ASSERT(next != state, "open and locked alternate: a lock is granted only when open");
+  state = next;
+}
 
 // Over this shard's channels and one other shard's, none of this shard's cases ready:
 // only the other shard can have a ready case, so its arm leaves with the lock. The choice
@@ -288,18 +332,22 @@ const WaitKind SelectTicket::kWait{&SelectTicket::on_cancel, &SelectTicket::desc
 void SelectTicket::pregrant_if_alone() {
   if (arms.size() != 2) return;
   const uint32_t here = shard->index();
-  if (arms[0]->home_index != here && arms[1]->home_index != here) return;
-  const uint32_t local = arms[0]->home_index == here ? 0 : 1;
+  if (arm_home[0] != here && arm_home[1] != here) return;
+  const uint32_t local = arm_home[0] == here ? 0 : 1;
   for (const auto& c : arms[local]->cases) {
     if (c->ready()) return;
   }
   pregranted = 1 - local;
   arms[pregranted]->holds_lock = true;
-  state = State::locked;
+  move_to(State::locked);
+  holder = pregranted;
 }
 
 void SelectTicket::on_claim(ClaimMsg* m) {
-  if (m->first) --reports_missing;
+  if (m->first) {
+    RINGO_ASSERT(reports_missing > 0, "each arm reports once");
+    --reports_missing;
+  }
   if (state == State::done) {
     if (!m->answer(*shard, false)) delete m;
     return;
@@ -309,34 +357,42 @@ void SelectTicket::on_claim(ClaimMsg* m) {
 }
 
 void SelectTicket::on_note(const TicketNote& n) {
-  if (n.first) --reports_missing;
+  if (n.first) {
+    RINGO_ASSERT(reports_missing > 0, "each arm reports once");
+    --reports_missing;
+  }
   switch (n.kind) {
     case TicketNote::Kind::report: grant_next(); break;
     case TicketNote::Kind::commit:
-      assert(state == State::locked);
+      RINGO_ASSERT(state == State::locked && n.slot == holder, "only the lock's holder commits");
       arm_gone(n.slot);
       finish(n.case_number, errc::ok);
       break;
-    case TicketNote::Kind::abort: lock_released(); break;
+    case TicketNote::Kind::abort:
+      RINGO_ASSERT(state == State::locked && n.slot == holder, "only the lock's holder gives it back");
+      lock_released();
+      break;
     case TicketNote::Kind::retired:
       arm_gone(n.slot);
       grant_next();  // an arm of a select with a default retires itself: that is its report
       resume_if_settled();
       break;
-    case TicketNote::Kind::stopped:
-      arm_gone(n.slot);
-      if (state == State::locked && n.slot == pregranted) {  // it left with the lock
-        pregranted = UINT32_MAX;
-        state = State::open;
-      }
-      if (state == State::open) {
-        finish(UINT32_MAX, errc::shard_stopped);
-      } else if (state == State::locked && pending == errc::ok) {
-        pending = errc::shard_stopped;
-      }
-      resume_if_settled();
-      break;
+    case TicketNote::Kind::stopped: on_arm_stopped(n.slot); break;
   }
+}
+
+void SelectTicket::on_arm_stopped(uint32_t slot) {
+  arm_gone(slot);
+  if (state == State::locked && slot == pregranted) {  // it left with the lock, and never looked
+    pregranted = holder = kNoArm;
+    move_to(State::open);
+  }
+  if (state == State::open) {
+    finish(kNoCase, errc::shard_stopped);
+  } else if (state == State::locked && pending == errc::ok) {
+    pending = errc::shard_stopped;
+  }
+  resume_if_settled();
 }
 
 // Grants the lock to one queued claim, once every arm has reported: weighted by the ready
@@ -345,7 +401,7 @@ void SelectTicket::on_note(const TicketNote& n) {
 void SelectTicket::grant_next() {
   while (state == State::open && reports_missing == 0) {
     if (queue.empty()) {
-      if (has_default) finish(kDefault, errc::ok);
+      if (has_default) finish(kDefaultCase, errc::ok);
       return;
     }
     uint64_t total = 0;
@@ -355,26 +411,30 @@ void SelectTicket::grant_next() {
     while (pick >= queue[i]->weight) pick -= queue[i++]->weight;
     ClaimMsg* m = queue[i];
     queue.erase(queue.begin() + static_cast<ptrdiff_t>(i));
-    state = State::locked;
+    move_to(State::locked);
+    holder = slot_of_home(m->home);
+    RINGO_ASSERT(holder != kNoArm, "a claim comes from one of this select's arms");
     if (m->answer(*shard, true)) return;
     delete m;  // that home is gone: its stop is on the way
-    state = State::open;
+    holder = kNoArm;
+    move_to(State::open);
   }
 }
 
 void SelectTicket::lock_released() {
-  state = State::open;
-  pregranted = UINT32_MAX;
+  move_to(State::open);
+  pregranted = holder = kNoArm;
   if (pending == errc::ok) return grant_next();
   const errc why = std::exchange(pending, errc::ok);
-  if (why == errc::timed_out) return finish(kTimeout, errc::ok);
-  finish(UINT32_MAX, why);
+  if (why == errc::timed_out) return finish(kTimeoutCase, errc::ok);
+  finish(kNoCase, why);
 }
 
 // The select is decided: refuse the queue, retire every arm, resume once all answered.
 void SelectTicket::finish(uint32_t chosen, errc why) {
   if (state == State::done) return;
-  state = State::done;
+  RINGO_ASSERT(winner == kNoCase, "a select is won at most once");
+  move_to(State::done);
   winner = chosen;
   error = why;
   if (linked()) shard->cancel_timer(this);
@@ -387,7 +447,7 @@ void SelectTicket::finish(uint32_t chosen, errc why) {
     if (arm_state[k] != ArmState::live) continue;
     arm_state[k] = ArmState::retiring;
     auto* env = new ArmRetire(arms[k]);
-    if (!shard->post(arms[k]->home_index, env)) {
+    if (!shard->post(arm_home[k], env)) {
       delete env;  // that shard is stopping: its stop() retires the arm
     }
   }
@@ -396,6 +456,7 @@ void SelectTicket::finish(uint32_t chosen, errc why) {
 
 void SelectTicket::arm_gone(uint32_t slot) {
   if (arm_state[slot] == ArmState::gone) return;
+  RINGO_ASSERT(arms_live > 0, "arms_live counts the arms not gone");
   arm_state[slot] = ArmState::gone;
   --arms_live;
 }
@@ -408,7 +469,7 @@ void SelectTicket::resume_if_settled() {
 
 void SelectTicket::on_timeout(TimerNode* node) {
   auto* t = static_cast<SelectTicket*>(node);
-  if (t->state == State::open) return t->finish(kTimeout, errc::ok);
+  if (t->state == State::open) return t->finish(kTimeoutCase, errc::ok);
   if (t->state == State::locked && t->pending == errc::ok) t->pending = errc::timed_out;
 }
 
@@ -416,7 +477,7 @@ void SelectTicket::on_timeout(TimerNode* node) {
 // (its value was taken), as with any operation that completes despite a cancel.
 void SelectTicket::on_cancel(Routine*, void* ctx) {
   auto* t = static_cast<SelectTicket*>(ctx);
-  if (t->state == State::open) return t->finish(UINT32_MAX, errc::cancelled);
+  if (t->state == State::open) return t->finish(kNoCase, errc::cancelled);
   if (t->state == State::locked) t->pending = errc::cancelled;
 }
 

@@ -35,8 +35,10 @@
 #include <utility>
 #include <variant>
 
+#include "ringo/core/chan_local.hpp"
 #include "ringo/core/chan_remote.hpp"
 #include "ringo/core/chan_state.hpp"
+#include "ringo/core/chan_types.hpp"
 
 namespace ringo {
 namespace detail {
@@ -73,6 +75,23 @@ inline errc refuse_from(const Shard* here, const Shard* home) noexcept {
   if (here == nullptr) return errc::not_in_runtime;
   return here->same_runtime(*home) ? errc::ok : errc::foreign_runtime;
 }
+
+// A close made on another shard (or off any runtime), delivered to the home shard.
+template <class T>
+struct CloseEnvelope final : Envelope {
+  ChanState<T>* state;
+  explicit CloseEnvelope(ChanState<T>* s) : state(s) {}
+  void deliver(Shard&) override {
+    (void)state->close();
+    release_state(state);
+    delete this;
+  }
+  void reject(Shard&) override {
+    state->closed = true;  // the home shard is stopping: nobody waits any more
+    release_state(state);
+    delete this;
+  }
+};
 
 // What Sender and Receiver share: the state pointer and the read-only observers.
 template <class T>

@@ -1,33 +1,44 @@
-// send/recv on a channel homed on another shard. The request travels to the home shard as
-// one envelope in its inbox (a MSG_RING doorbell only if that shard sleeps), is tried at
-// once, and if it must wait it parks in the channel's queue as a RemoteWaiter: no routine
-// is spawned for it. The same envelope carries the answer back. Cancelling the caller
-// posts a cancel by id; a request already answered ignores it, so the caller always gets
-// exactly one answer: the result, cancelled, or shard_stopped. A send that did not happen
-// brings its value back.
+// send/recv on a channel homed on another shard, and the leases that make a stream of
+// remote sends cheap. Internal to chan.hpp.
 //
-// Leases make a stream of remote sends cheap: a remote send that succeeds at home is
-// answered with a lease of buffer slots (ChanState::lend). Later sends from that shard
-// complete at once into its Outbox, which ships them home in one envelope at the end of
-// the tick, and asks for the next lease (TopUp) when half of the last one is used; a shard gives back what it did not
-// use after a tick without sends, when it must ask again (so its values stay in order), when it closes the channel,
-// when the home shard revokes the lease on close, and when it stops. Receivers see a close only once every lease is
-// back, so no value sent under a lease is lost or seen after the close.
+// A request travels to the home shard as one envelope in its inbox (a MSG_RING doorbell
+// only if that shard sleeps), is tried at once, and if it must wait it parks in the
+// channel's queue as an ordinary waiter (chan_waiter.hpp) whose wake answers it: no
+// routine is spawned for it. The same envelope carries the answer back. Cancelling the
+// caller posts a cancel by id; a request already answered ignores it, so the caller always
+// gets exactly one answer: the result, cancelled, or shard_stopped. A send that did not
+// happen brings its value back.
+//
+// Leases: a remote send that succeeds at home is answered with a lease of buffer slots
+// (ChanState::lend). Later sends from that shard complete at once into its Outbox, which
+// ships them home in one envelope at the end of the tick, and asks for the next lease
+// (TopUp) when half of the last one is used. A shard gives back what it did not use after
+// a tick without sends, when it must ask again (so its values stay in order), when it
+// closes the channel, when the home shard revokes the lease on close (ChanState's Revoke,
+// through the LeaseHolder interface), and when it stops. Receivers see a close only once
+// every lease is back, so no value sent under a lease is lost or seen after the close.
 #pragma once
 
+#include <coroutine>
+#include <memory>
+#include <optional>
+#include <utility>
 #include <vector>
 
+#include "ringo/core/assert.hpp"
 #include "ringo/core/chan_state.hpp"
+#include "ringo/core/chan_types.hpp"
 #include "ringo/core/cross_shard.hpp"
+#include "ringo/core/task.hpp"
 
 namespace ringo::detail {
 
 // What both remote requests share: the route there and back, parking, cancel and stop.
-// Derived must provide `try_now()` (true: answered), `queue()` (its wait list),
+// Derived must provide `try_now()` (true: answered), `queue()` (its wait queue),
 // `finish()` (on the caller's shard, fills the awaiter) and `fail_with(error)`.
-// Waiter: SendWaiterRef<T> or RecvWaiter<T>.
+// Waiter: SendWaiter<T> or RecvWaiter<T>, whose wake (on_wake) answers the request.
 template <class T, class Derived, class Waiter>
-struct RemoteRequest : Envelope, RemoteWaiter, ParkedRequest {
+struct RemoteRequest : Envelope, ParkedRequest {
   ChanState<T>* st;
   Routine* caller;
   uint32_t caller_shard;
@@ -35,12 +46,14 @@ struct RemoteRequest : Envelope, RemoteWaiter, ParkedRequest {
   Waiter waiter;
   bool answered = false;
 
-  RemoteRequest(ChanState<T>* s, Routine* r, uint32_t from, uint64_t call_id)
-      : st(s), caller(r), caller_shard(from), id(call_id) {
+  // waiter_args: what the waiter is made of (a send's value).
+  template <class... A>
+  RemoteRequest(ChanState<T>* s, Routine* r, uint32_t from, uint64_t call_id, A&&... waiter_args)
+      : st(s), caller(r), caller_shard(from), id(call_id), waiter(std::forward<A>(waiter_args)...) {
     st->refs.fetch_add(1, std::memory_order_relaxed);
     waiter.prev = waiter.next = nullptr;
-    waiter.remote = this;
-    waiter.kind = WaiterKind::remote;
+    waiter.wake = &RemoteRequest::on_wake;
+    waiter.owner = this;
   }
   ~RemoteRequest() override { release_state(st); }
 
@@ -54,8 +67,7 @@ struct RemoteRequest : Envelope, RemoteWaiter, ParkedRequest {
       return;
     }
     if (self().try_now()) return answer(here);
-    self().queue().push_back(&waiter);
-    st->changed();  // a parked request is a counterpart for subscribed selects
+    self().park();  // a parked request is also a counterpart for subscribed selects
     here.park_request(id, this);
   }
   void reject(Shard& here) override {
@@ -67,14 +79,17 @@ struct RemoteRequest : Envelope, RemoteWaiter, ParkedRequest {
       answer(here);
     }
   }
-  void woken(Shard& home) override {
-    home.unpark_request(id);
-    answer(home);
+  // The waiter's wake: the channel has settled the request.
+  static void on_wake(ChanWaiter* w, Shard& home) {
+    auto* self = static_cast<RemoteRequest*>(w->owner);
+    home.unpark_request(self->id);
+    self->answer(home);
   }
   void cancel(Shard& home) override { give_up(home, errc::cancelled); }
   void stop(Shard& home) override { give_up(home, errc::shard_stopped); }
 
   void give_up(Shard& home, errc why) {
+    RINGO_ASSERT(self().queue().contains(&waiter), "a parked request is queued until it is woken");
     self().queue().remove(&waiter);
     home.unpark_request(id);
     self().fail_with(why);
@@ -115,8 +130,9 @@ struct Shipment final : Envelope {
 };
 
 // A shard's side of its lease on one channel: credit left, and what was sent under it.
+// Owned by the channel's state (ChanState::outboxes[shard]); used by that shard only.
 template <class T>
-struct Outbox final : TickHook {
+struct Outbox final : LeaseHolder {
   ChanState<T>* st;
   uint32_t credit = 0;
   std::vector<T> batch;
@@ -128,9 +144,9 @@ struct Outbox final : TickHook {
   explicit Outbox(ChanState<T>* s) : st(s) {}
 
   static Outbox& of(ChanState<T>* st, Shard& here) {
-    Outbox*& slot = st->outboxes[here.index()];
-    if (slot == nullptr) slot = new Outbox(st);
-    return *slot;
+    std::unique_ptr<LeaseHolder>& slot = st->outboxes[here.index()];
+    if (slot == nullptr) slot = std::make_unique<Outbox>(st);
+    return static_cast<Outbox&>(*slot);
   }
 
   // A send under lease: done at once, shipped at the end of the tick. Half-way through a
@@ -160,6 +176,7 @@ struct Outbox final : TickHook {
     batch = {};
     if (!here.post(st->home->index(), env)) delete env;  // home gone, and its buffer with it
   }
+  void give_back(Shard& here) override { ship(here, /*give_back=*/true); }
 
   bool at_tick_end(Shard& here, bool final) override {
     ship(here, final || !sent_this_tick);
@@ -224,33 +241,6 @@ void Outbox<T>::ask_more(Shard& here) {
   }
 }
 
-template <class T>
-ChanState<T>::~ChanState() {
-  for (Outbox<T>* o : outboxes) delete o;
-}
-
-// Sent by the home shard on close: give back the lease now.
-template <class T>
-struct Revoke final : Envelope {
-  ChanState<T>* st;
-  explicit Revoke(ChanState<T>* s) : st(s) { st->refs.fetch_add(1, std::memory_order_relaxed); }
-  ~Revoke() override { release_state(st); }
-  void deliver(Shard& here) override {
-    if (Outbox<T>* ob = st->outboxes[here.index()]) ob->ship(here, /*give_back=*/true);
-    delete this;
-  }
-  // reject: that shard is stopping; its final tick hooks give the lease back.
-};
-
-template <class T>
-void post_revoke(ChanState<T>* st, uint32_t shard) {
-  auto* env = new Revoke<T>(st);
-  if (!st->home->post(shard, env)) {
-    delete env;
-    st->write_off(shard);  // that shard is gone: its lease cannot come back
-  }
-}
-
 // What the two remote awaiters share: the channel, the request's id, posting the request
 // and parking the caller, and the cancel that follows the request by id.
 template <class T>
@@ -282,31 +272,28 @@ struct RemoteAwaiterBase {
 template <class T>
 struct RemoteSend;
 
+// The value and the outcome travel in the waiter (SendWaiter), in place.
 template <class T>
-struct RemoteSendEnvelope final : RemoteRequest<T, RemoteSendEnvelope<T>, SendWaiterRef<T>> {
-  using Base = RemoteRequest<T, RemoteSendEnvelope<T>, SendWaiterRef<T>>;
+struct RemoteSendEnvelope final : RemoteRequest<T, RemoteSendEnvelope<T>, SendWaiter<T>> {
+  using Base = RemoteRequest<T, RemoteSendEnvelope<T>, SendWaiter<T>>;
   RemoteSend<T>* awaiter;  // dereferenced only on the caller's shard
-  T value;
-  std::error_code error{};
-  uint32_t lease = 0;  // slots lent with a successful answer
+  uint32_t lease = 0;      // slots lent with a successful answer
 
   RemoteSendEnvelope(RemoteSend<T>* a, ChanState<T>* s, Routine* r, uint32_t from, uint64_t id, T v)
-      : Base(s, r, from, id), awaiter(a), value(std::move(v)) {
-    this->waiter.value = &value;
-    this->waiter.error = &error;
-  }
-  WaiterList<T>& queue() { return this->st->senders_waiting; }
+      : Base(s, r, from, id, std::move(v)), awaiter(a) {}
+  WaiterQueue<SendWaiter<T>>& queue() { return this->st->senders_waiting; }
+  void park() { this->st->park_sender(&this->waiter); }
   bool try_now() {
-    switch (this->st->try_send(value)) {
+    switch (this->st->try_send(this->waiter.value)) {
       case Attempt::done: return true;
-      case Attempt::closed: return error = make_error_code(errc::channel_closed), true;
+      case Attempt::closed: return this->waiter.fail(errc::channel_closed), true;
       case Attempt::would_block: return false;
     }
     return true;
   }
-  void fail_with(errc why) { error = make_error_code(why); }
+  void fail_with(errc why) { this->waiter.fail(why); }
   void before_answer(Shard&) {
-    if (!error) lease = this->st->lend(this->caller_shard);
+    if (!this->waiter.failed()) lease = this->st->lend(this->caller_shard);
   }
   // A lease that never reaches its shard goes back at once.
   void answer_undeliverable(Shard&) {
@@ -338,7 +325,7 @@ struct RemoteSend : RemoteAwaiterBase<T> {
     this->id = here.next_call_id();
     auto* env = new RemoteSendEnvelope<T>(this, this->st, me, here.index(), this->id, std::move(value));
     if (auto parked = this->post_and_park(here, me, h, env, this->kSendWait); !parked) {
-      value = std::move(env->value);
+      value = std::move(env->waiter.value);
       error = parked.error();
       delete env;
       return false;
@@ -353,8 +340,12 @@ struct RemoteSend : RemoteAwaiterBase<T> {
 
 template <class T>
 void RemoteSendEnvelope<T>::finish() {
-  awaiter->error = error;
-  if (error) awaiter->value = std::move(value);
+  if (this->waiter.failed()) {
+    awaiter->error = make_error_code(this->waiter.outcome);
+    awaiter->value = std::move(this->waiter.value);
+  } else {
+    awaiter->error = {};
+  }
   Outbox<T>::of(this->st, *current_shard()).add_credit(*current_shard(), lease);
 }
 
@@ -368,7 +359,8 @@ struct RemoteRecvEnvelope final : RemoteRequest<T, RemoteRecvEnvelope<T>, RecvWa
 
   RemoteRecvEnvelope(RemoteRecv<T>* a, ChanState<T>* s, Routine* r, uint32_t from, uint64_t id)
       : Base(s, r, from, id), awaiter(a) {}
-  WaiterList<T>& queue() { return this->st->receivers_waiting; }
+  WaiterQueue<RecvWaiter<T>>& queue() { return this->st->receivers_waiting; }
+  void park() { this->st->park_receiver(&this->waiter); }
   bool try_now() { return this->st->try_recv(this->waiter) != Attempt::would_block; }
   void fail_with(errc why) { this->waiter.fail(why); }
   void finish();

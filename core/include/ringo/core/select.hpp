@@ -55,7 +55,7 @@ struct RemoteSelectThunk {
 };
 
 // The select engine over a span of channel cases. default_index / timeout_index are
-// positions in the caller's numbering (UINT32_MAX: absent); case i has position pos[i].
+// positions in the caller's numbering (kNoCase: absent); case i has position pos[i].
 // When every channel case lives on one other shard, the whole select runs there as a
 // cross-shard call (its cases stay in the caller's frame, which waits parked); channels
 // on several shards go through the claim protocol of select_shards.hpp.
@@ -65,18 +65,18 @@ struct SelectAwaiter {
   SelectCore core;
   std::span<const uint32_t> positions;
   std::span<uint32_t> scratch;  // at least cases.size()
-  uint32_t default_index = UINT32_MAX;
+  uint32_t default_index = kNoCase;
   Duration timeout{};
   bool only_disabled_cases = false;  // cases were given, all disabled: wait until cancelled
   errc error = errc::ok;             // not a std::error_code: building one costs a call per select
-  uint32_t result = UINT32_MAX;
+  uint32_t result = kNoCase;  // the position chosen at once, in await_ready
   std::unique_ptr<RemoteCall> remote;   // only for a select over another shard's channels
   std::unique_ptr<SelectTicket> multi;  // only for a select over channels of several shards
 
   bool await_ready() {
     Routine* me = this_routine();
     if (me == nullptr) return error = errc::not_in_runtime, true;
-    if (core.cases.empty() && default_index == UINT32_MAX && core.timeout_index == UINT32_MAX && !only_disabled_cases) {
+    if (core.cases.empty() && default_index == kNoCase && core.timeout_index == kNoCase && !only_disabled_cases) {
       return error = errc::invalid_argument, true;
     }
     if (me->should_cancel()) return error = errc::cancelled, true;
@@ -114,7 +114,7 @@ struct SelectAwaiter {
       me->shard->trace(TraceKind::select_choice, me->id, result);
       return true;
     }
-    if (default_index != UINT32_MAX) {
+    if (default_index != kNoCase) {
       result = default_index;
       me->shard->trace(TraceKind::select_choice, me->id, result);
       return true;
@@ -125,12 +125,11 @@ struct SelectAwaiter {
   bool await_suspend(std::coroutine_handle<> h) {
     if (remote) return remote->await_suspend(h);
     if (multi) {
-      return multi->start(core.me, h, core.cases, default_index != UINT32_MAX, core.timeout_index != UINT32_MAX,
-                          timeout);
+      return multi->start(core.me, h, core.cases, default_index != kNoCase, core.timeout_index != kNoCase, timeout);
     }
     Shard& shard = *core.me->shard;
     arm_in_random_order(shard.prng());
-    if (core.timeout_index != UINT32_MAX) {
+    if (core.timeout_index != kNoCase) {
       core.fire = &SelectAwaiter::on_timeout;
       shard.add_timer(&core, shard.now() + std::max(Duration{0}, timeout));
     }
@@ -146,16 +145,13 @@ struct SelectAwaiter {
     const auto n = static_cast<uint32_t>(core.cases.size());
     for (uint32_t i = 0; i < n; ++i) scratch[i] = i;
     for (uint32_t i = n; i > 1; --i) std::swap(scratch[i - 1], scratch[prng.below(i)]);
-    for (uint32_t i = 0; i < n; ++i) core.cases[scratch[i]]->arm(&core, scratch[i], core.me);
+    for (uint32_t i = 0; i < n; ++i) core.cases[scratch[i]]->arm(&core, scratch[i]);
   }
 
-  static void on_timeout(TimerNode* node) {
-    auto* core = static_cast<SelectCore*>(node);
-    select_fire(core, UINT32_MAX - 1);
-  }
+  static void on_timeout(TimerNode* node) { static_cast<SelectCore*>(node)->decide(kTimeoutCase); }
   static void on_cancel(Routine* me, void* ctx) {
     auto* self = static_cast<SelectAwaiter*>(ctx);
-    self->core.disarm_all(UINT32_MAX);
+    self->core.disarm_all(kNoCase);
     self->error = errc::cancelled;
     me->shard->unpark(me);
   }
@@ -167,17 +163,17 @@ struct SelectAwaiter {
   Result<size_t> await_resume() {
     if (remote) return remote->await_resume();  // traced on the shard that chose
     if (error != errc::ok) return fail(error);
-    if (result != UINT32_MAX) return result;  // chosen at once (and traced) in await_ready
+    if (result != kNoCase) return result;  // chosen at once (and traced) in await_ready
     if (multi && multi->error != errc::ok) return fail(multi->error);
-    const size_t chosen = multi                           ? multi_position()
-                          : core.chosen == UINT32_MAX - 1 ? core.timeout_index
-                                                          : positions[core.chosen];
+    const size_t chosen = multi                          ? multi_position()
+                          : core.chosen == kTimeoutCase ? core.timeout_index
+                                                        : positions[core.chosen];
     core.me->shard->trace(TraceKind::select_choice, core.me->id, chosen);
     return chosen;
   }
   size_t multi_position() const {
-    if (multi->winner == SelectTicket::kTimeout) return core.timeout_index;
-    if (multi->winner == SelectTicket::kDefault) return default_index;
+    if (multi->winner == kTimeoutCase) return core.timeout_index;
+    if (multi->winner == kDefaultCase) return default_index;
     return positions[multi->winner];
   }
 };
@@ -211,35 +207,40 @@ class RecvCase final : public detail::SelectCase {
 
   bool ready() const noexcept override { return st_->recv_ready(); }
   void execute() override { st_->try_recv(value); }
-  void arm(detail::SelectCore* core, uint32_t index, Routine* /*me*/) override {
-    detail::SelectRecvWaiter<T>& w = waiter_ = detail::SelectRecvWaiter<T>{};
-    w.select = core;
-    w.case_index = index;
-    w.kind = detail::WaiterKind::select;
-    w.slot = &value;
-    st_->park_receiver(&w);
-  }
   void disarm() noexcept override { st_->receivers_waiting.remove(&waiter_); }
   bool ready_on_close() const noexcept override { return st_->leased == 0; }  // no value can still arrive
   void complete_closed() noexcept override { value.emplace(fail(errc::channel_closed)); }
+  // Only a close fails a parked receiver (ChanState::settle_close).
+  bool closed_in_waiter() const noexcept override { return waiter_.failed; }
+  void accept_waiter_outcome() override { value.emplace(waiter_.take()); }
   std::unique_ptr<detail::ArmedCase> arm_for_home() override {
     return std::make_unique<detail::ArmedChanCase<T>>(st_, this, &value, nullptr);
   }
 
+ protected:
+  void park() override {
+    waiter_.reset();  // a Selector's case parks once per wait
+    waiter_.wake = &SelectCase::woken;
+    waiter_.owner = static_cast<SelectCase*>(this);
+    st_->park_receiver(&waiter_);
+  }
+
  private:
   detail::ChanState<T>* st_;
-  detail::SelectRecvWaiter<T> waiter_;  // set by arm()
+  detail::RecvWaiter<T> waiter_;  // filled by the channel; its result moves to `value` if this case wins
 };
 
+// The case is its own waiter (a private SendWaiter base): the value the channel takes is
+// the case's `value`, with no copy and no pointer to it.
 template <class T>
-class SendCase final : public detail::SelectCase {
+class SendCase final : public detail::SelectCase, private detail::SendWaiter<T> {
+  using Waiter = detail::SendWaiter<T>;
+
  public:
   SendCase(Sender<T>& tx, T v)
-      : SelectCase(tx.state() != nullptr ? tx.state()->home : nullptr, tx.state()),
-        value(std::move(v)),
-        st_(tx.state()) {}
+      : SelectCase(tx.state() != nullptr ? tx.state()->home : nullptr, tx.state()), Waiter(std::move(v)), st_(tx.state()) {}
   // Until the case is chosen and succeeds, the value stays here.
-  T value;
+  using Waiter::value;
   std::error_code error;  // channel_closed if this case was chosen on a closed channel
   // when(false) disables the case, as a nil channel does in Go.
   SendCase& when(bool on) & noexcept { return set_enabled(on), *this; }
@@ -249,25 +250,28 @@ class SendCase final : public detail::SelectCase {
   void execute() override {
     if (st_->try_send(value) == detail::Attempt::closed) error = make_error_code(errc::channel_closed);
   }
-  void arm(detail::SelectCore* core, uint32_t index, Routine* /*me*/) override {
-    detail::SendWaiterRef<T>& w = waiter_ = detail::SendWaiterRef<T>{};
-    w.select = core;
-    w.case_index = index;
-    w.kind = detail::WaiterKind::select;
-    w.value = &value;
-    w.error = &error;
-    st_->park_sender(&w);
-  }
-  void disarm() noexcept override { st_->senders_waiting.remove(&waiter_); }
+  void disarm() noexcept override { st_->senders_waiting.remove(this); }
   bool ready_on_close() const noexcept override { return true; }
   void complete_closed() noexcept override { error = make_error_code(errc::channel_closed); }
+  // Only a close fails a parked sender (ChanState::close).
+  bool closed_in_waiter() const noexcept override { return Waiter::failed(); }
+  void accept_waiter_outcome() override {
+    if (Waiter::failed()) error = make_error_code(Waiter::outcome);
+  }
   std::unique_ptr<detail::ArmedCase> arm_for_home() override {
     return std::make_unique<detail::ArmedChanCase<T>>(st_, this, nullptr, &value);
   }
 
+ protected:
+  void park() override {
+    Waiter::outcome = errc::ok;  // a Selector's case parks once per wait
+    this->wake = &SelectCase::woken;
+    this->owner = static_cast<SelectCase*>(this);
+    st_->park_sender(this);
+  }
+
  private:
   detail::ChanState<T>* st_;
-  detail::SendWaiterRef<T> waiter_;  // set by arm()
 };
 
 struct TimeoutCase {
@@ -290,12 +294,11 @@ namespace detail {
 template <class C>
 constexpr bool is_channel_case = std::is_base_of_v<SelectCase, std::remove_cvref_t<C>>;
 
-template <class Case, class F>
-struct WithHandler;  // a case with its handler: select_handlers.hpp
+// What a case with a handler (select_handlers.hpp) derives from, so that the select below
+// can refuse a mix of cases with and without handlers.
+struct HandledCase {};
 template <class C>
-constexpr bool is_handled = false;
-template <class Case, class F>
-constexpr bool is_handled<WithHandler<Case, F>> = true;
+constexpr bool is_handled = std::is_base_of_v<HandledCase, C>;
 
 template <size_t N>
 struct FixedSelect : SelectAwaiter {
@@ -434,8 +437,8 @@ class Selector {
   std::vector<uint32_t> enabled_positions_;
   std::vector<uint32_t> scratch_;
   uint32_t next_position_ = 0;
-  uint32_t timeout_index_ = UINT32_MAX;
-  uint32_t default_index_ = UINT32_MAX;
+  uint32_t timeout_index_ = detail::kNoCase;
+  uint32_t default_index_ = detail::kNoCase;
   Duration timeout_{};
 };
 

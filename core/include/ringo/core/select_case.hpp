@@ -1,18 +1,41 @@
-// What a select is made of, shared by its two engines: SelectCase (one channel case, in
-// the selecting routine's frame), SelectCore (a select over one shard's channels, run on
-// that shard) and ArmedCase (a case as its channel's home shard sees it in a select over
-// several shards, select_shards.hpp). Internal to select.hpp.
+// What a select is made of: SelectCase (one channel case, in the selecting routine's
+// frame; RecvCase and SendCase in select.hpp) and SelectCore (a select over one shard's
+// channels, run on that shard: its cases parked as waiters in their channels' queues).
+// Internal to select.hpp.
+//
+// Contract of a parked select: each enabled case's waiter sits in its channel's queue
+// (arm). The first channel that completes one of them wakes it through the ordinary
+// waiter wake (chan_waiter.hpp), which lands in SelectCase::woken: the select is decided
+// there, in the same step, so there is no claim race on one shard. The winner's result
+// moves from its waiter into the case; every other case is taken out of its queue
+// (disarm) and the timer cancelled, so the losers leave no trace. A select is decided at
+// most once.
+//
+// A close may make several cases of one select ready at once (a receive and a send on
+// the channel, or the same channel twice), and a close drains senders before receivers.
+// So a wake that comes from a close picks uniformly among the select's cases that close
+// makes ready (one PRNG draw, only when there are several), not whichever queue the
+// channel drained first (docs/channels-and-select.md).
 #pragma once
 
+#include <cstdint>
 #include <memory>
-#include <optional>
 #include <span>
 
-#include "ringo/core/chan_state.hpp"
+#include "ringo/core/assert.hpp"
+#include "ringo/core/chan_waiter.hpp"
+#include "ringo/core/shard.hpp"
 
 namespace ringo::detail {
 
-struct ArmedCase;
+// Case numbers that name no channel case: in SelectCore::chosen, and as an absent
+// default or timeout position. Values no select can reach (it has at most 2^32 - 3 cases).
+inline constexpr uint32_t kNoCase = UINT32_MAX;           // nothing chosen yet; absent
+inline constexpr uint32_t kTimeoutCase = UINT32_MAX - 1;  // the timeout fired
+inline constexpr uint32_t kDefaultCase = UINT32_MAX - 2;  // nothing was ready: the default
+
+struct SelectCore;
+struct ArmedCase;  // a case as a home shard sees it in a select over several shards (select_shards.hpp)
 
 struct SelectCase {
   SelectCase(Shard* home, const void* channel) noexcept : home_(home), channel_(channel) {}
@@ -27,26 +50,47 @@ struct SelectCase {
   void set_enabled(bool on) noexcept { enabled_ = on; }
   virtual bool ready() const noexcept = 0;
   virtual void execute() = 0;  // called only when ready()
-  virtual void arm(SelectCore* core, uint32_t index, Routine* me) = 0;
-  virtual void disarm() noexcept = 0;  // only after arm(): the waiter is unset before
+
+  // Parks this case as case `index` of `core`: its waiter joins its channel's queue, with
+  // woken() as its wake and this case as its owner.
+  void arm(SelectCore* core, uint32_t index) {
+    core_ = core;
+    index_ = index;
+    park();
+  }
+  virtual void disarm() noexcept = 0;  // only after arm(); a no-op once the waiter left its queue
   // While its channel closes (its queues half drained, so ready() would mislead): whether
   // the close makes this case ready, and completing it with channel_closed.
   virtual bool ready_on_close() const noexcept = 0;
   virtual void complete_closed() noexcept = 0;
+  // After a wake: whether the channel failed this case's waiter (only a close does), and
+  // moving the waiter's outcome into the case (the case won).
+  virtual bool closed_in_waiter() const noexcept = 0;
+  virtual void accept_waiter_outcome() = 0;
   // For a select over several shards: this case, as its home shard will handle it.
   virtual std::unique_ptr<ArmedCase> arm_for_home() = 0;
+
+  // The wake of every case's waiter (its owner is the case).
+  static void woken(ChanWaiter* w, Shard& home);
+
+ protected:
+  virtual void park() = 0;  // the waiter joins the queue (see arm)
 
  private:
   Shard* home_;
   const void* channel_;
+  // Set by arm(), read only by woken(): left unset before (most selects never park, and
+  // each store here is paid by every select).
+  SelectCore* core_;
+  uint32_t index_;
   bool enabled_ = true;
 };
 
 struct SelectCore : TimerNode {
   Routine* me = nullptr;
   std::span<SelectCase*> cases;
-  uint32_t chosen = UINT32_MAX;
-  uint32_t timeout_index = UINT32_MAX;
+  uint32_t chosen = kNoCase;
+  uint32_t timeout_index = kNoCase;
 
   void disarm_all(uint32_t except) noexcept {
     for (uint32_t i = 0; i < cases.size(); ++i) {
@@ -54,84 +98,48 @@ struct SelectCore : TimerNode {
     }
     if (linked()) me->shard->cancel_timer(this);
   }
-};
 
-inline void select_fire(SelectCore* core, uint32_t case_index) {
-  core->chosen = case_index;
-  core->disarm_all(case_index);
-  core->me->shard->unpark(core->me);
-}
-
-// Two passes, so that the common case (one case on the channel) draws nothing from the PRNG.
-inline uint32_t select_pick_on_close(SelectCore* core, uint32_t woken, const void* channel) {
-  uint32_t ready = 0;
-  for (SelectCase* c : core->cases) ready += c->channel() == channel && c->ready_on_close() ? 1 : 0;
-  if (ready <= 1) return woken;
-  uint64_t nth = core->me->shard->prng().below(ready);
-  for (uint32_t i = 0; i < core->cases.size(); ++i) {
-    SelectCase* c = core->cases[i];
-    if (c->channel() == channel && c->ready_on_close() && nth-- == 0) return i;
+  // The select is decided: case `which` (or kTimeoutCase). Once only.
+  void decide(uint32_t which) {
+    RINGO_ASSERT(chosen == kNoCase, "a parked select is decided at most once");
+    RINGO_ASSERT(which < cases.size() || which == kTimeoutCase, "the winner is a case or the timeout");
+    chosen = which;
+    disarm_all(which);
+    me->shard->unpark(me);
   }
-  return woken;
-}
 
-// Completes case_index (its channel is closing) in place of the case that was woken.
-inline void select_complete_other(SelectCore* core, uint32_t case_index) {
-  SelectCase* c = core->cases[case_index];
-  c->disarm();
-  c->complete_closed();
-  select_fire(core, case_index);
-}
-
-// A case of a select over several shards, on its channel's home shard. It holds a
-// reference to the channel, so its subscription can always be undone, and knows where
-// the case's value lives in the selecting frame; it touches that frame only while it
-// holds the select's lock (the owner waits for it then).
-struct ArmedCase {
-  SubWaiter sub{};
-  SelectCase* frame_case;
-  bool is_send;
-
-  ArmedCase(SelectCase* c, bool send) noexcept : frame_case(c), is_send(send) {}
-  virtual ~ArmedCase() = default;
-  ArmedCase(const ArmedCase&) = delete;
-  ArmedCase& operator=(const ArmedCase&) = delete;
-
-  virtual bool ready() const noexcept = 0;  // without help from another select
-  virtual void subscribe() = 0;
-  virtual void unsubscribe() noexcept = 0;
-  virtual SubList& counterparts() noexcept = 0;  // the other direction's subscriptions
-  // Receive case only: the value of `sender`, a send case on the same channel.
-  virtual void take_from(ArmedCase& sender) = 0;
-};
-
-template <class T>
-struct ArmedChanCase final : ArmedCase {
-  ChanState<T>* st;
-  std::optional<Result<T>>* recv_slot;  // receive case: where the value goes
-  T* send_value;                        // send case: the value
-
-  ArmedChanCase(ChanState<T>* s, SelectCase* c, std::optional<Result<T>>* slot, T* value) noexcept
-      : ArmedCase(c, value != nullptr), st(s), recv_slot(slot), send_value(value) {
-    st->refs.fetch_add(1, std::memory_order_relaxed);
+  // Case `woken`'s channel completed it (by_close: with channel_closed, from a close).
+  void case_woken(uint32_t woken, bool by_close) {
+    const uint32_t pick = by_close ? pick_on_close(woken) : woken;
+    SelectCase* c = cases[pick];
+    if (pick == woken) {
+      c->accept_waiter_outcome();
+    } else {  // the close made another case of this select ready too, and the draw chose it
+      c->disarm();
+      c->complete_closed();
+    }
+    decide(pick);
   }
-  ~ArmedChanCase() override { release_state(st); }
 
-  bool ready() const noexcept override { return is_send ? st->send_ready() : st->recv_ready(); }
-  void subscribe() override {
-    (is_send ? st->send_subs : st->recv_subs).push_back(&sub);
-    ++st->subs;
-  }
-  void unsubscribe() noexcept override {
-    SubList& list = is_send ? st->send_subs : st->recv_subs;
-    if (!list.contains(&sub)) return;
-    list.remove(&sub);
-    --st->subs;
-  }
-  SubList& counterparts() noexcept override { return is_send ? st->recv_subs : st->send_subs; }
-  void take_from(ArmedCase& sender) override {
-    recv_slot->emplace(std::move(*static_cast<ArmedChanCase&>(sender).send_value));
+  // Uniform among the cases on woken's channel that the close makes ready. Two passes, so
+  // that the common case (one case on the channel) draws nothing from the PRNG.
+  uint32_t pick_on_close(uint32_t woken) {
+    const void* channel = cases[woken]->channel();
+    uint32_t ready = 0;
+    for (SelectCase* c : cases) ready += c->channel() == channel && c->ready_on_close() ? 1 : 0;
+    if (ready <= 1) return woken;
+    uint64_t nth = me->shard->prng().below(ready);
+    for (uint32_t i = 0; i < cases.size(); ++i) {
+      SelectCase* c = cases[i];
+      if (c->channel() == channel && c->ready_on_close() && nth-- == 0) return i;
+    }
+    return woken;
   }
 };
+
+inline void SelectCase::woken(ChanWaiter* w, Shard&) {
+  auto* self = static_cast<SelectCase*>(w->owner);
+  self->core_->case_woken(self->index_, self->closed_in_waiter());
+}
 
 }  // namespace ringo::detail

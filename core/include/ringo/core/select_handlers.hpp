@@ -27,7 +27,7 @@ namespace ringo {
 namespace detail {
 
 template <class Case, class F>
-struct WithHandler {
+struct WithHandler : HandledCase {
   Case c;
   F handler;
 
@@ -103,19 +103,19 @@ struct HandledSelect {
 template <class T, class F>
 requires std::invocable<F&, Result<T>>
 auto on_recv(Receiver<T>& rx, F handler) {
-  return detail::WithHandler<RecvCase<T>, F>{RecvCase<T>(rx), std::move(handler)};
+  return detail::WithHandler<RecvCase<T>, F>{{}, RecvCase<T>(rx), std::move(handler)};
 }
 template <class T, class V, class F>
 requires std::invocable<F&, SendResult<T>>
 auto on_send(Sender<T>& tx, V&& v, F handler) {
-  return detail::WithHandler<SendCase<T>, F>{SendCase<T>(tx, T(std::forward<V>(v))), std::move(handler)};
+  return detail::WithHandler<SendCase<T>, F>{{}, SendCase<T>(tx, T(std::forward<V>(v))), std::move(handler)};
 }
 template <class F>
 requires std::invocable<F&>
-auto after(Duration d, F handler) { return detail::WithHandler<TimeoutCase, F>{TimeoutCase{d}, std::move(handler)}; }
+auto after(Duration d, F handler) { return detail::WithHandler<TimeoutCase, F>{{}, TimeoutCase{d}, std::move(handler)}; }
 template <class F>
 requires std::invocable<F&>
-auto default_case(F handler) { return detail::WithHandler<DefaultCase, F>{DefaultCase{}, std::move(handler)}; }
+auto default_case(F handler) { return detail::WithHandler<DefaultCase, F>{{}, DefaultCase{}, std::move(handler)}; }
 
 // The select of cases that all carry handlers (chosen over select.hpp's form by overload
 // resolution: it is more constrained).

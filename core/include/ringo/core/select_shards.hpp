@@ -27,20 +27,77 @@
 //   case, so it takes one at once and commits (one round trip instead of two), or gives
 //   the lock back with its report.
 //
-// Thread-safety: each object below is touched by one shard at a time: HomeArm and Claim
-// by the home shard, SelectTicket by the owner; the messages carry them across.
+// Thread-safety: each object below is touched by one shard at a time: ArmedCase, HomeArm
+// and Claim by the home shard, SelectTicket by the owner; the messages carry them across.
+//
+// The ticket's state only moves forward: open <-> locked (one grant at a time), then done,
+// which is final; a ticket is won (winner set) at most once. Assertions in
+// select_shards.cpp check every transition.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include "ringo/core/chan_state.hpp"
 #include "ringo/core/select_case.hpp"
 
 namespace ringo::detail {
 
 struct SelectTicket;
 struct Claim;
+struct HomeArm;
+
+// A case of a select over several shards, on its channel's home shard: subscribed to its
+// channel (it takes nothing by itself; the channel tells it when it may have become ready,
+// and its arm claims the select before it acts). It holds a reference to the channel, so
+// its subscription can always be undone, and knows where the case's value lives in the
+// selecting frame; it touches that frame only while its arm holds the select's lock (the
+// owner waits for it then).
+struct ArmedCase : ChanSubscriber {
+  SelectCase* frame_case;
+  HomeArm* arm = nullptr;  // set when the arm arrives at the home shard
+  uint32_t index = 0;      // the case within its arm
+  bool is_send;
+
+  ArmedCase(SelectCase* c, bool send) noexcept : frame_case(c), is_send(send) {}
+  virtual ~ArmedCase() = default;
+  ArmedCase(const ArmedCase&) = delete;
+  ArmedCase& operator=(const ArmedCase&) = delete;
+
+  void channel_changed() override;  // pokes the arm (select_shards.cpp)
+  virtual bool ready() const noexcept = 0;  // without help from another select
+  virtual void subscribe() = 0;
+  virtual void unsubscribe() noexcept = 0;
+  virtual SubscriberList& counterparts() noexcept = 0;  // the other direction's subscriptions
+  // Receive case only: the value of `sender`, a send case on the same channel.
+  virtual void take_from(ArmedCase& sender) = 0;
+};
+
+template <class T>
+struct ArmedChanCase final : ArmedCase {
+  ChanState<T>* st;
+  std::optional<Result<T>>* recv_slot;  // receive case: where the value goes
+  T* send_value;                        // send case: the value
+
+  ArmedChanCase(ChanState<T>* s, SelectCase* c, std::optional<Result<T>>* slot, T* value) noexcept
+      : ArmedCase(c, value != nullptr), st(s), recv_slot(slot), send_value(value) {
+    st->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~ArmedChanCase() override { release_state(st); }
+
+  bool ready() const noexcept override { return is_send ? st->send_ready() : st->recv_ready(); }
+  void subscribe() override { st->subscribe(is_send ? st->send_subs : st->recv_subs, this); }
+  void unsubscribe() noexcept override { st->unsubscribe(is_send ? st->send_subs : st->recv_subs, this); }
+  SubscriberList& counterparts() noexcept override { return is_send ? st->recv_subs : st->send_subs; }
+  void take_from(ArmedCase& sender) override {
+    RINGO_ASSERT(!is_send && sender.is_send, "a pair hands a sender's value to a receiver");
+    recv_slot->emplace(std::move(*static_cast<ArmedChanCase&>(sender).send_value));
+  }
+};
 
 // Home -> owner: what an arm has to say about its select.
 struct TicketNote final : Envelope {
@@ -84,7 +141,6 @@ struct HomeArm final : Envelope, ParkedRequest, TickHook {
   SelectTicket* ticket;  // the owner's; never dereferenced here
   uint32_t owner;
   uint32_t slot;  // this arm's place in the ticket
-  uint32_t home_index;
   uint64_t order;  // the ticket's place in the global lock order
   // Such a select never waits: its arm subscribes nothing, looks once, claims at most
   // what it found ready, and retires itself; it is nobody's counterpart.
@@ -102,14 +158,8 @@ struct HomeArm final : Envelope, ParkedRequest, TickHook {
   bool dirty = false;       // something changed since the last scan
   std::vector<uint32_t> ready_scratch;
 
-  HomeArm(SelectTicket* t, uint32_t owner_index, uint32_t arm_slot, uint32_t home_shard, uint64_t lock_order,
-          bool with_default) noexcept
-      : ticket(t),
-        owner(owner_index),
-        slot(arm_slot),
-        home_index(home_shard),
-        order(lock_order),
-        has_default(with_default) {}
+  HomeArm(SelectTicket* t, uint32_t owner_index, uint32_t arm_slot, uint64_t lock_order, bool with_default) noexcept
+      : ticket(t), owner(owner_index), slot(arm_slot), order(lock_order), has_default(with_default) {}
 
   void deliver(Shard& here) override;  // arrival: subscribe and look
   void reject(Shard& here) override;   // the home shard is stopping
@@ -148,6 +198,8 @@ struct Claim {
   uint32_t locked = 0;
   uint32_t weight;
 
+  static constexpr int kNoPart = -1;  // finish(): no part's owner refused
+
   Claim(Shard& h, Part only, uint32_t ready_cases) noexcept;
   Claim(Shard& h, Part a, Part b) noexcept;  // a pair: one receive case, one send case
   void start();
@@ -162,10 +214,9 @@ struct Claim {
 
 // The owner's side of a select over several shards; lives in the selecting awaiter.
 struct SelectTicket : TimerNode {
-  static constexpr uint32_t kTimeout = UINT32_MAX - 1;
-  static constexpr uint32_t kDefault = UINT32_MAX - 2;
   enum class State : uint8_t { open, locked, done };
   enum class ArmState : uint8_t { live, retiring, gone };
+  static constexpr uint32_t kNoArm = UINT32_MAX;  // no arm slot (pregranted, holder)
 
   Shard* shard = nullptr;
   Routine* me = nullptr;
@@ -174,13 +225,17 @@ struct SelectTicket : TimerNode {
   bool has_default = false;
   bool parked = false;
   errc pending = errc::ok;  // while locked: timed_out, cancelled or shard_stopped, for after
-  uint32_t winner = UINT32_MAX;
+  uint32_t winner = kNoCase;  // a case number, kTimeoutCase or kDefaultCase once decided
   errc error = errc::ok;
   uint32_t reports_missing = 0;
   uint32_t arms_live = 0;
-  uint32_t pregranted = UINT32_MAX;  // the arm that left holding the lock, until it answers
-  uint32_t case_count = 0;           // for deadlock reports
+  uint32_t pregranted = kNoArm;  // the arm that left holding the lock, until it answers
+  uint32_t holder = kNoArm;      // the arm whose claim (or pregrant) holds the lock
+  uint32_t case_count = 0;       // for deadlock reports
+  // The arms, once posted, belong to their home shards: the owner never dereferences
+  // them (one may be freed while its last note is on the way), it keeps their homes.
   std::vector<HomeArm*> arms;
+  std::vector<uint32_t> arm_home;
   std::vector<ArmState> arm_state;
   std::vector<ClaimMsg*> queue;  // claims waiting for the lock, in arrival order
 
@@ -191,7 +246,12 @@ struct SelectTicket : TimerNode {
   void on_note(const TicketNote& n);
 
  private:
+  void make_arms(std::span<SelectCase*> cases, bool with_default);
+  bool post_arms();
   void pregrant_if_alone();
+  void move_to(State next);
+  void on_arm_stopped(uint32_t slot);
+  uint32_t slot_of_home(uint32_t home) const;
   void grant_next();
   void finish(uint32_t chosen, errc why);
   void lock_released();
