@@ -38,10 +38,10 @@ struct WakeEnvelope final : Envelope {
   void deliver(Shard&) override { delete this; }
 };
 
-struct StopEnvelope final : Envelope {
+struct LoopStopEnvelope final : Envelope {
   ShardLoop* loop;
   bool close;
-  StopEnvelope(ShardLoop* l, bool c) : loop(l), close(c) {}
+  LoopStopEnvelope(ShardLoop* l, bool c) : loop(l), close(c) {}
   void deliver(Shard& here) override {
     if (close) {
       loop->closing = true;
@@ -189,13 +189,13 @@ class RealEngine final : public Engine {
     {
       CurrentShardScope scope(&shard0);
       for (uint32_t i = 1; i < config_.shards; ++i) {
-        auto* env = new StopEnvelope(&loops_[i], false);
+        auto* env = new LoopStopEnvelope(&loops_[i], false);
         if (!shard0.post(i, env)) delete env;
       }
       out.routines_cancelled += shard0.abort_all();
       drain_and_close(0);
       for (uint32_t i = 1; i < config_.shards; ++i) {
-        auto* env = new StopEnvelope(&loops_[i], true);
+        auto* env = new LoopStopEnvelope(&loops_[i], true);
         if (!shard0.post(i, env)) delete env;
       }
       // Keep serving shard 0's ring (doorbell sends complete) while the others close.
@@ -240,7 +240,7 @@ class RealEngine final : public Engine {
       CurrentShardScope scope(nullptr);  // post as a thread with no shard
       for (uint32_t i = 1; i < config_.shards; ++i) {
         for (bool close : {false, true}) {
-          auto* env = new StopEnvelope(&loops_[i], close);
+          auto* env = new LoopStopEnvelope(&loops_[i], close);
           if (!group_.post_from_anywhere(i, env)) delete env;
         }
         // Replies shard 0 just posted may have taken a sleeping shard's doorbell duty, and
