@@ -1,4 +1,4 @@
-// fuzz_program: input bytes decode to a cancellation-storm program (sim/testing/storm.hpp:
+// fuzz_program: input bytes decode to a cancellation-storm program (tests/support/storm.hpp:
 // workers on up to 3 shards doing sleeps, kernel ops with deadlines, channel sends,
 // receives and selects with timeouts and defaults, cross-shard calls, scopes, aborts;
 // unbuffered or buffered channel; swarm faults) run in the simulator. A finding is a

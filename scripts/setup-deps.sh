@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   librapidcheck-dev libtrompeloeil-cpp-dev
   clang-19 libfuzzer-19-dev libclang-rt-19-dev
-  clang-format
+  clang-format clang-tidy-19
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(golang-go libboost-fiber-dev libboost-context-dev)

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -444,6 +445,112 @@ TEST(AioOpIndex, AgreesWithAMapOverARandomStream) {
   }
   for (const auto& [ud, op] : model) ASSERT_EQ(index.find(ud), op);
   EXPECT_EQ(index.find(~uint64_t{0}), aio::OpIndex::kNone);
+}
+
+// Limits (issue 17): each queue that grows from outside the ring has a bound, and reaching
+// it is an error the sender sees or backpressure, never a silent loss.
+
+// Mailbox: max_messages queued, then -EOVERFLOW to the sender, as io_uring's MSG_RING
+// reports for a target whose completion queue overflowed; reaping makes room again.
+TEST(AioLimits, AFullMailboxRefusesTheNextMessageUntilTheRingReaps) {
+  aio::AioOptions options;
+  options.max_messages = 4;
+  auto setup = aio::AioRing::create(options);
+  ASSERT_TRUE(setup.ring) << setup.report;
+  Ring& ring = *setup.ring;
+  const int32_t id = ring.msg_ring_id();
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(aio::AioRing::send_message(id, i, UserData::message(1)), 0);
+  EXPECT_EQ(aio::AioRing::send_message(id, 4, UserData::message(1)), -EOVERFLOW);
+  auto sender = make_ring();  // a MSG_RING op gets the error in its own CQE
+  ASSERT_TRUE(sender);
+  Sqe msg;
+  msg.opcode = Opcode::msg_ring;
+  msg.fd = id;
+  msg.len = 5;
+  msg.off = UserData::message(1);
+  msg.user_data = 99;
+  ASSERT_EQ(sender->push({&msg, 1}), 1u);
+  std::vector<Cqe> sent = collect(*sender, 1);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].res, -EOVERFLOW);
+  std::vector<Cqe> got = collect(ring, 4);
+  ASSERT_EQ(got.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(got[static_cast<size_t>(i)].res, i);
+  EXPECT_EQ(aio::AioRing::send_message(id, 6, UserData::message(1)), 0);  // room again
+  got = collect(ring, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].res, 6);
+}
+
+// Completions: a multishot accept pauses while 2 x entries CQEs wait for reap(); the
+// connections it did not take wait in the kernel's backlog and none is lost.
+TEST(AioLimits, AMultishotAcceptPausesWhileItsCompletionsAreNotReaped) {
+  aio::AioOptions options;
+  options.entries = 4;  // the pause comes at 8 unreaped CQEs
+  auto setup = aio::AioRing::create(options);
+  ASSERT_TRUE(setup.ring) << setup.report;
+  Ring& ring = *setup.ring;
+  SysCall make_socket{SysOp::socket, -1, AF_INET};
+  const auto listener = static_cast<int32_t>(ring.sys(make_socket));
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  SysCall bind{SysOp::bind, listener, 0, 0, &addr, sizeof addr};
+  SysCall listen{SysOp::listen, listener, 64};
+  SysCall name{SysOp::local_addr, listener, 0, 0, &addr, sizeof addr};
+  ASSERT_EQ(ring.sys(bind), 0);
+  ASSERT_EQ(ring.sys(listen), 0);
+  ASSERT_EQ(ring.sys(name), 0);
+  Sqe acc;
+  acc.opcode = Opcode::accept;
+  acc.fd = listener;
+  acc.ioprio = kAcceptMultishot;
+  acc.user_data = 1;
+  ASSERT_EQ(ring.push({&acc, 1}), 1u);
+  (void)ring.submit_and_wait(0, Duration{0});
+  constexpr int kClients = 20;
+  std::vector<int> clients;
+  for (int i = 0; i < kClients; ++i) {
+    const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    clients.push_back(c);
+  }
+  for (int i = 0; i < 20; ++i) (void)ring.submit_and_wait(1, 1ms);  // turns without a reap
+  Cqe first[32];
+  EXPECT_EQ(ring.reap(first), 8u) << "the accept took more than the ring may hold unreaped";
+  std::vector<Cqe> got(first, first + 8);
+  const std::vector<Cqe> rest = collect(ring, kClients - 8);
+  got.insert(got.end(), rest.begin(), rest.end());
+  ASSERT_EQ(got.size(), static_cast<size_t>(kClients));
+  for (const Cqe& c : got) {
+    EXPECT_GE(c.res, 0);
+    EXPECT_NE(c.flags & kCqeMore, 0u);
+    if (c.res >= 0) ::close(c.res);
+  }
+  for (int c : clients) ::close(c);
+  ::close(listener);  // the multishot ends with the ring
+}
+
+// Readiness registrations: the table indexed by descriptor number stops at max_fd, where
+// wait() says EMFILE instead of growing it.
+TEST(AioLimits, ADescriptorNumberAboveTheLimitIsRefusedWithEmfile) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  const int high = ::fcntl(sv[0], F_DUPFD_CLOEXEC, 100);  // a number above sv's
+  ASSERT_GE(high, 100);
+  const int wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ASSERT_GE(wake, 0);
+  {
+    aio::Readiness readiness;
+    ASSERT_FALSE(readiness.open(wake, /*max_fd=*/high));
+    aio::Readiness::Filed filed;
+    EXPECT_EQ(readiness.wait(high, POLLIN, aio::OpRef{1, 1}, filed), -EMFILE);
+    EXPECT_EQ(readiness.waiting(), 0u);
+    EXPECT_EQ(readiness.wait(sv[0], POLLIN, aio::OpRef{2, 1}, filed), 0);  // below it: filed
+    EXPECT_EQ(readiness.waiting(), 1u);
+  }
+  for (int fd : {sv[0], sv[1], high, wake}) ::close(fd);
 }
 
 TEST(AioRing, ExhaustingAioMaxNrNamesTheSysctl) {

@@ -1,3 +1,4 @@
+// Readiness (readiness.hpp): the epoll set an AioRing's socket ops wait in.
 #include "ringo/aio/readiness.hpp"
 
 #include <poll.h>
@@ -8,6 +9,8 @@
 #include <cerrno>
 #include <climits>
 
+#include "ringo/core/assert.hpp"
+
 namespace ringo::aio {
 
 namespace {
@@ -17,16 +20,14 @@ constexpr uint32_t kInputEvents = EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLERR | E
 constexpr uint32_t kOutputEvents = EPOLLOUT | EPOLLERR | EPOLLHUP;
 // Events one collect() takes from the kernel; a fuller set is read by the next one.
 constexpr int kEventBatch = 256;
-// Descriptor numbers the table grows to; past it (a process with 16 M descriptors)
-// wait() says EMFILE instead of growing without bound.
-constexpr int kMaxFd = 1 << 24;
 }  // namespace
 
 Readiness::~Readiness() {
   if (epfd_ >= 0) ::close(epfd_);
 }
 
-std::error_code Readiness::open(int wake_fd) {
+std::error_code Readiness::open(int wake_fd, int max_fd) {
+  max_fd_ = max_fd;
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) return {errno, std::system_category()};
   epoll_event ev{};
@@ -77,7 +78,7 @@ int Readiness::register_fd(int fd, Watch& w) {
 int Readiness::wait(int fd, uint32_t mask, OpRef op, Filed& filed) {
   filed = Filed::waiting;
   if (fd < 0 || fd == wake_fd_) return -EBADF;
-  if (fd >= kMaxFd) return -EMFILE;
+  if (fd >= max_fd_) return -EMFILE;
   if (static_cast<size_t>(fd) >= watches_.size()) watches_.resize(static_cast<size_t>(fd) + 1);
   Watch& w = watches_[static_cast<size_t>(fd)];
   if (!w.registered) {
@@ -88,6 +89,8 @@ int Readiness::wait(int fd, uint32_t mask, OpRef op, Filed& filed) {
     }
     if (r < 0) return r;
   }
+  RINGO_ASSERT(std::none_of(w.waiters.begin(), w.waiters.end(), [op](const Waiter& x) { return x.op == op; }),
+               "an op is filed once: a second entry would wake it twice");
   w.waiters.push_back({op, mask});
   ++waiting_;
   return 0;
@@ -98,6 +101,7 @@ bool Readiness::cancel(int fd, OpRef op) {
   if (w == nullptr) return false;
   auto it = std::find_if(w->waiters.begin(), w->waiters.end(), [op](const Waiter& x) { return x.op == op; });
   if (it == w->waiters.end()) return false;
+  RINGO_ASSERT(waiting_ > 0, "waiting_ counts every filed waiter");
   w->waiters.erase(it);
   --waiting_;
   return true;
@@ -113,6 +117,7 @@ void Readiness::forget(int fd, std::vector<OpRef>& orphans) {
   }
   w->readable = true;
   w->writable = true;
+  RINGO_ASSERT(waiting_ >= w->waiters.size(), "waiting_ counts every filed waiter");
   for (const Waiter& x : w->waiters) orphans.push_back(x.op);
   waiting_ -= w->waiters.size();
   w->waiters.clear();
@@ -132,6 +137,7 @@ void Readiness::on_event(const epoll_event& ev, std::vector<Woken>& woken) {
       *keep++ = *it;
     }
   }
+  RINGO_ASSERT(waiting_ >= static_cast<size_t>(w->waiters.end() - keep), "waiting_ counts every filed waiter");
   waiting_ -= static_cast<size_t>(w->waiters.end() - keep);
   w->waiters.erase(keep, w->waiters.end());
 }

@@ -1,3 +1,4 @@
+// Acceptor (acceptor.hpp): a listener's multishot accept, its queue and its waiters.
 #include "acceptor.hpp"
 
 #include <sys/socket.h>

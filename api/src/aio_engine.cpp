@@ -11,7 +11,7 @@ namespace {
 bool wake_from_outside(void* ctx, uint32_t target) {
   auto* group = static_cast<ShardGroup*>(ctx);
   return aio::AioRing::send_message(group->port(target).ring_id,
-                                    static_cast<int32_t>((target << 16) | Shard::kDoorbellTag),
+                                    static_cast<int32_t>(pack_msg_res(target, Shard::kDoorbellTag)),
                                     UserData::message(0)) == 0;
 }
 

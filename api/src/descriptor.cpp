@@ -1,3 +1,5 @@
+// io::Descriptor (io.hpp): the shard check, plain syscalls, and closing through the ring
+// (or synchronously off the shard).
 #include <cerrno>
 
 #include "ringo/io.hpp"

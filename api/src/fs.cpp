@@ -1,6 +1,10 @@
+// fs::File (fs.hpp): opening, reading and writing at offsets, and syncing a file through
+// the current shard's ring.
 #include "ringo/fs.hpp"
 
 #include <algorithm>
+
+#include "transfer_all.hpp"
 
 namespace ringo::fs {
 Task<Result<File>> File::open(std::string path, int flags, unsigned mode, Instant deadline) {
@@ -49,25 +53,17 @@ io::SizeAwaiter File::writev_at(std::span<const iovec> bufs, uint64_t offset, In
 }
 
 Task<Result<void>> File::read_exact_at(std::span<char> buf, uint64_t offset, Instant deadline) const {
-  size_t done = 0;
-  while (done < buf.size()) {
-    Result<size_t> n = co_await read_at(buf.subspan(done), offset + done, deadline);
-    if (!n) co_return std::unexpected(n.error());
-    if (*n == 0) co_return fail(errc::unexpected_eof);
-    done += *n;
-  }
-  co_return Result<void>{};
+  const auto step = [this, buf, offset, deadline](size_t done) {
+    return read_at(buf.subspan(done), offset + done, deadline);
+  };
+  return io::detail::transfer_all(buf.size(), step, make_error_code(errc::unexpected_eof));
 }
 
 Task<Result<void>> File::write_all_at(std::span<const char> data, uint64_t offset, Instant deadline) const {
-  size_t done = 0;
-  while (done < data.size()) {
-    Result<size_t> n = co_await write_at(data.subspan(done), offset + done, deadline);
-    if (!n) co_return std::unexpected(n.error());
-    if (*n == 0) co_return fail_errno(EIO);  // a regular file never takes nothing
-    done += *n;
-  }
-  co_return Result<void>{};
+  const auto step = [this, data, offset, deadline](size_t done) {
+    return write_at(data.subspan(done), offset + done, deadline);
+  };
+  return io::detail::transfer_all(data.size(), step, errno_code(EIO));  // a regular file never takes nothing
 }
 
 io::VoidAwaiter File::fsync(Instant deadline) const {

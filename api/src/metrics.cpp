@@ -1,3 +1,4 @@
+// prometheus_text (metrics.hpp): RuntimeStats as Prometheus text, one table row per metric.
 #include "ringo/metrics.hpp"
 
 #include <charconv>

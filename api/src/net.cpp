@@ -1,3 +1,5 @@
+// ringo::net (net.hpp): SocketAddr parsing and printing, TcpStream and TcpListener over the
+// current shard's ring (a listener's multishot accept is acceptor.cpp).
 #include "ringo/net.hpp"
 
 #include <arpa/inet.h>
@@ -8,6 +10,7 @@
 
 #include "acceptor.hpp"
 #include "ringo/core/deadline.hpp"
+#include "transfer_all.hpp"
 
 namespace ringo::net {
 
@@ -144,24 +147,13 @@ io::SizeAwaiter TcpStream::write(std::span<const char> data, Instant deadline) c
 }
 
 Task<Result<void>> TcpStream::read_exact(std::span<char> buf, Instant deadline) const {
-  size_t done = 0;
-  while (done < buf.size()) {
-    Result<size_t> n = co_await read(buf.subspan(done), deadline);
-    if (!n) co_return std::unexpected(n.error());
-    if (*n == 0) co_return fail(errc::unexpected_eof);
-    done += *n;
-  }
-  co_return Result<void>{};
+  const auto step = [this, buf, deadline](size_t done) { return read(buf.subspan(done), deadline); };
+  return io::detail::transfer_all(buf.size(), step, make_error_code(errc::unexpected_eof));
 }
 
 Task<Result<void>> TcpStream::write_all(std::span<const char> data, Instant deadline) const {
-  size_t done = 0;
-  while (done < data.size()) {
-    Result<size_t> n = co_await write(data.subspan(done), deadline);
-    if (!n) co_return std::unexpected(n.error());
-    done += *n;
-  }
-  co_return Result<void>{};
+  const auto step = [this, data, deadline](size_t done) { return write(data.subspan(done), deadline); };
+  return io::detail::transfer_all(data.size(), step, {});  // a send of a non-empty buffer never returns 0
 }
 
 io::VoidAwaiter TcpStream::shutdown(int how, Instant deadline) const {

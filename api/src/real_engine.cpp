@@ -15,10 +15,16 @@
 #include <thread>
 
 #include "engine.hpp"
+#include "ringo/core/assert.hpp"
 #include "thread_pool.hpp"
 
 namespace ringo {
 namespace {
+
+// Shards one real engine runs: its per-shard counters are fixed arrays (no allocation and
+// no lock on the spin path), 64 is beyond every machine this runs on with one shard per
+// core, and make_real_engine refuses more with invalid_argument.
+constexpr uint32_t kMaxShards = 64;
 
 // What a shard thread's loop needs; written by envelopes delivered on that thread, read
 // by the loop on the same thread.
@@ -32,10 +38,10 @@ struct WakeEnvelope final : Envelope {
   void deliver(Shard&) override { delete this; }
 };
 
-struct StopEnvelope final : Envelope {
+struct LoopStopEnvelope final : Envelope {
   ShardLoop* loop;
   bool close;
-  StopEnvelope(ShardLoop* l, bool c) : loop(l), close(c) {}
+  LoopStopEnvelope(ShardLoop* l, bool c) : loop(l), close(c) {}
   void deliver(Shard& here) override {
     if (close) {
       loop->closing = true;
@@ -92,6 +98,7 @@ class RealEngine final : public Engine {
       });
     }
     created.wait();
+    RINGO_ASSERT(threads_.size() + 1 == config_.shards, "one thread per shard but shard 0");
     std::error_code error;
     for (uint32_t i = 0; i < config_.shards; ++i) {
       if (setups[i].error && !error) {
@@ -140,6 +147,7 @@ class RealEngine final : public Engine {
     // Inside a routine (of this or any runtime on this thread) a nested drive would block
     // that routine's shard, or re-enter the shard that is running it.
     if (current_shard() != nullptr) return fail(errc::nested_block_on);
+    RINGO_ASSERT(shards_[0] != nullptr, "a started, unstopped engine has its shards");
     Shard& shard = *shards_[0];
     CurrentShardScope scope(&shard);
     bool done = false;
@@ -181,18 +189,19 @@ class RealEngine final : public Engine {
     {
       CurrentShardScope scope(&shard0);
       for (uint32_t i = 1; i < config_.shards; ++i) {
-        auto* env = new StopEnvelope(&loops_[i], false);
+        auto* env = new LoopStopEnvelope(&loops_[i], false);
         if (!shard0.post(i, env)) delete env;
       }
       out.routines_cancelled += shard0.abort_all();
       drain_and_close(0);
       for (uint32_t i = 1; i < config_.shards; ++i) {
-        auto* env = new StopEnvelope(&loops_[i], true);
+        auto* env = new LoopStopEnvelope(&loops_[i], true);
         if (!shard0.post(i, env)) delete env;
       }
       // Keep serving shard 0's ring (doorbell sends complete) while the others close.
       Spin spin;
       while (closed_.load() < config_.shards - 1) tick(shard0, spin);
+      RINGO_ASSERT(closed_.load() == config_.shards - 1, "each other shard closes once");
       shard0.close_inbox();
     }
     for (auto& t : threads_) t.join();
@@ -231,7 +240,7 @@ class RealEngine final : public Engine {
       CurrentShardScope scope(nullptr);  // post as a thread with no shard
       for (uint32_t i = 1; i < config_.shards; ++i) {
         for (bool close : {false, true}) {
-          auto* env = new StopEnvelope(&loops_[i], close);
+          auto* env = new LoopStopEnvelope(&loops_[i], close);
           if (!group_.post_from_anywhere(i, env)) delete env;
         }
         // Replies shard 0 just posted may have taken a sleeping shard's doorbell duty, and
@@ -307,6 +316,7 @@ class RealEngine final : public Engine {
     return more;
   }
   void tick(Shard& shard, Spin& spin) {
+    RINGO_ASSERT(shard.index() < kMaxShards && spin.idle_ticks < kIdleTicksPerClockRead, "a shard's own counters");
     if (shard.run_once(false)) {
       spin.last_work = kJustWorked;
       spin.last_read = kNoRead;  // a busy tick may take long: not a gap
@@ -376,8 +386,10 @@ class RealEngine final : public Engine {
     cancelled_[i].store(shard.abort_all() + cancelled_[i].load());
     drain_and_close(i);
     while (!loop.closing) tick(shard, spin);
+    RINGO_ASSERT(loop.draining, "close comes after drain (one poster, delivered in order)");
     shard.close_inbox();
-    closed_.fetch_add(1);
+    [[maybe_unused]] const uint32_t closed_before = closed_.fetch_add(1);
+    RINGO_ASSERT(closed_before + 1 < config_.shards, "each shard but 0 closes once");
     if (auto* wake = new WakeEnvelope(); !shard.post(0, wake)) delete wake;
     // Ops still in flight (doorbells we sent) must complete before the ring goes away.
     const Instant deadline = shard.now() + config_.shutdown_timeout;
@@ -395,8 +407,8 @@ class RealEngine final : public Engine {
   std::atomic<bool> go_{false};
   std::atomic<bool> go_ok_{false};
   std::atomic<uint32_t> closed_{0};
-  std::atomic<size_t> cancelled_[64]{};
-  uint64_t spins_preempted_[64]{};  // each written by its shard's thread, read by publish() there
+  std::atomic<size_t> cancelled_[kMaxShards]{};
+  uint64_t spins_preempted_[kMaxShards]{};  // each written by its shard's thread, read by publish() there
   mutable std::mutex snapshot_mutex_;
   std::vector<ShardStats> snapshots_;
   std::unique_ptr<ThreadPool> pool_;  // after group_: closed (if not yet) before the group goes
@@ -407,8 +419,9 @@ class RealEngine final : public Engine {
 }  // namespace
 
 Result<std::unique_ptr<Engine>> make_real_engine(const RuntimeConfig& config, RealBackend backend, std::string& why) {
-  if (config.shards > 64) {
-    why = std::string("the ") + backend_name(backend.backend) + " engine supports at most 64 shards";
+  if (config.shards > kMaxShards) {
+    why = std::string("the ") + backend_name(backend.backend) + " engine supports at most " +
+          std::to_string(kMaxShards) + " shards";
     return fail(errc::invalid_argument);
   }
   auto engine = std::make_unique<RealEngine>(config, std::move(backend));

@@ -1,3 +1,5 @@
+// Runtime (runtime.hpp): checks the config, chooses the backend (automatic: io_uring, else
+// AIO when io_uring is absent or refused) and the seed, and forwards to the engine.
 #include "ringo/runtime.hpp"
 
 #include <sys/random.h>

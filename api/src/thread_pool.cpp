@@ -1,3 +1,4 @@
+// ThreadPool (thread_pool.hpp): the real backends' blocking pool.
 #include "thread_pool.hpp"
 
 #include <pthread.h>
@@ -8,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "ringo/core/assert.hpp"
 #include "ringo/core/intrusive_list.hpp"
 
 namespace ringo {
@@ -61,6 +63,8 @@ Result<void> ThreadPool::submit(BlockingJob* job) {
   std::lock_guard lock(s.mutex);
   if (s.closed) return fail(errc::shard_stopped);
   // Threads that could take a call now: the idle ones, and those not started yet.
+  RINGO_ASSERT(s.stats.threads_alive <= s.config.max_threads && s.idle <= s.stats.threads_alive,
+               "threads start only below max_threads, and only live ones idle");
   const uint64_t takers = s.idle + (s.config.max_threads - s.stats.threads_alive);
   if (s.queued >= takers + s.config.max_queue) {
     ++s.stats.calls_rejected;
@@ -85,6 +89,7 @@ void ThreadPool::withdraw(BlockingJob* job) noexcept {
     std::lock_guard lock(s.mutex);
     if (!s.queue.contains(job)) return;  // a thread took it: it finds it cancelled
     s.queue.remove(job);
+    RINGO_ASSERT(s.queued > 0, "queued counts the calls in the queue");
     s.queued_hint.store(--s.queued, std::memory_order_relaxed);
     ++s.stats.calls_dropped;
   }
@@ -117,6 +122,7 @@ void ThreadPool::thread_main(std::shared_ptr<State> state) {
       break;
     }
     BlockingJob* job = s.queue.pop_front();
+    RINGO_ASSERT(s.queued > 0, "queued counts the calls in the queue");
     s.queued_hint.store(--s.queued, std::memory_order_relaxed);
     spun = false;
     const bool started = job->start();
@@ -129,8 +135,10 @@ void ThreadPool::thread_main(std::shared_ptr<State> state) {
       job->release();  // cancelled while queued: never runs
     }
     lock.lock();
+    RINGO_ASSERT(s.running > 0, "running counts the calls outside the lock");
     --s.running;
   }
+  RINGO_ASSERT(s.stats.threads_alive > 0 && s.idle < s.stats.threads_alive, "an exiting thread is live, not idle");
   --s.stats.threads_alive;
   s.exited.notify_all();
 }
@@ -139,6 +147,7 @@ void ThreadPool::thread_main(std::shared_ptr<State> state) {
 // fraction of one for a spinning thread, so one idle thread at a time spins for
 // idle_spin (the shards' own setting) before it sleeps. Called and returns holding lock.
 void ThreadPool::spin(State& s, std::unique_lock<std::mutex>& lock) {
+  RINGO_ASSERT(!s.spinner && lock.owns_lock(), "one idle thread spins at a time, called holding the lock");
   s.spinner = true;
   ++s.idle;
   lock.unlock();
@@ -177,6 +186,7 @@ ThreadPool::Closed ThreadPool::close(Duration wait) {
     s.queued_hint.store(1, std::memory_order_release);  // ends a spin: the thread sees `closed`
     s.work.notify_all();
     s.exited.wait_for(lock, wait, [&s] { return s.stats.threads_alive == 0; });
+    RINGO_ASSERT(s.running <= s.stats.threads_alive, "a running call has its thread");
     out.abandoned = s.running;
   }
   {

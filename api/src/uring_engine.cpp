@@ -18,7 +18,7 @@ bool wake_from_outside(void* ctx, uint32_t target) {
   io_uring_sqe sqe{};
   sqe.opcode = IORING_OP_MSG_RING;
   sqe.fd = group->port(target).ring_id;
-  sqe.len = (target << 16) | Shard::kDoorbellTag;
+  sqe.len = pack_msg_res(target, Shard::kDoorbellTag);
   sqe.off = UserData::message(0);
   if (syscall(__NR_io_uring_register, -1, IORING_REGISTER_SEND_MSG_RING, &sqe, 1) >= 0) return true;
   // Before 6.13 a MSG_RING needs a source ring: send it from a throwaway one.

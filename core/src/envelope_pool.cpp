@@ -15,11 +15,9 @@ struct alignas(16) EnvelopePool::Header {
   Header*& next() noexcept { return *reinterpret_cast<Header**>(this + 1); }
 };
 
-namespace {
-constexpr std::size_t class_of(std::size_t size) noexcept {
-  return size == 0 ? 0 : (size - 1) / EnvelopePool::kGranule;
-}
+EnvelopePool::Header*& EnvelopePool::link(Header& h) noexcept { return h.next(); }
 
+namespace {
 // A pooled block is one cache line of prefix, whose last bytes are the header, then the
 // caller's bytes from a line boundary on: an envelope then spans as few lines as its size
 // allows and shares none with another block's start. Measured against 16-byte alignment:
@@ -57,8 +55,8 @@ void* EnvelopePool::allocate(EnvelopePool* pool, std::size_t size) {
 #ifdef RINGO_POOL_BYPASS
   pool = nullptr;
 #endif
-  const std::size_t c = class_of(size);
-  if (pool == nullptr || c >= kClasses) {
+  const std::size_t c = Classes::of(size);
+  if (pool == nullptr || !Classes::pooled(c)) {
     auto* h = static_cast<Header*>(::operator new(sizeof(Header) + size));
     h->pool = nullptr;
     return h + 1;
@@ -69,7 +67,7 @@ void* EnvelopePool::allocate(EnvelopePool* pool, std::size_t size) {
     pool->lists_[c] = h->next();
     --pool->counts_[c];
   } else {
-    h = make_block<Header>((c + 1) * kGranule);
+    h = make_block<Header>(Classes::bytes(c));
     h->pool = pool;
     h->size_class = static_cast<uint32_t>(c);
     ++pool->made_;
@@ -92,18 +90,14 @@ void EnvelopePool::keep(Header* h) noexcept {
   ++counts_[c];
 }
 
-// The same lock-free stack as a shard's inbox: push by compare-exchange, take everything
-// with one exchange (so a reused address cannot confuse a push).
-void EnvelopePool::give_back(Header* h) noexcept {
-  Header* head = returned_.load(std::memory_order_relaxed);
-  do {
-    h->next() = head;
-  } while (!returned_.compare_exchange_weak(head, h, std::memory_order_release, std::memory_order_relaxed));
-}
+// The same lock-free stack as a shard's inbox (mpsc_stack.hpp): push by compare-exchange,
+// the maker takes everything with one exchange (so a reused address cannot confuse a push).
+// Never bounded: it holds at most the blocks this pool made.
+void EnvelopePool::give_back(Header* h) noexcept { (void)returned_.push(h); }
 
 void EnvelopePool::take_returned() noexcept {
-  if (returned_.load(std::memory_order_relaxed) == nullptr) return;
-  Header* list = returned_.exchange(nullptr, std::memory_order_acquire);
+  if (returned_.load(std::memory_order_relaxed) == ReturnStack::kEmpty) return;
+  Header* list = ReturnStack::top(returned_.take_all());  // newest first: order does not matter here
   while (list != nullptr) keep(std::exchange(list, list->next()));
 }
 

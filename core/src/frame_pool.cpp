@@ -3,17 +3,13 @@
 #include <new>
 
 #include "pool_bypass.hpp"
+#include "ringo/core/size_class.hpp"
 
 namespace ringo {
 namespace {
 
-// Size classes of 16 bytes, each 8 short of a multiple of 16: glibc's malloc puts an 8-byte
-// header before a block and rounds the two up to 16, so a block of 16k + 8 fills a chunk
-// of 16(k + 1) exactly. (Classes of 16k wasted those 8 bytes and 8 more of rounding: a
-// 232-byte frame took a 256-byte chunk; now it takes 240.)
-constexpr std::size_t kGranule = 16;
-constexpr std::size_t kHeader = 8;
-constexpr std::size_t kClasses = 64;  // frames up to 1016 bytes are pooled
+using Classes = detail::SizeClasses<64>;  // frames up to 1016 bytes are pooled (size_class.hpp)
+constexpr std::size_t kClasses = Classes::kClasses;
 constexpr std::size_t kMaxCachedPerClass = 4096;
 
 struct FreeBlock {
@@ -42,13 +38,9 @@ struct Pool {
 
 thread_local Pool tls_pool;
 
-// Class c holds blocks of class_bytes(c): sizes in (16c - 8, 16c + 8].
-inline std::size_t size_class(std::size_t size) noexcept { return (size + kHeader - 1) / kGranule; }
-inline std::size_t class_bytes(std::size_t c) noexcept { return c * kGranule + kHeader; }
-inline std::size_t block_bytes(std::size_t size) noexcept {
-  const std::size_t c = size_class(size);
-  return c < kClasses ? class_bytes(c) : size;
-}
+inline std::size_t size_class(std::size_t size) noexcept { return Classes::of(size); }
+inline std::size_t class_bytes(std::size_t c) noexcept { return Classes::bytes(c); }
+inline std::size_t block_bytes(std::size_t size) noexcept { return Classes::block_bytes(size); }
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 #include "ringo/core/op_slab.hpp"
 
-#include <cassert>
+#include "ringo/core/assert.hpp"
 
 namespace ringo {
 
@@ -16,6 +16,7 @@ uint32_t OpSlab::acquire(OpCallback callback, void* ctx) {
     records_.emplace_back();
   }
   OpRecord& r = records_[slot];
+  RINGO_ASSERT(r.state == OpRecord::State::free, "acquire takes a free record");
   const uint32_t generation = (r.generation + 1) & UserData::kGenerationMask;
   r = OpRecord{};
   r.generation = generation;
@@ -26,9 +27,21 @@ uint32_t OpSlab::acquire(OpCallback callback, void* ctx) {
   return slot;
 }
 
+void OpSlab::pushed(uint32_t slot, bool has_deadline, bool multishot) noexcept {
+  OpRecord& r = records_[slot];
+  RINGO_ASSERT(r.state == OpRecord::State::queued, "only a queued op is pushed, once");
+  r.state = OpRecord::State::in_flight;
+  r.has_deadline = has_deadline;
+  r.multishot = multishot;
+  r.cqes_outstanding = has_deadline ? 2 : 1;
+}
+
 void OpSlab::release(uint32_t slot) {
   OpRecord& r = records_[slot];
-  assert(r.state != OpRecord::State::free);
+  RINGO_ASSERT(r.state != OpRecord::State::free, "a record is released once per use");
+  RINGO_ASSERT(r.state == OpRecord::State::queued || r.cqes_outstanding == 0,
+               "an op in flight is released only after its last CQE");
+  RINGO_ASSERT(live_ > 0, "live counts the records not free");
   r.state = OpRecord::State::free;
   r.callback = nullptr;
   r.ctx = nullptr;

@@ -1,3 +1,4 @@
+// The echo server and load generator of echo.hpp.
 #include "echo.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// The line protocol of kv.hpp: parsing a request line, serving a connection and a listener.
 #include "kv.hpp"
 
 #include <memory>

@@ -1,3 +1,4 @@
+// The Prometheus text format checker of prom_text.hpp.
 #include "prom_text.hpp"
 
 #include <algorithm>

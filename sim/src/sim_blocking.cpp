@@ -1,7 +1,10 @@
+// SimBlockingPool (sim_blocking.hpp): the blocking pool's bounds in virtual time.
 #include "sim_blocking.hpp"
 
 #include <algorithm>
 #include <iterator>
+
+#include "ringo/core/assert.hpp"
 
 namespace ringo::sim {
 
@@ -9,13 +12,23 @@ namespace {
 constexpr uint32_t kPoolTrace = UINT32_MAX;  // a pool thread's record names no shard
 }
 
-SimBlockingPool::SimBlockingPool(SimKernel& kernel, ShardGroup& group, const BlockingPoolConfig& config)
-    : kernel_(kernel), group_(group), config_(config) {}
+SimBlockingPool::SimBlockingPool(detail::DeviceHost host, const FaultConfig& faults, ShardGroup& group,
+                                 const BlockingPoolConfig& config)
+    : host_(host), faults_(faults), group_(group), config_(config) {}
 
 SimBlockingPool::~SimBlockingPool() { (void)close(); }
 
 void SimBlockingPool::trace(uint32_t shard, uint64_t id, BlockingPhase phase) {
-  kernel_.record({kernel_.now().count(), shard, TraceKind::blocking, id, static_cast<uint64_t>(phase)});
+  host_.record({host_.now().count(), shard, TraceKind::blocking, id, static_cast<uint64_t>(phase)});
+}
+
+// While the pool is open: every live thread carries one call (taken, not yet home) or is
+// idle, no thread idles while a call waits, and the bounds hold.
+bool SimBlockingPool::threads_accounted() const noexcept {
+  if (closed_) return true;
+  return taken_.size() + idle_.size() == stats_.threads_alive && (waiting_.empty() || idle_.empty()) &&
+         stats_.threads_alive <= config_.max_threads && waiting_count_ <= config_.max_queue &&
+         waiting_.empty() == (waiting_count_ == 0);
 }
 
 Result<void> SimBlockingPool::submit(BlockingJob* job) {
@@ -33,6 +46,7 @@ Result<void> SimBlockingPool::submit(BlockingJob* job) {
     claim_thread(job->id());
     take(job);
   }
+  RINGO_ASSERT(threads_accounted(), "each live thread carries one call or idles, within the bounds");
   return {};
 }
 
@@ -51,8 +65,7 @@ void SimBlockingPool::claim_thread(uint64_t for_call) {
 void SimBlockingPool::take(BlockingJob* job) {
   const uint64_t id = job->id();
   taken_.emplace(id, job);
-  kernel_.at(kernel_.now() + kernel_.draw(Duration{0}, kernel_.faults().blocking_handoff_max),
-             [this, id] { start(id); });
+  host_.at(host_.now() + host_.draw(Duration{0}, faults_.blocking_handoff_max), [this, id] { start(id); });
 }
 
 void SimBlockingPool::withdraw(BlockingJob* job) noexcept {
@@ -79,8 +92,8 @@ void SimBlockingPool::start(uint64_t id) {
     CurrentShardScope outside(nullptr);  // fn runs as on a pool thread: off every shard
     job->run();
   }
-  const Duration takes = kernel_.draw(kernel_.faults().blocking_min_latency, kernel_.faults().blocking_max_latency);
-  kernel_.at(kernel_.now() + takes, [this, id] { finish(id); });
+  const Duration takes = host_.draw(faults_.blocking_min_latency, faults_.blocking_max_latency);
+  host_.at(host_.now() + takes, [this, id] { finish(id); });
 }
 
 void SimBlockingPool::finish(uint64_t id) {
@@ -100,17 +113,22 @@ void SimBlockingPool::finish(uint64_t id) {
 void SimBlockingPool::thread_free() {
   if (BlockingJob* next = waiting_.pop_front()) {
     --waiting_count_;
-    return take(next);
+    take(next);
+    RINGO_ASSERT(threads_accounted(), "each live thread carries one call or idles, within the bounds");
+    return;
   }
   const uint64_t token = ++next_token_;
   idle_.insert(token);
-  kernel_.at(kernel_.now() + config_.idle_retire, [this, token] { retire(token); });
+  RINGO_ASSERT(threads_accounted(), "each live thread carries one call or idles, within the bounds");
+  host_.at(host_.now() + config_.idle_retire, [this, token] { retire(token); });
 }
 
 void SimBlockingPool::retire(uint64_t token) {
   if (idle_.erase(token) == 0) return;  // it went back to work since
+  RINGO_ASSERT(stats_.threads_alive > 0, "a retiring thread is alive");
   --stats_.threads_alive;
   ++stats_.threads_retired;
+  RINGO_ASSERT(threads_accounted(), "each live thread carries one call or idles, within the bounds");
   trace(kPoolTrace, token, BlockingPhase::thread_retired);
 }
 

@@ -8,7 +8,12 @@
 // at once on the simulator's thread (outside every shard); its result goes home after a
 // run time drawn from [blocking_min_latency, blocking_max_latency], through the home
 // shard's inbox as from a foreign thread. A thread idle for idle_retire exits. Every step
-// is a TraceKind::blocking record.
+// is a TraceKind::blocking record. The pool is a device of the simulated kernel: it sees
+// the core only through DeviceHost (the clock, seeded draws, model events, the trace).
+//
+// Invariants (RINGO_ASSERTs while the pool is open): every live thread carries one call or
+// is idle (taken + idle = alive); no thread idles while a call waits; at most max_threads
+// threads and max_queue waiting calls.
 //
 // Thread-safety: none; the simulator's thread only.
 #pragma once
@@ -17,15 +22,17 @@
 #include <map>
 #include <set>
 
+#include "device_host.hpp"
 #include "ringo/core/blocking_executor.hpp"
 #include "ringo/core/intrusive_list.hpp"
-#include "ringo/sim/sim_kernel.hpp"
+#include "ringo/sim/fault_config.hpp"
 
 namespace ringo::sim {
 
 class SimBlockingPool final : public BlockingExecutor {
  public:
-  SimBlockingPool(SimKernel& kernel, ShardGroup& group, const BlockingPoolConfig& config);
+  SimBlockingPool(detail::DeviceHost host, const FaultConfig& faults, ShardGroup& group,
+                  const BlockingPoolConfig& config);
   ~SimBlockingPool();  // releases the calls it still holds
   SimBlockingPool(const SimBlockingPool&) = delete;
   SimBlockingPool& operator=(const SimBlockingPool&) = delete;
@@ -51,8 +58,10 @@ class SimBlockingPool final : public BlockingExecutor {
   void thread_free();
   void retire(uint64_t token);
   void trace(uint32_t shard, uint64_t id, BlockingPhase phase);
+  bool threads_accounted() const noexcept;
 
-  SimKernel& kernel_;
+  detail::DeviceHost host_;
+  const FaultConfig& faults_;
   ShardGroup& group_;
   BlockingPoolConfig config_;
   BlockingPoolStats stats_;

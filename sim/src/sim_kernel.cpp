@@ -1,9 +1,19 @@
+// SimKernel (sim_kernel.hpp): the event core. The virtual clock and the trace; the queue
+// of completions (an Event is one CQE on its way to a ring) and the queue of model events
+// (an Action); the ring opcodes the core answers itself (NOP, TIMEOUT, ASYNC_CANCEL,
+// MSG_RING); and ops on descriptors, handed to the device behind the descriptor (SimDisk,
+// SimNet), which complete at once or park until their object changes.
 #include "ringo/sim/sim_kernel.hpp"
 
 #include <algorithm>
 #include <cerrno>
 
-#include "sim_objects.hpp"
+#include "descriptor_table.hpp"
+#include "device_host.hpp"
+#include "fault_kind.hpp"
+#include "ringo/core/assert.hpp"
+#include "sim_disk.hpp"
+#include "sim_net.hpp"
 
 namespace ringo::sim {
 
@@ -12,128 +22,24 @@ using namespace detail::fault;
 namespace {
 enum StepKind : uint64_t { kDeliver = 1, kAdvance = 2 };
 constexpr uint32_t kMillion = 1000000;
+constexpr uint32_t kSqEntries = 4096;
 }  // namespace
-
-FaultConfig FaultConfig::none() {
-  FaultConfig f;
-  f.cancel_too_late_ppm = 500000;
-  return f;
-}
-
-FaultConfig FaultConfig::light() {
-  FaultConfig f;
-  f.msg_ring_overflow_ppm = 10000;
-  f.sq_full_ppm = 10000;
-  f.max_latency = Duration{100000};
-  f.short_io_ppm = 50000;
-  f.reset_ppm = 200;
-  f.connect_refused_ppm = 1000;
-  f.disk_eio_ppm = 1000;
-  f.net_max_latency = Duration{200000};
-  f.multishot_end_ppm = 10000;
-  return f;
-}
-
-FaultConfig FaultConfig::heavy() {
-  FaultConfig f;
-  f.msg_ring_overflow_ppm = 100000;
-  f.sq_full_ppm = 100000;
-  f.max_latency = Duration{2000000};
-  f.short_io_ppm = 300000;
-  f.reset_ppm = 2000;
-  f.connect_refused_ppm = 20000;
-  f.disk_eio_ppm = 10000;
-  f.net_max_latency = Duration{5000000};
-  f.net_ns_per_byte = 100;  // 10 MB/s
-  f.socket_buffer = 2048;   // constant backpressure
-  f.multishot_end_ppm = 200000;
-  f.blocking_max_latency = Duration{5000000};
-  return f;
-}
-
-FaultConfig FaultConfig::swarm(uint64_t seed) {
-  Prng p(seed ^ 0x5a4a4dULL);
-  FaultConfig f;
-  f.msg_ring_overflow_ppm = p.chance(1, 2) ? static_cast<uint32_t>(p.below(200000)) : 0;
-  f.sq_full_ppm = p.chance(1, 2) ? static_cast<uint32_t>(p.below(200000)) : 0;
-  f.cancel_too_late_ppm = static_cast<uint32_t>(p.below(kMillion));
-  f.min_latency = Duration{static_cast<int64_t>(p.below(5000))};
-  f.max_latency = f.min_latency + Duration{static_cast<int64_t>(p.below(5000000))};
-  f.short_io_ppm = p.chance(1, 2) ? static_cast<uint32_t>(p.below(500000)) : 0;
-  f.reset_ppm = p.chance(1, 3) ? static_cast<uint32_t>(p.below(5000)) : 0;
-  f.connect_refused_ppm = p.chance(1, 3) ? static_cast<uint32_t>(p.below(50000)) : 0;
-  f.disk_eio_ppm = p.chance(1, 3) ? static_cast<uint32_t>(p.below(20000)) : 0;
-  f.net_min_latency = Duration{static_cast<int64_t>(p.below(20000))};
-  f.net_max_latency = f.net_min_latency + Duration{static_cast<int64_t>(p.below(5000000))};
-  f.net_ns_per_byte = static_cast<uint32_t>(p.below(200));
-  f.socket_buffer = static_cast<uint32_t>(1 + p.below(128 * 1024));
-  f.multishot_accept = !p.chance(1, 5);  // sometimes a ring without it: the fallback path
-  f.multishot_end_ppm = p.chance(1, 3) ? static_cast<uint32_t>(p.below(300000)) : 0;
-  return f;
-}
-
-bool FaultConfig::parse(const std::string& name, uint64_t seed, FaultConfig& out) {
-  if (name == "none") return out = none(), true;
-  if (name == "light") return out = light(), true;
-  if (name == "heavy") return out = heavy(), true;
-  if (name == "swarm") return out = swarm(seed), true;
-  return false;
-}
-
-// ---------------------------------------------------------------- SimRing
-
-SimRing::SimRing(SimKernel& kernel, uint32_t index, uint32_t sq_entries)
-    : kernel_(kernel), index_(index), sq_entries_(sq_entries) {}
-
-size_t SimRing::push(std::span<const Sqe> sqes) {
-  size_t room = sq_entries_ - sq_.size();
-  if (room > 1 && kernel_.inject(kernel_.faults().sq_full_ppm, kSqFull)) {
-    room = kernel_.prng().below(room);
-  }
-  const size_t n = std::min(room, sqes.size());
-  sq_.insert(sq_.end(), sqes.begin(), sqes.begin() + static_cast<std::ptrdiff_t>(n));
-  return n;
-}
-
-Result<size_t> SimRing::submit_and_wait(unsigned, Duration) {
-  // The simulator never blocks here: when nothing can run, the driver advances the clock.
-  const size_t n = sq_.size();
-  for (const Sqe& s : sq_) kernel_.submit(index_, s);
-  sq_.clear();
-  return n;
-}
-
-size_t SimRing::reap(std::span<Cqe> out) {
-  const size_t n = std::min(out.size(), cq_.size());
-  for (size_t i = 0; i < n; ++i) {
-    out[i] = cq_.front();
-    cq_.pop_front();
-  }
-  return n;
-}
-
-Instant SimRing::now() const { return kernel_.now(); }
-
-int64_t SimRing::sys(SysCall& call) { return kernel_.sys(call); }
-
-Caps SimRing::caps() const {
-  Caps c;
-  c.msg_ring = c.link_timeout = c.async_cancel = c.ext_arg = true;
-  c.multishot_accept = kernel_.faults().multishot_accept;
-  return c;
-}
-
-// ---------------------------------------------------------------- SimKernel
 
 SimKernel::SimKernel(uint64_t seed, uint32_t rings, FaultConfig faults, bool keep_trace)
     : prng_(seed), faults_(faults), keep_trace_(keep_trace) {
-  os_ = std::make_unique<Os>();
-  for (uint32_t i = 0; i < rings; ++i) rings_.push_back(std::make_unique<SimRing>(*this, i, 4096));
+  fds_ = std::make_unique<detail::DescriptorTable>();
+  disk_ = std::make_unique<detail::SimDisk>(detail::DeviceHost(*this), *fds_, faults_);
+  net_ = std::make_unique<detail::SimNet>(detail::DeviceHost(*this), *fds_, faults_);
+  for (uint32_t i = 0; i < rings; ++i) rings_.push_back(std::make_unique<SimRing>(*this, i, kSqEntries));
 }
 
 SimKernel::~SimKernel() = default;
 
+// ---------------------------------------------------------------- trace and draws
+
 void SimKernel::record(const TraceEvent& e) {
+  RINGO_ASSERT(e.time_ns >= last_record_ns_, "virtual time never goes back");
+  last_record_ns_ = e.time_ns;
   const uint64_t words[5] = {static_cast<uint64_t>(e.time_ns), e.shard, static_cast<uint64_t>(e.kind), e.a, e.b};
   for (uint64_t w : words) {
     for (int i = 0; i < 8; ++i) {
@@ -152,13 +58,24 @@ bool SimKernel::inject(uint32_t ppm, uint64_t fault_kind) {
   return true;
 }
 
+// An op's completion latency. Draws even when the range is one value (the draw order is
+// part of every seed's replay).
 Duration SimKernel::latency() {
   const auto lo = faults_.min_latency.count();
   const auto hi = std::max(lo, faults_.max_latency.count());
   return Duration{lo + static_cast<int64_t>(prng_.below(static_cast<uint64_t>(hi - lo) + 1))};
 }
 
+Duration SimKernel::draw(Duration lo, Duration hi) {
+  if (hi <= lo) return lo;
+  return lo + Duration{static_cast<int64_t>(prng_.below(static_cast<uint64_t>((hi - lo).count()) + 1))};
+}
+
+// ---------------------------------------------------------------- the two queues
+
+// A completion whose time has passed is due at once.
 void SimKernel::schedule(Instant at, uint32_t ring, Cqe cqe, uint64_t op_user_data, bool cancellable) {
+  ++events_scheduled_;
   Event e{at, ++seq_, ring, cqe, op_user_data, cancellable};
   if (at <= now_) {
     due_.push_back(e);
@@ -168,118 +85,10 @@ void SimKernel::schedule(Instant at, uint32_t ring, Cqe cqe, uint64_t op_user_da
   }
 }
 
-void SimKernel::submit(uint32_t ring, const Sqe& sqe) {
-  switch (sqe.opcode) {
-    case Opcode::nop: return submit_op(ring, sqe, 0, latency(), false);
-    case Opcode::timeout: return submit_op(ring, sqe, -ETIME, Duration{static_cast<int64_t>(sqe.off)}, true);
-    case Opcode::async_cancel:
-    case Opcode::msg_ring:
-      // Both complete at once in the kernel: a linked deadline always loses.
-      if (sqe.opcode == Opcode::async_cancel) {
-        submit_cancel(ring, sqe);
-      } else {
-        submit_msg_ring(ring, sqe);
-      }
-      if (sqe.deadline != kNoDeadline) {
-        schedule(now_ + latency(), ring, Cqe{sqe.timeout_user_data, -ECANCELED, 0}, sqe.user_data, false);
-      }
-      return;
-    default: return submit_io(ring, sqe);
-  }
-}
-
-// ---------------------------------------------------------------- ops on objects
-
-void SimKernel::submit_io(uint32_t ring, const Sqe& sqe) {
-  const uint64_t id = ++park_seq_;
-  if (std::optional<int32_t> res = try_io(id, ring, sqe)) return complete_io(ring, sqe, *res);
-  parked_.emplace(id, Parked{ring, sqe});
-  if (sqe.deadline == kNoDeadline) return;
-  if (sqe.deadline <= now_) return expire_parked(id);
-  at(sqe.deadline, [this, id] { expire_parked(id); });
-}
-
-// The op has its result: it is committed (no longer cancellable), its CQE arrives after
-// the usual latency, and a linked deadline loses.
-void SimKernel::complete_io(uint32_t ring, const Sqe& sqe, int32_t res) {
-  const Instant done = now_ + latency();
-  schedule(done, ring, Cqe{sqe.user_data, res, 0}, sqe.user_data, false);
-  if (sqe.deadline != kNoDeadline) {
-    schedule(done, ring, Cqe{sqe.timeout_user_data, -ECANCELED, 0}, sqe.user_data, false);
-  }
-}
-
-void SimKernel::expire_parked(uint64_t id) {
-  auto it = parked_.find(id);
-  if (it == parked_.end()) return;
-  const Parked p = it->second;
-  parked_.erase(it);
-  schedule(now_, p.ring, Cqe{p.sqe.user_data, -ECANCELED, 0}, p.sqe.user_data, false);
-  schedule(now_, p.ring, Cqe{p.sqe.timeout_user_data, -ETIME, 0}, p.sqe.user_data, false);
-}
-
-bool SimKernel::cancel_parked(uint32_t ring, uint64_t user_data) {
-  for (auto it = parked_.begin(); it != parked_.end(); ++it) {
-    const Parked& p = it->second;
-    if (p.ring != ring || p.sqe.user_data != user_data) continue;
-    schedule(now_, ring, Cqe{user_data, -ECANCELED, 0}, user_data, false);
-    if (p.sqe.deadline != kNoDeadline)
-      schedule(now_, ring, Cqe{p.sqe.timeout_user_data, -ECANCELED, 0}, user_data, false);
-    parked_.erase(it);
-    return true;
-  }
-  return false;
-}
-
-// Retries every op waiting on an object that changed. Ops of a stopped ring are dropped
-// without effect: their buffers may be gone.
-void SimKernel::wake(std::vector<uint64_t>& waiters) {
-  std::vector<uint64_t> ids;
-  ids.swap(waiters);
-  for (uint64_t id : ids) {
-    auto it = parked_.find(id);
-    if (it == parked_.end()) continue;
-    const Parked p = it->second;
-    if (rings_[p.ring]->stopped()) {
-      parked_.erase(it);
-      continue;
-    }
-    if (std::optional<int32_t> res = try_io(id, p.ring, p.sqe)) {
-      parked_.erase(id);
-      complete_io(p.ring, p.sqe, *res);
-    }
-  }
-}
-
-std::optional<int32_t> SimKernel::try_io(uint64_t id, uint32_t ring, const Sqe& sqe) {
-  switch (sqe.opcode) {
-    case Opcode::openat: return do_open(sqe);
-    case Opcode::close: return do_close(sqe.fd);
-    case Opcode::fsync: return try_file(ring, sqe);
-    case Opcode::read:
-    case Opcode::write:
-    case Opcode::readv:
-    case Opcode::writev:
-      if (os_->get<detail::OpenFile>(sqe.fd)) return try_file(ring, sqe);
-      return try_net(id, ring, sqe);
-    case Opcode::accept:
-    case Opcode::connect:
-    case Opcode::recv:
-    case Opcode::send:
-    case Opcode::shutdown: return try_net(id, ring, sqe);
-    case Opcode::poll_add: return -EOPNOTSUPP;  // not modelled (docs/simulation.md)
-    default: return -EINVAL;                    // an opcode the kernel does not know
-  }
-}
-
 void SimKernel::at(Instant when, std::function<void()> fn) {
+  ++actions_scheduled_;
   actions_.push_back(Action{when, ++seq_, std::move(fn)});
   std::push_heap(actions_.begin(), actions_.end(), ActionLater{});
-}
-
-Duration SimKernel::draw(Duration lo, Duration hi) {
-  if (hi <= lo) return lo;
-  return lo + Duration{static_cast<int64_t>(prng_.below(static_cast<uint64_t>((hi - lo).count()) + 1))};
 }
 
 void SimKernel::run_due_actions() {
@@ -287,116 +96,15 @@ void SimKernel::run_due_actions() {
     std::pop_heap(actions_.begin(), actions_.end(), ActionLater{});
     Action a = std::move(actions_.back());
     actions_.pop_back();
+    RINGO_ASSERT(a.seq > last_action_seq_ || a.at > last_action_at_,
+                 "actions run once each, by time, and in scheduling order at one instant");
+    last_action_at_ = a.at;
+    last_action_seq_ = a.seq;
+    ++actions_run_;
     a.fn();
   }
-}
-
-size_t SimKernel::open_fds() const noexcept { return os_->open; }
-
-int32_t SimKernel::Os::allocate(detail::Object object) {
-  if (open >= max_fds) return -EMFILE;
-  size_t fd = kFirstFd;
-  while (fd < fds.size() && !std::holds_alternative<std::monostate>(fds[fd])) ++fd;
-  if (fd >= fds.size()) fds.resize(fd + 1);
-  fds[fd] = std::move(object);
-  ++open;
-  return static_cast<int32_t>(fd);
-}
-
-detail::Object* SimKernel::Os::find(int32_t fd) {
-  if (fd < kFirstFd || static_cast<size_t>(fd) >= fds.size()) return nullptr;
-  detail::Object* o = &fds[static_cast<size_t>(fd)];
-  return std::holds_alternative<std::monostate>(*o) ? nullptr : o;
-}
-
-int64_t SimKernel::sys(SysCall& call) {
-  if (call.op == SysOp::close) return do_close(call.fd);
-  if (call.op == SysOp::file_size) {
-    auto file = os_->get<detail::OpenFile>(call.fd);
-    if (!file) return os_->find(call.fd) ? -EINVAL : -EBADF;
-    return static_cast<int64_t>(file->inode->data.size());
-  }
-  return net_sys(call);
-}
-
-// An op that completes with `res` after `takes`, honouring a linked deadline the way
-// IOSQE_IO_LINK + LINK_TIMEOUT does: two CQEs, whichever side wins.
-void SimKernel::submit_op(uint32_t ring, const Sqe& sqe, int32_t res, Duration takes, bool cancellable) {
-  const Instant done = now_ + takes;
-  if (sqe.deadline == kNoDeadline) {
-    schedule(done, ring, Cqe{sqe.user_data, res, 0}, sqe.user_data, cancellable);
-    return;
-  }
-  if (sqe.deadline < done) {
-    const Instant at = std::max(now_, sqe.deadline);
-    schedule(at, ring, Cqe{sqe.user_data, -ECANCELED, 0}, sqe.user_data, false);
-    schedule(at, ring, Cqe{sqe.timeout_user_data, -ETIME, 0}, sqe.user_data, false);
-  } else {
-    schedule(done, ring, Cqe{sqe.user_data, res, 0}, sqe.user_data, cancellable);
-    schedule(done, ring, Cqe{sqe.timeout_user_data, -ECANCELED, 0}, sqe.user_data, false);
-  }
-}
-
-void SimKernel::submit_cancel(uint32_t ring, const Sqe& sqe) {
-  const uint64_t target = sqe.addr;
-  if (cancel_parked(ring, target)) {
-    schedule(now_ + latency(), ring, Cqe{sqe.user_data, 0, 0}, sqe.user_data, false);
-    return;
-  }
-  auto matches = [&](const Event& e) {
-    return e.ring == ring && e.op_user_data == target && e.cqe.user_data == target && (e.cqe.flags & kCqeMore) == 0;
-  };
-  auto in_due = std::find_if(due_.begin(), due_.end(), matches);
-  auto in_future = std::find_if(future_.begin(), future_.end(), matches);
-  const bool found = in_due != due_.end() || in_future != future_.end();
-  const bool cancellable = found && (in_due != due_.end() ? in_due->cancellable : in_future->cancellable);
-  int32_t res = -ENOENT;
-  if (found && (!cancellable || inject(faults_.cancel_too_late_ppm, kCancelTooLate))) {
-    // Too late: the op is completing. It keeps its real result; make it due now.
-    res = -EALREADY;
-    if (in_future != future_.end()) {
-      Event e = *in_future;
-      future_.erase(in_future);
-      std::make_heap(future_.begin(), future_.end(), Later{});
-      e.at = now_;
-      due_.push_back(e);
-    }
-  } else if (found) {
-    res = 0;
-    Event e = in_due != due_.end() ? *in_due : *in_future;
-    if (in_due != due_.end()) {
-      due_.erase(in_due);
-    } else {
-      future_.erase(in_future);
-      std::make_heap(future_.begin(), future_.end(), Later{});
-    }
-    e.at = now_;
-    e.cqe.res = -ECANCELED;
-    due_.push_back(e);
-  }
-  schedule(now_ + latency(), ring, Cqe{sqe.user_data, res, 0}, sqe.user_data, false);
-}
-
-void SimKernel::submit_msg_ring(uint32_t ring, const Sqe& sqe) {
-  const auto target = static_cast<uint32_t>(sqe.fd);
-  if (sqe.fd < 0 || target >= rings_.size() || rings_[target]->stopped()) {
-    schedule(now_ + latency(), ring, Cqe{sqe.user_data, -EBADF, 0}, sqe.user_data, false);
-    return;
-  }
-  if (inject(faults_.msg_ring_overflow_ppm, kMsgOverflow)) {
-    schedule(now_ + latency(), ring, Cqe{sqe.user_data, -EOVERFLOW, 0}, sqe.user_data, false);
-    return;
-  }
-  // Receiver delivery and sender completion are separate events with their own latency.
-  // Buggify: now and then the delivery is held back much longer (legal: no bound).
-  Duration delivery = latency();
-  if (faults_.buggify_ppm != 0 && prng_.chance(faults_.buggify_ppm, kMillion)) {
-    delivery += Duration{static_cast<int64_t>(prng_.below(1'000'000))};
-  }
-  schedule(now_ + delivery, target, Cqe{sqe.off, static_cast<int32_t>(sqe.len), 0}, 0, false);
-  if ((sqe.flags & kSqeSkipSuccess) == 0) {
-    schedule(now_ + latency(), ring, Cqe{sqe.user_data, 0, 0}, sqe.user_data, false);
-  }
+  RINGO_ASSERT(actions_run_ + actions_.size() == actions_scheduled_, "every action runs once");
+  RINGO_ASSERT(ops_accounted(), "a CQE per SQE: every op answered, parked or silent, once");
 }
 
 void SimKernel::post(uint32_t ring, const Cqe& cqe) {
@@ -415,9 +123,13 @@ void SimKernel::deliver_one() {
         due_[i].seq < due_[pick].seq)
       pick = i;
   }
+  RINGO_ASSERT(oldest_of_its_op(pick), "CQEs of one op keep their order");
   const Event e = due_[pick];
+  RINGO_ASSERT(e.at <= now_, "only a due completion is delivered");
   due_[pick] = due_.back();
   due_.pop_back();
+  ++events_delivered_;
+  RINGO_ASSERT(events_accounted(), "every completion is delivered once");
   record({now_.count(), e.ring, TraceKind::kernel_step, kDeliver, e.cqe.user_data});
   post(e.ring, e.cqe);
 }
@@ -439,6 +151,258 @@ void SimKernel::advance_to(Instant t) {
     due_.push_back(future_.back());
     future_.pop_back();
   }
+  RINGO_ASSERT(future_.empty() || future_.front().at > now_, "everything due by now is deliverable");
+  RINGO_ASSERT(events_accounted(), "every completion is delivered once");
 }
+
+bool SimKernel::events_accounted() const noexcept {
+  return events_scheduled_ == events_delivered_ + due_.size() + future_.size();
+}
+
+bool SimKernel::oldest_of_its_op(size_t pick) const noexcept {
+  const Event& p = due_[pick];
+  return std::none_of(due_.begin(), due_.end(), [&](const Event& e) {
+    return e.cqe.user_data == p.cqe.user_data && e.ring == p.ring && e.seq < p.seq;
+  });
+}
+
+// ---------------------------------------------------------------- submission
+
+void SimKernel::submit(uint32_t ring, const Sqe& sqe) {
+  ++ops_submitted_;
+  switch (sqe.opcode) {
+    case Opcode::nop: submit_op(ring, sqe, 0, latency(), false); break;
+    case Opcode::timeout: submit_op(ring, sqe, -ETIME, Duration{static_cast<int64_t>(sqe.off)}, true); break;
+    case Opcode::async_cancel:
+    case Opcode::msg_ring:
+      // Both complete at once in the kernel: a linked deadline always loses.
+      if (sqe.opcode == Opcode::async_cancel) {
+        submit_cancel(ring, sqe);
+      } else {
+        submit_msg_ring(ring, sqe);
+      }
+      if (sqe.deadline != kNoDeadline) answer_link(now_ + latency(), ring, sqe, -ECANCELED, 0);
+      break;
+    default: submit_io(ring, sqe); break;
+  }
+  RINGO_ASSERT(ops_accounted(), "a CQE per SQE: every op answered, parked or silent, once");
+}
+
+void SimKernel::answer(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable) {
+  ++ops_answered_;
+  if (sqe.deadline != kNoDeadline) ++links_owed_;
+  schedule(at, ring, Cqe{sqe.user_data, res, 0}, sqe.user_data, cancellable);
+}
+
+void SimKernel::answer_link(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, [[maybe_unused]] int32_t op_res) {
+  RINGO_ASSERT(sqe.deadline != kNoDeadline, "only an op with a deadline has a link timeout");
+  RINGO_ASSERT(links_owed_ > 0, "a link timeout's CQE comes with its op's");
+  RINGO_ASSERT(res == -ECANCELED || (res == -ETIME && op_res == -ECANCELED),
+               "of a link-timeout pair exactly one side wins");
+  --links_owed_;
+  schedule(at, ring, Cqe{sqe.timeout_user_data, res, 0}, sqe.user_data, false);
+}
+
+bool SimKernel::ops_accounted() const noexcept {
+  return ops_submitted_ == ops_answered_ + ops_silent_ + parked_.size() && links_owed_ == 0;
+}
+
+// An op that completes with `res` after `takes`, honouring a linked deadline the way
+// IOSQE_IO_LINK + LINK_TIMEOUT does: two CQEs, whichever side wins.
+void SimKernel::submit_op(uint32_t ring, const Sqe& sqe, int32_t res, Duration takes, bool cancellable) {
+  const Instant done = now_ + takes;
+  if (sqe.deadline == kNoDeadline) {
+    answer(done, ring, sqe, res, cancellable);
+    return;
+  }
+  if (sqe.deadline < done) {
+    const Instant at = std::max(now_, sqe.deadline);
+    answer(at, ring, sqe, -ECANCELED, false);
+    answer_link(at, ring, sqe, -ETIME, -ECANCELED);
+  } else {
+    answer(done, ring, sqe, res, cancellable);
+    answer_link(done, ring, sqe, -ECANCELED, res);
+  }
+}
+
+void SimKernel::submit_cancel(uint32_t ring, const Sqe& sqe) {
+  const uint64_t target = sqe.addr;
+  const int32_t res = cancel_parked(ring, target) ? 0 : cancel_in_flight(ring, target);
+  answer(now_ + latency(), ring, sqe, res, false);
+}
+
+// Cancels the op's pending completion: 0 (it now completes -ECANCELED, due at once),
+// -EALREADY (too late: it is completing and keeps its real result, now due), or -ENOENT.
+int32_t SimKernel::cancel_in_flight(uint32_t ring, uint64_t target) {
+  auto matches = [&](const Event& e) {
+    return e.ring == ring && e.op_user_data == target && e.cqe.user_data == target && (e.cqe.flags & kCqeMore) == 0;
+  };
+  auto in_due = std::find_if(due_.begin(), due_.end(), matches);
+  auto in_future = std::find_if(future_.begin(), future_.end(), matches);
+  const bool found = in_due != due_.end() || in_future != future_.end();
+  const bool cancellable = found && (in_due != due_.end() ? in_due->cancellable : in_future->cancellable);
+  if (!found) return -ENOENT;
+  if (!cancellable || inject(faults_.cancel_too_late_ppm, kCancelTooLate)) {
+    if (in_future != future_.end()) {
+      Event e = *in_future;
+      future_.erase(in_future);
+      std::make_heap(future_.begin(), future_.end(), Later{});
+      e.at = now_;
+      due_.push_back(e);
+    }
+    return -EALREADY;
+  }
+  Event e = in_due != due_.end() ? *in_due : *in_future;
+  if (in_due != due_.end()) {
+    due_.erase(in_due);
+  } else {
+    future_.erase(in_future);
+    std::make_heap(future_.begin(), future_.end(), Later{});
+  }
+  e.at = now_;
+  e.cqe.res = -ECANCELED;
+  due_.push_back(e);
+  return 0;
+}
+
+void SimKernel::submit_msg_ring(uint32_t ring, const Sqe& sqe) {
+  const auto target = static_cast<uint32_t>(sqe.fd);
+  if (sqe.fd < 0 || target >= rings_.size() || rings_[target]->stopped()) {
+    answer(now_ + latency(), ring, sqe, -EBADF, false);
+    return;
+  }
+  if (inject(faults_.msg_ring_overflow_ppm, kMsgOverflow)) {
+    answer(now_ + latency(), ring, sqe, -EOVERFLOW, false);
+    return;
+  }
+  // Receiver delivery and sender completion are separate events with their own latency.
+  // Buggify: now and then the delivery is held back much longer (legal: no bound).
+  Duration delivery = latency();
+  if (faults_.buggify_ppm != 0 && prng_.chance(faults_.buggify_ppm, kMillion)) {
+    delivery += Duration{static_cast<int64_t>(prng_.below(1'000'000))};
+  }
+  schedule(now_ + delivery, target, Cqe{sqe.off, static_cast<int32_t>(sqe.len), 0}, 0, false);
+  if ((sqe.flags & kSqeSkipSuccess) == 0) {
+    answer(now_ + latency(), ring, sqe, 0, false);
+  } else {
+    ++ops_silent_;                                   // success skips its CQE
+    if (sqe.deadline != kNoDeadline) ++links_owed_;  // the link timeout's still comes
+  }
+}
+
+// ---------------------------------------------------------------- ops on descriptors
+
+std::optional<int32_t> SimKernel::try_io(uint64_t id, uint32_t ring, const Sqe& sqe) {
+  switch (sqe.opcode) {
+    case Opcode::openat: return disk_->open(sqe);
+    case Opcode::close: return close_fd(sqe.fd);
+    case Opcode::fsync: return disk_->io(sqe);
+    case Opcode::read:
+    case Opcode::write:
+    case Opcode::readv:
+    case Opcode::writev:
+      if (fds_->get<detail::OpenFile>(sqe.fd)) return disk_->io(sqe);
+      return net_->try_op(id, ring, sqe);
+    case Opcode::accept:
+    case Opcode::connect:
+    case Opcode::recv:
+    case Opcode::send:
+    case Opcode::shutdown: return net_->try_op(id, ring, sqe);
+    case Opcode::poll_add: return -EOPNOTSUPP;  // not modelled (docs/simulation.md)
+    default: return -EINVAL;                    // an opcode the kernel does not know
+  }
+}
+
+void SimKernel::submit_io(uint32_t ring, const Sqe& sqe) {
+  const uint64_t id = ++park_seq_;
+  if (std::optional<int32_t> res = try_io(id, ring, sqe)) return complete_io(ring, sqe, *res);
+  parked_.emplace(id, Parked{ring, sqe});
+  if (sqe.deadline == kNoDeadline) return;
+  if (sqe.deadline <= now_) return expire_parked(id);
+  at(sqe.deadline, [this, id] { expire_parked(id); });
+}
+
+// The op has its result: it is committed (no longer cancellable), its CQE arrives after
+// the usual latency, and a linked deadline loses.
+void SimKernel::complete_io(uint32_t ring, const Sqe& sqe, int32_t res) {
+  const Instant done = now_ + latency();
+  answer(done, ring, sqe, res, false);
+  if (sqe.deadline != kNoDeadline) answer_link(done, ring, sqe, -ECANCELED, res);
+}
+
+void SimKernel::expire_parked(uint64_t id) {
+  auto it = parked_.find(id);
+  if (it == parked_.end()) return;
+  const Parked p = it->second;
+  parked_.erase(it);
+  answer(now_, p.ring, p.sqe, -ECANCELED, false);
+  answer_link(now_, p.ring, p.sqe, -ETIME, -ECANCELED);
+}
+
+bool SimKernel::cancel_parked(uint32_t ring, uint64_t user_data) {
+  for (auto it = parked_.begin(); it != parked_.end(); ++it) {
+    const Parked& p = it->second;
+    if (p.ring != ring || p.sqe.user_data != user_data) continue;
+    answer(now_, ring, p.sqe, -ECANCELED, false);
+    if (p.sqe.deadline != kNoDeadline) answer_link(now_, ring, p.sqe, -ECANCELED, -ECANCELED);
+    parked_.erase(it);
+    return true;
+  }
+  return false;
+}
+
+// Retries every op waiting on an object that changed. Ops of a stopped ring are dropped
+// without effect: their buffers may be gone.
+void SimKernel::wake(std::vector<uint64_t>& waiters) {
+  std::vector<uint64_t> ids;
+  ids.swap(waiters);
+  for (uint64_t id : ids) {
+    auto it = parked_.find(id);
+    if (it == parked_.end()) continue;
+    const Parked p = it->second;
+    if (rings_[p.ring]->stopped()) {
+      parked_.erase(it);
+      ++ops_silent_;
+      continue;
+    }
+    if (std::optional<int32_t> res = try_io(id, p.ring, p.sqe)) {
+      parked_.erase(id);
+      complete_io(p.ring, p.sqe, *res);
+    }
+  }
+}
+
+int32_t SimKernel::close_fd(int32_t fd) {
+  detail::Object gone = fds_->release(fd);
+  if (std::holds_alternative<std::monostate>(gone)) return -EBADF;
+  if (auto* sock = std::get_if<std::shared_ptr<detail::Socket>>(&gone)) net_->closed(*sock);
+  return 0;
+}
+
+int64_t SimKernel::sys(SysCall& call) {
+  int64_t res = 0;
+  if (call.op == SysOp::close) {
+    res = close_fd(call.fd);
+  } else if (call.op == SysOp::file_size) {
+    res = disk_->size(call.fd);
+  } else {
+    res = net_->sys(call);
+  }
+  RINGO_ASSERT(ops_accounted(), "a CQE per SQE: every op answered, parked or silent, once");
+  return res;
+}
+
+void SimKernel::crash() {
+  record({now_.count(), UINT32_MAX, TraceKind::fault, kCrashTear, 0});
+  for (int32_t fd = detail::DescriptorTable::kFirstFd; fd < fds_->end(); ++fd) {
+    if (fds_->find(fd) != nullptr) close_fd(fd);
+  }
+  disk_->crash();
+  RINGO_ASSERT(ops_accounted(), "a CQE per SQE: every op answered, parked or silent, once");
+}
+
+std::optional<std::string> SimKernel::file_contents(const std::string& path) const { return disk_->contents(path); }
+
+size_t SimKernel::open_fds() const noexcept { return fds_->open(); }
 
 }  // namespace ringo::sim

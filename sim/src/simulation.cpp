@@ -71,7 +71,7 @@ Simulation::Simulation(const SimConfig& config)
   for (uint32_t i = 0; i < config.shards; ++i) group_.port(i).ring_id = kernel_.ring(i).msg_ring_id();
   for (uint32_t i = 0; i < config.shards; ++i) woken_from_outside_[i].store(false, std::memory_order_relaxed);
   group_.set_external_wake(&Simulation::wake_from_outside, woken_from_outside_.get());
-  blocking_ = std::make_unique<SimBlockingPool>(kernel_, group_, config.blocking);
+  blocking_ = std::make_unique<SimBlockingPool>(detail::DeviceHost(kernel_), kernel_.faults(), group_, config.blocking);
   group_.set_blocking_executor(blocking_.get());
   for (uint32_t i = 0; i < config.shards; ++i) {
     ShardConfig sc;

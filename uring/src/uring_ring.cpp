@@ -1,3 +1,5 @@
+// UringRing (uring_ring.hpp): set-up and opcode probe, Sqe -> io_uring sqe translation,
+// submit/wait/reap, and the plain syscalls behind SysOp.
 #include "ringo/uring/uring_ring.hpp"
 
 #include <netinet/in.h>
@@ -12,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "ringo/core/assert.hpp"
+
 namespace ringo::uring {
 namespace {
 
@@ -22,11 +26,13 @@ struct FlagSet {
 
 std::string errno_text(int err) { return std::string(std::strerror(err)); }
 
-// Opcodes the runtime needs at start-up, with the ringo opcode they serve.
-constexpr struct {
+struct OpName {
   int op;
   const char* name;
-} kRequiredOps[] = {
+};
+
+// Opcodes the runtime needs at start-up.
+constexpr OpName kRequiredOps[] = {
     {IORING_OP_NOP, "NOP"},
     {IORING_OP_TIMEOUT, "TIMEOUT"},
     {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
@@ -34,10 +40,8 @@ constexpr struct {
     {IORING_OP_MSG_RING, "MSG_RING"},
 };
 
-constexpr struct {
-  int op;
-  const char* name;
-} kOptionalOps[] = {
+// Opcodes of the I/O the runtime offers: a kernel without one fails just that call.
+constexpr OpName kOptionalOps[] = {
     {IORING_OP_READ, "READ"},         {IORING_OP_WRITE, "WRITE"},   {IORING_OP_READV, "READV"},
     {IORING_OP_WRITEV, "WRITEV"},     {IORING_OP_FSYNC, "FSYNC"},   {IORING_OP_OPENAT, "OPENAT"},
     {IORING_OP_CLOSE, "CLOSE"},       {IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_CONNECT, "CONNECT"},
@@ -45,15 +49,12 @@ constexpr struct {
     {IORING_OP_POLL_ADD, "POLL_ADD"},
 };
 
-}  // namespace
-
-UringSetup UringRing::create(const UringOptions& options) {
-  UringSetup setup;
-  std::unique_ptr<UringRing> r(new UringRing());
+// The setup flag sets to try, most capable first. Default: SINGLE_ISSUER + COOP_TASKRUN
+// + TASKRUN_FLAG. DEFER_TASKRUN is opt-in (options or RINGO_URING_FLAGS=defer): measured
+// here, it tripled cross-shard call latency, because deferred MSG_RING completions are not
+// flagged to a spinning shard.
+std::vector<FlagSet> setup_attempts(const UringOptions& options) {
   std::vector<FlagSet> attempts;
-  // Default: SINGLE_ISSUER + COOP_TASKRUN + TASKRUN_FLAG. DEFER_TASKRUN is opt-in
-  // (options or RINGO_URING_FLAGS=defer): measured here, it tripled cross-shard call
-  // latency, because deferred MSG_RING completions are not flagged to a spinning shard.
   const char* flags_env = std::getenv("RINGO_URING_FLAGS");
   const bool want_defer =
       options.allow_single_issuer && (options.prefer_defer_taskrun || (flags_env && std::string(flags_env) == "defer"));
@@ -67,91 +68,134 @@ UringSetup UringRing::create(const UringOptions& options) {
   }
   attempts.push_back({IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, "COOP_TASKRUN"});
   attempts.push_back({0, "no setup flags"});
+  return attempts;
+}
 
-  int last = 0;
-  const char* chosen = nullptr;
+struct Initialised {
+  int error = 0;          // 0, or the last attempt's -errno
+  FlagSet chosen{};       // the flag set the kernel took
+  unsigned features = 0;  // io_uring_params::features
+};
+
+// Sets the ring up with the first flag set the kernel accepts. Transient failures (EINTR,
+// EAGAIN) are retried a few times; EINVAL means the kernel lacks these flags, so the next,
+// plainer set is tried; any other error ends the search.
+Initialised init_first_accepted(io_uring* ring, unsigned entries, const std::vector<FlagSet>& attempts) {
+  Initialised out;
   for (const FlagSet& a : attempts) {
-    // Transient failures (EINTR, EAGAIN) are retried a few times; EINVAL means the
-    // kernel lacks these flags, so the next, plainer set is tried.
     io_uring_params params{};
     for (int retry = 0; retry < 3; ++retry) {
       params = io_uring_params{};
       params.flags = a.flags | IORING_SETUP_CLAMP;
-      last = io_uring_queue_init_params(options.entries, &r->ring_, &params);
-      if (last != -EINTR && last != -EAGAIN) break;
+      out.error = io_uring_queue_init_params(entries, ring, &params);
+      if (out.error != -EINTR && out.error != -EAGAIN) break;
     }
-    if (last == 0) {
-      chosen = a.name;
-      r->caps_.single_issuer = (a.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
-      r->caps_.defer_taskrun = (a.flags & IORING_SETUP_DEFER_TASKRUN) != 0;
-      r->caps_.coop_taskrun = (a.flags & IORING_SETUP_COOP_TASKRUN) != 0;
-      r->caps_.ext_arg = (params.features & IORING_FEAT_EXT_ARG) != 0;
-      r->taskrun_flag_ = (a.flags & IORING_SETUP_TASKRUN_FLAG) != 0;
-      break;
+    if (out.error == 0) {
+      out.chosen = a;
+      out.features = params.features;
+      return out;
     }
-    if (last != -EINVAL) break;
+    if (out.error != -EINVAL) break;
   }
-  if (last != 0) {
-    const int err = -last;
-    if (err == ENOSYS) {
-      setup.error = make_error_code(errc::backend_unavailable);
-      setup.report = "io_uring unavailable: this kernel has no io_uring (ENOSYS)";
-    } else if (err == EPERM || err == EACCES) {
-      setup.error = make_error_code(errc::backend_unavailable);
-      setup.report = "io_uring unavailable: refused by policy (" + errno_text(err) +
-                     "): check sysctl kernel.io_uring_disabled and seccomp filters";
-    } else if (err == ENOMEM) {
-      setup.error = errno_code(err);
-      setup.report =
-          "io_uring resources: the kernel refused ring memory (ENOMEM): raise RLIMIT_MEMLOCK "
-          "or lower ring_entries";
-    } else {
-      setup.error = errno_code(err);
-      setup.report = "io_uring setup failed: " + errno_text(err);
-    }
+  return out;
+}
+
+// io_uring_queue_init's errno, as create()'s error and report (uring_ring.hpp).
+void explain_setup_failure(int err, UringSetup& setup) {
+  if (err == ENOSYS) {
+    setup.error = make_error_code(errc::backend_unavailable);
+    setup.report = "io_uring unavailable: this kernel has no io_uring (ENOSYS)";
+  } else if (err == EPERM || err == EACCES) {
+    setup.error = make_error_code(errc::backend_unavailable);
+    setup.report = "io_uring unavailable: refused by policy (" + errno_text(err) +
+                   "): check sysctl kernel.io_uring_disabled and seccomp filters";
+  } else if (err == ENOMEM) {
+    setup.error = errno_code(err);
+    setup.report =
+        "io_uring resources: the kernel refused ring memory (ENOMEM): raise RLIMIT_MEMLOCK "
+        "or lower ring_entries";
+  } else {
+    setup.error = errno_code(err);
+    setup.report = "io_uring setup failed: " + errno_text(err);
+  }
+}
+
+template <size_t N>
+std::string unsupported(io_uring_probe* probe, const OpName (&ops)[N]) {
+  std::string missing;
+  for (const OpName& op : ops) {
+    if (!io_uring_opcode_supported(probe, op.op)) missing += std::string(" ") + op.name;
+  }
+  return missing;
+}
+
+}  // namespace
+
+UringSetup UringRing::create(const UringOptions& options) {
+  UringSetup setup;
+  std::unique_ptr<UringRing> r(new UringRing());
+  const Initialised init = init_first_accepted(&r->ring_, options.entries, setup_attempts(options));
+  if (init.error != 0) {
+    explain_setup_failure(-init.error, setup);
     return setup;
   }
   r->initialised_ = true;
-  r->timespecs_.resize(2 * r->ring_.sq.ring_entries);
-
-  io_uring_probe* probe = io_uring_get_probe_ring(&r->ring_);
-  if (probe == nullptr) {
-    setup.error = make_error_code(errc::backend_unavailable);
-    setup.report = "io_uring unavailable: opcode probe failed (kernel older than 5.6)";
-    return setup;
-  }
-  std::string missing;
-  for (const auto& op : kRequiredOps) {
-    if (!io_uring_opcode_supported(probe, op.op)) missing += std::string(" ") + op.name;
-  }
+  r->adopt(init.chosen.flags, init.features);
   std::string optional_missing;
-  for (const auto& op : kOptionalOps) {
-    if (!io_uring_opcode_supported(probe, op.op)) optional_missing += std::string(" ") + op.name;
-  }
-  r->caps_.msg_ring = io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
-  r->caps_.link_timeout = io_uring_opcode_supported(probe, IORING_OP_LINK_TIMEOUT);
-  r->caps_.async_cancel = io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL);
-  r->caps_.multishot_accept = io_uring_opcode_supported(probe, IORING_OP_SOCKET);  // 5.19+, same era
-  io_uring_free_probe(probe);
-  if (!missing.empty()) {
-    setup.error = make_error_code(errc::backend_unavailable);
-    setup.report = "io_uring unavailable: the kernel lacks required opcodes:" + missing;
-    return setup;
-  }
-  setup.report = std::string("io_uring: ") + chosen + (r->caps_.ext_arg ? ", EXT_ARG" : "") +
+  if (!r->probe_opcodes(setup, optional_missing)) return setup;
+  setup.report = std::string("io_uring: ") + init.chosen.name + (r->caps_.ext_arg ? ", EXT_ARG" : "") +
                  ", entries=" + std::to_string(r->ring_.sq.ring_entries) +
                  (optional_missing.empty() ? ", all I/O opcodes present" : ", missing:" + optional_missing);
   setup.ring = std::move(r);
   return setup;
 }
 
+// What the accepted setup flags and features mean for caps() and submit_and_wait().
+void UringRing::adopt(unsigned flags, unsigned features) {
+  caps_.single_issuer = (flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+  caps_.defer_taskrun = (flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+  caps_.coop_taskrun = (flags & IORING_SETUP_COOP_TASKRUN) != 0;
+  caps_.ext_arg = (features & IORING_FEAT_EXT_ARG) != 0;
+  taskrun_flag_ = (flags & IORING_SETUP_TASKRUN_FLAG) != 0;
+  timespecs_.resize(ring_.sq.ring_entries);
+}
+
+// Probes the opcodes: false (setup says why) when a required one is missing; else sets the
+// caps they decide and lists the missing optional ones.
+bool UringRing::probe_opcodes(UringSetup& setup, std::string& optional_missing) {
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+  if (probe == nullptr) {
+    setup.error = make_error_code(errc::backend_unavailable);
+    setup.report = "io_uring unavailable: opcode probe failed (kernel older than 5.6)";
+    return false;
+  }
+  const std::string missing = unsupported(probe, kRequiredOps);
+  optional_missing = unsupported(probe, kOptionalOps);
+  caps_.msg_ring = io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
+  caps_.link_timeout = io_uring_opcode_supported(probe, IORING_OP_LINK_TIMEOUT);
+  caps_.async_cancel = io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL);
+  caps_.multishot_accept = io_uring_opcode_supported(probe, IORING_OP_SOCKET);  // 5.19+, same era
+  io_uring_free_probe(probe);
+  if (!missing.empty()) {
+    setup.error = make_error_code(errc::backend_unavailable);
+    setup.report = "io_uring unavailable: the kernel lacks required opcodes:" + missing;
+    return false;
+  }
+  return true;
+}
+
 UringRing::~UringRing() {
   if (initialised_) io_uring_queue_exit(&ring_);
 }
 
-__kernel_timespec* UringRing::timespec_slot(int64_t ns) {
-  if (timespecs_used_ >= timespecs_.size()) return nullptr;
-  __kernel_timespec* ts = &timespecs_[timespecs_used_++];
+// The timespec a TIMEOUT or LINK_TIMEOUT sqe points at: the slot of the sqe's own index in
+// the SQ array. The kernel reads it when it takes the sqe, and the sqe's index is not
+// handed out again before that, so a slot is never overwritten while an sqe still needs it
+// (also when a submit fails with EBUSY and the sqes stay queued), and never runs out.
+__kernel_timespec* UringRing::timespec_slot(const io_uring_sqe* sqe, int64_t ns) {
+  const auto index = static_cast<size_t>(sqe - ring_.sq.sqes);
+  RINGO_ASSERT(index < timespecs_.size(), "one timespec slot per SQ entry");
+  __kernel_timespec* ts = &timespecs_[index];
   ts->tv_sec = ns / 1000000000;
   ts->tv_nsec = ns % 1000000000;
   return ts;
@@ -188,12 +232,7 @@ bool UringRing::prep(const Sqe& s) {
     case Opcode::recv: io_uring_prep_recv(sqe, s.fd, addr, s.len, static_cast<int>(s.off)); break;
     case Opcode::send: io_uring_prep_send(sqe, s.fd, addr, s.len, static_cast<int>(s.off)); break;
     case Opcode::shutdown: io_uring_prep_shutdown(sqe, s.fd, static_cast<int>(s.len)); break;
-    case Opcode::timeout: {
-      __kernel_timespec* ts = timespec_slot(static_cast<int64_t>(s.off));
-      if (ts == nullptr) return false;
-      io_uring_prep_timeout(sqe, ts, 0, 0);
-      break;
-    }
+    case Opcode::timeout: io_uring_prep_timeout(sqe, timespec_slot(sqe, static_cast<int64_t>(s.off)), 0, 0); break;
     case Opcode::async_cancel: io_uring_prep_cancel64(sqe, s.addr, 0); break;
     case Opcode::msg_ring: io_uring_prep_msg_ring(sqe, s.fd, s.len, s.off, 0); break;
     case Opcode::poll_add: io_uring_prep_poll_add(sqe, s.fd, s.len); break;
@@ -207,16 +246,9 @@ bool UringRing::prep(const Sqe& s) {
   io_uring_sqe_set_data64(sqe, s.user_data);
   if (s.flags & kSqeSkipSuccess) sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
   if (!linked) return true;
-  __kernel_timespec* ts = timespec_slot(s.deadline.count());
   sqe->flags |= IOSQE_IO_LINK;
   io_uring_sqe* timeout = io_uring_get_sqe(&ring_);
-  if (ts == nullptr) {
-    // Out of timespec slots: should not happen (two per SQ entry). Fail the link loudly.
-    io_uring_prep_nop(timeout);
-    timeout->opcode = IORING_OP_LAST;
-  } else {
-    io_uring_prep_link_timeout(timeout, ts, IORING_TIMEOUT_ABS);
-  }
+  io_uring_prep_link_timeout(timeout, timespec_slot(timeout, s.deadline.count()), IORING_TIMEOUT_ABS);
   io_uring_sqe_set_data64(timeout, s.timeout_user_data);
   return true;
 }
@@ -228,6 +260,7 @@ size_t UringRing::push(std::span<const Sqe> sqes) {
     ++n;
   }
   queued_ += n;
+  RINGO_ASSERT(queued_ <= io_uring_sq_ready(&ring_), "every Sqe counted since the last submit is in the SQ");
   return n;
 }
 
@@ -253,8 +286,10 @@ Result<size_t> UringRing::submit_and_wait(unsigned min_complete, Duration timeou
     ret = io_uring_submit_and_wait_timeout(&ring_, &cqe, min_complete, &ts, nullptr);
     if (ret == -ETIME) ret = 0;
   }
-  timespecs_used_ = 0;
-  if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY) return 0;
+  if (ret == -EINTR || ret == -EAGAIN || ret == -EBUSY) {
+    queued_ = io_uring_sq_ready(&ring_);  // not taken: the next submit enters the kernel for them
+    return 0;
+  }
   if (ret < 0) return fail_errno(ret);
   return static_cast<size_t>(ret);
 }
@@ -270,6 +305,7 @@ size_t UringRing::reap(std::span<Cqe> out) {
     if (cqe->user_data == LIBURING_UDATA_TIMEOUT) continue;  // liburing's own wait timeout
     out[n++] = Cqe{cqe->user_data, cqe->res, cqe->flags};
   }
+  RINGO_ASSERT(seen <= io_uring_cq_ready(&ring_), "reap consumes only the CQEs the kernel posted");
   io_uring_cq_advance(&ring_, seen);
   return n;
 }

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <span>
 
+#include "ringo/core/kernel_op.hpp"
 #include "ringo/core/shard.hpp"
 #include "ringo/core/task.hpp"
 

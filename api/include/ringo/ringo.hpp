@@ -21,6 +21,7 @@
 #include "ringo/core/cross_shard.hpp"
 #include "ringo/core/deadline.hpp"
 #include "ringo/core/error.hpp"
+#include "ringo/core/kernel_op.hpp"
 #include "ringo/core/select.hpp"
 #include "ringo/core/select_handlers.hpp"
 #include "ringo/core/sync.hpp"

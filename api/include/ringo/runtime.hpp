@@ -62,7 +62,7 @@
 #include "ringo/core/cross_shard.hpp"
 #include "ringo/core/shard.hpp"
 #include "ringo/core/task.hpp"
-#include "ringo/sim/sim_kernel.hpp"
+#include "ringo/sim/fault_config.hpp"
 
 namespace ringo {
 

@@ -10,21 +10,27 @@
 //    shard for the disk.
 //  - sockets (accept, connect, recv, send, and read/write at the file position): the
 //    non-blocking syscall, and on EAGAIN a wait for the descriptor's next edge in the
-//    ring's epoll set (aio/src/readiness.hpp), then the syscall again. A descriptor known
-//    not to be ready skips the syscall that would say EAGAIN. Multishot accept takes up to
-//    64 connections per turn and posts one CQE each with kCqeMore until cancelled.
+//    ring's epoll set (readiness.hpp), then the syscall again. A descriptor known not to
+//    be ready skips the syscall that would say EAGAIN. Multishot accept takes up to 64
+//    connections per turn and posts one CQE each with kCqeMore until cancelled; it pauses
+//    (connections wait in the kernel's backlog) while 2 x entries CQEs wait for reap().
 //  - poll_add: a poll(2) look, then the epoll set.
 //  - openat, close, shutdown, NOP: inline (AIO has no opcode for them).
 //  - TIMEOUT and per-op deadlines (LINK_TIMEOUT): a user-space timer list, waited on by
 //    the blocking wait's timeout.
 //  - MSG_RING: a mutex-guarded mailbox per ring plus the ring's eventfd, written only when
-//    the target sleeps. send_message() needs no ring, so a foreign thread can wake a shard.
+//    the target sleeps (aio/src/mailbox.hpp). send_message() needs no ring, so a foreign
+//    thread can wake a shard. A mailbox holding max_messages fails the next with
+//    -EOVERFLOW, as io_uring does for a target whose completion queue overflowed.
 // Every AIO completion signals the same eventfd (IOCB_FLAG_RESFD), which sits in the
 // epoll set, so one epoll_pwait2 covers sockets, AIO completions, messages and timers.
 //
 // Errors from create(): ENOSYS (no AIO in this kernel) and EPERM (seccomp) become
 // errc::backend_unavailable; EAGAIN from io_setup (fs.aio-max-nr exhausted) is reported
 // naming the sysctl. AioSetup::report says which, in words.
+//
+// Where: aio_ring.cpp (set-up, ops, files, timers, the wait), aio_sockets.cpp (sockets),
+// mailbox.cpp (messages), helpers.cpp (page-cache misses), readiness.cpp (the epoll set).
 //
 // Thread-safety: one thread uses a ring; send_message() may be called from any thread.
 #pragma once
@@ -35,7 +41,6 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -49,6 +54,10 @@ struct AioOptions {
   // Sqes push() accepts between two submits. The AIO context holds 4x as many file ops in
   // flight (batches pile up while earlier ones run); sockets hold no AIO slot.
   unsigned entries = 256;
+  // Messages (MSG_RING, doorbells) a ring's mailbox holds for it; one more fails with
+  // -EOVERFLOW. 64 Ki (1 MiB of CQEs): far more than a shard that reaps every tick leaves
+  // there, so only a ring that stopped reaping, or a flood, reaches it.
+  unsigned max_messages = 1u << 16;
 };
 
 class AioRing;
@@ -75,17 +84,22 @@ class AioRing final : public Ring {
   int64_t sys(SysCall& call) override;
 
   // Delivers a MSG_RING CQE {user_data, res} to the AioRing whose msg_ring_id() is target,
-  // from any thread, ring or not. Returns 0, or -EBADF when no AioRing has that id.
+  // from any thread, ring or not. Returns 0, -EBADF when no AioRing has that id, or
+  // -EOVERFLOW when its mailbox is full (AioOptions::max_messages).
   static int send_message(int32_t target, int32_t res, uint64_t user_data) noexcept;
-  // As send_message, with CQE flags (the ring's helpers mark their results this way).
-  static int send_internal(int32_t target, uint64_t user_data, int32_t res, uint32_t flags) noexcept;
 
   // Reads the page cache could not answer at once, sent to a helper thread so far.
   uint64_t helper_reads() const noexcept { return helper_reads_; }
 
-  struct Mailbox;
+  struct Mailbox;  // aio/src/mailbox.hpp
 
  private:
+  // A multishot accept's connections per turn, before other work runs.
+  static constexpr unsigned kAcceptBatch = 64;
+  // CQEs waiting for reap() past which a multishot accept pauses: io_uring's default
+  // completion queue holds 2 x entries too.
+  static constexpr size_t kCompletionsPerEntry = 2;
+
   // What a live op waits for. ready: an edge of its descriptor (in readiness_); orphan:
   // its descriptor was closed under it, so only a cancel ends it (as on io_uring, where
   // the op would hold the file); retry: a multishot accept's next turn.
@@ -112,13 +126,20 @@ class AioRing final : public Ring {
   };
 
   AioRing() = default;
+  bool open_context(AioSetup& setup);
+  bool open_wakeups(unsigned max_messages, AioSetup& setup);
   Op* alloc_op(const Sqe& s);
   void release(Op* op);
   void start(Op* op);
   void post(uint64_t user_data, int32_t res, uint32_t flags = 0) { ready_.push_back(Cqe{user_data, res, flags}); }
   void complete(Op* op, int32_t res);
   void queue_aio(Op* op);
-  Op* live(OpRef ref);
+  // The op ref names, if it is still that op (not freed, not reused).
+  Op* live(OpRef ref) {
+    if (ref.index >= ops_.size()) return nullptr;
+    Op* op = ops_[ref.index].get();
+    return op->live && op->gen == ref.gen ? op : nullptr;
+  }
   void wait_ready(Op* op, uint32_t mask);
   void poll_add(Op* op);
   void attempt(Op* op);
@@ -131,7 +152,6 @@ class AioRing final : public Ring {
   void add_timer(Op* op, Instant at, bool deadline);
   void fire_timers();
   void flush_aio();
-  bool aio_ring_has_events() const;
   void harvest();
   void drain_mailbox();
   void progress();
@@ -141,9 +161,11 @@ class AioRing final : public Ring {
   int efd_ = -1;
   unsigned entries_ = 0;
   unsigned aio_capacity_ = 0;
-  unsigned aio_in_flight_ = 0;
+  unsigned aio_in_flight_ = 0;   // iocbs io_submit took and io_getevents has not returned
+  size_t completion_limit_ = 0;  // kCompletionsPerEntry x entries
   std::unique_ptr<Mailbox> mailbox_;
-  std::vector<Sqe> pending_;  // pushed, not yet submitted
+  std::vector<Cqe> mail_;     // scratch: the mailbox's last batch (drain_mailbox)
+  std::vector<Sqe> pending_;  // pushed, not yet submitted: at most entries_ (push refuses more)
   std::deque<Cqe> ready_;     // completions waiting for reap()
   std::vector<std::unique_ptr<Op>> ops_;
   std::vector<uint32_t> free_ops_;
@@ -155,6 +177,7 @@ class AioRing final : public Ring {
   Readiness readiness_;
   std::vector<Readiness::Woken> woken_;  // collected while blocked, dispatched by progress()
   std::vector<OpRef> retry_;             // multishot accepts that stopped at their batch
+  std::vector<OpRef> retry_turn_;        // scratch: this turn's retry_ (dispatch_woken)
   std::vector<OpRef> orphans_;           // scratch for forget_fd
   // Reads running on helper threads; the destructor waits for them (their buffers).
   std::atomic<uint32_t> helper_jobs_{0};

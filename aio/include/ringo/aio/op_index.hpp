@@ -3,14 +3,16 @@
 // two flat arrays, no allocation per op (std::unordered_map allocated a node for each).
 //
 // add() keeps the first op of a duplicate user_data (as the kernel's cancel finds one);
-// remove(ud, index) removes the entry only if it names that op.
+// remove(ud, index) removes the entry only if it names that op. The table is a power of
+// two, at most 3/4 used (full + tombstones), so probing always ends at an empty slot.
 //
 // Thread-safety: one thread, the ring's.
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <vector>
+
+#include "ringo/core/assert.hpp"
 
 namespace ringo::aio {
 
@@ -33,6 +35,7 @@ class OpIndex {
     }
     slots_[i] = Slot{ud, index, State::full};
     ++live_;
+    RINGO_ASSERT(live_ <= used_ && used_ * 4 <= slots_.size() * 3, "probing always ends at an empty slot");
   }
 
   uint32_t find(uint64_t ud) const {
@@ -49,7 +52,7 @@ class OpIndex {
       if (slots_[i].state != State::full || slots_[i].ud != ud) continue;
       if (slots_[i].index != index) return;  // a duplicate: the entry names another op
       slots_[i].state = State::removed;
-      assert(live_ > 0);
+      RINGO_ASSERT(live_ > 0, "an entry is removed once");
       --live_;
       return;
     }
@@ -78,6 +81,7 @@ class OpIndex {
     const size_t size = slots_.empty() ? 64 : (live_ * 2 >= slots_.size() ? slots_.size() * 2 : slots_.size());
     std::vector<Slot> old;
     old.swap(slots_);
+    RINGO_ASSERT((size & (size - 1)) == 0 && live_ * 4 < size * 3, "a power of two, with room after the rebuild");
     slots_.assign(size, Slot{});
     mask_ = size - 1;
     used_ = 0;

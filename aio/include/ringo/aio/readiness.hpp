@@ -15,6 +15,10 @@
 // Descriptors epoll refuses (regular files, directories: EPERM) are always ready, as
 // poll(2) reports them; wait() says so and files nothing.
 //
+// Bounded: the table is indexed by descriptor number, up to max_fd (kMaxFd, 16 Mi, unless
+// open() was given less); wait() on a higher number says EMFILE instead of growing it.
+// Waiters are ops, so the ring's ops bound them.
+//
 // Thread-safety: one thread, the ring's.
 #pragma once
 
@@ -45,8 +49,11 @@ class Readiness {
   Readiness(const Readiness&) = delete;
   Readiness& operator=(const Readiness&) = delete;
 
+  // Descriptor numbers the table grows to by default: a process with 16 Mi descriptors.
+  static constexpr int kMaxFd = 1 << 24;
+
   // Creates the epoll set, with wake_fd (the ring's eventfd) in it, level-triggered.
-  std::error_code open(int wake_fd);
+  std::error_code open(int wake_fd, int max_fd = kMaxFd);
 
   // False only when the last syscall in that direction said EAGAIN and no edge came since.
   bool may_be_ready(int fd, uint32_t mask) const;
@@ -86,7 +93,8 @@ class Readiness {
 
   int epfd_ = -1;
   int wake_fd_ = -1;
-  size_t waiting_ = 0;
+  int max_fd_ = kMaxFd;
+  size_t waiting_ = 0;          // the waiters of every watch
   bool pwait2_ = true;          // epoll_pwait2 (ns timeouts) until the kernel says ENOSYS
   std::vector<Watch> watches_;  // by descriptor number
   std::vector<epoll_event> events_;

@@ -42,6 +42,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "ringo/core/assert.hpp"
 #include "ringo/core/blocking_executor.hpp"
 #include "ringo/core/cross_shard.hpp"
 #include "ringo/core/task.hpp"
@@ -110,7 +111,7 @@ struct BlockingAwaiter {
   // Moved only before it is awaited (with_timeout wraps it).
   BlockingAwaiter(BlockingAwaiter&& o) noexcept(std::is_nothrow_move_constructible_v<F>)
       : fn(std::move(o.fn)), me(o.me) {
-    assert(o.call == nullptr);
+    RINGO_ASSERT(o.call == nullptr, "moved only before it is awaited");
   }
   BlockingAwaiter& operator=(BlockingAwaiter&&) = delete;
   // A frame destroyed while parked (a runtime torn down): the job must not find us.
@@ -121,8 +122,7 @@ struct BlockingAwaiter {
   }
 
   bool await_ready() noexcept {
-    if (me == nullptr) return early = make_error_code(errc::not_in_runtime), true;
-    if (me->should_cancel()) return early = make_error_code(errc::cancelled), true;
+    if (refuse_await(me, early)) return true;
     if (me->shard->group().blocking_executor() == nullptr) {
       return early = make_error_code(errc::backend_unavailable), true;
     }

@@ -23,10 +23,10 @@
 #pragma once
 
 #include <atomic>
-#include <cassert>
 #include <cstdint>
 #include <new>
 
+#include "ringo/core/assert.hpp"
 #include "ringo/core/error.hpp"
 #include "ringo/core/ring.hpp"
 #include "ringo/core/shard.hpp"
@@ -83,7 +83,7 @@ class BlockingJob : public Envelope {
   // stays running until send_home(): the simulator holds the result for fn's simulated
   // duration, and a cancel in that time is a cancel while running.
   void run() noexcept {
-    assert(state() == State::running);
+    RINGO_ASSERT(state() == State::running, "run() follows a start() that won");
     invoke();
   }
   // Caller (home shard): the state the job had. queued means it is now cancelled and

@@ -13,6 +13,7 @@
 #include <functional>
 #include <type_traits>
 
+#include "ringo/core/assert.hpp"
 #include "ringo/core/task.hpp"
 
 namespace ringo {
@@ -72,10 +73,14 @@ struct CallEnvelope final : Envelope {
       return;
     }
     if constexpr (TaskResult<std::invoke_result_t<F&>>::is_task) {
+      // A full caller registry refuses the call before anything runs (caller_registry.hpp).
+      if (here.callers().full()) return send_back(here, fail(errc::queue_full));
       auto h = spawn_local(here, serve(here, this), /*must_start=*/true);
       if (!h.valid()) return send_back(here, std::unexpected(h.spawn_error()));
-      // Detached: the registry's pointer is erased before the routine finishes.
-      here.register_call(call_id, h.routine_ptr());
+      // Detached: the registry's pointer is erased before the routine finishes. Room was
+      // checked above, and the routine is only queued since.
+      [[maybe_unused]] const auto registered = here.register_call(call_id, h.routine_ptr());
+      RINGO_ASSERT(registered.has_value(), "the registry had room for this call");
       h.detach();
     } else {
       try {
@@ -159,18 +164,17 @@ auto submit_to(uint32_t target, F fn) {
     std::error_code early{};
 
     bool await_ready() noexcept {
-      if (here == nullptr || here->current_routine() == nullptr) {
-        return early = make_error_code(errc::not_in_runtime), true;
-      }
-      if (target >= here->group().size()) return early = make_error_code(errc::invalid_shard), true;
-      if (here->current_routine()->should_cancel()) return early = make_error_code(errc::cancelled), true;
-      return false;
+      Routine* me = here != nullptr ? here->current_routine() : nullptr;
+      // invalid_shard ranks between not_in_runtime and cancelled.
+      if (me != nullptr && target >= here->group().size()) return early = make_error_code(errc::invalid_shard), true;
+      return refuse_await(me, early);
     }
     bool await_suspend(std::coroutine_handle<> h) {
       slot.me = here->current_routine();
       call_id = here->next_call_id();
       auto* env = new detail::CallEnvelope<F>(std::move(fn), &slot, here->index(), call_id);
-      if (auto posted = here->post(target, env); !posted) {
+      // New work for the target: refused with queue_full when its inbox is full.
+      if (auto posted = here->post_request(target, env); !posted) {
         delete env;
         early = posted.error();
         return false;

@@ -4,10 +4,11 @@
 // and showed the two shards waiting on each other's arena lock. So each shard has a pool:
 // a block the shard made and frees itself goes on its own free list; a block freed
 // anywhere else goes back to the shard that made it, through a lock-free return stack the
-// maker takes whole when a list runs dry. No block ever crosses into another arena.
+// maker takes whole when a list runs dry (an MpscStack, mpsc_stack.hpp, like a shard's
+// inbox). No block ever crosses into another arena. Size classes are size_class.hpp's.
 //
 // The ShardGroup owns the pools and outlives its shards, so a block freed late (a
-// shutdown rejecting envelopes) still has a pool to go back to. Blocks over 512 bytes, or
+// shutdown rejecting envelopes) still has a pool to go back to. Blocks over 504 bytes, or
 // made off any shard, come from the system allocator. Under AddressSanitizer every block
 // does, so a use after free is reported rather than hidden.
 //
@@ -19,12 +20,15 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ringo/core/mpsc_stack.hpp"
+#include "ringo/core/size_class.hpp"
+
 namespace ringo {
 
 class alignas(64) EnvelopePool {
  public:
-  static constexpr std::size_t kGranule = 16;
-  static constexpr std::size_t kClasses = 32;  // blocks up to 512 bytes are pooled
+  using Classes = detail::SizeClasses<32>;  // blocks up to 504 bytes are pooled
+  static constexpr std::size_t kClasses = Classes::kClasses;
   static constexpr uint32_t kMaxCachedPerClass = 1024;
 
   EnvelopePool() = default;
@@ -44,6 +48,8 @@ class alignas(64) EnvelopePool {
 
  private:
   struct Header;
+  static Header*& link(Header& h) noexcept;
+  using ReturnStack = MpscStack<Header, &EnvelopePool::link>;
   void keep(Header* h) noexcept;
   void take_returned() noexcept;
   void give_back(Header* h) noexcept;
@@ -52,7 +58,7 @@ class alignas(64) EnvelopePool {
   uint32_t counts_[kClasses] = {};
   uint64_t made_ = 0;
   // Written by other shards: on its own cache line, away from the owner's lists.
-  alignas(64) std::atomic<Header*> returned_{nullptr};
+  alignas(64) ReturnStack returned_;
 };
 
 }  // namespace ringo

@@ -1,7 +1,8 @@
 // Coroutine frames come from a per-thread pool of size-classed free lists (a shard owns
 // its thread, so this is the shard's pool; in the simulator all shards share the one
 // thread and so the one pool). Blocks are individually allocated, so a frame freed on
-// another thread just joins that thread's lists; each list keeps a bounded cache.
+// another thread just joins that thread's lists; each list keeps a bounded cache. The
+// size classes are size_class.hpp's, shared with the envelope pool.
 #pragma once
 
 #include <cstddef>

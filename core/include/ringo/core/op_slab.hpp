@@ -7,6 +7,10 @@
 //   [55..32] generation (24 bits, bumped on every reuse of the slot)
 //   [31..0]  slot index
 // Ring messages instead carry [63..56] = 0xFF and a 56-bit payload.
+//
+// A record's states: free -> queued (acquire) -> in_flight (pushed) -> free (release),
+// or queued -> free (cancelled before it was pushed). Each step asserts the state it
+// leaves (op_driver.hpp walks an op through them).
 #pragma once
 
 #include <cstdint>
@@ -48,6 +52,7 @@ enum class CancelOutcome : uint8_t {
   before_submit,     // never reached the kernel
   kernel_cancelled,  // the kernel reported -ECANCELED
   completed_anyway,  // it completed first; its real result was delivered
+  deadline_expired,  // its deadline fired too: it reports -ETIME
 };
 
 struct OpRecord {
@@ -60,7 +65,8 @@ struct OpRecord {
   bool op_cqe_seen = false;
   bool timeout_cqe_seen = false;
   bool has_deadline = false;
-  bool multishot = false;  // CQEs with kCqeMore go to the callback; the last one ends it
+  bool multishot = false;       // CQEs with kCqeMore go to the callback; the last one ends it
+  bool cancel_settled = false;  // its CancelOutcome was counted (once)
   int32_t res = 0;
   uint32_t cqe_flags = 0;
   OpCallback callback = nullptr;
@@ -74,6 +80,10 @@ class OpSlab {
 
   // Returns the slot of a fresh record in state queued.
   uint32_t acquire(OpCallback callback, void* ctx);
+  // queued -> in_flight: the ring took its Sqe. It will post one CQE, two with a deadline
+  // (the op's and its link timeout's).
+  void pushed(uint32_t slot, bool has_deadline, bool multishot) noexcept;
+  // queued or in_flight -> free; the handle names nothing from now on.
   void release(uint32_t slot);
 
   // The record for user_data if its slot exists, its generation matches and it is live.

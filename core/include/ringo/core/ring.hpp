@@ -72,6 +72,20 @@ struct Cqe {
 inline constexpr uint16_t kAcceptMultishot = 1u << 0;
 inline constexpr uint32_t kCqeMore = 1u << 1;
 
+// What a ringo MSG_RING delivers as the target CQE's res (the Sqe's len): the sending
+// shard's index in the high 16 bits, a 16-bit tag in the low 16 (0xFFFF: a doorbell). The
+// one packing of that word: every sender (Shard, the real engines' ring-less doorbells)
+// and the receiver use these two.
+struct MsgRes {
+  uint32_t from;
+  uint16_t tag;
+};
+inline constexpr uint32_t pack_msg_res(uint32_t from, uint16_t tag) noexcept { return (from << 16) | tag; }
+inline constexpr MsgRes unpack_msg_res(int32_t res) noexcept {
+  const auto word = static_cast<uint32_t>(res);
+  return {word >> 16, static_cast<uint16_t>(word & 0xFFFF)};
+}
+
 // Sqe::flags: a successful op posts no CQE, only a failed one does (io_uring's
 // IOSQE_CQE_SKIP_SUCCESS, 5.17+, so wherever MSG_RING is). The simulator honours it on
 // MSG_RING, the only op ringo sends with it (its doorbells).

@@ -10,6 +10,9 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <system_error>
+
+#include "ringo/core/error.hpp"
 
 namespace ringo {
 
@@ -69,5 +72,42 @@ struct Routine {
   // True when an await should fail fast with errc::cancelled.
   bool should_cancel() const noexcept { return (cancel_requested || deadline_passed) && shield_depth == 0; }
 };
+
+// ---- The opening of an await ----
+// Every awaiter that suspends a routine starts the same way: find the routine that awaits
+// (this_routine(), task.hpp; awaiters keep it as `Routine* me = this_routine()`), then fail
+// before suspending when there is none (errc::not_in_runtime) or when it must not wait any
+// more (errc::cancelled: aborted, or past its deadline, and no Shield holds). These two
+// helpers are that opening; an awaiter runs its own checks (wrong shard, bad argument...)
+// around them, in the order its contract gives.
+//
+//   bool await_ready() noexcept { return refuse_await(me, early); }  // std::error_code early
+//
+// A lean awaiter that keeps a one-byte outcome instead of an error_code (SleepAwaiter:
+// every sleeping routine pays for its frame) uses await_gate() and await_gate_error().
+enum class AwaitGate : uint8_t { open, not_in_runtime, cancelled };
+
+inline AwaitGate await_gate(const Routine* me) noexcept {
+  if (me == nullptr) return AwaitGate::not_in_runtime;
+  if (me->should_cancel()) return AwaitGate::cancelled;
+  return AwaitGate::open;
+}
+
+inline std::error_code await_gate_error(AwaitGate gate) noexcept {
+  switch (gate) {
+    case AwaitGate::open: break;
+    case AwaitGate::not_in_runtime: return make_error_code(errc::not_in_runtime);
+    case AwaitGate::cancelled: return make_error_code(errc::cancelled);
+  }
+  return {};
+}
+
+// True (await_ready's "do not suspend") with `early` set when the await must fail now.
+inline bool refuse_await(const Routine* me, std::error_code& early) noexcept {
+  const AwaitGate gate = await_gate(me);
+  if (gate == AwaitGate::open) return false;
+  early = await_gate_error(gate);
+  return true;
+}
 
 }  // namespace ringo

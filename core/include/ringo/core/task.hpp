@@ -1,7 +1,7 @@
 // Routines: Task<T> is a lazy coroutine (nothing runs until it is awaited or spawned);
 // awaiting one Task from another runs it at once as a plain call (a child that suspends
 // resumes its parent when it finishes). go() turns a Task into a routine on the current
-// shard and returns its JoinHandle.
+// shard and returns its JoinHandle. Kernel ops (submit, nop) are kernel_op.hpp's.
 //
 // Errors: join() returns Result: the routine's value, errc::cancelled if it was aborted
 // before it ever ran, errc::routine_panicked if an exception escaped it, errc::join_twice
@@ -299,10 +299,9 @@ class [[nodiscard]] JoinHandle {
         Shard* here = current_shard();
         if (here != target.home) return early = make_error_code(errc::wrong_thread), true;
         me = here->current_routine();
-        if (me == nullptr) return early = make_error_code(errc::not_in_runtime), true;
-        if (self->joiner_ != nullptr) return early = make_error_code(errc::join_twice), true;
-        if (me->should_cancel()) return early = make_error_code(errc::cancelled), true;
-        return false;
+        // join_twice ranks between not_in_runtime and cancelled.
+        if (me != nullptr && self->joiner_ != nullptr) return early = make_error_code(errc::join_twice), true;
+        return refuse_await(me, early);
       }
       void await_suspend(std::coroutine_handle<> h) noexcept {
         static constexpr WaitKind kWait{&Awaiter::on_cancel, &Awaiter::describe};  // a local class: no static members
@@ -420,15 +419,14 @@ inline auto yield_now() noexcept {
 
 namespace detail {
 struct SleepAwaiter : TimerNode {
-  enum class Outcome : uint8_t { slept, cancelled, not_in_runtime };
-  Outcome outcome = Outcome::slept;  // first: it fits in TimerNode's tail padding
+  // open: slept. One byte, first: it fits in TimerNode's tail padding.
+  AwaitGate outcome = AwaitGate::open;
   Routine* me = this_routine();
 
   explicit SleepAwaiter(Instant deadline) noexcept { when = deadline; }
   bool await_ready() noexcept {
-    if (me == nullptr) return outcome = Outcome::not_in_runtime, true;
-    if (me->should_cancel()) return outcome = Outcome::cancelled, true;
-    return false;
+    outcome = await_gate(me);
+    return outcome != AwaitGate::open;
   }
   void await_suspend(std::coroutine_handle<> h) noexcept {
     fire = &SleepAwaiter::on_fire;
@@ -445,7 +443,7 @@ struct SleepAwaiter : TimerNode {
   static void on_cancel(Routine* me, void* ctx) {
     auto* a = static_cast<SleepAwaiter*>(ctx);
     me->shard->cancel_timer(a);
-    a->outcome = Outcome::cancelled;
+    a->outcome = AwaitGate::cancelled;
     me->shard->unpark(me);
   }
   static WaitInfo describe(const void* ctx) {
@@ -453,12 +451,8 @@ struct SleepAwaiter : TimerNode {
   }
   static constexpr WaitKind kWait{&SleepAwaiter::on_cancel, &SleepAwaiter::describe};
   Result<void> await_resume() noexcept {
-    switch (outcome) {
-      case Outcome::slept: return {};
-      case Outcome::cancelled: return fail(errc::cancelled);
-      case Outcome::not_in_runtime: return fail(errc::not_in_runtime);
-    }
-    return {};
+    if (outcome == AwaitGate::open) return {};
+    return std::unexpected(await_gate_error(outcome));
   }
 };
 }  // namespace detail
@@ -479,78 +473,6 @@ requires(!std::is_same_v<std::chrono::duration<Rep, Period>, Duration> &&
          std::is_convertible_v<std::chrono::duration<Rep, Period>, Duration>) detail::SleepAwaiter
     sleep(std::chrono::duration<Rep, Period> d)
 noexcept { return sleep(Duration(d)); }
-
-namespace detail {
-
-// A kernel op awaited by the current routine (see submit()). `early` fails the await
-// before anything is submitted (used by callers that validate first).
-struct OpAwaiter {
-  Sqe sqe;
-  Instant deadline = kNoDeadline;
-  std::error_code early{};
-  Routine* me = this_routine();
-  OpToken token{};
-  int32_t res = 0;
-  bool deadline_expired = false;
-
-  bool await_ready() noexcept {
-    if (early) return true;
-    if (me == nullptr) return early = make_error_code(errc::not_in_runtime), true;
-    if (me->should_cancel()) return early = make_error_code(errc::cancelled), true;
-    // One awaiter takes one result: a multishot op needs submit_raw and its own callback.
-    if (sqe.opcode == Opcode::accept && (sqe.ioprio & kAcceptMultishot))
-      return early = make_error_code(std::errc::invalid_argument), true;
-    return false;
-  }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
-    Shard& shard = *me->shard;
-    token = shard.submit_raw(sqe, &OpAwaiter::on_complete, this, deadline);
-    shard.park(me, h, kWait, this);
-  }
-  static void on_complete(void* ctx, int32_t r, uint32_t flags) {
-    auto* a = static_cast<OpAwaiter*>(ctx);
-    a->res = r;
-    a->deadline_expired = (flags & kOpDeadlineExpired) != 0;
-    a->me->shard->unpark(a->me);
-  }
-  // The routine stays parked until the op's completion arrives: its frame, and any
-  // buffer the kernel may write, outlive the op.
-  static void on_cancel(Routine* me, void* ctx) { me->shard->cancel(static_cast<OpAwaiter*>(ctx)->token); }
-  static WaitInfo describe(const void* ctx) {
-    const auto* a = static_cast<const OpAwaiter*>(ctx);
-    return {opcode_name(a->sqe.opcode), a->token.user_data};
-  }
-  static constexpr WaitKind kWait{&OpAwaiter::on_cancel, &OpAwaiter::describe};
-  Result<int32_t> await_resume() noexcept {
-    if (early) return std::unexpected(early);
-    if (res >= 0) return res;
-    if (deadline_expired) return fail(errc::timed_out);
-    if (res == -ECANCELED && me->cancel_requested) return fail(errc::cancelled);
-    return fail_errno(res);
-  }
-};
-
-}  // namespace detail
-
-// Lane B kernel op: submits sqe through lane A and resumes with the kernel's result.
-// Result: res >= 0, or errno (generic category), errc::timed_out when `deadline` won,
-// errc::cancelled when the routine was aborted and the kernel cancelled the op. If the op
-// completed anyway its real result is returned.
-// A MSG_RING whose delivered user_data (off) is not a ringo message is refused with
-// errc::invalid_argument: it would forge a completion of some op on the target shard.
-inline detail::OpAwaiter submit(const Sqe& sqe, Instant deadline = kNoDeadline) noexcept {
-  detail::OpAwaiter a{sqe, deadline};
-  if (sqe.opcode == Opcode::msg_ring && UserData::kind(sqe.off) != UdKind::message) {
-    a.early = make_error_code(errc::invalid_argument);
-  }
-  return a;
-}
-
-inline auto nop(Instant deadline = kNoDeadline) noexcept {
-  Sqe s;
-  s.opcode = Opcode::nop;
-  return submit(s, deadline);
-}
 
 // While alive, cancellation does not interrupt this routine's waits (cleanup code).
 class [[nodiscard]] Shield {

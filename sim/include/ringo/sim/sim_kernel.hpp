@@ -1,12 +1,29 @@
-// The simulated kernel: N SimRings, one virtual clock, one seeded PRNG. Every choice
+// SimKernel: the simulated kernel's event core. It owns N SimRings, one virtual clock,
+// one seeded PRNG, the queue of completions on their way to the rings and the queue of
+// model events (network delivery, parked-op deadlines, the blocking pool). Every choice
 // (which completion is delivered next, how long an op takes, whether a fault fires) is
 // drawn from the seed, so the same seed replays the same run.
+//
+// The devices behind descriptors are their own types (sim/src): SimDisk (files,
+// durability, crashes) and SimNet (stream sockets), sharing one DescriptorTable. They see
+// the core only through DeviceHost (device_host.hpp): the clock, seeded draws, model
+// events, an extra completion now, and a retry of the ops parked on an object.
+//
+// Contract:
+// - virtual time never goes back; an event is never scheduled before now;
+// - every completion is delivered once (or dropped, if its ring stopped); CQEs of one op
+//   keep their order; model events due at the same instant run in the order scheduled;
+// - a CQE per SQE: every submitted op is answered exactly once (its CQE scheduled), stays
+//   parked on an object, or is silent (a MSG_RING that skips its success CQE, an op of a
+//   ring that stopped); an op with a deadline gets one more CQE, its link timeout's, and
+//   of the pair exactly one side wins (link -ETIME with the op -ECANCELED, or link
+//   -ECANCELED).
+// These are RINGO_ASSERTs in debug and sanitizer builds.
 //
 // Thread-safety: none. The simulator runs every shard on one thread.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,77 +34,17 @@
 #include "ringo/core/prng.hpp"
 #include "ringo/core/ring.hpp"
 #include "ringo/core/trace.hpp"
+#include "ringo/sim/fault_config.hpp"
+#include "ringo/sim/sim_ring.hpp"
 
 namespace ringo::sim {
 
 namespace detail {
-struct Socket;
-}
-
-// Fault probabilities in parts per million, and the network/disk model's knobs.
-struct FaultConfig {
-  uint32_t msg_ring_overflow_ppm = 0;     // sender sees -EOVERFLOW, nothing delivered
-  uint32_t sq_full_ppm = 0;               // push() accepts only part of a batch
-  uint32_t cancel_too_late_ppm = 500000;  // ASYNC_CANCEL finds the op already completing
-  Duration min_latency{1000};             // per-op completion latency range
-  Duration max_latency{20000};
-  // Network (sim_net.cpp)
-  uint32_t connect_refused_ppm = 0;  // a connect is refused although a listener exists
-  uint32_t reset_ppm = 0;            // a send resets its connection (both ends: ECONNRESET)
-  uint32_t short_io_ppm = 0;         // a read/write/send/recv moves fewer bytes than it could
-  // The ring offers multishot accept; a multishot may end after any connection (legal:
-  // the kernel ends one whenever it must, and the caller re-arms).
-  bool multishot_accept = true;
-  uint32_t multishot_end_ppm = 0;
-  Duration net_min_latency{5000};  // one-way delivery latency range
-  Duration net_max_latency{50000};
-  uint32_t net_ns_per_byte = 1;        // bandwidth: 1 ns per byte = 1 GB/s
-  uint32_t socket_buffer = 64 * 1024;  // bytes in flight + unread before a sender waits
-  // Disk (sim_disk.cpp)
-  uint32_t disk_eio_ppm = 0;  // a file read or write fails with EIO
-  // Buggify (set from SimConfig::buggify_ppm): a MSG_RING delivery is held back up to 1 ms.
-  uint32_t buggify_ppm = 0;
-  // The blocking pool (sim_blocking.hpp): a thread takes a call 0..handoff_max after one
-  // is free, and fn's run is taken to last min..max (it runs at once, in virtual time).
-  Duration blocking_handoff_max{5000};
-  Duration blocking_min_latency{10000};
-  Duration blocking_max_latency{100000};
-
-  static FaultConfig none();
-  static FaultConfig light();
-  static FaultConfig heavy();
-  // A random subset of faults at random strengths, drawn from the seed (swarm testing).
-  static FaultConfig swarm(uint64_t seed);
-  static bool parse(const std::string& name, uint64_t seed, FaultConfig& out);
-};
-
-class SimKernel;
-
-class SimRing final : public Ring {
- public:
-  SimRing(SimKernel& kernel, uint32_t index, uint32_t sq_entries);
-  size_t push(std::span<const Sqe> sqes) override;
-  Result<size_t> submit_and_wait(unsigned min_complete, Duration timeout) override;
-  size_t reap(std::span<Cqe> out) override;
-  Instant now() const override;
-  Caps caps() const override;
-  int32_t msg_ring_id() const override { return static_cast<int32_t>(index_); }
-  int64_t sys(SysCall& call) override;
-
-  size_t cq_ready() const noexcept { return cq_.size(); }
-  // A stopped ring refuses MSG_RING deliveries (its shard is gone).
-  void stop() noexcept { stopped_ = true; }
-  bool stopped() const noexcept { return stopped_; }
-
- private:
-  friend class SimKernel;
-  SimKernel& kernel_;
-  uint32_t index_;
-  uint32_t sq_entries_;
-  bool stopped_ = false;
-  std::vector<Sqe> sq_;
-  std::deque<Cqe> cq_;
-};
+class DeviceHost;
+class DescriptorTable;
+class SimDisk;
+class SimNet;
+}  // namespace detail
 
 class SimKernel final : public Tracer {
  public:
@@ -116,8 +73,8 @@ class SimKernel final : public Tracer {
   const std::vector<TraceEvent>& trace() const noexcept { return trace_; }
   uint64_t faults_injected() const noexcept { return faults_injected_; }
 
-  // Called by SimRing::submit_and_wait for each submitted Sqe.
-  void submit(uint32_t ring, const Sqe& sqe);
+  // Draws whether a fault with this probability fires; one that does is counted and
+  // recorded (TraceKind::fault, a = fault_kind).
   bool inject(uint32_t ppm, uint64_t fault_kind);
   // SimRing::sys: socket set-up, addresses, file size, synchronous close.
   int64_t sys(SysCall& call);
@@ -140,9 +97,10 @@ class SimKernel final : public Tracer {
   SimKernel& operator=(const SimKernel&) = delete;
   ~SimKernel() override;
 
-  struct Os;  // descriptors, files, sockets (sim_objects.hpp)
-
  private:
+  friend class SimRing;             // submits its Sqes
+  friend class detail::DeviceHost;  // the devices' narrow view of the core
+
   struct Event {
     Instant at;
     uint64_t seq;  // creation order: ties in `at` never depend on anything else
@@ -156,31 +114,6 @@ class SimKernel final : public Tracer {
       return a.at != b.at ? a.at > b.at : a.seq > b.seq;
     }
   };
-
-  void schedule(Instant at, uint32_t ring, Cqe cqe, uint64_t op_user_data, bool cancellable);
-  Duration latency();
-  void submit_op(uint32_t ring, const Sqe& sqe, int32_t res, Duration takes, bool cancellable);
-  void submit_cancel(uint32_t ring, const Sqe& sqe);
-  void submit_msg_ring(uint32_t ring, const Sqe& sqe);
-  void post(uint32_t ring, const Cqe& cqe);
-
-  // Ops on simulated objects complete at once or park until the object changes.
-  // try_io returns the result, or nothing after registering `id` on the wait list.
-  std::optional<int32_t> try_io(uint64_t id, uint32_t ring, const Sqe& sqe);
-  std::optional<int32_t> try_file(uint32_t ring, const Sqe& sqe);
-  std::optional<int32_t> try_net(uint64_t id, uint32_t ring, const Sqe& sqe);
-  std::optional<int32_t> try_accept(uint64_t id, uint32_t ring, detail::Socket& sock, const Sqe& sqe);
-  int32_t do_open(const Sqe& sqe);
-  int32_t do_close(int32_t fd);
-  void submit_io(uint32_t ring, const Sqe& sqe);
-  void complete_io(uint32_t ring, const Sqe& sqe, int32_t res);
-  void wake(std::vector<uint64_t>& waiters);
-  bool cancel_parked(uint32_t ring, uint64_t user_data);
-  void expire_parked(uint64_t id);
-  void run_due_actions();
-  Duration net_latency();
-  int64_t net_sys(SysCall& call);
-
   struct Parked {
     uint32_t ring;
     Sqe sqe;
@@ -195,10 +128,39 @@ class SimKernel final : public Tracer {
       return a.at != b.at ? a.at > b.at : a.seq > b.seq;
     }
   };
+
+  // Called by SimRing::submit_and_wait for each submitted Sqe.
+  void submit(uint32_t ring, const Sqe& sqe);
+  void schedule(Instant at, uint32_t ring, Cqe cqe, uint64_t op_user_data, bool cancellable);
+  // An op's own final CQE, and its link timeout's (the two halves of the ledger).
+  void answer(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable);
+  void answer_link(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, int32_t op_res);
+  Duration latency();
+  void submit_op(uint32_t ring, const Sqe& sqe, int32_t res, Duration takes, bool cancellable);
+  void submit_cancel(uint32_t ring, const Sqe& sqe);
+  int32_t cancel_in_flight(uint32_t ring, uint64_t target);
+  void submit_msg_ring(uint32_t ring, const Sqe& sqe);
+  void post(uint32_t ring, const Cqe& cqe);
+
+  // Ops on simulated objects complete at once or park until the object changes.
+  // try_io returns the result, or nothing after the device registered `id` on a wait list.
+  std::optional<int32_t> try_io(uint64_t id, uint32_t ring, const Sqe& sqe);
+  int32_t close_fd(int32_t fd);
+  void submit_io(uint32_t ring, const Sqe& sqe);
+  void complete_io(uint32_t ring, const Sqe& sqe, int32_t res);
+  void wake(std::vector<uint64_t>& waiters);
+  bool cancel_parked(uint32_t ring, uint64_t user_data);
+  void expire_parked(uint64_t id);
+  void run_due_actions();
+
+  // Debug checks (RINGO_ASSERT): the ledgers balance, the pick is its op's oldest CQE.
+  bool ops_accounted() const noexcept;
+  bool events_accounted() const noexcept;
+  bool oldest_of_its_op(size_t pick) const noexcept;
+
   std::map<uint64_t, Parked> parked_;  // by park id: oldest first
   uint64_t park_seq_ = 0;
   std::vector<Action> actions_;  // a min-heap by (at, seq)
-  std::unique_ptr<Os> os_;
 
   Instant now_{0};
   Prng prng_;
@@ -212,6 +174,24 @@ class SimKernel final : public Tracer {
   uint64_t events_ = 0;
   uint64_t faults_injected_ = 0;
   std::vector<TraceEvent> trace_;
+
+  // The devices behind descriptors.
+  std::unique_ptr<detail::DescriptorTable> fds_;
+  std::unique_ptr<detail::SimDisk> disk_;
+  std::unique_ptr<detail::SimNet> net_;
+
+  // Ledgers behind the contract's assertions (counted in every build; cheap).
+  uint64_t ops_submitted_ = 0;  // Sqes taken from the rings
+  uint64_t ops_answered_ = 0;   // final CQEs scheduled
+  uint64_t ops_silent_ = 0;     // ops that end without a CQE
+  uint64_t links_owed_ = 0;     // answered ops with a deadline whose link CQE is not scheduled yet
+  uint64_t events_scheduled_ = 0;
+  uint64_t events_delivered_ = 0;  // taken from due_ (posted, or dropped at a stopped ring)
+  uint64_t actions_scheduled_ = 0;
+  uint64_t actions_run_ = 0;
+  Instant last_action_at_{0};  // the last action run, for the order check
+  uint64_t last_action_seq_ = 0;
+  int64_t last_record_ns_ = INT64_MIN;  // the last trace record's time
 };
 
 }  // namespace ringo::sim

@@ -53,16 +53,17 @@ class UringRing final : public Ring {
 
  private:
   UringRing() = default;
+  void adopt(unsigned flags, unsigned features);
+  bool probe_opcodes(UringSetup& setup, std::string& optional_missing);
   bool prep(const Sqe& s);
-  __kernel_timespec* timespec_slot(int64_t ns);
+  __kernel_timespec* timespec_slot(const io_uring_sqe* sqe, int64_t ns);
 
   io_uring ring_{};
   bool initialised_ = false;
   Caps caps_{};
-  // Timespecs the kernel reads at submission; valid until the next submit.
+  // Timespecs of TIMEOUT and LINK_TIMEOUT sqes, one per SQ entry (timespec_slot).
   std::vector<__kernel_timespec> timespecs_;
-  size_t timespecs_used_ = 0;
-  size_t queued_ = 0;          // Sqes prepared since the last submit
+  size_t queued_ = 0;          // nonzero: the SQ holds entries no submit has taken yet
   bool taskrun_flag_ = false;  // the kernel flags pending task work in sq.kflags
 };
 

@@ -1,0 +1,235 @@
+// AioRing's sockets and descriptors (aio_ring.hpp): socket ops driven by readiness (the
+// non-blocking syscall, and on EAGAIN a wait for the descriptor's next edge in the ring's
+// epoll set, readiness.hpp), poll_add, multishot accept, forgetting a closed descriptor's
+// waiters, and the plain syscalls behind SysOp.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "aio_sys.hpp"
+#include "ringo/aio/aio_ring.hpp"
+#include "ringo/core/assert.hpp"
+
+namespace ringo::aio {
+namespace {
+
+// Sockets are driven by readiness: a blocking one would stall the shard in accept/connect.
+void ensure_nonblocking(int fd) {
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl >= 0 && (fl & O_NONBLOCK) == 0) (void)::fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+bool wants_output(Opcode op) {
+  return op == Opcode::send || op == Opcode::write || op == Opcode::writev || op == Opcode::connect;
+}
+
+// The op's syscall, never blocking on a socket (a blocking pipe the caller handed in
+// still blocks, as a plain read would).
+long nonblocking_call(const Sqe& s) {
+  void* addr = reinterpret_cast<void*>(static_cast<uintptr_t>(s.addr));
+  switch (s.opcode) {
+    case Opcode::recv: return ::recv(s.fd, addr, s.len, static_cast<int>(s.off) | MSG_DONTWAIT);
+    case Opcode::send: return ::send(s.fd, addr, s.len, static_cast<int>(s.off) | MSG_DONTWAIT);
+    case Opcode::read: return ::read(s.fd, addr, s.len);
+    case Opcode::write: return ::write(s.fd, addr, s.len);
+    case Opcode::readv: return ::readv(s.fd, static_cast<const iovec*>(addr), static_cast<int>(s.len));
+    case Opcode::writev: return ::writev(s.fd, static_cast<const iovec*>(addr), static_cast<int>(s.len));
+    case Opcode::accept:
+      ensure_nonblocking(s.fd);
+      return ::accept4(s.fd, static_cast<sockaddr*>(addr), reinterpret_cast<socklen_t*>(static_cast<uintptr_t>(s.off)),
+                       static_cast<int>(s.len));
+    case Opcode::connect:
+      ensure_nonblocking(s.fd);
+      return ::connect(s.fd, static_cast<const sockaddr*>(addr), static_cast<socklen_t>(s.len));
+    default: errno = EINVAL; return -1;
+  }
+}
+
+}  // namespace
+
+// Files op under its descriptor until an edge in mask's directions (errors and hang-ups
+// always count). A descriptor epoll cannot watch is always ready: the op tries again.
+void AioRing::wait_ready(Op* op, uint32_t mask) {
+  Readiness::Filed filed;
+  const int r = readiness_.wait(op->sqe.fd, mask, OpRef{op->index, op->gen}, filed);
+  if (r < 0) {
+    complete(op, r);
+    return;
+  }
+  if (filed == Readiness::Filed::always_ready) {
+    // Only poll_add gets here (a syscall on such a file never says EAGAIN).
+    complete(op, static_cast<int32_t>(mask & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM)));
+    return;
+  }
+  RINGO_ASSERT(op->wait == Wait::none && !op->queued, "an op waits for one thing at a time");
+  op->wait = Wait::ready;
+}
+
+// One-shot readiness, as IORING_OP_POLL_ADD: what is ready now, else the next edge.
+void AioRing::poll_add(Op* op) {
+  const uint32_t mask = op->sqe.len;
+  pollfd p{op->sqe.fd, static_cast<short>(mask), 0};
+  const int r = op->sqe.fd < 0 ? 0 : ::poll(&p, 1, 0);
+  if (op->sqe.fd < 0 || (r > 0 && (p.revents & POLLNVAL) != 0)) {
+    complete(op, -EBADF);
+  } else if (r != 0) {
+    complete(op, r < 0 ? -errno : static_cast<uint16_t>(p.revents));
+  } else {
+    wait_ready(op, mask);
+  }
+}
+
+// One try of a readiness-driven op's syscall; on EAGAIN it waits for the next edge. A
+// descriptor known not to be ready (EAGAIN, no edge since) skips the try.
+void AioRing::attempt(Op* op) {
+  const Sqe& s = op->sqe;
+  if (s.opcode == Opcode::accept && (s.ioprio & kAcceptMultishot) != 0) {
+    accept_loop(op);
+    return;
+  }
+  if (op->connecting) {
+    finish_connect(op);
+    return;
+  }
+  const uint32_t mask = wants_output(s.opcode) ? POLLOUT : POLLIN;
+  if (s.opcode != Opcode::connect && !readiness_.may_be_ready(s.fd, mask)) {
+    wait_ready(op, mask);
+    return;
+  }
+  const long r = nonblocking_call(s);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    readiness_.saw_eagain(s.fd, mask);
+    wait_ready(op, mask);
+    return;
+  }
+  if (r < 0 && errno == EINPROGRESS && s.opcode == Opcode::connect) {
+    op->connecting = true;
+    wait_ready(op, POLLOUT);
+    return;
+  }
+  if (r >= 0 && s.opcode == Opcode::accept) forget_fd(static_cast<int32_t>(r));
+  complete(op, sys::neg_errno(r));
+}
+
+// A connect in progress answered (writable, or an error): SO_ERROR says how it went.
+void AioRing::finish_connect(Op* op) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  const int r = ::getsockopt(op->sqe.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  complete(op, r < 0 ? -errno : -err);
+}
+
+// Multishot accept: takes every connection that is ready, one CQE each, up to kAcceptBatch
+// per turn and while fewer than completion_limit_ CQEs wait for reap(). Past either it
+// comes back next turn (retry_), so other work runs in between, and connections not taken
+// wait in the kernel's backlog (whose bound the user chose) instead of in ready_.
+void AioRing::accept_loop(Op* op) {
+  const Sqe& s = op->sqe;
+  void* addr = reinterpret_cast<void*>(static_cast<uintptr_t>(s.addr));
+  ensure_nonblocking(s.fd);
+  if (!readiness_.may_be_ready(s.fd, POLLIN)) {
+    wait_ready(op, POLLIN);
+    return;
+  }
+  for (unsigned i = 0; i < kAcceptBatch && ready_.size() < completion_limit_; ++i) {
+    const int fd = ::accept4(s.fd, static_cast<sockaddr*>(addr),
+                             reinterpret_cast<socklen_t*>(static_cast<uintptr_t>(s.off)), static_cast<int>(s.len));
+    if (fd >= 0) {
+      forget_fd(fd);
+      post(s.user_data, fd, kCqeMore);
+      continue;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      readiness_.saw_eagain(s.fd, POLLIN);
+      wait_ready(op, POLLIN);
+      return;
+    }
+    if (errno == ECONNABORTED || errno == EINTR) continue;
+    complete(op, -errno);  // the multishot ends: a CQE without kCqeMore
+    return;
+  }
+  op->wait = Wait::retry;
+  retry_.push_back(OpRef{op->index, op->gen});
+}
+
+// fd is closed, or its number was just handed out anew: ops still waiting on the old
+// descriptor must never run a syscall on the new one.
+void AioRing::forget_fd(int32_t fd) {
+  orphans_.clear();
+  readiness_.forget(fd, orphans_);
+  for (const OpRef ref : orphans_) {
+    if (Op* op = live(ref)) op->wait = Wait::orphan;
+  }
+}
+
+// Ops an edge (or their batch turn) woke: poll_add reports, the others try again.
+void AioRing::dispatch_woken() {
+  for (const Readiness::Woken& w : woken_) {
+    Op* op = live(w.op);
+    if (op == nullptr || op->wait != Wait::ready) continue;
+    op->wait = Wait::none;
+    if (op->sqe.opcode == Opcode::poll_add) {
+      complete(op, static_cast<int32_t>(w.events & (op->sqe.len | POLLERR | POLLHUP)));
+    } else {
+      attempt(op);
+    }
+  }
+  woken_.clear();
+  if (retry_.empty()) return;
+  retry_turn_.swap(retry_);  // accept_loop files the next turn's in retry_
+  for (const OpRef ref : retry_turn_) {
+    Op* op = live(ref);
+    if (op == nullptr || op->wait != Wait::retry) continue;
+    op->wait = Wait::none;
+    accept_loop(op);
+  }
+  retry_turn_.clear();  // keeps the capacity
+}
+
+// The plain syscalls behind SysOp, as on io_uring, except that sockets are made
+// non-blocking: their I/O is readiness-driven here.
+int64_t AioRing::sys(SysCall& c) {
+  auto ret = [](int64_t r) -> int64_t { return r < 0 ? -errno : r; };
+  switch (c.op) {
+    case SysOp::socket: {
+      const int fd = ::socket(c.arg, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (fd >= 0) forget_fd(fd);
+      return ret(fd);
+    }
+    case SysOp::bind: return ret(::bind(c.fd, static_cast<const sockaddr*>(c.addr), c.addr_len));
+    case SysOp::listen: return ret(::listen(c.fd, c.arg));
+    case SysOp::local_addr:
+    case SysOp::peer_addr: {
+      socklen_t len = c.addr_len;
+      auto* sa = static_cast<sockaddr*>(c.addr);
+      const int r = c.op == SysOp::local_addr ? ::getsockname(c.fd, sa, &len) : ::getpeername(c.fd, sa, &len);
+      c.addr_len = len;
+      return ret(r);
+    }
+    case SysOp::set_option: {
+      const int value = c.arg2;
+      switch (static_cast<SockOption>(c.arg)) {
+        case SockOption::reuse_addr: return ret(::setsockopt(c.fd, SOL_SOCKET, SO_REUSEADDR, &value, sizeof value));
+        case SockOption::reuse_port: return ret(::setsockopt(c.fd, SOL_SOCKET, SO_REUSEPORT, &value, sizeof value));
+        case SockOption::nodelay: return ret(::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &value, sizeof value));
+      }
+      return -EINVAL;
+    }
+    case SysOp::file_size: {
+      struct stat st {};
+      if (::fstat(c.fd, &st) < 0) return -errno;
+      return st.st_size;
+    }
+    case SysOp::close: forget_fd(c.fd); return ret(::close(c.fd));
+  }
+  return -ENOSYS;
+}
+
+}  // namespace ringo::aio

@@ -1,0 +1,54 @@
+// DeviceHost: what a simulated device (SimDisk, SimNet, the blocking pool) may ask of the
+// event core (SimKernel), and nothing more: the virtual clock, seeded draws (a fault drawn
+// here is counted and recorded in the trace), model events at a later virtual time, an
+// extra completion due now, and a retry of the ops parked on an object that changed.
+// Private to sim/.
+//
+// Contract: every draw comes from the kernel's one PRNG, in the order the device asks, so
+// a device's behaviour is part of the seed's replay. A device holds a DeviceHost by value
+// and never the kernel itself. The calls are non-virtual and inline: a device's call costs
+// what a direct call into the kernel did before the devices were split out.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "ringo/core/ring.hpp"
+#include "ringo/core/trace.hpp"
+#include "ringo/sim/sim_kernel.hpp"
+
+namespace ringo::sim::detail {
+
+// Ops parked on an object (sockets' readers, writers, accepters...), by park id, oldest
+// first. A device registers the id try_io gave it, and hands the list to wake() when the
+// object changes.
+using WaitList = std::vector<uint64_t>;
+
+class DeviceHost {
+ public:
+  explicit DeviceHost(SimKernel& kernel) noexcept : kernel_(&kernel) {}
+
+  Instant now() const noexcept { return kernel_->now_; }
+  // Uniform in [0, bound) from the kernel's PRNG (Prng::below: bound 0 draws nothing).
+  uint64_t below(uint64_t bound) noexcept { return kernel_->prng_.below(bound); }
+  // A duration drawn uniformly from [lo, hi]; nothing drawn when hi <= lo.
+  Duration draw(Duration lo, Duration hi) { return kernel_->draw(lo, hi); }
+  // Whether a fault with this probability fires (recorded in the trace when it does).
+  bool inject(uint32_t ppm, uint64_t fault_kind) { return kernel_->inject(ppm, fault_kind); }
+  void record(const TraceEvent& event) { kernel_->record(event); }
+  // Runs fn at virtual time `when`, after every action already scheduled for that instant.
+  void at(Instant when, std::function<void()> fn) { kernel_->at(when, std::move(fn)); }
+  // A CQE of op `sqe` on `ring`, due now, that is not the op's final one (kCqeMore).
+  void post_more(uint32_t ring, const Sqe& sqe, int32_t res) {
+    kernel_->schedule(kernel_->now_, ring, Cqe{sqe.user_data, res, kCqeMore}, sqe.user_data, false);
+  }
+  // Retries every op on the list (which it empties): the object they wait on changed.
+  void wake(WaitList& waiters) { kernel_->wake(waiters); }
+
+ private:
+  SimKernel* kernel_;
+};
+
+}  // namespace ringo::sim::detail

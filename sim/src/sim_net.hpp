@@ -1,0 +1,107 @@
+// SimNet: the simulated network. TCP-like stream sockets on one virtual host: listeners
+// with a backlog, connections made of two one-way pipes with latency, bandwidth and a
+// buffer limit. Faults (refused connects, resets, short transfers, multishot accepts that
+// end early) are drawn from the seed. Private to sim/.
+//
+// Contract: an op that cannot proceed (no bytes to read, no room to write, no connection
+// to accept, a full backlog) parks: try_op registers its id on the object's wait list
+// and returns nothing, and the object's next change hands the list to DeviceHost::wake,
+// which retries each op. A pipe never holds more than FaultConfig::socket_buffer bytes in
+// flight plus unread; bytes arrive in the order they were sent; a reset fails both ends
+// with ECONNRESET; closing with unread bytes resets (as Linux sends RST instead of FIN).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "descriptor_table.hpp"
+#include "device_host.hpp"
+#include "net_address.hpp"
+#include "ringo/core/ring.hpp"
+#include "ringo/sim/fault_config.hpp"
+
+namespace ringo::sim::detail {
+
+// One direction of a connection. Bytes a writer sends travel for a while (latency,
+// bandwidth) before the reader can take them; the writer is held back while what is in
+// flight plus what is unread fills the buffer.
+struct Pipe {
+  struct Segment {
+    Instant arrives;
+    std::string bytes;
+  };
+  std::deque<char> unread;
+  std::deque<Segment> in_flight;
+  size_t in_flight_bytes = 0;
+  Instant last_arrival{0};
+  bool fin = false;          // the writer shut down: EOF once everything has arrived
+  bool reset = false;        // the connection was reset: both ends see ECONNRESET
+  bool reader_gone = false;  // the reader closed: writes fail with EPIPE
+  WaitList readers;          // recv ops waiting for bytes or EOF
+  WaitList writers;          // send ops waiting for room
+
+  size_t queued() const noexcept { return unread.size() + in_flight_bytes; }
+  bool at_eof() const noexcept { return fin && unread.empty() && in_flight.empty(); }
+};
+
+struct Socket {
+  enum class State { fresh, bound, listening, connected };
+  State state = State::fresh;
+  int domain = AF_INET;
+  Address local;
+  Address peer;
+  bool reuse_addr = false;
+  bool reuse_port = false;
+  bool nodelay = false;
+  bool closed = false;
+  bool read_shut = false;
+  // listening
+  uint32_t backlog = 0;
+  std::deque<std::shared_ptr<Socket>> accept_queue;
+  WaitList accepters;
+  WaitList connecters;  // connects waiting for backlog room
+  // connected (both set)
+  std::shared_ptr<Pipe> rx;
+  std::shared_ptr<Pipe> tx;
+};
+
+class SimNet {
+ public:
+  SimNet(DeviceHost host, DescriptorTable& fds, const FaultConfig& faults) noexcept
+      : host_(host), fds_(fds), faults_(faults) {}
+
+  // SysOp::socket, bind, listen, local_addr, peer_addr, set_option: 0, a descriptor, or
+  // a negative errno.
+  int64_t sys(SysCall& call);
+  // ACCEPT, CONNECT, SHUTDOWN, RECV, SEND, and READ(V)/WRITE(V) on a socket: the result,
+  // or nothing after registering `id` (a park id) on the wait list of what it waits for.
+  std::optional<int32_t> try_op(uint64_t id, uint32_t ring, const Sqe& sqe);
+  // The kernel closed a descriptor of this socket (already out of the table).
+  void closed(const std::shared_ptr<Socket>& sock);
+
+ private:
+  int64_t bind(const std::shared_ptr<Socket>& sock, const SysCall& call);
+  int64_t listen(const std::shared_ptr<Socket>& sock, const SysCall& call);
+  int64_t address(const Socket& sock, SysCall& call);
+  static int64_t set_option(Socket& sock, const SysCall& call);
+  void bind_ephemeral(const std::shared_ptr<Socket>& sock);
+  std::optional<int32_t> try_accept(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe);
+  std::optional<int32_t> try_connect(uint64_t id, const std::shared_ptr<Socket>& sock, const Sqe& sqe);
+  int32_t shutdown(Socket& sock, const Sqe& sqe);
+  std::optional<int32_t> try_recv(uint64_t id, Socket& sock, const std::vector<iovec>& iov, size_t limit);
+  std::optional<int32_t> try_send(uint64_t id, Socket& sock, const std::vector<iovec>& iov, size_t limit);
+  Duration net_latency();
+
+  DeviceHost host_;
+  DescriptorTable& fds_;
+  const FaultConfig& faults_;
+  std::multimap<uint16_t, std::weak_ptr<Socket>> ports_;  // bound sockets by port
+  uint16_t next_ephemeral_ = 40000;
+};
+
+}  // namespace ringo::sim::detail
