@@ -1,3 +1,6 @@
+// SimEngine: the Runtime's engine on the simulator (Backend::sim). A Simulation with the
+// runtime's config; block_on drives it until main returns, shutdown cancels and drains.
+// Private to api/.
 #include <cstdio>
 
 #include "engine.hpp"

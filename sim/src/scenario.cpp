@@ -1,3 +1,5 @@
+// Scenarios (scenario.hpp): the registry, running one under a seed and its options, the
+// replay command line, and the trace exports (JSON lines, Chrome trace format).
 #include "ringo/sim/scenario.hpp"
 
 #include <algorithm>

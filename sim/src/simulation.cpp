@@ -1,3 +1,7 @@
+// Simulation (simulation.hpp): the driver over the event core. Each step() is one seeded
+// decision (tick a shard that can run, or let the kernel deliver a due completion); when
+// nothing can run the clock jumps to the next kernel event or shard timer. Also the run's
+// Report, the pct strategy's priorities, and RINGO_SEED parsing.
 #include "ringo/sim/simulation.hpp"
 
 #include <algorithm>
@@ -6,6 +10,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "ringo/core/assert.hpp"
 #include "sim_blocking.hpp"
 
 namespace ringo::sim {
@@ -97,6 +102,7 @@ Simulation::Simulation(const SimConfig& config)
 }
 
 uint32_t Simulation::pick(uint32_t kernel_slot) {
+  RINGO_ASSERT(!candidates_.empty(), "a step picks among the shards that can run and the kernel");
   if (config_.strategy == Strategy::random) return candidates_[kernel_.prng().below(candidates_.size())];
   auto slot = [&](uint32_t c) { return c == kKernel ? kernel_slot : c; };
   uint32_t best = candidates_.front();
@@ -141,6 +147,8 @@ bool Simulation::step() {
     Instant next = kernel_.next_event();
     for (auto& s : shards_) next = std::min(next, s->next_timer());
     if (next == kNoDeadline) return false;
+    // A due timer makes its shard runnable and a due event the kernel, so time moves.
+    RINGO_ASSERT(next > kernel_.now(), "with nothing runnable, the next event lies ahead");
     kernel_.advance_to(next);
     return true;
   }

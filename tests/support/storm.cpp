@@ -1,3 +1,5 @@
+// The cancellation storm (storm.hpp): each worker's acts, main's sends and aborts, and
+// the invariants checked on the finished run.
 #include "storm.hpp"
 
 #include <memory>
@@ -144,6 +146,55 @@ Task<void> act_out(const Worker* w, Sender<int> tx, Receiver<int> rx, Side side,
   }
 }
 
+// Whatever the kernel still holds is delivered now (virtual time is free) and looked at
+// directly: a completion of an op or of its link timeout means the kernel was still
+// running an op that no shard tracked any more (a cancel that never reached it, a record
+// released too early). Ops parked on objects count too.
+size_t kernel_ops_left(sim::SimKernel& kernel, uint32_t shards) {
+  size_t left_ops = kernel.parked_ops();
+  for (int n = 0; n < 1'000'000 && kernel.in_flight() > 0; ++n) {
+    if (kernel.has_due()) {
+      kernel.deliver_one();
+    } else {
+      kernel.advance_to(kernel.next_event());
+    }
+  }
+  std::vector<Cqe> left(64);
+  for (uint32_t s = 0; s < shards; ++s) {
+    while (const size_t n = kernel.ring(s).reap(left)) {
+      for (size_t i = 0; i < n; ++i) {
+        const UdKind kind = UserData::kind(left[i].user_data);
+        if (kind == UdKind::op || kind == UdKind::link_timeout) ++left_ops;
+      }
+    }
+  }
+  return left_ops;
+}
+
+// Fills out.violation with the first invariant the run broke.
+void check(const Program& p, Outcome& out) {
+  const Counters& counters = out.counters;
+  auto broken = [&](const char* what) {
+    if (out.violation.empty()) out.violation = what;
+  };
+  if (!out.report.ok()) broken("the run failed (see report)");
+  if (counters.joins != static_cast<int>(p.workers.size())) broken("a join did not resolve exactly once");
+  if (counters.received + counters.drained != counters.sent) broken("a value was lost or duplicated");
+  if (counters.side_received + counters.side_drained != counters.side_sent) {
+    broken("a value on the side channel was lost or duplicated");
+  }
+  if (counters.early_timeouts != 0) broken("a deadline fired early");
+  if (counters.late_timeouts != 0) broken("a deadline fired late");
+  if (out.report.stats.routines_live != 0) broken("routines left after shutdown");
+  if (out.report.cancelled_at_shutdown != 0) broken("routines still running when main returned");
+  if (out.ops_left != 0) broken("kernel ops left after shutdown");
+  if (counters.long_ops_not_cancelled != 0) {
+    broken("an aborted routine's kernel op was not cancelled: it ran to its natural end");
+  }
+  if (out.kernel_ops_left != 0) broken("the kernel was still running ops that no shard tracked");
+  if (out.timers_left != 0) broken("timers left after shutdown");
+}
+
 }  // namespace
 
 Outcome run(const Program& p) {
@@ -185,47 +236,8 @@ Outcome run(const Program& p) {
     out.ops_left += sim.shard(s).live_ops();
     out.timers_left += sim.shard(s).pending_timers();
   }
-  // Whatever the kernel still holds is delivered now (virtual time is free) and looked
-  // at directly: a completion of an op or of its link timeout means the kernel was still
-  // running an op that no shard tracked any more (a cancel that never reached it, a
-  // record released too early).
-  sim::SimKernel& kernel = sim.kernel();
-  out.kernel_ops_left = kernel.parked_ops();
-  for (int n = 0; n < 1'000'000 && kernel.in_flight() > 0; ++n) {
-    if (kernel.has_due()) {
-      kernel.deliver_one();
-    } else {
-      kernel.advance_to(kernel.next_event());
-    }
-  }
-  std::vector<Cqe> left(64);
-  for (uint32_t s = 0; s < p.shards; ++s) {
-    while (const size_t n = kernel.ring(s).reap(left)) {
-      for (size_t i = 0; i < n; ++i) {
-        const UdKind kind = UserData::kind(left[i].user_data);
-        if (kind == UdKind::op || kind == UdKind::link_timeout) ++out.kernel_ops_left;
-      }
-    }
-  }
-  auto broken = [&](const char* what) {
-    if (out.violation.empty()) out.violation = what;
-  };
-  if (!out.report.ok()) broken("the run failed (see report)");
-  if (counters.joins != static_cast<int>(p.workers.size())) broken("a join did not resolve exactly once");
-  if (counters.received + counters.drained != counters.sent) broken("a value was lost or duplicated");
-  if (counters.side_received + counters.side_drained != counters.side_sent) {
-    broken("a value on the side channel was lost or duplicated");
-  }
-  if (counters.early_timeouts != 0) broken("a deadline fired early");
-  if (counters.late_timeouts != 0) broken("a deadline fired late");
-  if (out.report.stats.routines_live != 0) broken("routines left after shutdown");
-  if (out.report.cancelled_at_shutdown != 0) broken("routines still running when main returned");
-  if (out.ops_left != 0) broken("kernel ops left after shutdown");
-  if (counters.long_ops_not_cancelled != 0) {
-    broken("an aborted routine's kernel op was not cancelled: it ran to its natural end");
-  }
-  if (out.kernel_ops_left != 0) broken("the kernel was still running ops that no shard tracked");
-  if (out.timers_left != 0) broken("timers left after shutdown");
+  out.kernel_ops_left = kernel_ops_left(sim.kernel(), p.shards);
+  check(p, out);
   return out;
 }
 

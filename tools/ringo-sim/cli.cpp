@@ -1,3 +1,5 @@
+// The ringo-sim command line (cli.hpp): strict parsing of commands, flags and numbers,
+// then list, run, explore and replay over the scenarios registered in this binary.
 #include "cli.hpp"
 
 #include <unistd.h>

@@ -10,7 +10,8 @@
 // events, an extra completion now, and a retry of the ops parked on an object.
 //
 // Contract:
-// - virtual time never goes back; an event is never scheduled before now;
+// - virtual time never goes back (every trace record is at or after the one before);
+//   a completion scheduled for a time already past is due at once;
 // - every completion is delivered once (or dropped, if its ring stopped); CQEs of one op
 //   keep their order; model events due at the same instant run in the order scheduled;
 // - a CQE per SQE: every submitted op is answered exactly once (its CQE scheduled), stays
