@@ -11,6 +11,10 @@ cmake --preset debug >/dev/null
 cmake --build --preset debug
 ctest --preset debug
 
+step "layout (include graph) and function size (clang-tidy, 70 lines)"
+python3 scripts/check-layout.py
+bash scripts/check-function-size.sh --build-dir build/debug
+
 step "asan (clang-19, ASan+UBSan)"
 cmake --preset asan >/dev/null
 cmake --build --preset asan

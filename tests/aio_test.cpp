@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "../tools/no-uring/refuse_io_uring.hpp"
-#include "ringo/aio/aio_ring.hpp"
-#include "ringo/core/op_slab.hpp"
+#include "ringo/internal/aio/aio_ring.hpp"
+#include "ringo/internal/core/op_slab.hpp"
 #include "ringo/ringo.hpp"
 
 namespace ringo {

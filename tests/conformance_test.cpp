@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "ringo/aio/aio_ring.hpp"
-#include "ringo/core/op_slab.hpp"
-#include "ringo/sim/sim_kernel.hpp"
-#include "ringo/uring/uring_ring.hpp"
+#include "ringo/internal/aio/aio_ring.hpp"
+#include "ringo/internal/core/op_slab.hpp"
+#include "ringo/internal/sim/sim_kernel.hpp"
+#include "ringo/internal/uring/uring_ring.hpp"
 
 namespace ringo {
 namespace {

@@ -6,10 +6,10 @@
 
 #include <vector>
 
-#include "ringo/core/cross_shard.hpp"
-#include "ringo/core/mpsc_stack.hpp"
-#include "ringo/core/shard.hpp"
-#include "ringo/core/task.hpp"
+#include "ringo/cross_shard.hpp"
+#include "ringo/internal/core/mpsc_stack.hpp"
+#include "ringo/internal/core/shard.hpp"
+#include "ringo/task.hpp"
 
 namespace ringo {
 namespace {

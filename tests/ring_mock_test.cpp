@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <vector>
 
-#include "ringo/core/shard.hpp"
-#include "ringo/core/task.hpp"
+#include "ringo/internal/core/shard.hpp"
+#include "ringo/task.hpp"
 
 namespace ringo {
 namespace {

@@ -2,7 +2,7 @@
 // file I/O through the AIO context, timers and deadlines, cancellation, and the
 // submit/wait/reap cycle. Sockets are in aio_sockets.cpp, cross-thread messages in
 // mailbox.cpp, page-cache misses in helpers.cpp.
-#include "ringo/aio/aio_ring.hpp"
+#include "ringo/internal/aio/aio_ring.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -20,7 +20,7 @@
 #include "aio_sys.hpp"
 #include "helpers.hpp"
 #include "mailbox.hpp"
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo::aio {
 namespace {

@@ -14,8 +14,8 @@
 #include <cerrno>
 
 #include "aio_sys.hpp"
-#include "ringo/aio/aio_ring.hpp"
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/aio/aio_ring.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo::aio {
 namespace {

@@ -16,7 +16,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "ringo/core/ring.hpp"
+#include "ringo/internal/core/ring.hpp"
 
 namespace ringo::aio {
 

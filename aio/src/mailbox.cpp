@@ -8,7 +8,7 @@
 #include <shared_mutex>
 #include <unordered_map>
 
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo::aio {
 namespace {

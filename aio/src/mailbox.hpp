@@ -22,7 +22,7 @@
 #include <mutex>
 #include <vector>
 
-#include "ringo/aio/aio_ring.hpp"
+#include "ringo/internal/aio/aio_ring.hpp"
 
 namespace ringo::aio {
 

@@ -1,5 +1,5 @@
 // Readiness (readiness.hpp): the epoll set an AioRing's socket ops wait in.
-#include "ringo/aio/readiness.hpp"
+#include "ringo/internal/aio/readiness.hpp"
 
 #include <poll.h>
 #include <time.h>
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <climits>
 
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo::aio {
 

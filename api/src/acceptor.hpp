@@ -19,8 +19,8 @@
 #include <deque>
 #include <optional>
 
-#include "ringo/core/intrusive_list.hpp"
-#include "ringo/core/shard.hpp"
+#include "ringo/internal/core/intrusive_list.hpp"
+#include "ringo/internal/core/shard.hpp"
 #include "ringo/net.hpp"
 
 namespace ringo::net::detail {

@@ -1,7 +1,7 @@
 // The AIO engine: real_engine.cpp's threads over one AioRing per shard, for hosts where
 // io_uring is refused. Doorbells are AioRing mailboxes, which any thread can post to.
 #include "engine.hpp"
-#include "ringo/aio/aio_ring.hpp"
+#include "ringo/internal/aio/aio_ring.hpp"
 
 namespace ringo {
 namespace {

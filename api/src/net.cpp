@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "acceptor.hpp"
-#include "ringo/core/deadline.hpp"
+#include "ringo/deadline.hpp"
 #include "transfer_all.hpp"
 
 namespace ringo::net {

@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "engine.hpp"
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 #include "thread_pool.hpp"
 
 namespace ringo {

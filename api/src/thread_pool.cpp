@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "ringo/core/assert.hpp"
-#include "ringo/core/intrusive_list.hpp"
+#include "ringo/internal/core/assert.hpp"
+#include "ringo/internal/core/intrusive_list.hpp"
 
 namespace ringo {
 

@@ -21,7 +21,7 @@
 #include <mutex>
 #include <string>
 
-#include "ringo/core/blocking_executor.hpp"
+#include "ringo/internal/core/blocking_executor.hpp"
 
 namespace ringo {
 

@@ -14,7 +14,7 @@
 #include <cstddef>
 #include <system_error>
 
-#include "ringo/core/task.hpp"
+#include "ringo/task.hpp"
 
 namespace ringo::io::detail {
 

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "engine.hpp"
-#include "ringo/uring/uring_ring.hpp"
+#include "ringo/internal/uring/uring_ring.hpp"
 
 namespace ringo {
 namespace {

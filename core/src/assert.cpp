@@ -1,4 +1,4 @@
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 #include <cstdio>
 #include <cstdlib>

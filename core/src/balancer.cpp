@@ -22,13 +22,13 @@
 // They hold no awaiter, op or timer yet, so nothing of V's refers to them; they never
 // move twice (Scheduler::hand_over picks them). Run queues keep a single owner: no shared
 // deque, no lock.
-#include "ringo/core/balancer.hpp"
+#include "ringo/internal/core/balancer.hpp"
 
 #include <algorithm>
 #include <utility>
 
-#include "ringo/core/assert.hpp"
-#include "ringo/core/shard.hpp"
+#include "ringo/internal/core/assert.hpp"
+#include "ringo/internal/core/shard.hpp"
 
 namespace ringo {
 namespace {

@@ -1,9 +1,9 @@
 // CallerRegistry (caller_registry.hpp): adding, removing and the two walks over a
 // caller's entry, abort_call and stop_parked.
-#include "ringo/core/caller_registry.hpp"
+#include "ringo/internal/core/caller_registry.hpp"
 
-#include "ringo/core/assert.hpp"
-#include "ringo/core/shard.hpp"
+#include "ringo/internal/core/assert.hpp"
+#include "ringo/internal/core/shard.hpp"
 
 namespace ringo {
 

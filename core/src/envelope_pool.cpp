@@ -1,4 +1,4 @@
-#include "ringo/core/envelope_pool.hpp"
+#include "ringo/internal/core/envelope_pool.hpp"
 
 #include <new>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "ringo/core/error.hpp"
+#include "ringo/error.hpp"
 
 #include <string>
 

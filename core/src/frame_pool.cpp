@@ -1,9 +1,9 @@
-#include "ringo/core/frame_pool.hpp"
+#include "ringo/internal/core/frame_pool.hpp"
 
 #include <new>
 
 #include "pool_bypass.hpp"
-#include "ringo/core/size_class.hpp"
+#include "ringo/internal/core/size_class.hpp"
 
 namespace ringo {
 namespace {

@@ -1,11 +1,11 @@
 // Lane B mail (mailbox.hpp): the thread-safe post into an inbox, and the owner's side
 // that drains it, delivers, sleeps and closes.
-#include "ringo/core/mailbox.hpp"
+#include "ringo/internal/core/mailbox.hpp"
 
 #include <utility>
 
-#include "ringo/core/assert.hpp"
-#include "ringo/core/shard.hpp"
+#include "ringo/internal/core/assert.hpp"
+#include "ringo/internal/core/shard.hpp"
 
 namespace ringo {
 

@@ -1,12 +1,12 @@
 // OpDriver (op_driver.hpp): flush, reap, dispatch, completion, cancellation, raw
 // messages and doorbells.
-#include "ringo/core/op_driver.hpp"
+#include "ringo/internal/core/op_driver.hpp"
 
 #include <algorithm>
 #include <cerrno>
 
-#include "ringo/core/assert.hpp"
-#include "ringo/core/shard.hpp"
+#include "ringo/internal/core/assert.hpp"
+#include "ringo/internal/core/shard.hpp"
 
 namespace ringo {
 namespace {

@@ -1,6 +1,6 @@
-#include "ringo/core/op_slab.hpp"
+#include "ringo/internal/core/op_slab.hpp"
 
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo {
 

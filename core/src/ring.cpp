@@ -1,4 +1,4 @@
-#include "ringo/core/ring.hpp"
+#include "ringo/internal/core/ring.hpp"
 
 #include <cerrno>
 

@@ -1,11 +1,11 @@
 // Scheduler (scheduler.hpp): admitting, running, cancelling and finishing routines, the
 // timers, and the ready-queue side of handing routines to other shards.
-#include "ringo/core/scheduler.hpp"
+#include "ringo/internal/core/scheduler.hpp"
 
 #include <cstdio>
 #include <cstring>
 
-#include "ringo/core/shard.hpp"
+#include "ringo/internal/core/shard.hpp"
 
 namespace ringo {
 namespace {

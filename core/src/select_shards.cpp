@@ -2,11 +2,11 @@
 // side: ArmedCase, HomeArm, Claim; the owner side: SelectTicket; and the messages between
 // them). Each function runs on the one shard that owns the object it works on; the
 // assertions say which, and check that a ticket's state only moves forward.
-#include "ringo/core/select_shards.hpp"
+#include "ringo/internal/core/select_shards.hpp"
 
 #include <algorithm>
 
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo::detail {
 

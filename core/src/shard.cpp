@@ -1,10 +1,10 @@
 // Shard (shard.hpp): the composition of its roles, and the tick that strings them
 // together.
-#include "ringo/core/shard.hpp"
+#include "ringo/internal/core/shard.hpp"
 
 #include <algorithm>
 
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo {
 

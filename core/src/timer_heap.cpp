@@ -1,4 +1,4 @@
-#include "ringo/core/timer_heap.hpp"
+#include "ringo/internal/core/timer_heap.hpp"
 
 #include <cassert>
 

@@ -1,4 +1,4 @@
-#include "ringo/core/trace.hpp"
+#include "ringo/internal/core/trace.hpp"
 
 namespace ringo {
 

@@ -3,7 +3,7 @@
 
 #include <cerrno>
 
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo::sim::detail {
 

@@ -15,9 +15,9 @@
 #include <utility>
 #include <vector>
 
-#include "ringo/core/ring.hpp"
-#include "ringo/core/trace.hpp"
-#include "ringo/sim/sim_kernel.hpp"
+#include "ringo/internal/core/ring.hpp"
+#include "ringo/internal/core/trace.hpp"
+#include "ringo/internal/sim/sim_kernel.hpp"
 
 namespace ringo::sim::detail {
 

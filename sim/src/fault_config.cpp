@@ -2,7 +2,7 @@
 // what every saved seed under that preset replays: treat them as part of the file format.
 #include "ringo/sim/fault_config.hpp"
 
-#include "ringo/core/prng.hpp"
+#include "ringo/internal/core/prng.hpp"
 
 namespace ringo::sim {
 

@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo::sim::detail {
 

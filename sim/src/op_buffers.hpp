@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "ringo/core/ring.hpp"
+#include "ringo/internal/core/ring.hpp"
 
 namespace ringo::sim::detail {
 

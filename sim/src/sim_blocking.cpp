@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <iterator>
 
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo::sim {
 

@@ -23,8 +23,8 @@
 #include <set>
 
 #include "device_host.hpp"
-#include "ringo/core/blocking_executor.hpp"
-#include "ringo/core/intrusive_list.hpp"
+#include "ringo/internal/core/blocking_executor.hpp"
+#include "ringo/internal/core/intrusive_list.hpp"
 #include "ringo/sim/fault_config.hpp"
 
 namespace ringo::sim {

@@ -19,7 +19,7 @@
 
 #include "descriptor_table.hpp"
 #include "device_host.hpp"
-#include "ringo/core/ring.hpp"
+#include "ringo/internal/core/ring.hpp"
 #include "ringo/sim/fault_config.hpp"
 
 namespace ringo::sim::detail {

@@ -3,7 +3,7 @@
 // (an Action); the ring opcodes the core answers itself (NOP, TIMEOUT, ASYNC_CANCEL,
 // MSG_RING); and ops on descriptors, handed to the device behind the descriptor (SimDisk,
 // SimNet), which complete at once or park until their object changes.
-#include "ringo/sim/sim_kernel.hpp"
+#include "ringo/internal/sim/sim_kernel.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -11,7 +11,7 @@
 #include "descriptor_table.hpp"
 #include "device_host.hpp"
 #include "fault_kind.hpp"
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 #include "sim_disk.hpp"
 #include "sim_net.hpp"
 

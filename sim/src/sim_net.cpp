@@ -11,7 +11,7 @@
 
 #include "fault_kind.hpp"
 #include "op_buffers.hpp"
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo::sim::detail {
 

@@ -1,12 +1,12 @@
 // SimRing (sim_ring.hpp): the Ring seam's simulated side. Every decision it makes (how
 // much of a batch the SQ takes) is drawn from the kernel's seed.
-#include "ringo/sim/sim_ring.hpp"
+#include "ringo/internal/sim/sim_ring.hpp"
 
 #include <algorithm>
 
 #include "fault_kind.hpp"
-#include "ringo/core/assert.hpp"
-#include "ringo/sim/sim_kernel.hpp"
+#include "ringo/internal/core/assert.hpp"
+#include "ringo/internal/sim/sim_kernel.hpp"
 
 namespace ringo::sim {
 

@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 #include "sim_blocking.hpp"
 
 namespace ringo::sim {

@@ -1,6 +1,6 @@
 // UringRing (uring_ring.hpp): set-up and opcode probe, Sqe -> io_uring sqe translation,
 // submit/wait/reap, and the plain syscalls behind SysOp.
-#include "ringo/uring/uring_ring.hpp"
+#include "ringo/internal/uring/uring_ring.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,7 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo::uring {
 namespace {

@@ -18,9 +18,9 @@
 #include <cstddef>
 #include <span>
 
-#include "ringo/core/kernel_op.hpp"
-#include "ringo/core/shard.hpp"
-#include "ringo/core/task.hpp"
+#include "ringo/internal/core/kernel_op.hpp"
+#include "ringo/internal/core/shard.hpp"
+#include "ringo/task.hpp"
 
 namespace ringo::io {
 

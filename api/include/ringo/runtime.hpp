@@ -58,11 +58,12 @@
 #include <string>
 #include <vector>
 
-#include "ringo/core/blocking.hpp"
-#include "ringo/core/cross_shard.hpp"
-#include "ringo/core/shard.hpp"
-#include "ringo/core/task.hpp"
+#include "ringo/blocking.hpp"
+#include "ringo/cross_shard.hpp"
+#include "ringo/internal/core/shard.hpp"
+#include "ringo/shard_stats.hpp"
 #include "ringo/sim/fault_config.hpp"
+#include "ringo/task.hpp"
 
 namespace ringo {
 

@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "ringo/core/ring.hpp"
+#include "ringo/internal/core/ring.hpp"
 
 namespace ringo::sim {
 

@@ -24,8 +24,8 @@
 #include <string_view>
 #include <vector>
 
-#include "ringo/core/task.hpp"
 #include "ringo/sim/simulation.hpp"
+#include "ringo/task.hpp"
 
 namespace ringo::sim {
 

@@ -20,10 +20,10 @@
 #include <string_view>
 #include <vector>
 
-#include "ringo/core/blocking_executor.hpp"
-#include "ringo/core/shard.hpp"
-#include "ringo/core/task.hpp"
-#include "ringo/sim/sim_kernel.hpp"
+#include "ringo/internal/core/blocking_executor.hpp"
+#include "ringo/internal/core/shard.hpp"
+#include "ringo/internal/sim/sim_kernel.hpp"
+#include "ringo/task.hpp"
 
 namespace ringo::sim {
 

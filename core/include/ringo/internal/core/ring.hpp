@@ -1,0 +1,144 @@
+// The Ring: the one seam between the engine and a kernel (real io_uring, the simulator,
+// or a mock). One Ring per shard, used by that shard's thread only. The interface is
+// batch-oriented and shaped like io_uring, so a backend maps it one to one.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "ringo/clock.hpp"
+#include "ringo/error.hpp"
+
+namespace ringo {
+
+enum class Opcode : uint8_t {
+  nop,
+  read,
+  write,
+  readv,
+  writev,
+  fsync,   // len = fsync flags (1 = datasync)
+  openat,  // fd = dirfd, addr = NUL-terminated path, len = open flags, off = mode
+  close,
+  accept,        // addr = sockaddr out, off = socklen_t* in/out, len = accept4 flags,
+                 // ioprio = kAcceptMultishot: one CQE per connection (see kCqeMore)
+  connect,       // addr = sockaddr, len = its length
+  recv,          // addr = buffer, len = size, off = msg flags
+  send,          // addr = buffer, len = size, off = msg flags
+  shutdown,      // len = how (SHUT_RD/SHUT_WR/SHUT_RDWR)
+  timeout,       // off = relative duration in ns; completes with -ETIME when it expires
+  async_cancel,  // addr = user_data of the op to cancel
+  msg_ring,      // fd = target ring id, len = res delivered, off = user_data delivered
+  poll_add,      // len = poll mask
+  count_,
+};
+
+const char* opcode_name(Opcode op) noexcept;
+
+// Backend-neutral submission. Fields mean what they mean in io_uring's SQE.
+struct Sqe {
+  Opcode opcode = Opcode::nop;
+  uint8_t flags = 0;    // reserved
+  uint16_t ioprio = 0;  // opcode-specific flags, as in io_uring (kAcceptMultishot)
+  int32_t fd = -1;
+  uint64_t addr = 0;
+  uint32_t len = 0;
+  uint64_t off = 0;
+  uint64_t user_data = 0;
+  // A deadline means io_uring's IOSQE_IO_LINK + LINK_TIMEOUT: the ring posts the op's
+  // own CQE (-ECANCELED if the deadline won) and one more CQE with timeout_user_data
+  // (-ETIME if the deadline fired, anything else if the op won).
+  Instant deadline = kNoDeadline;
+  uint64_t timeout_user_data = 0;
+};
+
+struct Cqe {
+  uint64_t user_data = 0;
+  int32_t res = 0;
+  uint32_t flags = 0;
+};
+
+// A multishot accept stays armed and posts one CQE per connection. Each CQE but the last
+// carries kCqeMore; a CQE without it (an error, -ECANCELED, or the kernel ending the
+// multishot for its own reasons) is the op's last. Same values as io_uring's
+// IORING_ACCEPT_MULTISHOT and IORING_CQE_F_MORE.
+inline constexpr uint16_t kAcceptMultishot = 1u << 0;
+inline constexpr uint32_t kCqeMore = 1u << 1;
+
+// What a ringo MSG_RING delivers as the target CQE's res (the Sqe's len): the sending
+// shard's index in the high 16 bits, a 16-bit tag in the low 16 (0xFFFF: a doorbell). The
+// one packing of that word: every sender (Shard, the real engines' ring-less doorbells)
+// and the receiver use these two.
+struct MsgRes {
+  uint32_t from;
+  uint16_t tag;
+};
+inline constexpr uint32_t pack_msg_res(uint32_t from, uint16_t tag) noexcept { return (from << 16) | tag; }
+inline constexpr MsgRes unpack_msg_res(int32_t res) noexcept {
+  const auto word = static_cast<uint32_t>(res);
+  return {word >> 16, static_cast<uint16_t>(word & 0xFFFF)};
+}
+
+// Sqe::flags: a successful op posts no CQE, only a failed one does (io_uring's
+// IOSQE_CQE_SKIP_SUCCESS, 5.17+, so wherever MSG_RING is). The simulator honours it on
+// MSG_RING, the only op ringo sends with it (its doorbells).
+inline constexpr uint8_t kSqeSkipSuccess = 1u << 0;
+
+// Calls that never block and so need no ring slot: creating and configuring sockets,
+// reading addresses, a file's size. Real rings make the syscall; the simulator answers
+// from its model. Results are >= 0 or a negative errno, like a CQE.
+enum class SysOp : uint8_t {
+  socket,      // arg = domain (AF_INET/AF_INET6); returns the new fd (a stream socket)
+  bind,        // addr/addr_len = the address
+  listen,      // arg = backlog
+  local_addr,  // writes the socket's address into addr (capacity addr_len); sets addr_len
+  peer_addr,   // as local_addr, for the connected peer
+  set_option,  // arg = SockOption, arg2 = value (0/1)
+  file_size,   // returns the size of the open file fd
+  close,       // synchronous close, for descriptors dropped off their shard's routines
+};
+
+enum class SockOption : int32_t { reuse_addr, reuse_port, nodelay };
+
+struct SysCall {
+  SysOp op = SysOp::close;
+  int32_t fd = -1;
+  int32_t arg = 0;
+  int32_t arg2 = 0;
+  void* addr = nullptr;
+  uint32_t addr_len = 0;
+};
+
+struct Caps {
+  bool msg_ring = false;
+  bool link_timeout = false;
+  bool async_cancel = false;
+  bool multishot_accept = false;
+  bool single_issuer = false;
+  bool defer_taskrun = false;
+  bool coop_taskrun = false;
+  bool ext_arg = false;  // submit_and_wait honours its timeout without an extra SQE
+};
+
+class Ring {
+ public:
+  virtual ~Ring() = default;
+
+  // Queues submissions; returns how many were accepted (fewer when the SQ is full).
+  virtual size_t push(std::span<const Sqe> sqes) = 0;
+  // Submits what push() queued and waits for at least min_complete completions or until
+  // timeout passes (timeout <= 0: do not wait). Returns the number submitted.
+  virtual Result<size_t> submit_and_wait(unsigned min_complete, Duration timeout) = 0;
+  // Moves ready completions into out; returns how many.
+  virtual size_t reap(std::span<Cqe> out) = 0;
+  virtual Instant now() const = 0;
+  virtual Caps caps() const = 0;
+  // The value a MSG_RING Sqe's fd must hold to reach this ring.
+  virtual int32_t msg_ring_id() const = 0;
+  // A non-blocking call (see SysOp). May update call.addr_len. -ENOSYS unless overridden.
+  virtual int64_t sys(SysCall& call);
+};
+
+}  // namespace ringo

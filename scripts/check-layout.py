@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Checks the include graph the layout promises (docs/architecture.md, Layers and layout):
+
+  1. no include cycle among the repository's own headers and sources;
+  2. arrows point down: core includes no other layer; uring, aio and sim include only
+     core and themselves; api includes the layers; no layer includes tests/support;
+  3. users' code (examples/) includes only public headers, never ringo/internal/.
+
+Exit 0 when all hold, 1 listing each violation, 2 on a usage error."""
+import os
+import re
+import sys
+
+LAYERS = ("core", "uring", "aio", "sim", "api")
+ALLOWED = {
+    "core": {"core"},
+    "uring": {"core", "uring"},
+    "aio": {"core", "aio"},
+    "sim": {"core", "sim"},
+    "api": {"core", "uring", "aio", "sim", "api"},
+}
+INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
+
+
+def repo_files(root):
+    for top in LAYERS + ("tests", "proptests", "fuzz", "bench", "tools", "examples"):
+        for d, _, names in os.walk(os.path.join(root, top)):
+            for n in names:
+                if n.endswith((".hpp", ".cpp")):
+                    yield os.path.relpath(os.path.join(d, n), root)
+
+
+def resolve(root, src, inc, index):
+    """The repository file an include names, or None for a system header."""
+    local = os.path.normpath(os.path.join(os.path.dirname(src), inc))
+    if local in index:
+        return local
+    return index.get(("by-include", inc))
+
+
+def main(argv):
+    if len(argv) > 2:
+        print("usage: scripts/check-layout.py [REPO]", file=sys.stderr)
+        return 2
+    root = argv[1] if len(argv) == 2 else os.path.join(os.path.dirname(__file__), "..")
+    if not os.path.isdir(os.path.join(root, "core")):
+        print(f"check-layout: {root} is not the ringo repository", file=sys.stderr)
+        return 2
+    files = sorted(repo_files(root))
+    index = {f: f for f in files}
+    for f in files:  # <layer>/include/<path> is included as <path>; tests/support by name
+        parts = f.split(os.sep)
+        if len(parts) > 2 and parts[1] == "include":
+            index[("by-include", "/".join(parts[2:]))] = f
+        if f.startswith("tests/support/"):
+            index[("by-include", os.path.basename(f))] = f
+    graph, problems = {}, []
+    for f in files:
+        text = open(os.path.join(root, f), encoding="utf-8").read()
+        edges = []
+        for inc in INCLUDE.findall(text):
+            target = resolve(root, f, inc, index)
+            if target is None:
+                continue
+            edges.append(target)
+            src_top, dst_top = f.split(os.sep)[0], target.split(os.sep)[0]
+            if src_top in LAYERS:
+                if target.startswith("tests/"):
+                    problems.append(f"{f}: a layer includes test support {target}")
+                elif dst_top in LAYERS and dst_top not in ALLOWED[src_top]:
+                    problems.append(f"{f}: {src_top} includes {dst_top} ({target}), an arrow pointing up")
+            if src_top == "examples" and "/internal/" in target:
+                problems.append(f"{f}: an example includes internal header {target}")
+        graph[f] = edges
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, ()):
+            if state.get(nxt) == 1:
+                problems.append("include cycle: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    sys.setrecursionlimit(10000)
+    for f in files:
+        if f not in state:
+            visit(f)
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"check-layout: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"check-layout: {len(files)} files, no cycle, every arrow points down")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,47 @@
+// SimRing: one shard's Ring on the simulated kernel (sim_kernel.hpp). push() queues Sqes
+// (and may take only part of a batch: the SQ-full fault), submit_and_wait() hands them to
+// the kernel in order and never blocks, reap() takes CQEs in the order the kernel posted
+// them, now() is the kernel's virtual clock, sys() is answered from the kernel's model.
+//
+// Contract: the SQ never holds more than sq_entries Sqes; a stopped ring accepts no more
+// completions (its shard is gone) and refuses MSG_RING deliveries.
+// Thread-safety: none. The simulator runs every shard on one thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "ringo/internal/core/ring.hpp"
+
+namespace ringo::sim {
+
+class SimKernel;
+
+class SimRing final : public Ring {
+ public:
+  SimRing(SimKernel& kernel, uint32_t index, uint32_t sq_entries);
+  size_t push(std::span<const Sqe> sqes) override;
+  Result<size_t> submit_and_wait(unsigned min_complete, Duration timeout) override;
+  size_t reap(std::span<Cqe> out) override;
+  Instant now() const override;
+  Caps caps() const override;
+  int32_t msg_ring_id() const override { return static_cast<int32_t>(index_); }
+  int64_t sys(SysCall& call) override;
+
+  size_t cq_ready() const noexcept { return cq_.size(); }
+  // A stopped ring refuses MSG_RING deliveries (its shard is gone).
+  void stop() noexcept { stopped_ = true; }
+  bool stopped() const noexcept { return stopped_; }
+
+ private:
+  friend class SimKernel;  // posts completions
+  SimKernel& kernel_;
+  uint32_t index_;
+  uint32_t sq_entries_;
+  bool stopped_ = false;
+  std::vector<Sqe> sq_;
+  std::deque<Cqe> cq_;
+};
+
+}  // namespace ringo::sim
