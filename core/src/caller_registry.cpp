@@ -16,7 +16,7 @@ Result<void> CallerRegistry::add(uint64_t id, Entry entry) {
   return {};
 }
 
-void CallerRegistry::remove(uint64_t id, bool parked) {
+void CallerRegistry::remove(uint64_t id, [[maybe_unused]] bool parked) {
   const auto it = entries_.find(id);
   RINGO_ASSERT(it != entries_.end(), "a call id is removed once, after it was added");
   RINGO_ASSERT((it->second.parked != nullptr) == parked, "removed as the kind it was added as");

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "pool_bypass.hpp"
+#include "ringo/core/assert.hpp"
 
 namespace ringo {
 
@@ -83,6 +84,7 @@ void EnvelopePool::release(void* block, EnvelopePool* here) noexcept {
 }
 
 void EnvelopePool::keep(Header* h) noexcept {
+  RINGO_ASSERT(h->pool == this && Classes::pooled(h->size_class), "a pool keeps only its own pooled blocks");
   const uint32_t c = h->size_class;
   if (counts_[c] >= kMaxCachedPerClass) return free_block(h);  // made on this thread
   h->next() = lists_[c];

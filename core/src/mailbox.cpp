@@ -128,6 +128,7 @@ void Mailbox::close(Shard& here) {
   // post_to_self refuses from now on, so no reject can add to this list.
   self_tail_ = nullptr;
   reject_all(here, std::exchange(self_head_, nullptr));
+  RINGO_ASSERT(self_head_ == nullptr, "a closed shard's own queue stays empty");
 }
 
 void Mailbox::reject_all(Shard& here, Envelope* list) {

@@ -1,18 +1,20 @@
 #include "ringo/internal/core/timer_heap.hpp"
 
-#include <cassert>
+#include "ringo/core/assert.hpp"
 
 namespace ringo {
 
 void TimerHeap::insert(TimerNode* node) {
-  assert(!node->linked());
+  RINGO_ASSERT(!node->linked(), "a timer is in the heap once");
   heap_.push_back(node);
   node->slot = static_cast<uint32_t>(heap_.size() - 1);
   sift_up(node->slot);
 }
 
 void TimerHeap::cancel(TimerNode* node) {
-  if (node->linked()) remove_at(node->slot);
+  if (!node->linked()) return;
+  RINGO_ASSERT(node->slot < heap_.size() && heap_[node->slot] == node, "a node knows its heap slot");
+  remove_at(node->slot);
 }
 
 TimerNode* TimerHeap::pop() {

@@ -63,6 +63,7 @@ class OpDriver {
   // ring could grow it without end. Beyond this many entries a target already in the list
   // is not added again: that entry's doorbell wakes the target, which then drains its whole
   // inbox, so nothing is lost. The list stays under the limit plus one entry per shard.
+  // Cost: one size comparison per failed doorbell; the search runs only past the limit.
   static constexpr size_t kDoorbellRetryLimit = 256;
 
   explicit OpDriver(Ring& ring);

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "ringo/core/assert.hpp"
+
 namespace ringo::detail {
 
 template <class T>
@@ -20,8 +22,12 @@ class RingBuffer {
     slots_[(head_ + count_) & (slots_.size() - 1)] = std::move(v);
     ++count_;
   }
-  T& front() noexcept { return slots_[head_]; }
+  T& front() noexcept {
+    RINGO_ASSERT(count_ > 0, "front of a non-empty ring");
+    return slots_[head_];
+  }
   void pop_front() noexcept {
+    RINGO_ASSERT(count_ > 0, "pop from a non-empty ring");
     head_ = (head_ + 1) & (slots_.size() - 1);
     --count_;
   }
