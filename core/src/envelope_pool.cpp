@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "pool_bypass.hpp"
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo {
 

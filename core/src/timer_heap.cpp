@@ -1,6 +1,6 @@
 #include "ringo/internal/core/timer_heap.hpp"
 
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo {
 

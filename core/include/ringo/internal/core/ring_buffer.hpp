@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "ringo/core/assert.hpp"
+#include "ringo/internal/core/assert.hpp"
 
 namespace ringo::detail {
 
