@@ -4,7 +4,8 @@
   1. no include cycle among the repository's own headers and sources;
   2. arrows point down: core includes no other layer; uring, aio and sim include only
      core and themselves; api includes the layers; no layer includes tests/support;
-  3. users' code (examples/) includes only public headers, never ringo/internal/.
+  3. users' code (examples/) includes only public headers, never ringo/internal/;
+  4. every ringo/... include names a header that exists.
 
 Exit 0 when all hold, 1 listing each violation, 2 on a usage error."""
 import os
@@ -61,6 +62,8 @@ def main(argv):
         for inc in INCLUDE.findall(text):
             target = resolve(root, f, inc, index)
             if target is None:
+                if inc.startswith("ringo/"):  # a moved or misspelt header of ours
+                    problems.append(f"{f}: includes {inc}, which no layer provides")
                 continue
             edges.append(target)
             src_top, dst_top = f.split(os.sep)[0], target.split(os.sep)[0]
