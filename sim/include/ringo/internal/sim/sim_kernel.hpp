@@ -181,7 +181,7 @@ class SimKernel final : public Tracer {
   std::unique_ptr<detail::SimDisk> disk_;
   std::unique_ptr<detail::SimNet> net_;
 
-  // Ledgers behind the contract's assertions (counted in every build; cheap).
+  // Ledgers behind the contract's assertions (kept up only where assertions run).
   uint64_t ops_submitted_ = 0;  // Sqes taken from the rings
   uint64_t ops_answered_ = 0;   // final CQEs scheduled
   uint64_t ops_silent_ = 0;     // ops that end without a CQE
