@@ -151,8 +151,8 @@ void ThreadPool::spin(State& s, std::unique_lock<std::mutex>& lock) {
   s.spinner = true;
   ++s.idle;
   lock.unlock();
-  // determinism-ok: a pool thread's idle spin (real backends only; no routine sees it).
-  const auto until = std::chrono::steady_clock::now() + s.idle_spin;
+  // A pool thread's idle spin: real backends only, and no routine sees it.
+  const auto until = std::chrono::steady_clock::now() + s.idle_spin;  // determinism-ok: idle spin
   for (uint32_t i = 1; s.queued_hint.load(std::memory_order_acquire) == 0; ++i) {
     if (i % 64 == 0 && std::chrono::steady_clock::now() >= until) break;  // determinism-ok: as above
     cpu_relax();
