@@ -216,7 +216,8 @@ TEST(AioRing, AReadThePageCacheCannotAnswerRunsOnAHelper) {
   }
   // Where the file system honours RWF_NOWAIT for reads (ext4, xfs, btrfs), uncached reads
   // leave the shard; on tmpfs everything is cached and nothing does.
-  std::printf("helper reads: %llu of %zu\n", static_cast<unsigned long long>(ring->helper_reads()), batch.size());
+  std::printf("disk reader reads: %llu of %zu\n", static_cast<unsigned long long>(ring->disk_reader_reads()),
+              batch.size());
   ::close(fd);
   ::unlink(path);
 }

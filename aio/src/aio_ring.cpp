@@ -1,7 +1,7 @@
 // AioRing's core (aio_ring.hpp): set-up and teardown, the op table, starting each opcode,
 // file I/O through the AIO context, timers and deadlines, cancellation, and the
 // submit/wait/reap cycle. Sockets are in aio_sockets.cpp, cross-thread messages in
-// mailbox.cpp, page-cache misses in helpers.cpp.
+// mailbox.cpp, page-cache misses in disk_readers.cpp.
 #include "ringo/internal/aio/aio_ring.hpp"
 
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "aio_sys.hpp"
-#include "helpers.hpp"
+#include "disk_readers.hpp"
 #include "mailbox.hpp"
 #include "ringo/internal/core/assert.hpp"
 
@@ -62,7 +62,7 @@ AioSetup AioRing::create(const AioOptions& options) {
   r->pending_.reserve(options.entries);
   setup.report = "aio: io_setup(" + std::to_string(r->aio_capacity_) + "), eventfd completions, " +
                  (sys::can_peek(r->ctx_) ? "user-space completion peek" : "no completion peek") +
-                 ", RWF_NOWAIT reads (page-cache misses on helper threads), sockets by edge-triggered epoll";
+                 ", RWF_NOWAIT reads (page-cache misses on disk reader threads), sockets by edge-triggered epoll";
   setup.ring = std::move(r);
   return setup;
 }
@@ -100,9 +100,9 @@ bool AioRing::open_wakeups(unsigned max_messages, AioSetup& setup) {
 }
 
 AioRing::~AioRing() {
-  // Helper reads write into buffers the caller keeps until their CQE: let them finish.
-  for (uint32_t n = helper_jobs_.load(std::memory_order_acquire); n != 0; n = helper_jobs_.load()) {
-    helper_jobs_.wait(n);
+  // Disk reader reads write into buffers the caller keeps until their CQE: let them finish.
+  for (uint32_t n = disk_reads_pending_.load(std::memory_order_acquire); n != 0; n = disk_reads_pending_.load()) {
+    disk_reads_pending_.wait(n);
   }
   if (mailbox_) mailbox_->withdraw(efd_);
   // io_destroy cancels what it can (polls) and waits for the rest (file I/O), so no
@@ -302,17 +302,17 @@ int32_t AioRing::cancel(Op* op) {
       if (sys::io_cancel(ctx_, &op->cb, &ev) < 0 && errno != EINPROGRESS) return -EALREADY;
       return 0;
     }
-    case Wait::helper:  // a pread in progress: it completes anyway
+    case Wait::disk_read:  // a pread in progress: it completes anyway
     case Wait::none: break;
   }
   return -EALREADY;
 }
 
-void AioRing::to_helper(Op* op) {
-  op->wait = Wait::helper;
-  ++helper_reads_;
-  helper_jobs_.fetch_add(1, std::memory_order_relaxed);
-  run_on_helper({efd_, (uint64_t{op->gen} << 32) | op->index, op->sqe, &helper_jobs_});
+void AioRing::to_disk_reader(Op* op) {
+  op->wait = Wait::disk_read;
+  ++disk_reader_reads_;
+  disk_reads_pending_.fetch_add(1, std::memory_order_relaxed);
+  run_on_disk_reader({efd_, (uint64_t{op->gen} << 32) | op->index, op->sqe, &disk_reads_pending_});
 }
 
 // ---------------------------------------------------------------- timers
@@ -366,7 +366,7 @@ void AioRing::flush_aio() {
       Op* op = ops_[static_cast<uint32_t>(cb->aio_data)].get();
       op->queued = false;
       if (op->nowait && (err == EOPNOTSUPP || err == EAGAIN)) {
-        to_helper(op);  // this file cannot say "would block": read it off the shard
+        to_disk_reader(op);  // this file cannot say "would block": read it off the shard
       } else {
         complete(op, -err);
       }
@@ -389,7 +389,7 @@ void AioRing::harvest() {
       if (op == nullptr || op->wait != Wait::aio) continue;
       const auto res = static_cast<int32_t>(ev.res);
       if (op->nowait && (res == -EAGAIN || res == -EOPNOTSUPP)) {
-        to_helper(op);  // not in the page cache: the disk read runs on a helper
+        to_disk_reader(op);  // not in the page cache: the disk read runs on a disk reader
       } else {
         complete(op, res);
       }
@@ -398,17 +398,17 @@ void AioRing::harvest() {
   }
 }
 
-// Messages go to reap(); helper results complete their op, if it still waits for one.
+// Messages go to reap(); disk reader results complete their op, if it still waits for one.
 void AioRing::drain_mailbox() {
   if (!mailbox_->has_mail()) return;
   mailbox_->take_all(mail_);
   for (const Cqe& c : mail_) {
-    if ((c.flags & kHelperResult) == 0) {
+    if ((c.flags & kDiskReadResult) == 0) {
       ready_.push_back(c);
       continue;
     }
     Op* op = live(OpRef{static_cast<uint32_t>(c.user_data), static_cast<uint32_t>(c.user_data >> 32)});
-    if (op != nullptr && op->wait == Wait::helper) complete(op, c.res);
+    if (op != nullptr && op->wait == Wait::disk_read) complete(op, c.res);
   }
   mail_.clear();  // keeps the capacity for the next trade
 }

@@ -34,7 +34,7 @@ int AioRing::Mailbox::deliver(int32_t target, const Cqe& c) noexcept {
   bool wake;
   {
     std::lock_guard mlock(m.mu_);
-    if (m.queue_.size() >= m.limit_ && (c.flags & kHelperResult) == 0) return -EOVERFLOW;
+    if (m.queue_.size() >= m.limit_ && (c.flags & kDiskReadResult) == 0) return -EOVERFLOW;
     m.queue_.push_back(c);
     m.pending_.store(true, std::memory_order_release);
     wake = m.sleeping_;

@@ -1,5 +1,5 @@
 // AioRing::Mailbox: the CQEs other threads post to one AioRing (MSG_RING messages and
-// doorbells, results of helper reads), and the process-wide registry that finds a ring's
+// doorbells, results of disk reader reads), and the process-wide registry that finds a ring's
 // mailbox by its msg_ring id (the ring's eventfd). Private to aio/.
 //
 // Contract:
@@ -10,7 +10,7 @@
 // - Bounded: a message finding `limit` CQEs queued fails with -EOVERFLOW, as io_uring's
 //   MSG_RING does on a target whose completion queue overflowed; the sender sees it in
 //   its own CQE (a shard retries a doorbell, counts a failed lane-A send). Helper results
-//   are never refused: there is at most one per op on a helper, so the ring's own ops
+//   are never refused: there is at most one per op on a disk reader, so the ring's own ops
 //   bound them.
 // - A sender holds the registry's lock shared while it delivers, so a ring that withdraws
 //   its mailbox (exclusive) never frees one in use.
@@ -26,9 +26,9 @@
 
 namespace ringo::aio {
 
-// A mailbox CQE's flag that marks no MSG_RING but a helper's result for op `user_data`
+// A mailbox CQE's flag that marks no MSG_RING but a disk reader's result for op `user_data`
 // (a handle: gen << 32 | index).
-inline constexpr uint32_t kHelperResult = 1u << 31;
+inline constexpr uint32_t kDiskReadResult = 1u << 31;
 
 struct AioRing::Mailbox {
  public:

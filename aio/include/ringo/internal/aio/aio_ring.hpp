@@ -6,7 +6,7 @@
 //  - read/write/readv/writev/fsync: IOCB_CMD_PREAD/PWRITE/PREADV/PWRITEV/FSYNC/FDSYNC;
 //    an offset of -1 (the file position) runs the plain syscall inline. Buffered AIO
 //    completes inside io_submit, so reads go with RWF_NOWAIT: one the page cache cannot
-//    answer (-EAGAIN) runs on a small process-wide helper pool instead of stalling the
+//    answer (-EAGAIN) runs on a small process-wide pool of disk reader threads instead of stalling the
 //    shard for the disk.
 //  - sockets (accept, connect, recv, send, and read/write at the file position): the
 //    non-blocking syscall, and on EAGAIN a wait for the descriptor's next edge in the
@@ -30,7 +30,7 @@
 // naming the sysctl. AioSetup::report says which, in words.
 //
 // Where: aio_ring.cpp (set-up, ops, files, timers, the wait), aio_sockets.cpp (sockets),
-// mailbox.cpp (messages), helpers.cpp (page-cache misses), readiness.cpp (the epoll set).
+// mailbox.cpp (messages), disk_readers.cpp (page-cache misses), readiness.cpp (the epoll set).
 //
 // Thread-safety: one thread uses a ring; send_message() may be called from any thread.
 #pragma once
@@ -91,8 +91,8 @@ class AioRing final : public Ring {
   // -EOVERFLOW when its mailbox is full (AioOptions::max_messages).
   static int send_message(int32_t target, int32_t res, uint64_t user_data) noexcept;
 
-  // Reads the page cache could not answer at once, sent to a helper thread so far.
-  uint64_t helper_reads() const noexcept { return helper_reads_; }
+  // Reads the page cache could not answer at once, sent to a disk reader thread so far.
+  uint64_t disk_reader_reads() const noexcept { return disk_reader_reads_; }
 
   struct Mailbox;  // aio/src/mailbox.hpp
 
@@ -106,7 +106,7 @@ class AioRing final : public Ring {
   // What a live op waits for. ready: an edge of its descriptor (in readiness_); orphan:
   // its descriptor was closed under it, so only a cancel ends it (as on io_uring, where
   // the op would hold the file); retry: a multishot accept's next turn.
-  enum class Wait : uint8_t { none, aio, ready, orphan, retry, timer, helper };
+  enum class Wait : uint8_t { none, aio, ready, orphan, retry, timer, disk_read };
   struct Op {
     iocb cb{};  // its address is the kernel's key for io_cancel: Ops never move
     Sqe sqe;
@@ -116,7 +116,7 @@ class AioRing final : public Ring {
     bool live = false;
     bool queued = false;      // in to_submit_, not yet given to io_submit
     bool connecting = false;  // connect in progress: its answer is SO_ERROR
-    bool nowait = false;      // a read submitted with RWF_NOWAIT: -EAGAIN sends it to a helper
+    bool nowait = false;      // a read submitted with RWF_NOWAIT: -EAGAIN sends it to a disk reader
     bool has_deadline = false;
     bool deadline_done = false;  // the deadline's CQE was posted
     std::pair<Instant, uint64_t> timer{};
@@ -151,7 +151,7 @@ class AioRing final : public Ring {
   void forget_fd(int32_t fd);
   void dispatch_woken();
   int32_t cancel(Op* op);
-  void to_helper(Op* op);
+  void to_disk_reader(Op* op);
   void add_timer(Op* op, Instant at, bool deadline);
   void fire_timers();
   void flush_aio();
@@ -182,9 +182,9 @@ class AioRing final : public Ring {
   std::vector<OpRef> retry_;             // multishot accepts that stopped at their batch
   std::vector<OpRef> retry_turn_;        // scratch: this turn's retry_ (dispatch_woken)
   std::vector<OpRef> orphans_;           // scratch for forget_fd
-  // Reads running on helper threads; the destructor waits for them (their buffers).
-  std::atomic<uint32_t> helper_jobs_{0};
-  uint64_t helper_reads_ = 0;
+  // Reads running on disk reader threads; the destructor waits for them (their buffers).
+  std::atomic<uint32_t> disk_reads_pending_{0};
+  uint64_t disk_reader_reads_ = 0;
 };
 
 }  // namespace ringo::aio

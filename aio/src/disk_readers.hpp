@@ -1,16 +1,16 @@
-// The helper threads of every AioRing in the process: they run the file reads the page
+// The disk reader threads of every AioRing in the process: they run the file reads the page
 // cache could not answer at once (RWF_NOWAIT said -EAGAIN), so a shard never waits for
 // the disk. Private to aio/.
 //
-// Contract: run_on_helper() queues the read and returns at once. A helper runs it with
+// Contract: run_on_disk_reader() queues the read and returns at once. A disk reader runs it with
 // pread/preadv and delivers the result to ring_id's mailbox as a CQE {handle, -errno or
-// bytes, kHelperResult}, then decrements *outstanding and notifies it (the ring's
+// bytes, kDiskReadResult}, then decrements *outstanding and notifies it (the ring's
 // destructor waits for zero: the reads write into buffers the ring's caller keeps until
-// their CQE). At most kMaxHelpers threads, started as work outgrows the idle ones, never
+// their CQE). At most kMaxDiskReaders threads, started as work outgrows the idle ones, never
 // stopped (an idle one blocks in a condition variable). The queue holds one job per op
-// on a helper, so the rings' ops bound it.
+// on a disk reader, so the rings' ops bound it.
 //
-// Thread-safety: run_on_helper from any thread.
+// Thread-safety: run_on_disk_reader from any thread.
 #pragma once
 
 #include <atomic>
@@ -23,13 +23,13 @@ namespace ringo::aio {
 // Backend internals are written in the engine's internal terms (Sqe, Cqe, Ring, Prng, ...).
 using namespace ringo::detail;
 
-struct HelperJob {
+struct DiskReadJob {
   int32_t ring_id;  // the ring's msg_ring id: where the result goes
   uint64_t handle;  // the op's handle, the result's user_data
   Sqe sqe;          // a read or readv at an offset
   std::atomic<uint32_t>* outstanding;
 };
 
-void run_on_helper(const HelperJob& job);
+void run_on_disk_reader(const DiskReadJob& job);
 
 }  // namespace ringo::aio

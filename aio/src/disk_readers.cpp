@@ -1,5 +1,5 @@
-// The helper threads that run AioRings' page-cache misses (helpers.hpp).
-#include "helpers.hpp"
+// The disk reader threads that run AioRings' page-cache misses (disk_readers.hpp).
+#include "disk_readers.hpp"
 
 #include <sys/uio.h>
 #include <unistd.h>
@@ -15,18 +15,18 @@
 namespace ringo::aio {
 namespace {
 
-class Helpers {
+class DiskReaders {
  public:
-  static Helpers& get() {
-    static Helpers* h = new Helpers;  // never destroyed: threads may run during exit
+  static DiskReaders& get() {
+    static DiskReaders* h = new DiskReaders;  // never destroyed: threads may run during exit
     return *h;
   }
 
-  void post(const HelperJob& job) {
+  void post(const DiskReadJob& job) {
     {
       std::lock_guard lock(mu_);
       jobs_.push_back(job);
-      if (idle_ == 0 && threads_ < kMaxHelpers) {
+      if (idle_ == 0 && threads_ < kMaxDiskReaders) {
         ++threads_;
         std::thread([this] { run(); }).detach();
       }
@@ -35,7 +35,7 @@ class Helpers {
   }
 
  private:
-  static constexpr unsigned kMaxHelpers = 4;
+  static constexpr unsigned kMaxDiskReaders = 4;
 
   void run() {
     std::unique_lock lock(mu_);
@@ -43,7 +43,7 @@ class Helpers {
       ++idle_;
       cv_.wait(lock, [this] { return !jobs_.empty(); });
       --idle_;
-      const HelperJob job = jobs_.front();
+      const DiskReadJob job = jobs_.front();
       jobs_.pop_front();
       lock.unlock();
       read(job);
@@ -51,26 +51,26 @@ class Helpers {
     }
   }
 
-  static void read(const HelperJob& job) {
+  static void read(const DiskReadJob& job) {
     const Sqe& s = job.sqe;
     void* addr = reinterpret_cast<void*>(static_cast<uintptr_t>(s.addr));
     const long r = s.opcode == Opcode::read ? ::pread(s.fd, addr, s.len, static_cast<off_t>(s.off))
                                             : ::preadv(s.fd, static_cast<const iovec*>(addr), static_cast<int>(s.len),
                                                        static_cast<off_t>(s.off));
-    (void)AioRing::Mailbox::deliver(job.ring_id, Cqe{job.handle, sys::neg_errno(r), kHelperResult});
+    (void)AioRing::Mailbox::deliver(job.ring_id, Cqe{job.handle, sys::neg_errno(r), kDiskReadResult});
     job.outstanding->fetch_sub(1, std::memory_order_release);
     job.outstanding->notify_all();
   }
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<HelperJob> jobs_;
+  std::deque<DiskReadJob> jobs_;
   unsigned idle_ = 0;
   unsigned threads_ = 0;
 };
 
 }  // namespace
 
-void run_on_helper(const HelperJob& job) { Helpers::get().post(job); }
+void run_on_disk_reader(const DiskReadJob& job) { DiskReaders::get().post(job); }
 
 }  // namespace ringo::aio
