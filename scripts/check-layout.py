@@ -5,7 +5,8 @@
   2. arrows point down: core includes no other layer; uring, aio and sim include only
      core and themselves; api includes the layers; no layer includes tests/support;
   3. users' code (examples/) includes only public headers, never ringo/internal/;
-  4. every ringo/... include names a header that exists.
+  4. every ringo/... include names a header that exists (a header generated at configure
+     time exists as its template, <layer>/include/ringo/<name>.hpp.in).
 
 Exit 0 when all hold, 1 listing each violation, 2 on a usage error."""
 import os
@@ -27,7 +28,7 @@ def repo_files(root):
     for top in LAYERS + ("tests", "proptests", "fuzz", "bench", "tools", "examples"):
         for d, _, names in os.walk(os.path.join(root, top)):
             for n in names:
-                if n.endswith((".hpp", ".cpp")):
+                if n.endswith((".hpp", ".cpp", ".hpp.in")):
                     yield os.path.relpath(os.path.join(d, n), root)
 
 
@@ -52,7 +53,8 @@ def main(argv):
     for f in files:  # <layer>/include/<path> is included as <path>; tests/support by name
         parts = f.split(os.sep)
         if len(parts) > 2 and parts[1] == "include":
-            index[("by-include", "/".join(parts[2:]))] = f
+            name = "/".join(parts[2:])
+            index[("by-include", name.removesuffix(".in"))] = f
         if f.startswith("tests/support/"):
             index[("by-include", os.path.basename(f))] = f
     graph, problems = {}, []

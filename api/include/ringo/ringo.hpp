@@ -14,6 +14,7 @@
 //   Runtime::create(config), block_on(task), stats(), shutdown()     (runtime.hpp)
 //   prometheus_text(runtime) -> the stats as Prometheus text          (metrics.hpp)
 //   ringo::sim::run(config, main) -> Report                          (sim.hpp)
+//   ringo::version(), RINGO_VERSION_STRING                           (version.hpp)
 #pragma once
 
 #include "ringo/blocking.hpp"
@@ -31,3 +32,4 @@
 #include "ringo/sync.hpp"
 #include "ringo/task.hpp"
 #include "ringo/time_chan.hpp"
+#include "ringo/version.hpp"
