@@ -84,3 +84,22 @@ configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/ringoConfig.cmake.in
 install(FILES ${PROJECT_BINARY_DIR}/package/ringoConfig.cmake ${PROJECT_BINARY_DIR}/package/ringoConfigVersion.cmake
         DESTINATION ${RINGO_CMAKE_INSTALL_DIR})
 
+# ringo.pc, for pkg-config. -lringo finds libringo.so when it is installed (the linker
+# prefers it), which records liburing itself: liburing is then only Requires.private. A
+# static-only install makes -lringo the archive, which needs liburing and -pthread on every
+# link, so they are plain Requires and Libs there. The prefix is the one installed into
+# (cmake --install --prefix, DESTDIR and CPack included), so it is written at install time.
+if(RINGO_BUILD_SHARED)
+  set(RINGO_PC_REQUIRES "Requires.private")
+  set(RINGO_PC_LIBS "")
+  set(RINGO_PC_LIBS_PRIVATE "Libs.private: -pthread")
+else()
+  set(RINGO_PC_REQUIRES "Requires")
+  set(RINGO_PC_LIBS " -pthread")
+  set(RINGO_PC_LIBS_PRIVATE "")
+endif()
+set(RINGO_PC_PREFIX "@RINGO_PC_PREFIX@")  # kept for the install-time pass
+configure_file(${PROJECT_SOURCE_DIR}/cmake/ringo.pc.in ${PROJECT_BINARY_DIR}/package/ringo.pc.in @ONLY)
+install(CODE "set(RINGO_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+configure_file(\"${PROJECT_BINARY_DIR}/package/ringo.pc.in\" \"${PROJECT_BINARY_DIR}/package/ringo.pc\" @ONLY)")
+install(FILES ${PROJECT_BINARY_DIR}/package/ringo.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
