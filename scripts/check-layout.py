@@ -4,7 +4,8 @@
   1. no include cycle among the repository's own headers and sources;
   2. arrows point down: core includes no other layer; uring, aio and sim include only
      core and themselves; api includes the layers; no layer includes tests/support;
-  3. users' code (examples/) includes only public headers, never ringo/internal/;
+  3. users' code (examples/, and tests/install/: programs built against an installed ringo)
+     includes only public headers, never ringo/internal/;
   4. every ringo/... include names a header that exists (a header generated at configure
      time exists as its template, <layer>/include/ringo/<name>.hpp.in).
 
@@ -74,8 +75,8 @@ def main(argv):
                     problems.append(f"{f}: a layer includes test support {target}")
                 elif dst_top in LAYERS and dst_top not in ALLOWED[src_top]:
                     problems.append(f"{f}: {src_top} includes {dst_top} ({target}), an arrow pointing up")
-            if src_top == "examples" and "/internal/" in target:
-                problems.append(f"{f}: an example includes internal header {target}")
+            if (src_top == "examples" or f.startswith(os.path.join("tests", "install", ""))) and "/internal/" in target:
+                problems.append(f"{f}: users' code includes internal header {target}")
         graph[f] = edges
     state, stack = {}, []
 
