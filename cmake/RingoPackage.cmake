@@ -103,3 +103,26 @@ configure_file(${PROJECT_SOURCE_DIR}/cmake/ringo.pc.in ${PROJECT_BINARY_DIR}/pac
 install(CODE "set(RINGO_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
 configure_file(\"${PROJECT_BINARY_DIR}/package/ringo.pc.in\" \"${PROJECT_BINARY_DIR}/package/ringo.pc\" @ONLY)")
 install(FILES ${PROJECT_BINARY_DIR}/package/ringo.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The Debian package, libringo-dev: `cpack -G DEB` in the build tree (scripts/
+# test-install.sh does it from a RINGO_BUILD_SHARED=ON build, so both libraries ship).
+# Depends: liburing-dev (a static link and liburing's headers need it) at the version
+# built against, plus what dpkg-shlibdeps reads off libringo.so (libc6, libstdc++6,
+# libgcc-s1, liburing2).
+set(RINGO_PACKAGE_CONTACT "ringo developers <ringo-dev@localhost>" CACHE STRING "Maintainer field of the .deb")
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME libringo-dev)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "${RINGO_PACKAGE_CONTACT}")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Go-style concurrency runtime for C++23 on io_uring (development files)")
+set(CPACK_PACKAGE_DESCRIPTION "ringo runs routines, channels, select, timers and cross-shard calls on a
+thread-per-core runtime over io_uring (Linux AIO where io_uring is refused), and the same
+program inside a deterministic simulator where a seed decides every interleaving. This
+package has the headers, libringo.a and libringo.so, the CMake package (find_package(ringo),
+targets ringo::ringo and ringo::sim) and ringo.pc for pkg-config.")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "liburing-dev (>= ${URING_VERSION})")
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+include(CPack)
