@@ -1,5 +1,5 @@
 # Thin wrapper: the two README commands, plus bench and fuzz.
-.PHONY: run test bench fuzz mutants deps format clean
+.PHONY: run test install-check bench fuzz mutants deps format clean
 
 deps:
 	bash scripts/setup-deps.sh
@@ -15,6 +15,11 @@ run: deps
 
 test: deps
 	bash scripts/test.sh
+
+# Install the libraries into a scratch prefix and as the .deb, build and run the consumers
+# of tests/install against each (docs/install.md); part of make test.
+install-check: deps
+	bash scripts/test-install.sh
 
 bench:
 	bash bench/compare.sh

@@ -3,6 +3,7 @@
 
   1. no installed file, text or binary, contains a forbidden path (--forbid: ringo's
      source and build directories), so nothing points back into the tree it came from;
+     the prefix itself may be named (ringo.pc does) even when it lies inside them;
   2. every file is one ringo means to install: headers under include/ringo/, libringo.a
      and libringo.so*, lib*/cmake/ringo/*.cmake, lib*/pkgconfig/ringo.pc, share/doc/;
   3. with --source: the headers are exactly the layers' include/ trees (core, sim, uring,
@@ -57,6 +58,7 @@ def main(argv):
         print(f"check-install-tree: {args.prefix} has no include/ringo: not an installed ringo", file=sys.stderr)
         return 2
     forbidden = [os.path.realpath(p).encode() for p in args.forbid]
+    allowed_prefix = os.path.realpath(args.prefix).encode()
     problems, headers, libraries = [], {}, 0
     for rel, path in sorted(installed_files(args.prefix)):
         if not any(p.match(rel) for p in ALLOWED):
@@ -65,7 +67,7 @@ def main(argv):
             continue
         data = open(path, "rb").read()
         for f in forbidden:
-            if f in data:
+            if f in data.replace(allowed_prefix, b""):
                 problems.append(f"{rel}: contains {f.decode()}")
         if rel.startswith("include/"):
             headers[rel.removeprefix("include/")] = data.decode("utf-8", "replace")

@@ -65,13 +65,18 @@ ringo::Task<std::string> check_all() {
   if (!squared) co_return "spawn_on: " + squared.error().message();
   if (*squared != kWorkers * kWorkers) co_return "spawn_on: got " + std::to_string(*squared);
 
-  // Timers as channels: each delivers the ring clock's instant when it fires.
+  // Timers as channels: each delivers the ring clock's instant when it fired, never before
+  // it was due; t0 is read before the other two are made, so they are due 2 and 7 ms after.
+  auto t0 = co_await ringo::timer_chan(0ms).recv();
   auto early = ringo::timer_chan(2ms);
   auto late = ringo::timer_chan(7ms);
   auto late_at = co_await late.recv();
   auto early_at = co_await early.recv();
-  if (!late_at || !early_at) co_return "timer_chan: a timer did not fire";
-  if (*late_at - *early_at < 5ms) co_return "timer_chan: the 7 ms timer fired less than 5 ms after the 2 ms one";
+  if (!t0 || !late_at || !early_at) co_return "timer_chan: a timer did not fire";
+  if (*early_at - *t0 < 2ms || *late_at - *t0 < 7ms || *late_at < *early_at) {
+    co_return "timer_chan: fired early or out of order (t0 + " + std::to_string((*early_at - *t0).count()) +
+        " ns and t0 + " + std::to_string((*late_at - *t0).count()) + " ns)";
+  }
 
   // A deadline on a receive nobody will satisfy.
   auto [idle_tx, idle_rx] = std::move(*ringo::chan<int>(1));
