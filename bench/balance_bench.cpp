@@ -16,6 +16,8 @@
 #include "ringo/ringo.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 constexpr uint64_t kItersPerUs = 250;  // about 1 µs of the chain on this VM

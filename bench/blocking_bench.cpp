@@ -10,6 +10,8 @@
 #include "ringo/ringo.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 Runtime make_runtime(Backend backend, uint32_t threads = BlockingPoolConfig{}.max_threads) {

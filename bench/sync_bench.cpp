@@ -6,6 +6,8 @@
 #include "ringo/ringo.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 Runtime make_runtime(uint32_t shards) {

@@ -19,12 +19,11 @@ using ringo::Task;
 namespace {
 
 Task<void> worker(int job, ringo::Sender<int> results) {
-  ringo::Shard& here = *ringo::current_shard();
   auto slept = co_await ringo::sleep(std::chrono::microseconds(100 * (job % 5 + 1)));
   if (!slept) co_return;
   // Check in with the coordinator's shard: a cross-shard call that runs there.
   auto ack = co_await ringo::submit_to(0, [job] { return job; });
-  co_await results.send(ack.value_or(-1) * 10 + static_cast<int>(here.index()));
+  co_await results.send(ack.value_or(-1) * 10 + static_cast<int>(ringo::shard_index().value_or(0)));
 }
 
 Task<std::string> coordinator(uint32_t shards, int jobs) {

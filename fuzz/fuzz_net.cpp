@@ -16,6 +16,8 @@
 #include "ringo/sim.hpp"
 
 namespace ringo::fuzz {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 using namespace std::chrono_literals;

@@ -11,6 +11,8 @@
 #include "storm.hpp"
 
 namespace ringo::fuzz {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 storm::Program decode(const uint8_t* data, size_t size) {

@@ -12,6 +12,8 @@
 #include "ringo/sim.hpp"
 
 namespace ringo::fuzz {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 constexpr size_t kArena = 8192;

@@ -17,6 +17,8 @@
 #include "ringo/sim.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 enum class Step : uint8_t { yield, sleep, nop };

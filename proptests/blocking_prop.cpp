@@ -15,6 +15,8 @@
 #include "ringo/sim.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 struct Call {

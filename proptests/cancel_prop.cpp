@@ -15,6 +15,8 @@
 #include "storm.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 using storm::Act;

@@ -30,6 +30,8 @@
 #include "ringo/sim.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 using namespace std::chrono_literals;

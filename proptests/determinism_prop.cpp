@@ -13,6 +13,8 @@
 #include "ringo/sim.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 enum class Step : uint8_t { nop, sleep, yield, call_other, deadline_op };

@@ -37,6 +37,8 @@
 #include "ringo/sim.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace detail {
 // Declared by sync.hpp as a friend of every primitive: the properties look at the wait
 // queue itself to check that nobody barges past it.

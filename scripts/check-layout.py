@@ -7,7 +7,10 @@
   3. users' code (examples/, and tests/install/: programs built against an installed ringo)
      includes only public headers, never ringo/internal/;
   4. every ringo/... include names a header that exists (a header generated at configure
-     time exists as its template, <layer>/include/ringo/<name>.hpp.in).
+     time exists as its template, <layer>/include/ringo/<name>.hpp.in);
+  5. internal headers (include/ringo/internal/) declare nothing in a public namespace: only
+     in ringo::detail, ringo::<x>::detail, or the backends' own ringo::uring / ringo::aio;
+  6. users' code (examples/, tests/install/) names no internal namespace (no `detail::`).
 
 Exit 0 when all hold, 1 listing each violation, 2 on a usage error."""
 import os
@@ -23,6 +26,21 @@ ALLOWED = {
     "api": {"core", "uring", "aio", "sim", "api"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
+NAMESPACE = re.compile(r'^namespace ([\w:]+) \{', re.M)
+INTERNAL_NAMESPACE = re.compile(r'^(ringo::(\w+::)*detail|detail|ringo::uring|ringo::aio)(::\w+)*$')
+DETAIL_USE = re.compile(r'\bdetail::')
+
+
+def namespace_problems(f, text):
+    """Rules 5 and 6 for one file."""
+    if "/include/ringo/internal/" in "/" + f:
+        return [f"{f}: internal header declares in public namespace {ns}"
+                for ns in NAMESPACE.findall(text) if not INTERNAL_NAMESPACE.match(ns)]
+    if f.startswith(("examples" + os.sep, os.path.join("tests", "install", ""))):
+        code = "\n".join(line.split("//")[0] for line in text.splitlines())
+        if DETAIL_USE.search(code):
+            return [f"{f}: users' code names an internal namespace (detail::)"]
+    return []
 
 
 def repo_files(root):
@@ -61,6 +79,7 @@ def main(argv):
     graph, problems = {}, []
     for f in files:
         text = open(os.path.join(root, f), encoding="utf-8").read()
+        problems += namespace_problems(f, text)
         edges = []
         for inc in INCLUDE.findall(text):
             target = resolve(root, f, inc, index)

@@ -67,7 +67,7 @@ inline ::testing::AssertionResult not_early(Instant t0, Duration asked, Instant 
                                        << asked.count() << " ns, took " << (now - t0).count() << " ns";
 }
 inline ::testing::AssertionResult not_early(Instant t0, Duration asked) {
-  return not_early(t0, asked, current_shard()->now());
+  return not_early(t0, asked, detail::current_shard()->now());
 }
 
 // The error of a Result, or an empty error_code if it holds a value.

@@ -9,6 +9,8 @@
 #include "backends.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 using namespace std::chrono_literals;

@@ -24,6 +24,8 @@
 #include "ringo/internal/uring/uring_ring.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 using namespace std::chrono_literals;
@@ -115,7 +117,7 @@ class SimHarness final : public Harness {
     f.cancel_too_late_ppm = 0;
     return f;
   }
-  sim::SimKernel kernel_;
+  sim::detail::SimKernel kernel_;
 };
 
 class Conformance : public ::testing::TestWithParam<const char*> {

@@ -12,6 +12,8 @@
 #include "ringo/task.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 using namespace std::chrono_literals;

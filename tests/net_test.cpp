@@ -16,6 +16,8 @@
 #include "kv.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 using testing::err;

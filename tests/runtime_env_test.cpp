@@ -12,6 +12,8 @@
 #include "scoped_env.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 using testing::ScopedEnv;

@@ -15,6 +15,8 @@
 #include "ringo/sim/scenario.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 struct Bug {

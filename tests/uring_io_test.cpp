@@ -12,6 +12,8 @@
 #include "watchdog.hpp"
 
 namespace ringo {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 using namespace std::chrono_literals;

@@ -20,6 +20,9 @@
 
 namespace ringo::aio {
 
+// Backend internals are written in the engine's internal terms (Sqe, Cqe, Ring, Prng, ...).
+using namespace ringo::detail;
+
 struct HelperJob {
   int32_t ring_id;  // the ring's msg_ring id: where the result goes
   uint64_t handle;  // the op's handle, the result's user_data

@@ -25,6 +25,9 @@
 
 namespace ringo::net::detail {
 
+// Implemented in terms of the engine's internals.
+using namespace ringo::detail;
+
 struct AcceptWaiter {
   AcceptWaiter* prev = nullptr;
   AcceptWaiter* next = nullptr;

@@ -3,7 +3,7 @@
 #include "engine.hpp"
 #include "ringo/internal/aio/aio_ring.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 namespace {
 
 // Rings a shard's doorbell from a thread that has no ring (a stop_token fired elsewhere):
@@ -28,4 +28,4 @@ Result<std::unique_ptr<Engine>> make_aio_engine(const RuntimeConfig& config, std
   return make_real_engine(config, RealBackend{Backend::aio, &create_aio, &wake_from_outside, std::move(note)}, why);
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -6,6 +6,9 @@
 
 namespace ringo::io {
 
+// Implemented in terms of the engine's internals.
+using namespace ringo::detail;
+
 Descriptor& Descriptor::operator=(Descriptor&& o) noexcept {
   if (this != &o) {
     release();

@@ -7,7 +7,7 @@
 
 #include "ringo/runtime.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 // True when the calling thread is running one of `group`'s shards right now: inside one of
 // its routines, or on one of its shard threads.
@@ -71,4 +71,4 @@ struct RealBackend {
 
 Result<std::unique_ptr<Engine>> make_real_engine(const RuntimeConfig& config, RealBackend backend, std::string& why);
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -7,6 +7,9 @@
 #include "transfer_all.hpp"
 
 namespace ringo::fs {
+
+// Implemented in terms of the engine's internals.
+using namespace ringo::detail;
 Task<Result<File>> File::open(std::string path, int flags, unsigned mode, Instant deadline) {
   Shard* shard = current_shard();
   if (shard == nullptr) co_return fail(errc::not_in_runtime);

@@ -6,6 +6,9 @@
 
 namespace ringo {
 
+// Implemented in terms of the engine's internals.
+using namespace ringo::detail;
+
 namespace {
 
 enum class Kind : uint8_t { counter, gauge };

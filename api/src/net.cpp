@@ -14,6 +14,9 @@
 
 namespace ringo::net {
 
+// Implemented in terms of the engine's internals.
+using namespace ringo::detail;
+
 // ---------------------------------------------------------------- SocketAddr
 
 Result<SocketAddr> SocketAddr::parse(std::string_view text) {

@@ -18,7 +18,7 @@
 #include "ringo/internal/core/assert.hpp"
 #include "thread_pool.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 namespace {
 
 // Shards one real engine runs: its per-shard counters are fixed arrays (no allocation and
@@ -429,4 +429,4 @@ Result<std::unique_ptr<Engine>> make_real_engine(const RuntimeConfig& config, Re
   return std::unique_ptr<Engine>(std::move(engine));
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

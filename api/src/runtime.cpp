@@ -14,6 +14,9 @@
 
 namespace ringo {
 
+// Implemented in terms of the engine's internals.
+using namespace ringo::detail;
+
 const char* backend_name(Backend b) noexcept {
   switch (b) {
     case Backend::automatic: return "automatic";

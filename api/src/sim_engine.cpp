@@ -6,7 +6,7 @@
 #include "engine.hpp"
 #include "ringo/sim/simulation.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 namespace {
 
 class SimEngine final : public Engine {
@@ -83,4 +83,4 @@ Result<std::unique_ptr<Engine>> make_sim_engine(const RuntimeConfig& config) {
   return std::unique_ptr<Engine>(new SimEngine(sc));
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -12,7 +12,7 @@
 #include "ringo/internal/core/assert.hpp"
 #include "ringo/internal/core/intrusive_list.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 namespace {
 inline void cpu_relax() noexcept {
@@ -200,4 +200,4 @@ ThreadPool::Closed ThreadPool::close(Duration wait) {
   return out;
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -23,7 +23,7 @@
 
 #include "ringo/internal/core/blocking_executor.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 class ThreadPool final : public BlockingExecutor {
  public:
@@ -51,4 +51,4 @@ class ThreadPool final : public BlockingExecutor {
   std::shared_ptr<State> state_;
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

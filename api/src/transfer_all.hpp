@@ -18,6 +18,9 @@
 
 namespace ringo::io::detail {
 
+// Implemented in terms of the engine's internals.
+using namespace ringo::detail;
+
 template <class Step>
 Task<Result<void>> transfer_all(size_t size, Step step, std::error_code on_zero) {
   size_t done = 0;

@@ -5,7 +5,7 @@
 #include "engine.hpp"
 #include "ringo/internal/uring/uring_ring.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 namespace {
 
 #ifndef IORING_REGISTER_SEND_MSG_RING
@@ -47,4 +47,4 @@ Result<std::unique_ptr<Engine>> make_uring_engine(const RuntimeConfig& config, s
   return make_real_engine(config, RealBackend{Backend::uring, &create_uring, &wake_from_outside, {}}, why);
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -30,7 +30,7 @@
 #include "ringo/internal/core/assert.hpp"
 #include "ringo/internal/core/shard.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 namespace {
 
 constexpr uint32_t kMinLoad = 2;       // below it the victim runs its own work soon enough
@@ -251,4 +251,4 @@ void Balancer::abort_hosted(Shard& here, uint64_t id) {
   if (auto it = hosted_.find(id); it != hosted_.end()) here.abort(it->second);
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -5,7 +5,7 @@
 #include "ringo/internal/core/assert.hpp"
 #include "ringo/internal/core/shard.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 Result<void> CallerRegistry::add(uint64_t id, Entry entry) {
   RINGO_ASSERT((entry.serving == nullptr) != (entry.parked == nullptr), "an entry is a routine or a request");
@@ -50,4 +50,4 @@ void CallerRegistry::stop_parked(Shard& here) {
   RINGO_ASSERT(parked_ == 0, "every parked request was stopped");
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

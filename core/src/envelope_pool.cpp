@@ -6,7 +6,7 @@
 #include "pool_bypass.hpp"
 #include "ringo/internal/core/assert.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 // Right before the caller's bytes of every block. While the block is free its first
 // caller word links it into a list or the return stack.
@@ -103,4 +103,4 @@ void EnvelopePool::take_returned() noexcept {
   while (list != nullptr) keep(std::exchange(list, list->next()));
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -5,7 +5,7 @@
 #include "pool_bypass.hpp"
 #include "ringo/internal/core/size_class.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 namespace {
 
 using Classes = detail::SizeClasses<64>;  // frames up to 1016 bytes are pooled (size_class.hpp)
@@ -92,4 +92,4 @@ std::size_t frame_block_bytes(std::size_t frame_size) noexcept { return block_by
 
 void frame_pool_trim() noexcept { tls_pool.trim(); }
 
-}  // namespace ringo
+}  // namespace ringo::detail

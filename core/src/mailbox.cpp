@@ -7,7 +7,7 @@
 #include "ringo/internal/core/assert.hpp"
 #include "ringo/internal/core/shard.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 // ---------------------------------------------------------------- any thread
 
@@ -140,4 +140,4 @@ void Mailbox::reject_all(Shard& here, Envelope* list) {
   }
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -8,7 +8,7 @@
 #include "ringo/internal/core/assert.hpp"
 #include "ringo/internal/core/shard.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 namespace {
 
 constexpr size_t kCqeBatch = 128;
@@ -276,4 +276,4 @@ void OpDriver::on_doorbell_failed(Shard& here, const Cqe& cqe) {
   doorbell_retry_.push_back(target);
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -2,7 +2,7 @@
 
 #include "ringo/internal/core/assert.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 OpSlab::OpSlab(uint32_t initial_capacity) { records_.reserve(initial_capacity); }
 
@@ -59,4 +59,4 @@ OpRecord* OpSlab::lookup(uint64_t user_data) noexcept {
   return &r;
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -2,7 +2,7 @@
 
 #include <cerrno>
 
-namespace ringo {
+namespace ringo::detail {
 
 const char* opcode_name(Opcode op) noexcept {
   switch (op) {
@@ -30,4 +30,4 @@ const char* opcode_name(Opcode op) noexcept {
 
 int64_t Ring::sys(SysCall&) { return -ENOSYS; }
 
-}  // namespace ringo
+}  // namespace ringo::detail

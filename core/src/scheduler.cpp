@@ -7,7 +7,7 @@
 
 #include "ringo/internal/core/shard.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 namespace {
 
 // Runs the current wait's cancel, once per wait; the waiter unparks when it may.
@@ -247,4 +247,4 @@ void Scheduler::refuse_arrival(Shard& here, Routine* r) {
   ++finished_;
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -8,11 +8,6 @@
 
 namespace ringo {
 
-CurrentShardScope::CurrentShardScope(Shard* shard) noexcept : previous_(detail::tls_current_shard) {
-  detail::tls_current_shard = shard;
-}
-CurrentShardScope::~CurrentShardScope() { detail::tls_current_shard = previous_; }
-
 ShardStats& ShardStats::operator+=(const ShardStats& o) {
   routines_spawned += o.routines_spawned;
   routines_finished += o.routines_finished;
@@ -50,6 +45,15 @@ ShardStats& ShardStats::operator+=(const ShardStats& o) {
   spins_preempted += o.spins_preempted;
   return *this;
 }
+
+}  // namespace ringo
+
+namespace ringo::detail {
+
+CurrentShardScope::CurrentShardScope(Shard* shard) noexcept : previous_(tls_current_shard) {
+  tls_current_shard = shard;
+}
+CurrentShardScope::~CurrentShardScope() { tls_current_shard = previous_; }
 
 Shard::Shard(ShardGroup& group, uint32_t index, Ring& ring, ShardConfig config)
     : group_(group),
@@ -151,4 +155,4 @@ void Shard::close_inbox() {
   mail_.close(*this);
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

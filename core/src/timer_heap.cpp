@@ -2,7 +2,7 @@
 
 #include "ringo/internal/core/assert.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 void TimerHeap::insert(TimerNode* node) {
   RINGO_ASSERT(!node->linked(), "a timer is in the heap once");
@@ -60,4 +60,4 @@ void TimerHeap::sift_down(uint32_t slot) noexcept {
   place(slot, node);
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -53,27 +53,27 @@ void Server::stop() {
 }
 
 Task<Result<Server>> start_server(net::SocketAddr addr) {
-  Shard* here = current_shard();
-  if (here == nullptr) co_return fail(errc::not_in_runtime);
+  const Result<uint32_t> home = shard_index();
+  if (!home) co_return std::unexpected(home.error());
   Server server;
   Result<net::TcpListener> first = co_await bind_here(addr);
   if (!first) co_return std::unexpected(first.error());
   Result<net::SocketAddr> bound = first->local_addr();
   if (!bound) co_return std::unexpected(bound.error());
   server.port = bound->port();
-  const uint32_t shards = static_cast<uint32_t>(here->group().size());
+  const uint32_t shards = shard_count().value_or(1);
   std::vector<std::pair<uint32_t, net::TcpListener>> listeners;
-  listeners.emplace_back(here->index(), std::move(*first));
+  listeners.emplace_back(*home, std::move(*first));
   const net::SocketAddr same_port = addr.with_port(server.port);
   for (uint32_t i = 0; i < shards; ++i) {
-    if (i == here->index()) continue;
+    if (i == *home) continue;
     Result<net::TcpListener> l = co_await submit_to(i, [same_port] { return bind_here(same_port); });
     if (!l) co_return std::unexpected(l.error());
     listeners.emplace_back(i, std::move(*l));
   }
   for (auto& [shard, listener] : listeners) {
-    server.accept_loops.push_back(shard == here->index() ? go(accept_loop(std::move(listener)))
-                                                         : spawn_on(shard, accept_loop(std::move(listener))));
+    server.accept_loops.push_back(shard == *home ? go(accept_loop(std::move(listener)))
+                                                 : spawn_on(shard, accept_loop(std::move(listener))));
   }
   co_return server;
 }
@@ -95,9 +95,8 @@ char pattern(uint32_t conn, uint64_t seq, size_t i) {
 
 Task<Result<ClientResult>> client(LoadConfig config, uint32_t id) {
   ClientResult out;
-  Shard& shard = *current_shard();
-  const Instant stop_at = shard.now() + config.duration;
-  auto deadline = [&] { return shard.now() + config.op_timeout; };
+  const Instant stop_at = now().value() + config.duration;
+  auto deadline = [&] { return now().value() + config.op_timeout; };
   Result<net::TcpStream> conn = co_await net::TcpStream::connect(config.target, deadline());
   if (!conn) {
     out.error = conn.error();
@@ -105,14 +104,14 @@ Task<Result<ClientResult>> client(LoadConfig config, uint32_t id) {
   }
   (void)conn->set_nodelay(true);
   std::vector<char> sent(config.message_size), got(config.message_size);
-  for (uint64_t seq = 0; shard.now() < stop_at; ++seq) {
+  for (uint64_t seq = 0; now().value() < stop_at; ++seq) {
     if (config.requests_per_connection != 0 && seq >= config.requests_per_connection) break;
     for (size_t i = 0; i < sent.size(); ++i) sent[i] = pattern(id, seq, i);
     // The request's deadline is a shard timer around each step, not a linked timeout on
     // every read and write: a linked timeout doubles the kernel work of each op (two SQEs,
     // two CQEs; bench op_nop: 2.3 us against 1.0 us), and the load generator shares the
     // machine with the server it measures.
-    const Instant start = shard.now();
+    const Instant start = now().value();
     const Instant request_deadline = start + config.op_timeout;
     if (auto w = co_await with_deadline(request_deadline, conn->write_all(sent)); !w) {
       out.error = w.error();
@@ -122,7 +121,7 @@ Task<Result<ClientResult>> client(LoadConfig config, uint32_t id) {
       out.error = r.error();
       co_return out;
     }
-    out.latencies_ns.push_back((shard.now() - start).count());
+    out.latencies_ns.push_back((now().value() - start).count());
     if (got != sent) ++out.corrupted;
     ++out.requests;
   }
@@ -145,13 +144,13 @@ Task<Result<ClientResult>> client(LoadConfig config, uint32_t id) {
 
 Task<LoadReport> run_load(LoadConfig config) {
   LoadReport report;
-  Shard& here = *current_shard();
-  const uint32_t shards = static_cast<uint32_t>(here.group().size());
-  const Instant start = here.now();
+  const uint32_t shards = shard_count().value();
+  const uint32_t home = shard_index().value();
+  const Instant start = now().value();
   std::vector<JoinHandle<Result<ClientResult>>> clients;
   for (uint32_t c = 0; c < config.connections; ++c) {
     const uint32_t shard = c % shards;
-    clients.push_back(shard == here.index() ? go(client(config, c)) : spawn_on(shard, client(config, c)));
+    clients.push_back(shard == home ? go(client(config, c)) : spawn_on(shard, client(config, c)));
   }
   for (auto& h : clients) {
     Result<ClientResult> r = co_await h.join();
@@ -168,7 +167,7 @@ Task<LoadReport> run_load(LoadConfig config) {
       report.errors.push_back(r->error);
     }
   }
-  report.elapsed = here.now() - start;
+  report.elapsed = now().value() - start;
   report.bytes = report.requests * config.message_size;
   std::sort(report.latencies_ns.begin(), report.latencies_ns.end());
   co_return report;

@@ -119,7 +119,7 @@ std::string format_response(const Response& r) {
 }
 
 Task<void> serve_connection(net::TcpStream stream, const Runtime* rt) {
-  const Instant deadline = current_shard()->now() + kRequestTimeout;
+  const Instant deadline = now().value() + kRequestTimeout;
   std::string head;
   std::vector<char> buf(2048);
   size_t end = std::string::npos;
@@ -179,7 +179,7 @@ struct Reply {
 
 // One request over a fresh connection; the reply is read to the end of the stream.
 Task<Result<Reply>> fetch(net::SocketAddr addr, std::string request) {
-  const Instant deadline = current_shard()->now() + kRequestTimeout;
+  const Instant deadline = now().value() + kRequestTimeout;
   Result<net::TcpStream> conn = co_await net::TcpStream::connect(addr, deadline);
   if (!conn) co_return std::unexpected(conn.error());
   if (auto w = co_await conn->write_all(request, deadline); !w) co_return std::unexpected(w.error());
@@ -283,7 +283,7 @@ Task<std::string> self_test(net::SocketAddr addr, const Runtime* rt) {
       {"GET /metrics HTTP/1.1\r\n", 400},  // cut short: the client's end of stream comes first
   };
   // A connection that asks nothing gets nothing.
-  Result<net::TcpStream> idle = co_await net::TcpStream::connect(target, current_shard()->now() + kRequestTimeout);
+  Result<net::TcpStream> idle = co_await net::TcpStream::connect(target, now().value() + kRequestTimeout);
   if (!idle) co_return "connect: " + idle.error().message();
   (void)co_await idle->close();
   for (const Case& c : kCases) {

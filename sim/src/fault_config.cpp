@@ -6,6 +6,9 @@
 
 namespace ringo::sim {
 
+// The public simulator API, implemented in terms of the engine's internals.
+using namespace ringo::detail;
+
 namespace {
 constexpr uint32_t kMillion = 1000000;
 }  // namespace

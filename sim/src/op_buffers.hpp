@@ -17,6 +17,9 @@
 
 namespace ringo::sim::detail {
 
+// Backend internals are written in the engine's internal terms (Sqe, Cqe, Ring, Prng, ...).
+using namespace ringo::detail;
+
 // Returns 0 or a negative errno.
 int32_t op_buffers(const Sqe& sqe, std::vector<iovec>& out);
 size_t total_length(const std::vector<iovec>& iov) noexcept;

@@ -10,6 +10,9 @@
 #include <set>
 
 namespace ringo::sim {
+
+// The public simulator API, implemented in terms of the engine's internals.
+using namespace ringo::detail;
 namespace {
 
 std::map<std::string, Scenario, std::less<>>& registry() {

@@ -6,7 +6,7 @@
 
 #include "ringo/internal/core/assert.hpp"
 
-namespace ringo::sim {
+namespace ringo::sim::detail {
 
 namespace {
 constexpr uint32_t kPoolTrace = UINT32_MAX;  // a pool thread's record names no shard
@@ -153,4 +153,4 @@ SimBlockingPool::Closed SimBlockingPool::close() {
   return out;
 }
 
-}  // namespace ringo::sim
+}  // namespace ringo::sim::detail

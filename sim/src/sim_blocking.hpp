@@ -27,7 +27,7 @@
 #include "ringo/internal/core/intrusive_list.hpp"
 #include "ringo/sim/fault_config.hpp"
 
-namespace ringo::sim {
+namespace ringo::sim::detail {
 
 class SimBlockingPool final : public BlockingExecutor {
  public:
@@ -73,4 +73,4 @@ class SimBlockingPool final : public BlockingExecutor {
   bool closed_ = false;
 };
 
-}  // namespace ringo::sim
+}  // namespace ringo::sim::detail

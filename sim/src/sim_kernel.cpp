@@ -15,9 +15,9 @@
 #include "sim_disk.hpp"
 #include "sim_net.hpp"
 
-namespace ringo::sim {
+namespace ringo::sim::detail {
 
-using namespace detail::fault;
+using namespace fault;
 
 namespace {
 enum StepKind : uint64_t { kDeliver = 1, kAdvance = 2 };
@@ -419,4 +419,4 @@ std::optional<std::string> SimKernel::file_contents(const std::string& path) con
 
 size_t SimKernel::open_fds() const noexcept { return fds_->open(); }
 
-}  // namespace ringo::sim
+}  // namespace ringo::sim::detail

@@ -8,7 +8,7 @@
 #include "ringo/internal/core/assert.hpp"
 #include "ringo/internal/sim/sim_kernel.hpp"
 
-namespace ringo::sim {
+namespace ringo::sim::detail {
 
 SimRing::SimRing(SimKernel& kernel, uint32_t index, uint32_t sq_entries)
     : kernel_(kernel), index_(index), sq_entries_(sq_entries) {}
@@ -54,4 +54,4 @@ Caps SimRing::caps() const {
   return c;
 }
 
-}  // namespace ringo::sim
+}  // namespace ringo::sim::detail

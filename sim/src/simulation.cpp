@@ -15,6 +15,9 @@
 
 namespace ringo::sim {
 
+// The public simulator API, implemented in terms of the engine's internals.
+using namespace ringo::detail;
+
 namespace {
 constexpr uint32_t kKernel = UINT32_MAX;
 enum StepKind : uint64_t { kRunShard = 3 };
@@ -76,7 +79,8 @@ Simulation::Simulation(const SimConfig& config)
   for (uint32_t i = 0; i < config.shards; ++i) group_.port(i).ring_id = kernel_.ring(i).msg_ring_id();
   for (uint32_t i = 0; i < config.shards; ++i) woken_from_outside_[i].store(false, std::memory_order_relaxed);
   group_.set_external_wake(&Simulation::wake_from_outside, woken_from_outside_.get());
-  blocking_ = std::make_unique<SimBlockingPool>(detail::DeviceHost(kernel_), kernel_.faults(), group_, config.blocking);
+  blocking_ =
+      std::make_unique<detail::SimBlockingPool>(detail::DeviceHost(kernel_), kernel_.faults(), group_, config.blocking);
   group_.set_blocking_executor(blocking_.get());
   for (uint32_t i = 0; i < config.shards; ++i) {
     ShardConfig sc;
@@ -236,7 +240,7 @@ void Simulation::shutdown(Report& report) {
   }
   drain_blocking();
   for (auto& s : shards_) s->close_inbox();
-  const SimBlockingPool::Closed pool = blocking_->close();
+  const detail::SimBlockingPool::Closed pool = blocking_->close();
   report.blocking_unstarted = pool.unstarted;
   report.blocking_abandoned = pool.abandoned;
   report = finish(std::move(report));

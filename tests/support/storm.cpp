@@ -8,6 +8,8 @@
 #include "ringo/ringo.hpp"
 
 namespace ringo::storm {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 // Far beyond any run's length: an op this long ends only when it is cancelled.
@@ -150,7 +152,7 @@ Task<void> act_out(const Worker* w, Sender<int> tx, Receiver<int> rx, Side side,
 // directly: a completion of an op or of its link timeout means the kernel was still
 // running an op that no shard tracked any more (a cancel that never reached it, a record
 // released too early). Ops parked on objects count too.
-size_t kernel_ops_left(sim::SimKernel& kernel, uint32_t shards) {
+size_t kernel_ops_left(sim::detail::SimKernel& kernel, uint32_t shards) {
   size_t left_ops = kernel.parked_ops();
   for (int n = 0; n < 1'000'000 && kernel.in_flight() > 0; ++n) {
     if (kernel.has_due()) {

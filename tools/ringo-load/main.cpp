@@ -12,6 +12,7 @@
 #include "echo.hpp"
 
 using namespace ringo;
+using namespace ringo::detail;  // white-box: the engine's internals
 
 int main(int argc, char** argv) {
   std::string addr_text = "127.0.0.1:7000";

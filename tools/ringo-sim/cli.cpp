@@ -19,6 +19,8 @@
 #include "ringo/sim/scenario.hpp"
 
 namespace ringo::sim {
+
+using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
 // Exit statuses (cli.hpp).

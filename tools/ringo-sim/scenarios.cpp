@@ -4,6 +4,7 @@
 #include "ringo/sim/scenario.hpp"
 
 using namespace ringo;
+using namespace ringo::detail;  // white-box: the engine's internals
 using namespace std::chrono_literals;
 
 RINGO_SCENARIO(echo, 2, "echo server on both shards, 8 clients x 10 requests, every byte checked") {

@@ -29,8 +29,8 @@ inline constexpr size_t kMaxTransfer = 0x7ffff000;
 
 // An Sqe that moves up to len bytes at addr (capped at kMaxTransfer); off is what the
 // opcode reads there: the file offset for read/write, the msg flags for send/recv.
-inline Sqe transfer_sqe(Opcode opcode, const void* addr, size_t len, uint64_t off) noexcept {
-  Sqe sqe;
+inline detail::Sqe transfer_sqe(detail::Opcode opcode, const void* addr, size_t len, uint64_t off) noexcept {
+  detail::Sqe sqe;
   sqe.opcode = opcode;
   sqe.addr = reinterpret_cast<uintptr_t>(addr);
   sqe.len = static_cast<uint32_t>(len < kMaxTransfer ? len : kMaxTransfer);
@@ -41,7 +41,7 @@ inline Sqe transfer_sqe(Opcode opcode, const void* addr, size_t len, uint64_t of
 // An op resuming with the number of bytes moved.
 struct SizeAwaiter : ringo::detail::OpAwaiter {
   Result<size_t> await_resume() noexcept {
-    Result<int32_t> r = OpAwaiter::await_resume();
+    Result<int32_t> r = detail::OpAwaiter::await_resume();
     if (!r) return std::unexpected(r.error());
     return static_cast<size_t>(*r);
   }
@@ -50,7 +50,7 @@ struct SizeAwaiter : ringo::detail::OpAwaiter {
 // An op resuming with success or an error.
 struct VoidAwaiter : ringo::detail::OpAwaiter {
   Result<void> await_resume() noexcept {
-    Result<int32_t> r = OpAwaiter::await_resume();
+    Result<int32_t> r = detail::OpAwaiter::await_resume();
     if (!r) return std::unexpected(r.error());
     return {};
   }
@@ -59,20 +59,20 @@ struct VoidAwaiter : ringo::detail::OpAwaiter {
 class Descriptor {
  public:
   Descriptor() = default;
-  Descriptor(int fd, Shard* home) noexcept : fd_(fd), home_(home) {}
+  Descriptor(int fd, detail::Shard* home) noexcept : fd_(fd), home_(home) {}
   Descriptor(Descriptor&& o) noexcept : fd_(std::exchange(o.fd_, -1)), home_(o.home_) {}
   Descriptor& operator=(Descriptor&& o) noexcept;
   ~Descriptor() { release(); }
 
   int fd() const noexcept { return fd_; }
   bool is_open() const noexcept { return fd_ >= 0; }
-  Shard* home() const noexcept { return home_; }
+  detail::Shard* home() const noexcept { return home_; }
 
   // Empty when the descriptor may be used from the calling routine; otherwise why not.
   std::error_code check() const noexcept;
   // An Sqe for this descriptor with the check's error attached.
   template <class Awaiter>
-  Awaiter op(Sqe sqe, Instant deadline) const noexcept {
+  Awaiter op(detail::Sqe sqe, Instant deadline) const noexcept {
     Awaiter a{};
     a.sqe = sqe;
     a.sqe.fd = fd_;
@@ -81,14 +81,14 @@ class Descriptor {
     return a;
   }
   // A plain syscall on this descriptor (SysOp), or the check's error.
-  Result<int64_t> sys(SysCall& call) const;
+  Result<int64_t> sys(detail::SysCall& call) const;
   // Closes through the ring; the descriptor is released at once either way.
   VoidAwaiter close() noexcept;
 
  private:
   void release() noexcept;
   int fd_ = -1;
-  Shard* home_ = nullptr;
+  detail::Shard* home_ = nullptr;
 };
 
 }  // namespace ringo::io

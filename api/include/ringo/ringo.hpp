@@ -4,7 +4,8 @@
 //   go(task)                -> JoinHandle<T>   routine on this shard (task.hpp)
 //   spawn_on(shard, task)   -> JoinHandle<...> routine on another shard (cross_shard.hpp)
 //   submit_to(shard, fn)    -> awaitable Result<R>: run fn there, get its result back
-//   sleep(d), sleep_until(t), yield_now(), nop(), submit(sqe, deadline)
+//   sleep(d), sleep_until(t), yield_now(), nop()                   (task.hpp, nop.hpp)
+//   now(), shard_index(), shard_count()                            (this_shard.hpp)
 //   blocking(fn)            -> awaitable Result<R>: run fn on the blocking pool (blocking.hpp)
 //   with_timeout(d, awaitable), with_deadline(t, awaitable), TaskScope, Shield
 //   chan<T>(cap) -> Sender/Receiver; select(on_recv(rx), on_send(tx, v), after(d), default_case())
@@ -23,13 +24,14 @@
 #include "ringo/deadline.hpp"
 #include "ringo/error.hpp"
 #include "ringo/fs.hpp"
-#include "ringo/internal/core/kernel_op.hpp"
 #include "ringo/metrics.hpp"
 #include "ringo/net.hpp"
+#include "ringo/nop.hpp"
 #include "ringo/runtime.hpp"
 #include "ringo/select.hpp"
 #include "ringo/select_handlers.hpp"
 #include "ringo/sync.hpp"
 #include "ringo/task.hpp"
+#include "ringo/this_shard.hpp"
 #include "ringo/time_chan.hpp"
 #include "ringo/version.hpp"

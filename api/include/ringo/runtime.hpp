@@ -122,7 +122,9 @@ struct ShutdownReport {
   std::string summary() const;
 };
 
+namespace detail {
 class Engine;
+}  // namespace detail
 
 class Runtime {
  public:
@@ -157,7 +159,7 @@ class Runtime {
   ShutdownReport shutdown();
 
  private:
-  explicit Runtime(std::unique_ptr<Engine> engine) noexcept;
+  explicit Runtime(std::unique_ptr<detail::Engine> engine) noexcept;
   Result<void> drive(Task<void> main);
 
   template <class T>
@@ -172,7 +174,7 @@ class Runtime {
     }
   }
 
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<detail::Engine> engine_;
 };
 
 }  // namespace ringo

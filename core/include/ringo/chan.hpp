@@ -134,7 +134,7 @@ class Sender : public detail::ChanHandle<T> {
   auto send(T value) {
     using namespace detail;
     using Either = EitherAwaiter<LocalSend<T>, RemoteSend<T>, SendResult<T>>;
-    Shard* here = current_shard();
+    detail::Shard* here = detail::current_shard();
     if (st_ == nullptr || here == nullptr || here == st_->home) {
       // Built in place: GCC zeroes the unset waiter of a LocalSend moved into the variant.
       return Either{typename Either::Path(std::in_place_type<LocalSend<T>>, st_, std::move(value))};
@@ -148,7 +148,7 @@ class Sender : public detail::ChanHandle<T> {
   // Home shard only: sends if it can without waiting.
   SendResult<T> try_send(T value) {
     if (st_ == nullptr) return std::unexpected(Rejected<T>{make_error_code(errc::no_channel), std::move(value)});
-    if (Shard* here = current_shard(); here != st_->home) {
+    if (detail::Shard* here = detail::current_shard(); here != st_->home) {
       const errc refused = detail::refuse_from(here, st_->home);
       return std::unexpected(
           Rejected<T>{make_error_code(refused != errc::ok ? refused : errc::wrong_shard), std::move(value)});
@@ -165,7 +165,7 @@ class Sender : public detail::ChanHandle<T> {
   // Home shard: closes now. Another shard: the close is posted to the home shard.
   Result<void> close() {
     if (st_ == nullptr) return fail(errc::no_channel);
-    Shard* here = current_shard();
+    detail::Shard* here = detail::current_shard();
     if (here == st_->home) return st_->close();
     if (errc refused = detail::refuse_from(here, st_->home); refused != errc::ok) return fail(refused);
     detail::Outbox<T>::of(st_, *here).ship(*here, /*give_back=*/true);  // sends before the close
@@ -204,7 +204,7 @@ class Sender : public detail::ChanHandle<T> {
     detail::ChanState<T>* st = std::exchange(st_, nullptr);
     if (st->senders.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       // The last sender closes the channel, on its home shard.
-      Shard* here = current_shard();
+      detail::Shard* here = detail::current_shard();
       if (here == st->home || here == nullptr) {
         if (here == st->home) {
           (void)st->close();
@@ -247,7 +247,7 @@ class Receiver : public detail::ChanHandle<T> {
   auto recv() {
     using namespace detail;
     using Either = EitherAwaiter<LocalRecv<T>, RemoteRecv<T>, Result<T>>;
-    Shard* here = current_shard();
+    detail::Shard* here = detail::current_shard();
     if (st_ == nullptr || here == nullptr || here == st_->home) {
       return Either{typename Either::Path(std::in_place_type<LocalRecv<T>>, st_)};
     }
@@ -260,7 +260,7 @@ class Receiver : public detail::ChanHandle<T> {
   // Home shard only: a value if one is ready now.
   Result<T> try_recv() {
     if (st_ == nullptr) return fail(errc::no_channel);
-    if (Shard* here = current_shard(); here != st_->home) {
+    if (detail::Shard* here = detail::current_shard(); here != st_->home) {
       const errc refused = detail::refuse_from(here, st_->home);
       return fail(refused != errc::ok ? refused : errc::wrong_shard);
     }
@@ -281,7 +281,7 @@ class Receiver : public detail::ChanHandle<T> {
 // A new channel homed on the current shard. capacity: 0 (unbuffered), n, or unbounded.
 template <class T>
 Result<std::pair<Sender<T>, Receiver<T>>> chan(Capacity capacity) {
-  Shard* here = current_shard();
+  detail::Shard* here = detail::current_shard();
   if (here == nullptr) return fail(errc::not_in_runtime);
   if (!capacity.valid()) return fail(errc::invalid_argument);
   auto* st = new detail::ChanState<T>(here, capacity.is_unbounded() ? kUnboundedSlots : capacity.slots());
@@ -292,7 +292,7 @@ Result<std::pair<Sender<T>, Receiver<T>>> chan(Capacity capacity) {
 // this shard). Home a channel on the shard that receives from it.
 template <class T>
 Task<Result<std::pair<Sender<T>, Receiver<T>>>> chan_on(uint32_t home, Capacity capacity) {
-  Shard* here = current_shard();
+  detail::Shard* here = detail::current_shard();
   if (here != nullptr && here->index() == home) co_return chan<T>(capacity);
   auto make = [capacity] { return chan<T>(capacity); };  // not inside the co_await: GCC 12
   co_return co_await submit_to(home, std::move(make));

@@ -158,16 +158,16 @@ auto submit_to(uint32_t target, F fn) {
   struct Awaiter {
     uint32_t target;
     F fn;
-    Shard* here = current_shard();
+    detail::Shard* here = detail::current_shard();
     detail::CallSlot<T> slot{};
     uint64_t call_id = 0;
     std::error_code early{};
 
     bool await_ready() noexcept {
-      Routine* me = here != nullptr ? here->current_routine() : nullptr;
+      detail::Routine* me = here != nullptr ? here->current_routine() : nullptr;
       // invalid_shard ranks between not_in_runtime and cancelled.
       if (me != nullptr && target >= here->group().size()) return early = make_error_code(errc::invalid_shard), true;
-      return refuse_await(me, early);
+      return detail::refuse_await(me, early);
     }
     bool await_suspend(std::coroutine_handle<> h) {
       slot.me = here->current_routine();
@@ -179,16 +179,19 @@ auto submit_to(uint32_t target, F fn) {
         early = posted.error();
         return false;
       }
-      static constexpr WaitKind kWait{&Awaiter::on_cancel, &Awaiter::describe};  // a local class: no static members
+      static constexpr detail::WaitKind kWait{&Awaiter::on_cancel,
+                                              &Awaiter::describe};  // a local class: no static members
       here->park(slot.me, h, kWait, this);
       return true;
     }
     // The reply always comes (value, cancelled, or shard_stopped): keep waiting for it.
-    static void on_cancel(Routine*, void* ctx) {
+    static void on_cancel(detail::Routine*, void* ctx) {
       auto* a = static_cast<Awaiter*>(ctx);
       detail::post_cancel_call(*a->here, a->target, a->call_id);
     }
-    static WaitInfo describe(const void* ctx) { return {"submit_to", static_cast<const Awaiter*>(ctx)->target}; }
+    static detail::WaitInfo describe(const void* ctx) {
+      return {"submit_to", static_cast<const Awaiter*>(ctx)->target};
+    }
     Joined<T> await_resume() {
       if (early) return std::unexpected(early);
       return std::move(*slot.result);
@@ -239,7 +242,7 @@ class RemoteShard {
 
   // Lane A: a RingMsg{from, tag, value} for the target's message handler. Zero allocation.
   Result<void> send_raw(uint16_t tag, uint64_t value) const {
-    Shard* here = current_shard();
+    detail::Shard* here = detail::current_shard();
     if (here == nullptr) return fail(errc::not_in_runtime);
     return here->send_raw(index_, tag, value);
   }

@@ -259,7 +259,7 @@ auto with_deadline(Instant deadline, A&& awaitable) {
 
 template <class A>
 auto with_timeout(Duration d, A&& awaitable) {
-  Shard* s = current_shard();
+  detail::Shard* s = detail::current_shard();
   const Instant now = s != nullptr ? s->now() : Instant{0};
   return with_deadline(d.count() > 0 ? now + d : now, std::forward<A>(awaitable));
 }

@@ -371,7 +371,7 @@ auto select(Cases&&... cases) {
 // channel_full / channel_empty when it would block; the value comes back on failure.
 template <class T>
 Task<SendResult<T>> send_now(Sender<T>& tx, T value) {
-  if (tx.state() == nullptr || current_shard() == tx.state()->home) co_return tx.try_send(std::move(value));
+  if (tx.state() == nullptr || detail::current_shard() == tx.state()->home) co_return tx.try_send(std::move(value));
   auto c = on_send(tx, std::move(value));
   Result<size_t> picked = co_await select(c, default_case());
   std::error_code e = !picked ? picked.error() : *picked == 1 ? make_error_code(errc::channel_full) : c.error;
@@ -380,7 +380,7 @@ Task<SendResult<T>> send_now(Sender<T>& tx, T value) {
 }
 template <class T>
 Task<Result<T>> recv_now(Receiver<T>& rx) {
-  if (rx.state() == nullptr || current_shard() == rx.state()->home) co_return rx.try_recv();
+  if (rx.state() == nullptr || detail::current_shard() == rx.state()->home) co_return rx.try_recv();
   auto c = on_recv(rx);
   Result<size_t> picked = co_await select(c, default_case());
   if (!picked) co_return std::unexpected(picked.error());

@@ -40,13 +40,13 @@ struct Joined_<std::expected<U, std::error_code>> {
 template <class T>
 using Joined = typename Joined_<T>::type;
 
+namespace detail {
+
 // The routine running on this thread, or nullptr.
 inline Routine* this_routine() noexcept {
   Shard* s = current_shard();
   return s != nullptr ? s->current_routine() : nullptr;
 }
-
-namespace detail {
 
 // How a routine whose result type has no room for an error (the spawn_on proxy of a
 // Task<int>) still fails with one: it throws this, and join() reports `error` instead of
@@ -268,8 +268,8 @@ class [[nodiscard]] JoinHandle {
   // await fails fast. A routine that has not started yet never runs.
   Result<void> abort() noexcept {
     if (!handle_) return result_ ? Result<void>{} : fail(errc::join_twice);
-    Routine& r = routine();
-    if (current_shard() != r.home) return fail(errc::wrong_thread);
+    detail::Routine& r = routine();
+    if (detail::current_shard() != r.home) return fail(errc::wrong_thread);
     if (r.moved) {
       r.home->abort_moved(&r);  // it runs elsewhere now: the abort follows it
     } else {
@@ -279,7 +279,7 @@ class [[nodiscard]] JoinHandle {
   }
 
   void detach() noexcept {
-    if (handle_ && !shard_tearing_down()) handle_.promise().owner = nullptr;
+    if (handle_ && !detail::shard_tearing_down()) handle_.promise().owner = nullptr;
     handle_ = {};
     result_.reset();
     error_ = make_error_code(errc::join_twice);
@@ -288,35 +288,38 @@ class [[nodiscard]] JoinHandle {
   auto join() noexcept {
     struct Awaiter {
       JoinHandle* self;
-      Routine* me = nullptr;
+      detail::Routine* me = nullptr;
       std::error_code early{};
       bool interrupted = false;
 
       bool await_ready() noexcept {
         if (self->result_) return true;
         if (!self->handle_) return early = self->error_, true;
-        Routine& target = self->routine();
-        Shard* here = current_shard();
+        detail::Routine& target = self->routine();
+        detail::Shard* here = detail::current_shard();
         if (here != target.home) return early = make_error_code(errc::wrong_thread), true;
         me = here->current_routine();
         // join_twice ranks between not_in_runtime and cancelled.
         if (me != nullptr && self->joiner_ != nullptr) return early = make_error_code(errc::join_twice), true;
-        return refuse_await(me, early);
+        return detail::refuse_await(me, early);
       }
       void await_suspend(std::coroutine_handle<> h) noexcept {
-        static constexpr WaitKind kWait{&Awaiter::on_cancel, &Awaiter::describe};  // a local class: no static members
+        static constexpr detail::WaitKind kWait{&Awaiter::on_cancel,
+                                                &Awaiter::describe};  // a local class: no static members
         self->joiner_ = me;
         me->shard->park(me, h, kWait, this);
       }
 
       // Runs only while the target is alive: its finish clears our cancel hook first.
-      static void on_cancel(Routine* me, void* ctx) {
+      static void on_cancel(detail::Routine* me, void* ctx) {
         auto* a = static_cast<Awaiter*>(ctx);
         a->self->joiner_ = nullptr;
         a->interrupted = true;
         me->shard->unpark(me);
       }
-      static WaitInfo describe(const void* ctx) { return {"join", static_cast<const Awaiter*>(ctx)->self->id_}; }
+      static detail::WaitInfo describe(const void* ctx) {
+        return {"join", static_cast<const Awaiter*>(ctx)->self->id_};
+      }
       Joined<T> await_resume() {
         if (early) return std::unexpected(early);
         if (interrupted) return fail(errc::cancelled);
@@ -330,11 +333,11 @@ class [[nodiscard]] JoinHandle {
   }
 
   // The control block while the routine runs, for runtime internals (call registry).
-  Routine* routine_ptr() const noexcept { return handle_ ? &routine() : nullptr; }
+  detail::Routine* routine_ptr() const noexcept { return handle_ ? &routine() : nullptr; }
 
   // The routine's end: with publish, its result moves here and the joiner wakes; then the
   // frame goes away.
-  static void end(Routine* r, bool publish) {
+  static void end(detail::Routine* r, bool publish) {
     auto h = std::coroutine_handle<Promise>::from_promise(static_cast<Promise&>(detail::PromiseBase::of(r)));
     auto* owner = static_cast<JoinHandle*>(h.promise().owner);
     if (publish && owner != nullptr) {
@@ -342,7 +345,7 @@ class [[nodiscard]] JoinHandle {
                              : r->panicked             ? Joined<T>(fail(errc::routine_panicked))
                                                        : h.promise().take_joined());
       owner->handle_ = {};
-      if (Routine* joiner = std::exchange(owner->joiner_, nullptr)) r->home->unpark(joiner);
+      if (detail::Routine* joiner = std::exchange(owner->joiner_, nullptr)) r->home->unpark(joiner);
     }
     h.destroy();
   }
@@ -357,10 +360,10 @@ class [[nodiscard]] JoinHandle {
     id_ = o.id_;
     if (handle_) handle_.promise().owner = this;
   }
-  Routine& routine() const noexcept { return handle_.promise().routine; }
+  detail::Routine& routine() const noexcept { return handle_.promise().routine; }
 
   std::coroutine_handle<Promise> handle_{};
-  Routine* joiner_ = nullptr;  // the routine parked in join(), if any
+  detail::Routine* joiner_ = nullptr;  // the routine parked in join(), if any
   std::optional<Joined<T>> result_;
   std::error_code error_{};
   uint64_t id_ = 0;
@@ -369,7 +372,7 @@ class [[nodiscard]] JoinHandle {
 // Starts task as a routine on shard; it runs when the shard next runs ready routines
 // (movable: or on a shard that asks for work first, work_request.cpp).
 template <class T>
-JoinHandle<T> spawn_local(Shard& shard, Task<T> task, bool must_start = false, bool movable = false) {
+JoinHandle<T> spawn_local(detail::Shard& shard, Task<T> task, bool must_start = false, bool movable = false) {
   auto h = task.release();
   if (!h) return JoinHandle<T>(make_error_code(errc::invalid_argument));
   h.promise().routine.must_start = must_start;
@@ -386,7 +389,7 @@ JoinHandle<T> spawn_local(Shard& shard, Task<T> task, bool must_start = false, b
 // errc::not_in_runtime.
 template <class T>
 JoinHandle<T> go(Task<T> task) {
-  Shard* shard = current_shard();
+  detail::Shard* shard = detail::current_shard();
   if (shard == nullptr) return JoinHandle<T>(make_error_code(errc::not_in_runtime));
   return spawn_local(*shard, std::move(task));
 }
@@ -398,7 +401,7 @@ JoinHandle<T> go(Task<T> task) {
 // handle is invalid with errc::not_in_runtime.
 template <class T>
 JoinHandle<T> spawn(Task<T> task) {
-  Shard* shard = current_shard();
+  detail::Shard* shard = detail::current_shard();
   if (shard == nullptr) return JoinHandle<T>(make_error_code(errc::not_in_runtime));
   return spawn_local(*shard, std::move(task), /*must_start=*/false, /*movable=*/true);
 }
@@ -406,7 +409,7 @@ JoinHandle<T> spawn(Task<T> task) {
 // Lets the other ready routines of this shard run first.
 inline auto yield_now() noexcept {
   struct Awaiter {
-    Routine* me = this_routine();
+    detail::Routine* me = detail::this_routine();
     bool await_ready() const noexcept { return me == nullptr; }
     void await_suspend(std::coroutine_handle<> h) noexcept {
       me->resume_point = h;
@@ -462,7 +465,7 @@ struct SleepAwaiter : TimerNode {
 inline detail::SleepAwaiter sleep_until(Instant when) noexcept { return detail::SleepAwaiter(when); }
 
 inline detail::SleepAwaiter sleep(Duration d) noexcept {
-  Shard* s = current_shard();
+  detail::Shard* s = detail::current_shard();
   const Instant now = s != nullptr ? s->now() : Instant{0};
   return sleep_until(d.count() > 0 && now <= kNoDeadline - d ? now + d : now);
 }
@@ -477,7 +480,7 @@ noexcept { return sleep(Duration(d)); }
 // While alive, cancellation does not interrupt this routine's waits (cleanup code).
 class [[nodiscard]] Shield {
  public:
-  Shield() noexcept : me_(this_routine()) {
+  Shield() noexcept : me_(detail::this_routine()) {
     if (me_ != nullptr) ++me_->shield_depth;
   }
   ~Shield() {
@@ -487,7 +490,7 @@ class [[nodiscard]] Shield {
   Shield& operator=(const Shield&) = delete;
 
  private:
-  Routine* me_;
+  detail::Routine* me_;
 };
 
 }  // namespace ringo

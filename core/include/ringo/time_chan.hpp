@@ -103,7 +103,7 @@ class Timer {
 
 // Errors: not_in_runtime, spawn_limit.
 inline Result<Timer> timer(Duration d) {
-  Shard* here = current_shard();
+  detail::Shard* here = detail::current_shard();
   if (here == nullptr) return fail(errc::not_in_runtime);
   auto ch = chan<Instant>(1);
   if (!ch) return std::unexpected(ch.error());
@@ -121,7 +121,7 @@ inline Result<Timer> timer(Duration d) {
 // time.After: a Receiver that gets one value at now + d, then closes. Outside a runtime
 // (or at the routine limit) the Receiver is empty: recv() and select report no_channel.
 inline Receiver<Instant> timer_chan(Duration d) {
-  Shard* here = current_shard();
+  detail::Shard* here = detail::current_shard();
   if (here == nullptr) return {};
   auto ch = chan<Instant>(1);
   if (!ch) return {};
@@ -163,7 +163,7 @@ class Ticker {
 
 // Errors: invalid_argument (period <= 0, as Go panics), not_in_runtime, spawn_limit.
 inline Result<Ticker> ticker(Duration period) {
-  Shard* here = current_shard();
+  detail::Shard* here = detail::current_shard();
   if (here == nullptr) return fail(errc::not_in_runtime);
   if (period.count() <= 0) return fail(errc::invalid_argument);
   auto ch = chan<Instant>(1);

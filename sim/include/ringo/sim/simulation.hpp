@@ -27,7 +27,9 @@
 
 namespace ringo::sim {
 
+namespace detail {
 class SimBlockingPool;
+}  // namespace detail
 
 // How the simulator picks what runs next among the shards that can run and the kernel.
 //   random: uniformly at random each step (a random walk over interleavings).
@@ -102,10 +104,10 @@ class Simulation {
   bool stopped() const noexcept { return stopped_; }
 
   uint32_t shard_count() const noexcept { return static_cast<uint32_t>(shards_.size()); }
-  Shard& shard(uint32_t i) noexcept { return *shards_[i]; }
-  const Shard& shard(uint32_t i) const noexcept { return *shards_[i]; }
-  SimKernel& kernel() noexcept { return kernel_; }
-  const SimKernel& kernel() const noexcept { return kernel_; }
+  detail::Shard& shard(uint32_t i) noexcept { return *shards_[i]; }
+  const detail::Shard& shard(uint32_t i) const noexcept { return *shards_[i]; }
+  detail::SimKernel& kernel() noexcept { return kernel_; }
+  const detail::SimKernel& kernel() const noexcept { return kernel_; }
   // One scheduling decision. False when nothing can ever happen again (quiescent).
   bool step();
   ShardStats total_stats() const;
@@ -116,10 +118,10 @@ class Simulation {
   Report finish(Report report);
 
   SimConfig config_;
-  SimKernel kernel_;
-  ShardGroup group_;
-  std::vector<std::unique_ptr<Shard>> shards_;
-  std::unique_ptr<SimBlockingPool> blocking_;  // installed on group_
+  detail::SimKernel kernel_;
+  detail::ShardGroup group_;
+  std::vector<std::unique_ptr<detail::Shard>> shards_;
+  std::unique_ptr<detail::SimBlockingPool> blocking_;  // installed on group_
   uint32_t pick(uint32_t kernel_slot);
   void drain_blocking();
 

@@ -50,6 +50,9 @@
 
 namespace ringo::aio {
 
+// Backend internals are written in the engine's internal terms (Sqe, Cqe, Ring, Prng, ...).
+using namespace ringo::detail;
+
 struct AioOptions {
   // Sqes push() accepts between two submits. The AIO context holds 4x as many file ops in
   // flight (batches pile up while earlier ones run); sockets hold no AIO slot.

@@ -20,11 +20,11 @@
 
 #include "ringo/internal/core/mailbox.hpp"
 #include "ringo/internal/core/routine.hpp"
+#include "ringo/shard_stats.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 class Shard;
-struct ShardStats;
 
 class Balancer {
  public:
@@ -73,4 +73,4 @@ class Balancer {
   uint64_t work_requests_answered_ = 0;
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

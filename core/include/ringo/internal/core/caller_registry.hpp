@@ -29,7 +29,7 @@
 
 #include "ringo/error.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 class Shard;
 struct Routine;
@@ -87,4 +87,4 @@ class CallerRegistry {
   uint64_t next_call_seq_ = 0;
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

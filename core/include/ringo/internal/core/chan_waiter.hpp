@@ -34,11 +34,9 @@
 #include "ringo/internal/core/assert.hpp"
 #include "ringo/internal/core/intrusive_list.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 class Shard;
-
-namespace detail {
 
 // No default member initialisers on purpose: the awaiters leave the waiter unset until
 // they park (most sends, receives and selects finish at once, and zeroing the waiter each
@@ -180,5 +178,4 @@ struct ChanSubscriber {
 };
 using SubscriberList = IntrusiveList<ChanSubscriber, &ChanSubscriber::prev, &ChanSubscriber::next>;
 
-}  // namespace detail
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -23,7 +23,7 @@
 #include "ringo/internal/core/mpsc_stack.hpp"
 #include "ringo/internal/core/size_class.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 class alignas(64) EnvelopePool {
  public:
@@ -61,4 +61,4 @@ class alignas(64) EnvelopePool {
   alignas(64) ReturnStack returned_;
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

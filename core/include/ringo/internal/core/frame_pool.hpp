@@ -7,7 +7,7 @@
 
 #include <cstddef>
 
-namespace ringo {
+namespace ringo::detail {
 
 void* frame_alloc(std::size_t size);
 void frame_free(void* block, std::size_t size) noexcept;
@@ -27,4 +27,4 @@ std::size_t frame_block_bytes(std::size_t frame_size) noexcept;
 // Returns this thread's cached blocks to the system allocator.
 void frame_pool_trim() noexcept;
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -25,9 +25,7 @@
 #include "ringo/internal/core/shard.hpp"
 #include "ringo/task.hpp"
 
-namespace ringo {
-
-namespace detail {
+namespace ringo::detail {
 
 // A kernel op awaited by the current routine (see submit()). `early` fails the await
 // before anything is submitted (used by callers that validate first).
@@ -78,8 +76,6 @@ struct OpAwaiter {
   }
 };
 
-}  // namespace detail
-
 // Lane B kernel op: submits sqe through lane A and resumes with the kernel's result.
 // Result: res >= 0, or errno (generic category), errc::timed_out when `deadline` won,
 // errc::cancelled when the routine was aborted and the kernel cancelled the op. If the op
@@ -94,10 +90,4 @@ inline detail::OpAwaiter submit(const Sqe& sqe, Instant deadline = kNoDeadline) 
   return a;
 }
 
-inline auto nop(Instant deadline = kNoDeadline) noexcept {
-  Sqe s;
-  s.opcode = Opcode::nop;
-  return submit(s, deadline);
-}
-
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -34,7 +34,7 @@
 #include "ringo/internal/core/envelope_pool.hpp"
 #include "ringo/internal/core/mpsc_stack.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 class Shard;
 class BlockingExecutor;
@@ -182,4 +182,4 @@ class Mailbox {
   uint64_t envelopes_delivered_ = 0;
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -32,7 +32,7 @@
 
 #include "ringo/internal/core/assert.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 // Node: the element type; Link(node) is its `next` field (any pointer-sized word of it
 // that is free while the node is in the stack).
@@ -107,4 +107,4 @@ class MpscStack {
   std::atomic<Word> head_{kEmpty};
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

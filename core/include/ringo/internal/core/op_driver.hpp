@@ -34,11 +34,11 @@
 #include "ringo/error.hpp"
 #include "ringo/internal/core/op_slab.hpp"
 #include "ringo/internal/core/ring.hpp"
+#include "ringo/shard_stats.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 class Shard;
-struct ShardStats;
 
 // A generation-checked handle of a lane-A op.
 struct OpToken {
@@ -137,4 +137,4 @@ class OpDriver {
   uint64_t batches_pushed_ = 0;
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

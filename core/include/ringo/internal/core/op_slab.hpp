@@ -18,7 +18,7 @@
 
 #include "ringo/internal/core/ring.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 // doorbell: a MSG_RING doorbell sent with kSqeSkipSuccess, slot = the target shard; it has
 // no slab record, and only its failure posts a CQE.
@@ -101,4 +101,4 @@ class OpSlab {
   size_t live_ = 0;
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-namespace ringo {
+namespace ringo::detail {
 
 class Prng {
  public:
@@ -57,4 +57,4 @@ class Prng {
   uint64_t state_[4]{};
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -11,7 +11,7 @@
 #include "ringo/clock.hpp"
 #include "ringo/error.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 enum class Opcode : uint8_t {
   nop,
@@ -141,4 +141,4 @@ class Ring {
   virtual int64_t sys(SysCall& call);
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -14,7 +14,7 @@
 
 #include "ringo/error.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 class Shard;
 struct Routine;
@@ -110,4 +110,4 @@ inline bool refuse_await(const Routine* me, std::error_code& early) noexcept {
   return true;
 }
 
-}  // namespace ringo
+}  // namespace ringo::detail

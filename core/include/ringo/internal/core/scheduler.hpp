@@ -32,11 +32,11 @@
 #include "ringo/internal/core/ring.hpp"
 #include "ringo/internal/core/routine.hpp"
 #include "ringo/internal/core/timer_heap.hpp"
+#include "ringo/shard_stats.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 class Shard;
-struct ShardStats;
 
 class Scheduler {
  public:
@@ -150,4 +150,4 @@ class Scheduler {
   uint64_t timers_fired_ = 0;
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -37,7 +37,7 @@
 #include "ringo/internal/core/trace.hpp"
 #include "ringo/shard_stats.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 struct ShardConfig {
   uint32_t run_budget = 256;         // routines resumed per tick before the ring is serviced
@@ -218,11 +218,9 @@ class Shard {
   mutable ShardStats stats_;          // what stats() last assembled
 };
 
-namespace detail {
 // Inline so that every await reads it directly instead of calling out.
 inline thread_local Shard* tls_current_shard = nullptr;
 inline thread_local bool tls_tearing_down = false;
-}  // namespace detail
 
 // The shard running on this thread, or nullptr outside a runtime.
 inline Shard* current_shard() noexcept { return detail::tls_current_shard; }
@@ -243,4 +241,4 @@ class CurrentShardScope {
   Shard* previous_;
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

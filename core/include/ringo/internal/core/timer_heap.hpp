@@ -8,7 +8,7 @@
 
 #include "ringo/internal/core/ring.hpp"
 
-namespace ringo {
+namespace ringo::detail {
 
 struct TimerNode {
   using Fire = void (*)(TimerNode*);
@@ -45,4 +45,4 @@ class TimerHeap {
   std::vector<TimerNode*> heap_;
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

@@ -3,38 +3,9 @@
 // backends run without a tracer (one predictable branch per event).
 #pragma once
 
-#include <cstdint>
+#include "ringo/trace_event.hpp"
 
-namespace ringo {
-
-enum class TraceKind : uint16_t {
-  spawn,          // a = routine id
-  resume,         // a = routine id
-  finish,         // a = routine id, b = 1 if it panicked
-  op_submit,      // a = user_data, b = opcode
-  op_complete,    // a = user_data, b = res (as uint32)
-  op_cancel,      // a = user_data, b = outcome
-  stale_cqe,      // a = user_data
-  msg_send,       // a = target shard, b = tag
-  msg_deliver,    // a = from shard, b = tag
-  timer_fire,     // a = timer tiebreak
-  kernel_step,    // a = event kind, b = detail (simulator decisions)
-  fault,          // a = fault kind, b = detail
-  select_choice,  // a = routine id, b = the position of the case chosen (timeout, default)
-  work_handover,  // a = the shard that asked, b = routines handed to it
-  blocking,       // a = blocking call id, b = BlockingPhase (blocking_executor.hpp)
-  count_,
-};
-
-const char* trace_kind_name(TraceKind k) noexcept;
-
-struct TraceEvent {
-  int64_t time_ns;
-  uint32_t shard;
-  TraceKind kind;
-  uint64_t a;
-  uint64_t b;
-};
+namespace ringo::detail {
 
 class Tracer {
  public:
@@ -42,4 +13,4 @@ class Tracer {
   virtual void record(const TraceEvent& event) = 0;
 };
 
-}  // namespace ringo
+}  // namespace ringo::detail

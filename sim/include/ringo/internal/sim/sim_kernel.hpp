@@ -38,14 +38,12 @@
 #include "ringo/internal/sim/sim_ring.hpp"
 #include "ringo/sim/fault_config.hpp"
 
-namespace ringo::sim {
+namespace ringo::sim::detail {
 
-namespace detail {
 class DeviceHost;
 class DescriptorTable;
 class SimDisk;
 class SimNet;
-}  // namespace detail
 
 class SimKernel final : public Tracer {
  public:
@@ -195,4 +193,4 @@ class SimKernel final : public Tracer {
   int64_t last_record_ns_ = INT64_MIN;  // the last trace record's time
 };
 
-}  // namespace ringo::sim
+}  // namespace ringo::sim::detail

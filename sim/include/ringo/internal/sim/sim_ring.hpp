@@ -14,7 +14,10 @@
 
 #include "ringo/internal/core/ring.hpp"
 
-namespace ringo::sim {
+namespace ringo::sim::detail {
+
+// Backend internals are written in the engine's internal terms (Sqe, Cqe, Ring, Prng, ...).
+using namespace ringo::detail;
 
 class SimKernel;
 
@@ -44,4 +47,4 @@ class SimRing final : public Ring {
   std::deque<Cqe> cq_;
 };
 
-}  // namespace ringo::sim
+}  // namespace ringo::sim::detail

@@ -22,6 +22,9 @@
 
 namespace ringo::uring {
 
+// Backend internals are written in the engine's internal terms (Sqe, Cqe, Ring, Prng, ...).
+using namespace ringo::detail;
+
 struct UringOptions {
   unsigned entries = 256;
   bool allow_single_issuer = true;
