@@ -4,11 +4,15 @@
 // it is refused with errc::queue_full (or, for doorbell retries, merged) and never lost.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <vector>
 
+#include "ringo/chan.hpp"
 #include "ringo/cross_shard.hpp"
 #include "ringo/internal/core/mpsc_stack.hpp"
 #include "ringo/internal/core/shard.hpp"
+#include "ringo/select_handlers.hpp"
+#include "ringo/sync.hpp"
 #include "ringo/task.hpp"
 
 namespace ringo {
@@ -180,6 +184,129 @@ TEST(Limits, CallsPastMaxCallersAreAnsweredWithQueueFull) {
   int refused = 0;
   for (const auto& e : errors) refused += e == make_error_code(errc::queue_full) ? 1 : 0;
   EXPECT_EQ(refused, 1);
+}
+
+// Requests from other shards that must wait at a channel's or a lock's home take a
+// registry entry each (so they can be cancelled by id); past max_callers the home shard
+// answers queue_full instead of parking them, and the caller's routine is not left
+// hanging. Three waits from shard 0 on a home (shard 1) that takes two.
+struct RemoteWaits {
+  ShardGroup group{2};
+  ScriptedRing ring0, ring1;
+  Shard caller{group, 0, ring0};
+  Shard home;
+  std::vector<std::error_code> errors = std::vector<std::error_code>(3);
+
+  RemoteWaits() : home(group, 1, ring1, config_with_two_callers()) {}
+  static ShardConfig config_with_two_callers() {
+    ShardConfig c;
+    c.max_callers = 2;
+    return c;
+  }
+  // Lets the requests travel there and the answers back.
+  void exchange() {
+    caller.run_once(false);
+    home.run_once(false);
+    caller.run_once(false);
+  }
+  int refused() const {
+    int n = 0;
+    for (const auto& e : errors) n += e == make_error_code(errc::queue_full) ? 1 : 0;
+    return n;
+  }
+};
+
+Task<void> make_channel_here(std::optional<Receiver<int>>* rx, std::optional<Sender<int>>* tx) {
+  auto made = chan<int>(0);
+  tx->emplace(std::move(made->first));
+  rx->emplace(std::move(made->second));
+  co_return;
+}
+
+Task<void> recv_from(Receiver<int> rx, std::error_code* error) {
+  auto r = co_await rx.recv();
+  if (!r) *error = r.error();
+}
+
+TEST(Limits, RemoteChannelWaitsPastMaxCallersGetQueueFull) {
+  RemoteWaits w;
+  std::optional<Receiver<int>> rx;
+  std::optional<Sender<int>> tx;
+  spawn_local(w.home, make_channel_here(&rx, &tx)).detach();
+  w.home.run_once(false);
+  ASSERT_TRUE(rx.has_value());
+  for (auto& e : w.errors) spawn_local(w.caller, recv_from(*rx, &e)).detach();
+  w.exchange();
+  EXPECT_EQ(w.home.callers().size(), 2u);
+  EXPECT_EQ(w.refused(), 1);
+  EXPECT_EQ(w.caller.stats().routines_live, 2u);  // the refused receiver returned
+}
+
+// A select over channels of two shards arms each home (a select over one other shard's
+// channels is shipped there whole, as a call, and meets the call limit instead).
+// A remote channel wait is new work for the home shard: a full inbox refuses it.
+TEST(Limits, RemoteChannelWaitsIntoAFullInboxGetQueueFull) {
+  ShardGroup group(2, /*inbox_limit=*/3);
+  ScriptedRing ring0, ring1;
+  Shard caller(group, 0, ring0);
+  Shard home(group, 1, ring1);
+  std::optional<Receiver<int>> rx;
+  std::optional<Sender<int>> tx;
+  spawn_local(home, make_channel_here(&rx, &tx)).detach();
+  home.run_once(false);
+  std::vector<std::error_code> errors(5);
+  for (auto& e : errors) spawn_local(caller, recv_from(*rx, &e)).detach();
+  caller.run_once(false);  // five requests posted to a shard that has not run since
+  int refused = 0;
+  for (const auto& e : errors) refused += e == make_error_code(errc::queue_full) ? 1 : 0;
+  EXPECT_EQ(refused, 2);
+  EXPECT_EQ(caller.stats().routines_live, 3u);
+}
+
+Task<void> select_on(Receiver<int> remote, std::error_code* error) {
+  auto [local_tx, local_rx] = chan<int>(0).value();
+  auto r = co_await select(on_recv(remote, [](Result<int>) {}), on_recv(local_rx, [](Result<int>) {}));
+  if (!r) *error = r.error();
+}
+
+TEST(Limits, SelectArmsPastMaxCallersEndTheSelectWithQueueFull) {
+  RemoteWaits w;
+  std::optional<Receiver<int>> rx;
+  std::optional<Sender<int>> tx;
+  spawn_local(w.home, make_channel_here(&rx, &tx)).detach();
+  w.home.run_once(false);
+  ASSERT_TRUE(rx.has_value());
+  for (auto& e : w.errors) spawn_local(w.caller, select_on(*rx, &e)).detach();
+  w.exchange();
+  w.exchange();  // the refused select's other words (retire) settle
+  EXPECT_EQ(w.home.callers().size(), 2u);
+  EXPECT_EQ(w.refused(), 1);
+  EXPECT_EQ(w.caller.stats().routines_live, 2u);
+}
+
+Task<void> hold_forever(Mutex mu) {
+  auto g = co_await mu.lock();
+  (void)co_await sleep(1h);  // the scripted clock never moves
+}
+
+Task<void> lock_from(Mutex mu, std::error_code* error) {
+  auto g = co_await mu.lock();
+  if (!g) *error = g.error();
+}
+
+TEST(Limits, RemoteLockWaitsPastMaxCallersGetQueueFull) {
+  RemoteWaits w;
+  Mutex mu;
+  // The first lock takes the fast path and homes nothing; the second waits, which homes
+  // the mutex where it waits (shard 1).
+  spawn_local(w.home, hold_forever(mu)).detach();
+  spawn_local(w.home, hold_forever(mu)).detach();
+  w.home.run_once(false);
+  for (auto& e : w.errors) spawn_local(w.caller, lock_from(mu, &e)).detach();
+  w.exchange();
+  EXPECT_EQ(w.home.callers().size(), 2u);
+  EXPECT_EQ(w.refused(), 1);
+  EXPECT_EQ(w.caller.stats().routines_live, 2u);
 }
 
 // Forged doorbell failures cannot grow the retry list past kDoorbellRetryLimit: past it

@@ -61,7 +61,12 @@ void ArmedCase::channel_changed() { arm->poke(); }
 void HomeArm::deliver(Shard& here) {
   home = &here;
   park_id = here.next_call_id();
-  here.park_request(park_id, this);
+  if (!here.park_request(park_id, this)) {  // max_callers requests wait here already
+    retired = true;
+    tell(TicketNote::Kind::refused);
+    delete this;
+    return;
+  }
   for (uint32_t i = 0; i < cases.size(); ++i) {
     cases[i]->arm = this;
     cases[i]->index = i;
@@ -377,20 +382,21 @@ void SelectTicket::on_note(const TicketNote& n) {
       grant_next();  // an arm of a select with a default retires itself: that is its report
       resume_if_settled();
       break;
-    case TicketNote::Kind::stopped: on_arm_stopped(n.slot); break;
+    case TicketNote::Kind::stopped: on_arm_lost(n.slot, errc::shard_stopped); break;
+    case TicketNote::Kind::refused: on_arm_lost(n.slot, errc::queue_full); break;
   }
 }
 
-void SelectTicket::on_arm_stopped(uint32_t slot) {
+void SelectTicket::on_arm_lost(uint32_t slot, errc why) {
   arm_gone(slot);
   if (state == State::locked && slot == pregranted) {  // it left with the lock, and never looked
     pregranted = holder = kNoArm;
     move_to(State::open);
   }
   if (state == State::open) {
-    finish(kNoCase, errc::shard_stopped);
+    finish(kNoCase, why);
   } else if (state == State::locked && pending == errc::ok) {
-    pending = errc::shard_stopped;
+    pending = why;
   }
   resume_if_settled();
 }

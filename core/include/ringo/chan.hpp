@@ -20,7 +20,8 @@
 // for `unbounded` by name, no count means it), foreign_runtime (a channel made in another
 // Runtime: refused, its state never touched), not_in_runtime, cancelled, wrong_shard
 // (try_* off the home shard), shard_stopped (home shard stopping or gone; a send's value
-// comes back).
+// comes back), queue_full (from another shard: the home shard's inbox is full, or it
+// already holds ShardConfig::max_callers waiting requests; a send's value comes back).
 //
 // Element types must be movable and default-constructible (the buffer keeps constructed
 // slots).

@@ -25,7 +25,9 @@
 // Errors: invalid_argument (no case), no_channel (an empty handle), foreign_runtime (a
 // channel of another Runtime), cancelled (the
 // routine was aborted; nothing was consumed — unless a case had already been taken,
-// which is then the result), not_in_runtime, shard_stopped (a channels' shard stopped).
+// which is then the result), not_in_runtime, shard_stopped (a channels' shard stopped),
+// queue_full (a channel's home shard already holds ShardConfig::max_callers waiting
+// requests from other shards, or its inbox is full).
 // A send case on a closed channel is chosen with its error set and its value still in
 // the case.
 //

@@ -28,7 +28,9 @@
 //
 // Errors are values: unlocking what is not held and releasing more permits than are held
 // return errc::not_held; WaitGroup::add taking the counter below zero returns
-// errc::negative_counter and changes nothing (Go panics in both cases).
+// errc::negative_counter and changes nothing (Go panics in both cases). A wait from
+// another shard than the primitive's home fails with errc::queue_full when that shard's
+// inbox is full or it already holds ShardConfig::max_callers waiting requests.
 //
 // Thread-safety: handles may be copied, moved and dropped on any shard and used from any
 // routine of the runtime a primitive was first used in; guards may be moved to and

@@ -67,8 +67,11 @@ struct RemoteRequest : Envelope, ParkedRequest {
       return;
     }
     if (self().try_now()) return answer(here);
+    if (!here.park_request(id, this)) {  // max_callers requests wait here already
+      self().fail_with(errc::queue_full);
+      return answer(here);
+    }
     self().park();  // a parked request is also a counterpart for subscribed selects
-    here.park_request(id, this);
   }
   void reject(Shard& here) override {
     if (answered) {
@@ -250,7 +253,8 @@ struct RemoteAwaiterBase {
 
   // On error the caller keeps env and is not parked.
   Result<void> post_and_park(Shard& here, Routine* me, std::coroutine_handle<> h, Envelope* env, const WaitKind& kind) {
-    if (auto posted = here.post(st->home->index(), env); !posted) return posted;
+    // New work for the home shard: queue_full when its inbox holds its limit.
+    if (auto posted = here.post_request(st->home->index(), env); !posted) return posted;
     here.park(me, h, kind, this);
     return {};
   }

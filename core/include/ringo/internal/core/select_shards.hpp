@@ -101,7 +101,9 @@ struct ArmedChanCase final : ArmedCase {
 
 // Home -> owner: what an arm has to say about its select.
 struct TicketNote final : Envelope {
-  enum class Kind : uint8_t { report, commit, abort, retired, stopped };
+  // stopped: the arm's shard is stopping; refused: that shard holds max_callers parked
+  // requests and could not take the arm. Both end the select with an error.
+  enum class Kind : uint8_t { report, commit, abort, retired, stopped, refused };
   SelectTicket* ticket;  // dereferenced on the owner shard only
   uint32_t slot;         // which arm
   uint32_t case_number;  // commit: the winning case
@@ -250,7 +252,7 @@ struct SelectTicket : TimerNode {
   bool post_arms();
   void pregrant_if_alone();
   void move_to(State next);
-  void on_arm_stopped(uint32_t slot);
+  void on_arm_lost(uint32_t slot, errc why);
   uint32_t slot_of_home(uint32_t home) const;
   void grant_next();
   void finish(uint32_t chosen, errc why);

@@ -186,7 +186,9 @@ class Shard {
   // must then answer the call with that error itself.
   Result<void> register_call(uint64_t call_id, Routine* r) { return callers_.add_call(call_id, r); }
   void unregister_call(uint64_t call_id) { callers_.remove_call(call_id); }
-  Result<void> park_request(uint64_t call_id, ParkedRequest* r) { return callers_.add_parked(call_id, r); }
+  [[nodiscard]] Result<void> park_request(uint64_t call_id, ParkedRequest* r) {
+    return callers_.add_parked(call_id, r);
+  }
   void unpark_request(uint64_t call_id) { callers_.remove_parked(call_id); }
   // The caller of call_id gave up: aborts its serving routine or cancels its parked request
   // (nothing if it has already been answered).

@@ -195,7 +195,8 @@ struct SyncAwaiter {
     home_index = home->index();
     id = here.next_call_id();
     auto* env = new SyncRequest<S>(this, here.index());
-    if (auto posted = here.post(home_index, env); !posted) {
+    // New work for the home shard: queue_full when its inbox holds its limit.
+    if (auto posted = here.post_request(home_index, env); !posted) {
       delete env;
       error = posted.error();
       return false;
@@ -259,7 +260,11 @@ struct SyncRequest final : Envelope, ParkedRequest {
       return;
     }
     if (st->admit(&w)) return answer(here);
-    here.park_request(id, this);
+    if (!here.park_request(id, this)) {  // max_callers requests wait here already
+      st->withdraw(&w);
+      result = errc::queue_full;
+      answer(here);
+    }
   }
   void reject(Shard& here) override {
     if (answered) {  // the caller's shard is stopping: a grant goes back
