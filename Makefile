@@ -1,5 +1,5 @@
-# Thin wrapper: the two README commands, plus bench and fuzz.
-.PHONY: run test bench fuzz mutants deps format clean
+# Thin wrapper: the two README commands, plus install-check, docs, bench and fuzz.
+.PHONY: run test install-check docs bench fuzz mutants deps format clean
 
 deps:
 	bash scripts/setup-deps.sh
@@ -15,6 +15,18 @@ run: deps
 
 test: deps
 	bash scripts/test.sh
+
+# Install the libraries into a scratch prefix and as the .deb, build and run the consumers
+# of tests/install against each (docs/install.md); part of make test.
+install-check: deps
+	bash scripts/test-install.sh
+
+# The API reference: Doxygen over the public headers, HTML in build/docs/html; any
+# warning fails (build/docs/warnings.log lists them).
+docs: deps
+	cmake -S . -B build/docs -DRINGO_BUILD_TESTS=OFF -DRINGO_BUILD_TOOLS=OFF -DRINGO_DOCS_OUTPUT=$(CURDIR)/build/docs >/dev/null
+	cmake --build build/docs --target docs
+	@echo "API reference: build/docs/html/index.html"
 
 bench:
 	bash bench/compare.sh

@@ -4,11 +4,13 @@
   1. no include cycle among the repository's own headers and sources;
   2. arrows point down: core includes no other layer; uring, aio and sim include only
      core and themselves; api includes the layers; no layer includes tests/support;
-  3. users' code (examples/) includes only public headers, never ringo/internal/;
-  4. every ringo/... include names a header that exists;
+  3. users' code (examples/, and tests/install/: programs built against an installed ringo)
+     includes only public headers, never ringo/internal/;
+  4. every ringo/... include names a header that exists (a header generated at configure
+     time exists as its template, <layer>/include/ringo/<name>.hpp.in);
   5. internal headers (include/ringo/internal/) declare nothing in a public namespace: only
      in ringo::detail, ringo::<x>::detail, or the backends' own ringo::uring / ringo::aio;
-  6. users' code (examples/) names no internal namespace (no `detail::`).
+  6. users' code (examples/, tests/install/) names no internal namespace (no `detail::`).
 
 Exit 0 when all hold, 1 listing each violation, 2 on a usage error."""
 import os
@@ -34,10 +36,10 @@ def namespace_problems(f, text):
     if "/include/ringo/internal/" in "/" + f:
         return [f"{f}: internal header declares in public namespace {ns}"
                 for ns in NAMESPACE.findall(text) if not INTERNAL_NAMESPACE.match(ns)]
-    if f.startswith("examples" + os.sep):
+    if f.startswith(("examples" + os.sep, os.path.join("tests", "install", ""))):
         code = "\n".join(line.split("//")[0] for line in text.splitlines())
         if DETAIL_USE.search(code):
-            return [f"{f}: an example names an internal namespace (detail::)"]
+            return [f"{f}: users' code names an internal namespace (detail::)"]
     return []
 
 
@@ -45,7 +47,7 @@ def repo_files(root):
     for top in LAYERS + ("tests", "proptests", "fuzz", "bench", "tools", "examples"):
         for d, _, names in os.walk(os.path.join(root, top)):
             for n in names:
-                if n.endswith((".hpp", ".cpp")):
+                if n.endswith((".hpp", ".cpp", ".hpp.in")):
                     yield os.path.relpath(os.path.join(d, n), root)
 
 
@@ -70,7 +72,8 @@ def main(argv):
     for f in files:  # <layer>/include/<path> is included as <path>; tests/support by name
         parts = f.split(os.sep)
         if len(parts) > 2 and parts[1] == "include":
-            index[("by-include", "/".join(parts[2:]))] = f
+            name = "/".join(parts[2:])
+            index[("by-include", name.removesuffix(".in"))] = f
         if f.startswith("tests/support/"):
             index[("by-include", os.path.basename(f))] = f
     graph, problems = {}, []
@@ -91,8 +94,8 @@ def main(argv):
                     problems.append(f"{f}: a layer includes test support {target}")
                 elif dst_top in LAYERS and dst_top not in ALLOWED[src_top]:
                     problems.append(f"{f}: {src_top} includes {dst_top} ({target}), an arrow pointing up")
-            if src_top == "examples" and "/internal/" in target:
-                problems.append(f"{f}: an example includes internal header {target}")
+            if (src_top == "examples" or f.startswith(os.path.join("tests", "install", ""))) and "/internal/" in target:
+                problems.append(f"{f}: users' code includes internal header {target}")
         graph[f] = edges
     state, stack = {}, []
 

@@ -11,6 +11,7 @@ packages=(
   librapidcheck-dev libtrompeloeil-cpp-dev
   clang-19 libfuzzer-19-dev libclang-rt-19-dev
   clang-format clang-tidy-19
+  ccache file doxygen  # scripts/test-install.sh (ccache; file: CPack's .deb), make docs
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(golang-go libboost-fiber-dev libboost-context-dev)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: GCC debug build (warnings are errors), then clang-19 with
-# ASan+UBSan over every test, then ThreadSanitizer over the multi-threaded io_uring tests.
+# ASan+UBSan over every test, then ThreadSanitizer over the multi-threaded io_uring tests,
+# then ringo as users install it (scripts/test-install.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,9 @@ step "tsan (clang-19, multi-threaded io_uring tests)"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan
 ctest --preset tsan
+
+step "install (release libraries only: installed tree, find_package and pkg-config consumers, the .deb)"
+bash scripts/test-install.sh
 
 step "fuzz (clang-19 libFuzzer + ASan/UBSan: corpus regression, then a fixed-seed smoke run)"
 bash scripts/fuzz.sh --runs "${RINGO_FUZZ_RUNS:-2000}"

@@ -23,6 +23,7 @@
 
 namespace ringo::fs {
 
+// An open file on the shard that opened it: positional reads and writes, sync, size.
 class File {
  public:
   File() = default;

@@ -56,6 +56,8 @@ struct VoidAwaiter : ringo::detail::OpAwaiter {
   }
 };
 
+// A file descriptor owned by one shard (move-only; destroying it closes it): what fs::File
+// and the TCP types hold.
 class Descriptor {
  public:
   Descriptor() = default;

@@ -32,6 +32,7 @@ struct AcceptorRetire {
 };
 }  // namespace detail
 
+// An IPv4 or IPv6 address and port.
 class SocketAddr {
  public:
   SocketAddr() = default;
@@ -54,6 +55,7 @@ class SocketAddr {
   socklen_t length_ = 0;
 };
 
+// A connected TCP socket on the shard that made it: read, write, shutdown.
 class TcpStream {
  public:
   TcpStream() = default;
@@ -83,12 +85,14 @@ class TcpStream {
   io::Descriptor d_;
 };
 
+// Socket options for TcpListener::bind.
 struct ListenOptions {
   int backlog = 1024;
   bool reuse_addr = true;
   bool reuse_port = false;  // several listeners (one per shard) on one port
 };
 
+// A listening TCP socket: accept() gives a TcpStream per connection.
 class TcpListener {
  public:
   TcpListener() = default;

@@ -15,6 +15,7 @@
 //   Runtime::create(config), block_on(task), stats(), shutdown()     (runtime.hpp)
 //   prometheus_text(runtime) -> the stats as Prometheus text          (metrics.hpp)
 //   ringo::sim::run(config, main) -> Report                          (sim.hpp)
+//   ringo::version(), RINGO_VERSION_STRING                           (version.hpp)
 #pragma once
 
 #include "ringo/blocking.hpp"
@@ -33,3 +34,4 @@
 #include "ringo/task.hpp"
 #include "ringo/this_shard.hpp"
 #include "ringo/time_chan.hpp"
+#include "ringo/version.hpp"

@@ -75,6 +75,7 @@ const char* backend_name(Backend b) noexcept;
 // included); `why` then says so and lists the valid values.
 Result<Backend> backend_from_env(Backend fallback, std::string& why);
 
+// What Runtime::create() builds: shard count, backend, seed and the runtime's limits.
 struct RuntimeConfig {
   uint32_t shards = 2;
   Backend backend = Backend::automatic;  // automatic: RINGO_BACKEND, else io_uring, else AIO
@@ -104,12 +105,15 @@ struct RuntimeConfig {
   BlockingPoolConfig blocking{};
 };
 
+// Runtime::stats(): each shard's counters, their sum, and the blocking pool's.
 struct RuntimeStats {
   std::vector<ShardStats> shards;  // real backends: as of each shard's last idle moment
   ShardStats total;
   BlockingPoolStats blocking;  // the blocking pool, now
 };
 
+// What shutdown() had to do: routines cancelled or abandoned, ops and blocking calls
+// left behind.
 struct ShutdownReport {
   std::error_code error;          // wrong_thread (off the owner) or nested_block_on (from one of its
                                   // own routines): refused, nothing done
@@ -126,6 +130,8 @@ namespace detail {
 class Engine;
 }  // namespace detail
 
+// N shards on a backend, with block_on() to run a main task (this header's comment has
+// the threading and error rules).
 class Runtime {
  public:
   static Result<Runtime> create(RuntimeConfig config = {});

@@ -116,6 +116,8 @@ class ChanHandle {
 template <class T>
 class Receiver;
 
+// The sending end of a channel: cloneable, usable from any shard of its runtime; the
+// channel closes when the last Sender is dropped or close() is called.
 template <class T>
 class Sender : public detail::ChanHandle<T> {
   using detail::ChanHandle<T>::st_;
@@ -228,6 +230,8 @@ class Sender : public detail::ChanHandle<T> {
   }
 };
 
+// The receiving end of a channel: cloneable (MPMC), usable from any shard of its runtime;
+// recv() gives channel_closed once the channel is closed and drained.
 template <class T>
 class Receiver : public detail::ChanHandle<T> {
   using detail::ChanHandle<T>::st_;

@@ -264,6 +264,8 @@ auto with_timeout(Duration d, A&& awaitable) {
   return with_deadline(d.count() > 0 ? now + d : now, std::forward<A>(awaitable));
 }
 
+// Go's errgroup: children spawned into the scope are joined together by join_all(), and the
+// first failure cancels the others unless disabled (this header's comment has the rules).
 class TaskScope {
  public:
   explicit TaskScope(bool cancel_siblings_on_failure = true)

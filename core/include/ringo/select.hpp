@@ -196,6 +196,8 @@ inline Task<Result<size_t>> RemoteSelectThunk::operator()() {
 
 }  // namespace detail
 
+// A select case that receives from a channel (on_recv, Selector::recv); after the select,
+// `value` holds what was received when this case was chosen.
 template <class T>
 class RecvCase final : public detail::SelectCase {
  public:
@@ -278,6 +280,7 @@ class SendCase final : public detail::SelectCase, private detail::SendWaiter<T> 
   detail::ChanState<T>* st_;
 };
 
+// A select case that fires when `after` has passed with no other case ready (after(d)).
 struct TimeoutCase {
   Duration after;
 };

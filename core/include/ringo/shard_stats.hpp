@@ -7,6 +7,7 @@
 
 namespace ringo {
 
+// One shard's counters since it started (docs/metrics.md names each one).
 struct ShardStats {
   uint64_t routines_spawned = 0;
   uint64_t routines_finished = 0;

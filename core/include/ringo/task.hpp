@@ -29,10 +29,13 @@
 
 namespace ringo {
 
+// The Result a JoinHandle<T>'s join() gives: Result<T>, and Result<U> (not nested) for a
+// routine that itself returns Result<U>.
 template <class T>
 struct Joined_ {
   using type = Result<T>;
 };
+// A routine returning Result<U> joins as Result<U>, not Result<Result<U>>.
 template <class U>
 struct Joined_<std::expected<U, std::error_code>> {
   using type = Result<U>;
@@ -184,9 +187,12 @@ struct ValuePromise<void> : PromiseBase {
 template <class T>
 class JoinHandle;
 
+// A lazy coroutine returning T: nothing runs until it is awaited (run at once, as a call)
+// or spawned as a routine (go, spawn_on, spawn).
 template <class T = void>
 class [[nodiscard]] Task {
  public:
+  // The coroutine machinery's promise; not for direct use.
   struct promise_type : detail::ValuePromise<T> {
     Task get_return_object() noexcept { return Task(std::coroutine_handle<promise_type>::from_promise(*this)); }
   };
@@ -236,6 +242,8 @@ class [[nodiscard]] Task {
   Handle handle_{};
 };
 
+// A routine's handle: join() waits for its Result, abort() cancels it, detach() or
+// dropping the handle lets it run on unobserved.
 template <class T>
 class [[nodiscard]] JoinHandle {
  public:

@@ -29,6 +29,8 @@ enum class TraceKind : uint16_t {
 
 const char* trace_kind_name(TraceKind k) noexcept;
 
+// One scheduling event of a traced run: when, on which shard, what kind, and its two
+// kind-specific values (see TraceKind).
 struct TraceEvent {
   int64_t time_ns;
   uint32_t shard;

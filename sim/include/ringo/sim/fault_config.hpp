@@ -17,6 +17,7 @@
 
 namespace ringo::sim {
 
+// How often the simulator injects each fault, and its devices' models; named presets below.
 struct FaultConfig {
   uint32_t msg_ring_overflow_ppm = 0;     // sender sees -EOVERFLOW, nothing delivered
   uint32_t sq_full_ppm = 0;               // push() accepts only part of a batch

@@ -29,6 +29,7 @@
 
 namespace ringo::sim {
 
+// A named program the simulator can run and explore by seed (RINGO_SCENARIO, ringo-sim).
 struct Scenario {
   std::string name;
   std::string description;
@@ -45,6 +46,7 @@ const Scenario* find_scenario(std::string_view name);
 // A scenario's check: ok, or errc::check_failed with `why` remembered for the report.
 Result<void> check(bool ok, std::string why);
 
+// How to run one scenario: seed, fault preset, strategy, buggify rate, tracing.
 struct RunOptions {
   uint64_t seed = 1;
   std::string faults = "none";  // none | light | heavy | swarm
@@ -54,6 +56,7 @@ struct RunOptions {
   bool keep_trace = false;
 };
 
+// One scenario run: the simulator's report and the scenario's own verdict.
 struct ScenarioResult {
   Report report;
   std::error_code check;  // the scenario's own verdict

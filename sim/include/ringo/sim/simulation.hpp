@@ -42,6 +42,7 @@ enum class Strategy : uint8_t { random, pct };
 const char* strategy_name(Strategy s) noexcept;
 bool parse_strategy(const std::string& name, Strategy& out);
 
+// One simulated run's settings: seed, strategy, shards, faults and budgets.
 struct SimConfig {
   uint64_t seed = 1;
   Strategy strategy = Strategy::random;
@@ -65,6 +66,7 @@ struct SimConfig {
   Duration blocking_shutdown_wait = std::chrono::seconds(2);
 };
 
+// How a simulated run ended: its error (if any), seed, trace hash and counters.
 struct Report {
   std::error_code error;
   std::string message;  // what failed, with the blocked routines on deadlock
@@ -87,6 +89,8 @@ struct Report {
   std::string summary() const;
 };
 
+// A deterministic run of N shards on simulated rings, driven step by step on the calling
+// thread (see this header's comment).
 class Simulation {
  public:
   explicit Simulation(const SimConfig& config);
