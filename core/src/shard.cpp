@@ -73,9 +73,14 @@ Shard::Shard(ShardGroup& group, uint32_t index, Ring& ring, ShardConfig config)
 }
 
 Shard::~Shard() {
+  // Requests other shards parked here are answered (shard_stopped) first, while the wait
+  // queues they sit in are intact: a local routine's waiter may be their neighbour, and
+  // freeing its frame first left a dangling link for the request's unlink to follow
+  // (limits_test RemoteLockWaits..., under ASan). The runtimes close the inbox before
+  // this already; bare shards (tests) rely on this order.
+  close_inbox();
   // Frames still alive here belong to routines that never finished (a runtime torn down
-  // mid-flight). Their frames own awaiters that may sit in our structures: unlink them
-  // first, then free the frames.
+  // mid-flight): free them, then refuse what their destructors posted to this shard.
   const bool outer = detail::tls_tearing_down;
   detail::tls_tearing_down = true;
   sched_.destroy_unfinished();
