@@ -5,7 +5,8 @@
 # (submit_to, spawn_on, channel round trips: AIO's doorbell is a mailbox plus an eventfd,
 # io_uring's is MSG_RING). Prints medians with their spread, ratios taken within a round,
 # and the rows where io_uring is not faster. TCP echo on AIO: bench/echo_compare.sh.
-# ROUNDS (default 3) rounds; each runs every benchmark once, in the same order.
+# ROUNDS (default 3) rounds; each runs every benchmark once, in the same order. The results
+# file (every round's value) is drawn as $CHART_DIR/aio.svg (default docs/img/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh --bench
@@ -16,6 +17,7 @@ mkdir -p "$out"
 rm -f "$out"/aio_*.json
 rounds=${ROUNDS:-3}
 min_time=${MIN_TIME:-0.3}
+charts=${CHART_DIR:-docs/img/bench}
 
 for round in $(seq 1 "$rounds"); do
   echo "== round $round of $rounds"
@@ -32,12 +34,20 @@ done
 python3 - "$out" "$rounds" <<'PY' | tee "$out/aio_compare.txt"
 import sys
 sys.path.insert(0, "bench")
-from bench_stats import load_rounds, med, spread, ratios
+from bench_stats import comparison, load_rounds, med, spread, ratios, write_results
 out, rounds = sys.argv[1], int(sys.argv[2])
 files, skipped = load_rounds([f"{out}/aio_file.{r}.json" for r in range(1, rounds + 1)])
 rt, rt_skipped = load_rounds([f"{out}/aio_{k}.{r}.json" for k in ("runtime", "chan") for r in range(1, rounds + 1)])
 skipped.update(rt_skipped)
 not_faster = []  # (what, io_uring ns, AIO ns)
+# For the results file: each round on its own, so that a row one round skipped leaves a gap
+# (None) there instead of shifting the later rounds.
+per_round = [load_rounds([f"{out}/aio_{k}.{r}.json" for k in ("file", "runtime", "chan")])[0]
+            for r in range(1, rounds + 1)]
+res = []
+
+def series(name):
+    return [d[name][0] if name in d else None for d in per_round]
 
 def row(name):
     return spread(files[name]) + " ns" if name in files else "skipped: " + skipped.get(name, "no result")
@@ -56,6 +66,13 @@ for direct in (0, 1):
             where = "O_DIRECT" if direct else "page cache"
             print(f"  {where}, {'random' if rnd else 'sequential'}, {qd} in flight:")
             names = {w: f"file_read_4k/{w}/{shape}" for w in ("ringo_aio", "raw_io_submit", "ringo_uring", "raw_liburing")}
+            what = f"4 KiB reads, {where}, {'random' if rnd else 'sequential'}, {qd} in flight"
+            res.append(comparison(what, "time per read", "ns", "lower", ("ringo AIO", series(names["ringo_aio"])),
+                                  [("raw io_submit", series(names["raw_io_submit"])),
+                                   ("ringo io_uring", series(names["ringo_uring"]))]))
+            res.append(comparison(what, "time per read", "ns", "lower",
+                                  ("ringo io_uring", series(names["ringo_uring"])),
+                                  [("raw liburing", series(names["raw_liburing"]))]))
             for who, name in names.items():
                 print(f"    {who:14s} {row(name)}")
             print("    " + ratio(names["ringo_aio"], names["raw_io_submit"], "ringo AIO / raw io_submit:") + "; " +
@@ -76,6 +93,7 @@ pairs = [("cross_shard_submit_to/uring", "cross_shard_submit_to/aio", "submit_to
          ("spawn_join/uring", "spawn_join/aio", "spawn + join, one shard"),
          ("op_nop/uring_no_deadline", "op_nop/aio_no_deadline", "one NOP op")]
 for u, a, label in pairs:
+    res.append(comparison(label, "time", "ns", "lower", ("ringo AIO", series(a)), [("ringo io_uring", series(u))]))
     if u not in rt or a not in rt:
         print(f"  {label}: skipped ({skipped.get(a) or skipped.get(u) or 'no result'})")
         continue
@@ -88,4 +106,11 @@ for what, u, a in not_faster:
     print(f"  {what}: io_uring {u:.0f} ns, AIO {a:.0f} ns")
 if not not_faster:
     print("  nowhere in these rows")
+write_results(f"{out}/aio.results.json", "aio",
+              "The AIO backend against raw io_submit and io_uring: 4 KiB reads, cross-shard paths", res,
+              ["File reads: one shard, 64 MiB file; O_DIRECT rows are left out where O_DIRECT was refused. "
+               "Cross-shard rows: ringo on AIO against ringo on io_uring."])
 PY
+mkdir -p "$charts"
+python3 bench/chart.py -o "$charts/aio.svg" "$out/aio.results.json"
+echo "chart: $charts/aio.svg"

@@ -3,7 +3,8 @@
 # server vs a minimal raw liburing server vs a minimal raw epoll server, all driven by the
 # same ringo-load, on this machine, in one run. ROUNDS (default 3) rounds, each running
 # every server once in the same order, so the comparisons are interleaved; the summary
-# gives medians, the min-max spread, and ratios taken within each round.
+# gives medians, the min-max spread, and ratios taken within each round; the results file
+# (every round's value) is drawn as $CHART_DIR/echo.svg (default docs/img/bench).
 # Caveat: the load generator shares the machine's two cores with the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ mkdir -p "$out"
 : >"$out/echo.txt"
 duration=${ECHO_SECONDS:-3}
 rounds=${ROUNDS:-3}
+charts=${CHART_DIR:-docs/img/bench}
 port=7311
 # The load generator's backend stays the same whatever the server's (io_uring when here).
 load="env -u RINGO_BACKEND ./build/release/tools/ringo-load"
@@ -49,17 +51,18 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 
-python3 - "$out/echo.txt" <<'PY' | tee "$out/echo_summary.txt"
+python3 - "$out/echo.txt" "$rounds" "$duration" "$out/echo.results.json" <<'PY' | tee "$out/echo_summary.txt"
 import re, sys
 sys.path.insert(0, "bench")
-from bench_stats import med, spread, ratios
-rows = {}  # (name, shards, conns) -> {"rps": [...], "p99": [...]}, one entry per round
+from bench_stats import by_round, comparison, med, spread, ratios, write_results
+rows = {}  # (name, shards, conns) -> {"rps": [...], "p99": [...], "round": [...]}, one entry per round
 for line in open(sys.argv[1]):
-    m = re.match(r"(\w+) shards=(\d) c=(\d+) round=\d+ .*rps=(\d+) p50_us=([\d.]+) p99_us=([\d.]+)", line)
+    m = re.match(r"(\w+) shards=(\d) c=(\d+) round=(\d+) .*rps=(\d+) p50_us=([\d.]+) p99_us=([\d.]+)", line)
     if m:
-        r = rows.setdefault((m[1], int(m[2]), int(m[3])), {"rps": [], "p99": []})
-        r["rps"].append(float(m[4]))
-        r["p99"].append(float(m[6]))
+        r = rows.setdefault((m[1], int(m[2]), int(m[3])), {"rps": [], "p99": [], "round": []})
+        r["rps"].append(float(m[5]))
+        r["p99"].append(float(m[7]))
+        r["round"].append(int(m[4]))
 def get(name, shards, c):
     return rows.get((name, shards, c))
 print("\nmedians (min-max) over the rounds; ratios within a round; the load generator shares the 2 cores:")
@@ -90,4 +93,32 @@ for c in (1, 64):
     if r2 and g2:
         print(f"  two shards, C={c}: ringo io_uring = {spread(ratios(r2['rps'], g2['rps']), 2)}x Go (GOMAXPROCS=2)")
 print("where ringo on io_uring is not faster than on AIO (median req/s): " + ("; ".join(not_faster) or "nowhere"))
+
+# The results file: each server's value in each round (None where it gave no result), the
+# same comparisons as the ratios above, and p99 beside req/s.
+n = int(sys.argv[2])
+NAMES = {"ringo": "ringo io_uring", "ringo_aio": "ringo AIO", "epoll": "raw epoll", "raw": "raw liburing"}
+METRICS = {"rps": ("throughput", "req/s", "higher"), "p99": ("p99 latency", "µs", "lower")}
+def compared(shards, c, metric, subject, peers):
+    def series(name):
+        r = get(name, shards, c)
+        return by_round(r["round"], r[metric], n) if r else [None] * n
+    where = f"{shards} shard{'s' * (shards > 1)}, {c} connection{'s' * (c > 1)}"
+    return comparison(where, *METRICS[metric], (NAMES[subject], series(subject)),
+                      [(NAMES.get(p, f"Go (GOMAXPROCS={shards})"), series(p), *t) for p, *t in peers])
+res = []
+for c in (1, 64):
+    for metric in ("rps", "p99"):
+        rps = metric == "rps"
+        res.append(compared(1, c, metric, "ringo", [("raw", 1.05), ("epoll",), ("go", 1.35)] if rps and c == 64
+                            else [("raw",), ("epoll",), ("go",)]))
+        res.append(compared(1, c, metric, "ringo_aio", [("epoll", 0.85 if rps else 1 / 1.15), ("ringo",)]))
+        res.append(compared(2, c, metric, "ringo", [("go",)]))
+write_results(sys.argv[4], "echo",
+              "TCP echo, 64-byte messages: ringo against raw liburing, raw epoll and Go", res,
+              [f"ringo-load (one shard, io_uring) drives each server for {sys.argv[3]} s a round, on the same machine: "
+               "it shares the cores with the server."])
 PY
+mkdir -p "$charts"
+python3 bench/chart.py -o "$charts/echo.svg" "$out/echo.results.json"
+echo "chart: $charts/echo.svg"
