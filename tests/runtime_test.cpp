@@ -1,6 +1,7 @@
 // Several runtimes in one process and on one thread, runtimes created inside routines,
 // moved, and destroyed away from their owner thread: none may damage another, leak its
 // shard threads or hang. Every case that runs real threads is bounded by a watchdog.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -416,6 +417,42 @@ TEST(OffOwnerThread, OwnerThreadGoneFirstOnUring) {
   rt.reset();
   EXPECT_TRUE(shard_threads_gone("rto2"));
 }
+
+// A shard that never goes idle still publishes its stats (at most every 10 ms): read
+// while it works, Runtime::stats() shows that work, not the shard's last idle moment.
+// Before, a shard under constant load showed the numbers of its start forever.
+Task<void> yield_until(std::atomic<bool>* stop) {
+  while (!stop->load(std::memory_order_relaxed)) co_await yield_now();
+}
+
+Task<uint64_t> watch_busy_shard(Runtime* rt, std::atomic<bool>* stop) {
+  auto busy = spawn_on(1, yield_until(stop));
+  uint64_t seen = 0;
+  // Waits at most 2 s (400 x 5 ms) for shard 1's published resumes to pass 1000.
+  for (int i = 0; i < 400 && seen < 1000; ++i) {
+    (void)co_await sleep(5ms);
+    seen = rt->stats().shards[1].resumes;
+  }
+  stop->store(true, std::memory_order_relaxed);
+  (void)co_await busy.join();
+  co_return seen;
+}
+
+void expect_busy_shard_publishes(Backend backend) {
+  RuntimeConfig config;
+  config.shards = 2;
+  config.backend = backend;
+  config.work_requesting = false;
+  auto rt = Runtime::create(config);
+  ASSERT_TRUE(rt) << rt.error().message();
+  std::atomic<bool> stop{false};
+  auto seen = rt->block_on(watch_busy_shard(&*rt, &stop));
+  ASSERT_TRUE(seen);
+  EXPECT_GE(*seen, 1000u) << "a busy shard's stats were not published within 2 s";
+}
+
+TEST(RuntimeStats, ABusyShardPublishesWhileItWorksOnUring) { expect_busy_shard_publishes(Backend::uring); }
+TEST(RuntimeStats, ABusyShardPublishesWhileItWorksOnAio) { expect_busy_shard_publishes(Backend::aio); }
 
 }  // namespace
 }  // namespace ringo

@@ -297,6 +297,12 @@ class RealEngine final : public Engine {
   static constexpr Instant kJustWorked = Instant::min();
   static constexpr Instant kNoRead = Instant::min();
   static constexpr uint32_t kIdleTicksPerClockRead = 32;
+  // A shard publishes its stats for Runtime::stats() when it goes to sleep, and while it
+  // never sleeps (busy for good) at most every kBusyPublishEvery: before, a shard under
+  // constant load showed the numbers of its last idle moment forever. The clock is read
+  // once per kBusyTicksPerClockRead busy ticks (each runs up to run_budget routines).
+  static constexpr uint32_t kBusyTicksPerClockRead = 64;
+  static constexpr Duration kBusyPublishEvery = std::chrono::milliseconds(10);
   static constexpr Duration kPreemptedGap = std::chrono::microseconds(50);
   static constexpr Duration kContendedHold = std::chrono::milliseconds(100);
   struct Spin {
@@ -305,6 +311,8 @@ class RealEngine final : public Engine {
     Instant last_read = kNoRead;        // the previous clock read of this idle stretch
     Instant contended_until = kNoRead;  // spin only contended_spin before this
     long involuntary = -1;              // this thread's involuntary context switches, last seen
+    uint32_t busy_ticks = 0;
+    Instant last_publish = kNoRead;
   };
   // Did the kernel preempt this thread since the last look? (A gap alone may be an
   // interrupt or the hypervisor; only the scheduler counts an involuntary switch.)
@@ -320,6 +328,7 @@ class RealEngine final : public Engine {
     if (shard.run_once(false)) {
       spin.last_work = kJustWorked;
       spin.last_read = kNoRead;  // a busy tick may take long: not a gap
+      if (++spin.busy_ticks == kBusyTicksPerClockRead) publish_if_due(shard, spin);
       return;
     }
     if (++spin.idle_ticks < kIdleTicksPerClockRead) return;
@@ -338,9 +347,18 @@ class RealEngine final : public Engine {
     const Duration limit = now < spin.contended_until ? config_.contended_spin : config_.idle_spin;
     if (now - spin.last_work < limit) return;
     publish(shard.index());
+    spin.last_publish = now;
     shard.run_once(true);
     spin.last_work = kJustWorked;
     spin.last_read = kNoRead;
+  }
+
+  void publish_if_due(Shard& shard, Spin& spin) {
+    spin.busy_ticks = 0;
+    const Instant now = shard.now();
+    if (spin.last_publish != kNoRead && now - spin.last_publish < kBusyPublishEvery) return;
+    publish(shard.index());
+    spin.last_publish = now;
   }
 
   void publish(uint32_t i) {

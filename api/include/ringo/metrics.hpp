@@ -16,7 +16,7 @@
 //
 // Thread-safety: the functions only read their arguments. prometheus_text(runtime) calls
 // runtime.stats(), which works from any thread, including the runtime's own routines; on
-// io_uring and AIO each shard's values are then as of its last idle moment (RuntimeStats).
+// io_uring and AIO each shard's values are then at most about 10 ms old (RuntimeStats).
 #pragma once
 
 #include <cstdint>

@@ -107,7 +107,7 @@ struct RuntimeConfig {
 
 // Runtime::stats(): each shard's counters, their sum, and the blocking pool's.
 struct RuntimeStats {
-  std::vector<ShardStats> shards;  // real backends: as of each shard's last idle moment
+  std::vector<ShardStats> shards;  // real backends: published when idle, and every 10 ms while busy
   ShardStats total;
   BlockingPoolStats blocking;  // the blocking pool, now
 };
