@@ -223,6 +223,17 @@ Task<void> make_channel_here(std::optional<Receiver<int>>* rx, std::optional<Sen
   co_return;
 }
 
+// An unbuffered channel made on `home`, so homed there; the test keeps both ends (the
+// last sender dropped would close it).
+struct HomedChannel {
+  std::optional<Receiver<int>> rx;
+  std::optional<Sender<int>> tx;
+  explicit HomedChannel(Shard& home) {
+    spawn_local(home, make_channel_here(&rx, &tx)).detach();
+    home.run_once(false);
+  }
+};
+
 Task<void> recv_from(Receiver<int> rx, std::error_code* error) {
   auto r = co_await rx.recv();
   if (!r) *error = r.error();
@@ -230,32 +241,25 @@ Task<void> recv_from(Receiver<int> rx, std::error_code* error) {
 
 TEST(Limits, RemoteChannelWaitsPastMaxCallersGetQueueFull) {
   RemoteWaits w;
-  std::optional<Receiver<int>> rx;
-  std::optional<Sender<int>> tx;
-  spawn_local(w.home, make_channel_here(&rx, &tx)).detach();
-  w.home.run_once(false);
-  ASSERT_TRUE(rx.has_value());
-  for (auto& e : w.errors) spawn_local(w.caller, recv_from(*rx, &e)).detach();
+  HomedChannel ch(w.home);
+  ASSERT_TRUE(ch.rx.has_value());
+  for (auto& e : w.errors) spawn_local(w.caller, recv_from(*ch.rx, &e)).detach();
   w.exchange();
   EXPECT_EQ(w.home.callers().size(), 2u);
   EXPECT_EQ(w.refused(), 1);
   EXPECT_EQ(w.caller.stats().routines_live, 2u);  // the refused receiver returned
 }
 
-// A select over channels of two shards arms each home (a select over one other shard's
-// channels is shipped there whole, as a call, and meets the call limit instead).
 // A remote channel wait is new work for the home shard: a full inbox refuses it.
 TEST(Limits, RemoteChannelWaitsIntoAFullInboxGetQueueFull) {
   ShardGroup group(2, /*inbox_limit=*/3);
   ScriptedRing ring0, ring1;
   Shard caller(group, 0, ring0);
   Shard home(group, 1, ring1);
-  std::optional<Receiver<int>> rx;
-  std::optional<Sender<int>> tx;
-  spawn_local(home, make_channel_here(&rx, &tx)).detach();
-  home.run_once(false);
+  HomedChannel ch(home);
+  ASSERT_TRUE(ch.rx.has_value());
   std::vector<std::error_code> errors(5);
-  for (auto& e : errors) spawn_local(caller, recv_from(*rx, &e)).detach();
+  for (auto& e : errors) spawn_local(caller, recv_from(*ch.rx, &e)).detach();
   caller.run_once(false);  // five requests posted to a shard that has not run since
   int refused = 0;
   for (const auto& e : errors) refused += e == make_error_code(errc::queue_full) ? 1 : 0;
@@ -263,6 +267,8 @@ TEST(Limits, RemoteChannelWaitsIntoAFullInboxGetQueueFull) {
   EXPECT_EQ(caller.stats().routines_live, 3u);
 }
 
+// A select over channels of two shards arms each home (a select over one other shard's
+// channels is shipped there whole, as a call, and meets the call limit instead).
 Task<void> select_on(Receiver<int> remote, std::error_code* error) {
   auto [local_tx, local_rx] = chan<int>(0).value();
   auto r = co_await select(on_recv(remote, [](Result<int>) {}), on_recv(local_rx, [](Result<int>) {}));
@@ -271,12 +277,9 @@ Task<void> select_on(Receiver<int> remote, std::error_code* error) {
 
 TEST(Limits, SelectArmsPastMaxCallersEndTheSelectWithQueueFull) {
   RemoteWaits w;
-  std::optional<Receiver<int>> rx;
-  std::optional<Sender<int>> tx;
-  spawn_local(w.home, make_channel_here(&rx, &tx)).detach();
-  w.home.run_once(false);
-  ASSERT_TRUE(rx.has_value());
-  for (auto& e : w.errors) spawn_local(w.caller, select_on(*rx, &e)).detach();
+  HomedChannel ch(w.home);
+  ASSERT_TRUE(ch.rx.has_value());
+  for (auto& e : w.errors) spawn_local(w.caller, select_on(*ch.rx, &e)).detach();
   w.exchange();
   w.exchange();  // the refused select's other words (retire) settle
   EXPECT_EQ(w.home.callers().size(), 2u);

@@ -61,12 +61,7 @@ void ArmedCase::channel_changed() { arm->poke(); }
 void HomeArm::deliver(Shard& here) {
   home = &here;
   park_id = here.next_call_id();
-  if (!here.park_request(park_id, this)) {  // max_callers requests wait here already
-    retired = true;
-    tell(TicketNote::Kind::refused);
-    delete this;
-    return;
-  }
+  if (!here.park_request(park_id, this)) return turn_away(here, TicketNote::Kind::refused);  // max_callers wait here
   for (uint32_t i = 0; i < cases.size(); ++i) {
     cases[i]->arm = this;
     cases[i]->index = i;
@@ -78,10 +73,13 @@ void HomeArm::deliver(Shard& here) {
   free_if_idle();
 }
 
-void HomeArm::reject(Shard& here) {
+void HomeArm::reject(Shard& here) { turn_away(here, TicketNote::Kind::stopped); }
+
+// The arm never armed: its only word to the owner says why, and it is gone.
+void HomeArm::turn_away(Shard& here, TicketNote::Kind why) {
   home = &here;
   retired = true;
-  tell(TicketNote::Kind::stopped);
+  tell(why);
   delete this;
 }
 

@@ -16,9 +16,6 @@
 
 namespace ringo::aio {
 
-// Backend internals are written in the engine's internal terms (Sqe, Cqe, Ring, Prng, ...).
-using namespace ringo::detail;
-
 class OpIndex {
  public:
   static constexpr uint32_t kNone = UINT32_MAX;

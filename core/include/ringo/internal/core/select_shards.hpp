@@ -171,6 +171,7 @@ struct HomeArm final : Envelope, ParkedRequest, TickHook {
 
   void poke();
   void scan();
+  void turn_away(Shard& here, TicketNote::Kind why);  // refused or stopped before arming
   void tell(TicketNote::Kind kind, uint32_t case_number = 0);
   void retire(TicketNote::Kind kind, uint32_t case_number = 0);
   // A free counterpart for another select's pair claim.
