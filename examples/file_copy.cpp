@@ -4,7 +4,10 @@
 //
 //   file_copy SRC DST            copy, fsync, print the throughput
 //   file_copy --self-test DIR    write a 4 MiB file in DIR, copy it, compare (also in the simulator)
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <ringo/ringo.hpp>
 #include <string>
 #include <vector>
@@ -50,17 +53,24 @@ Task<Result<uint64_t>> copy_file(std::string from, std::string to) {
   co_return *size;
 }
 
+// Names of this process's own: ctest runs the io_uring and AIO self-tests at once in the
+// same directory, and with shared names one run's create truncated the other's file.
+std::string self_test_path(const std::string& dir, const char* which) {
+  return dir + "/ringo-file-copy-" + std::to_string(::getpid()) + "-" + which;
+}
+
 Task<Result<uint64_t>> self_test(std::string dir) {
+  const std::string src_path = self_test_path(dir, "src"), dst_path = self_test_path(dir, "dst");
   std::string data(4 * 1024 * 1024 + 123, '\0');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 2654435761u) >> 13);
   {
-    auto src = co_await fs::File::create(dir + "/copy-src");
+    auto src = co_await fs::File::create(src_path);
     if (!src) co_return std::unexpected(src.error());
     if (auto w = co_await src->write_all_at(data, 0); !w) co_return std::unexpected(w.error());
   }
-  auto copied = co_await copy_file(dir + "/copy-src", dir + "/copy-dst");
+  auto copied = co_await copy_file(src_path, dst_path);
   if (!copied) co_return copied;
-  auto dst = co_await fs::File::open(dir + "/copy-dst");
+  auto dst = co_await fs::File::open(dst_path);
   if (!dst) co_return std::unexpected(dst.error());
   std::string back(data.size(), '\0');
   if (auto r = co_await dst->read_exact_at(back, 0); !r) co_return std::unexpected(r.error());
@@ -82,6 +92,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   Result<uint64_t> r = test ? rt->block_on(self_test(argv[2])) : rt->block_on(copy_file(argv[1], argv[2]));
+  if (test) {  // on real backends the files are on disk (the simulator's never were)
+    std::error_code ignored;
+    std::filesystem::remove(self_test_path(argv[2], "src"), ignored);
+    std::filesystem::remove(self_test_path(argv[2], "dst"), ignored);
+  }
   if (!r) {
     std::fprintf(stderr, "file_copy: %s\n", r.error().message().c_str());
     return 1;
