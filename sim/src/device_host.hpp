@@ -4,8 +4,8 @@
 // extra completion due now, and a retry of the ops parked on an object that changed.
 // Private to sim/.
 //
-// Contract: every draw comes from the kernel's one PRNG, in the order the device asks, so
-// a device's behaviour is part of the seed's replay. A device holds a DeviceHost by value
+// Contract: every draw comes from the kernel's one ChoiceSource, in the order the device
+// asks, so a device's behaviour is part of the seed's (and the choice sequence's) replay. A device holds a DeviceHost by value
 // and never the kernel itself. The calls are non-virtual and inline: a device's call costs
 // what a direct call into the kernel did before the devices were split out.
 #pragma once
@@ -31,8 +31,9 @@ class DeviceHost {
   explicit DeviceHost(SimKernel& kernel) noexcept : kernel_(&kernel) {}
 
   Instant now() const noexcept { return kernel_->now_; }
-  // Uniform in [0, bound) from the kernel's PRNG (Prng::below: bound 0 draws nothing).
-  uint64_t below(uint64_t bound) noexcept { return kernel_->prng_.below(bound); }
+  // Uniform in [0, bound) from the kernel's choices (seeded: Prng::below, bound 0 draws
+  // nothing); choice value 0 is option 0.
+  uint64_t below(uint64_t bound) { return kernel_->choices_.below(bound); }
   // A duration drawn uniformly from [lo, hi]; nothing drawn when hi <= lo.
   Duration draw(Duration lo, Duration hi) { return kernel_->draw(lo, hi); }
   // Whether a fault with this probability fires (recorded in the trace when it does).
