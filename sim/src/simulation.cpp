@@ -21,6 +21,7 @@ using namespace ringo::detail;
 
 namespace {
 constexpr uint32_t kKernel = UINT32_MAX;
+constexpr uint32_t kNoRunner = UINT32_MAX - 1;  // before the first step
 enum StepKind : uint64_t { kRunShard = 3 };
 
 struct MainState {
@@ -184,7 +185,10 @@ bool Simulation::step() {
     return true;
   }
   const uint32_t pick = this->pick(static_cast<uint32_t>(shards_.size()));
-  if (pick != last_runner_ && last_runner_ != UINT32_MAX) ++context_switches_;
+  if (pick != last_runner_ && last_runner_ != kNoRunner) {
+    ++context_switches_;
+    preemptions_ += std::find(candidates_.begin(), candidates_.end(), last_runner_) != candidates_.end();
+  }
   last_runner_ = pick;
   if (pick == kKernel) {
     kernel_.deliver_one();
@@ -295,6 +299,7 @@ Report Simulation::finish(Report report) {
   report.faults_injected = kernel_.faults_injected();
   if (config_.keep_trace) report.trace = kernel_.trace();
   report.context_switches = context_switches_;
+  report.preemptions = preemptions_;
   if (config_.record_choices) {
     report.choices = kernel_.choices().recorded();
     report.choices_complete = kernel_.choices().recording_complete();

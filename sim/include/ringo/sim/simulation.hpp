@@ -89,8 +89,10 @@ struct Report {
   size_t blocking_abandoned = 0;  // at shutdown: running ones left unfinished
   ShardStats stats;
   std::vector<TraceEvent> trace;
-  // Steps whose runner (a shard or the kernel) differs from the previous step's.
+  // Steps whose runner (a shard or the kernel) differs from the previous step's, and of
+  // those the preemptions: the previous runner could have gone on.
   uint64_t context_switches = 0;
+  uint64_t preemptions = 0;
   // SimConfig::record_choices: the run's choice sequence, complete unless the run made
   // more than ChoiceSource::kMaxRecorded choices.
   std::vector<Choice> choices;
@@ -156,8 +158,10 @@ class Simulation {
   std::vector<uint64_t> change_points_;  // pct: steps at which the runner drops
   uint64_t lowest_ = 0;                  // pct: next dropped priority (below all others)
   uint64_t steps_ = 0;
-  uint32_t last_runner_ = UINT32_MAX;  // the previous step's pick (none yet)
+  // The previous step's pick: a shard, the kernel (UINT32_MAX), or none yet (UINT32_MAX - 1).
+  uint32_t last_runner_ = UINT32_MAX - 1;
   uint64_t context_switches_ = 0;
+  uint64_t preemptions_ = 0;
   bool stopped_ = false;
 };
 
