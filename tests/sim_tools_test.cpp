@@ -473,8 +473,9 @@ TEST(Cli, FilesWithoutChoicesStillReplayFromTheSeed) {
   std::filesystem::create_directories(dir);
   const std::string file = (dir / "old.failure").string();
   // As explore wrote them before choice sequences: a multi-line note, indented.
-  std::ofstream(file) << "scenario=lock_order_deadlock\nseed=2\nfaults=none\nstrategy=random\ndepth=3\nbuggify=0\n"
-                         "# deadlock: every routine is blocked and nothing is pending\n  shard 0 routine #1: join (2)\n";
+  std::ofstream(file)
+      << "scenario=lock_order_deadlock\nseed=2\nfaults=none\nstrategy=random\ndepth=3\nbuggify=0\n"
+         "# deadlock: every routine is blocked and nothing is pending\n  shard 0 routine #1: join (2)\n";
   auto r = ringo_sim({"replay", file});
   auto seeded = ringo_sim({"run", "--scenario", "lock_order_deadlock", "--seed", "2"});
   EXPECT_EQ(r.status, 1) << describe(r);

@@ -5,9 +5,10 @@
 // Private to sim/.
 //
 // Contract: every draw comes from the kernel's one ChoiceSource, in the order the device
-// asks, so a device's behaviour is part of the seed's (and the choice sequence's) replay. A device holds a DeviceHost by value
-// and never the kernel itself. The calls are non-virtual and inline: a device's call costs
-// what a direct call into the kernel did before the devices were split out.
+// asks, so a device's behaviour is part of the seed's (and the choice sequence's)
+// replay. A device holds a DeviceHost by value and never the kernel itself. The calls are
+// non-virtual and inline: a device's call costs what a direct call into the kernel did
+// before the devices were split out.
 #pragma once
 
 #include <cstdint>

@@ -273,8 +273,7 @@ int explore(const Args& a, const Scenario& s, RunOptions o, const char* program)
 }
 
 // The keys a failure file may hold (failure_file.hpp).
-const std::vector<std::string> kFailureKeys = {"scenario", "seed",    "faults", "strategy",
-                                               "depth",    "buggify", "choices"};
+const std::vector<std::string> kFailureKeys = {"scenario", "seed", "faults", "strategy", "depth", "buggify", "choices"};
 
 // Reads a failure file into s and o; returns what is wrong with it, or "".
 std::string load_failure(const std::string& path, const Scenario*& s, RunOptions& o) {

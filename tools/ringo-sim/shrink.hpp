@@ -52,7 +52,7 @@ struct Shrunk {
   RunOptions options;  // the start's, with the shrunk sequence in `choices`
   std::string signature;
   RunSize before, after;
-  uint64_t runs = 0;           // the search's, the start's run included
+  uint64_t runs = 0;          // the search's, the start's run included
   bool budget_spent = false;  // stopped by max_runs, not at a fixed point
   ScenarioResult result;      // the shrunk run (its trace kept when the start asked)
 };

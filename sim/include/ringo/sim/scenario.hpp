@@ -55,7 +55,7 @@ struct RunOptions {
   uint32_t pct_depth = 3;
   uint32_t buggify_ppm = 0;  // SimConfig::buggify_ppm
   bool keep_trace = false;
-  bool record_choices = false;                  // SimConfig::record_choices
+  bool record_choices = false;                   // SimConfig::record_choices
   std::optional<std::vector<uint64_t>> choices;  // SimConfig::replay_choices
 };
 

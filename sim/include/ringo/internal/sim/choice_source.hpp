@@ -70,9 +70,7 @@ class ChoiceSource {
   }
 
   // Uniform in [0, bound) when seeded; value = the raw draw (0: the first option).
-  uint64_t below(uint64_t bound) {
-    return choose(bound, identity, identity);
-  }
+  uint64_t below(uint64_t bound) { return choose(bound, identity, identity); }
   // Uniform in [0, bound) when seeded; value 0 is the last option (bound - 1).
   uint64_t below_from_top(uint64_t bound) {
     auto flip = [bound](uint64_t x) { return bound - 1 - x; };

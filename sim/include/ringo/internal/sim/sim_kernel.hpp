@@ -173,7 +173,7 @@ class SimKernel final : public Tracer {
   std::vector<std::unique_ptr<SimRing>> rings_;
   std::vector<Event> due_;
   std::vector<size_t> by_age_;  // scratch for pick_due
-  std::vector<Event> future_;  // a min-heap by (at, seq)
+  std::vector<Event> future_;   // a min-heap by (at, seq)
   uint64_t hash_ = 0xcbf29ce484222325ULL;
   uint64_t events_ = 0;
   uint64_t faults_injected_ = 0;
