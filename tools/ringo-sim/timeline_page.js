@@ -112,16 +112,17 @@
   });
   lanes.forEach(function (l, idx) { l.index = idx; });
 
-  // Runs: a routine runs from its resume to the next scheduling point of its shard (another
-  // resume, a finish, the simulator running or delivering to that shard). Virtual time does
-  // not move inside a tick, so this is an order, not a duration. Ended by anything but its
-  // own finish, the routine parked (or was queued again); its next resume is its wake-up.
+  // Runs: a routine runs from its resume to the next scheduling point: another resume or a
+  // finish on its shard, or any simulator step (the simulator runs one shard's tick at a
+  // time, on one thread, so a step ends every tick). Virtual time does not move inside a
+  // tick, so this is an order, not a duration. Ended by anything but its own finish, the
+  // routine is suspended: parked on a wait, or queued again; its next resume wakes it.
   (function findRuns() {
     var current = new Map(); // shard -> { lane, from }
     function end(shard, at, how) {
       var c = current.get(shard);
       if (!c) return;
-      c.lane.runs.push({ from: c.from, to: at, how: how, shard: shard });
+      c.lane.runs.push({ from: c.from, to: at, how: how, shard: shard }); // to: the event that ended it
       current.delete(shard);
     }
     events.forEach(function (e) {
@@ -132,13 +133,13 @@
       } else if (n === 'finish') {
         var c = current.get(e.shard);
         end(e.shard, e.i, c && c.lane === e.lane ? (Number(e.b) ? 'panicked' : 'finished') : 'parked');
-      } else if (n === 'kernel_step' && e.shard >= 0) {
-        end(e.shard, e.i, 'parked');
+      } else if (n === 'kernel_step') {
+        Array.from(current.keys()).forEach(function (shard) { end(shard, e.i, 'parked'); });
       } else if (current.has(e.shard)) {
         e.by = current.get(e.shard).lane;
       }
     });
-    current.forEach(function (c, shard) { end(shard, events.length - 1, 'running at the end'); });
+    current.forEach(function (c, shard) { end(shard, events.length, 'running at the end'); });
   })();
 
   // Ops: a completion knows its submission (same user_data; a multishot op has several).
@@ -381,24 +382,29 @@
   function drawRoutine(g, l, y) {
     var mid = y + LANE_H / 2;
     var color = RUN_COLORS[l.group % RUN_COLORS.length];
-    var spawn = l.events.length && names.kinds[l.events[0].kind] === 'spawn' ? l.events[0].i : null;
-    var prevEnd = spawn;
+    var spawned = l.events.length && names.kinds[l.events[0].kind] === 'spawn';
+    var prevEnd = spawned ? u[l.events[0].i] : null;
+    var queued = spawned;
     g.lineWidth = 1;
     l.runs.forEach(function (r) {
-      if (prevEnd !== null) line(g, x(u[prevEnd]), x(u[r.from]), mid, '#9aa5b1', prevEnd === spawn ? [2, 3] : []);
-      var x0 = x(u[r.from]), x1 = Math.max(x(u[r.to]), x0 + 3);
+      if (prevEnd !== null) line(g, x(prevEnd), x(u[r.from]), mid, '#9aa5b1', queued ? [2, 3] : []);
+      queued = false;
+      var x0 = x(u[r.from]), x1 = Math.max(x(runEnd(r)), x0 + 3);
       if (x1 >= 0 && x0 <= W) {
         g.fillStyle = color;
         g.fillRect(x0, y + 5, x1 - x0, LANE_H - 10);
         if (r.how === 'parked') { g.fillStyle = '#f4a261'; g.fillRect(x1 - 2, y + 3, 2, LANE_H - 6); }
         if (r.how === 'panicked') { g.fillStyle = '#d00000'; g.fillRect(x1 - 3, y + 2, 3, LANE_H - 4); }
       }
-      prevEnd = r.how === 'parked' || r.how === 'running at the end' ? r.to : null;
+      prevEnd = r.how === 'parked' || r.how === 'running at the end' ? runEnd(r) : null;
     });
     if (prevEnd !== null && events.length) {
-      line(g, x(u[prevEnd]), W, mid, l.wait ? '#c62828' : '#9aa5b1', l.wait ? [5, 3] : []);
+      line(g, x(prevEnd), W, mid, l.wait ? '#c62828' : '#9aa5b1', l.wait ? [5, 3] : []);
     }
   }
+  // A run ends just after its last event: the time up to the event that ended it passed
+  // while the routine was not running.
+  function runEnd(r) { return Math.max(u[r.from], u[r.to - 1]) + 0.8; }
   function line(g, x0, x1, yy, color, dash) {
     if (x1 < 0 || x0 > W) return;
     g.strokeStyle = color;
@@ -530,14 +536,14 @@
       if (d < bestD) { best = e; bestD = d; }
     });
     if (best) return { lane: l, event: best };
-    var run = l.runs.filter(function (r) { return x(u[r.from]) <= px && px <= Math.max(x(u[r.to]), x(u[r.from]) + 3); })[0];
+    var run = l.runs.filter(function (r) { return x(u[r.from]) <= px && px <= Math.max(x(runEnd(r)), x(u[r.from]) + 3); })[0];
     return run ? { lane: l, run: run } : null;
   }
   function describeHit(h) {
     if (h.run) {
       var r = h.run;
-      return h.lane.label + ' ran on ' + shardName(r.shard) + ' from event #' + r.from + ' to #' + r.to +
-        ' (' + fmtTime(events[r.from].t) + ')\nthen ' + r.how;
+      return h.lane.label + ' ran on ' + shardName(r.shard) + ' from event #' + r.from + ' to #' + (r.to - 1) +
+        ' (' + fmtTime(events[r.from].t) + ')\nthen ' + (r.how === 'parked' ? 'suspended (parked, or queued again)' : r.how);
     }
     var e = h.event;
     var lines = ['#' + e.i + '  ' + fmtTime(e.t) + '  ' + shardName(e.shard) + '  ' + names.kinds[e.kind],
@@ -557,7 +563,6 @@
     el('zoom-end').onclick = zoomToEnd;
     ['spread', 'linear', 'order'].forEach(function (m) { el('axis-' + m).onclick = function () { setAxis(m); }; });
     canvas.addEventListener('wheel', function (ev) {
-      if (ev.shiftKey) return; // shift+wheel scrolls the lanes
       ev.preventDefault();
       var r = canvas.getBoundingClientRect();
       zoom(ev.deltaY > 0 ? 1.25 : 0.8, ev.clientX - r.left);
