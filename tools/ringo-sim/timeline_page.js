@@ -9,6 +9,7 @@
 // from the trace reaches the page through textContent, never as markup.
 'use strict';
 (function () {
+  var started = performance.now();
   var data = JSON.parse(document.getElementById('ringo-trace').textContent);
   var meta = data.meta;
   var names = data.names;
@@ -619,5 +620,6 @@
   var status = el('timeline-status');
   status.setAttribute('data-lanes', String(lanes.length));
   status.setAttribute('data-events', String(events.length));
+  status.setAttribute('data-render-ms', (performance.now() - started).toFixed(1)); // parse, model, first draw
   status.setAttribute('data-rendered', window.ringoTimelineErrors.length ? 'no' : 'yes');
 })();
