@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ringo/sim/scenario.hpp"
+#include "timeline_html.hpp"
 
 namespace ringo::sim {
 
@@ -46,10 +47,10 @@ int usage(const std::string& why) {
       "ringo-sim: %s\n"
       "usage: ringo-sim list\n"
       "       ringo-sim run --scenario S --seed N [--faults F] [--strategy random|pct] [--depth D] [--buggify PPM]\n"
-      "                     [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]\n"
+      "                     [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]\n"
       "       ringo-sim explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D] [--buggify PPM]\n"
       "                     [--time-budget SECONDS] [--stop-after N] [--save DIR] [--check-determinism]\n"
-      "       ringo-sim replay FILE [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]\n"
+      "       ringo-sim replay FILE [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]\n"
       "numbers are decimal or 0x-hex, without sign, space or leading zero\n",
       why.c_str());
   return kUsage;
@@ -150,10 +151,13 @@ bool close_output(const std::string& what, const std::string& path, std::ofstrea
   return static_cast<bool>(out);
 }
 
-bool write_trace(const Args& a, const Report& report, std::ofstream& out) {
+bool write_trace(const Args& a, const TimelineRun& run, std::ofstream& out) {
   const std::string path = a.get("trace");
+  const Report& report = run.result.report;
   if (a.get("trace-format", "chrome") == "jsonl") {
     write_trace_jsonl(report.trace, out);
+  } else if (a.get("trace-format") == "html") {
+    write_trace_html(run, out);  // timeline_html.hpp
   } else {
     write_trace_chrome(report.trace, out);
   }
@@ -205,7 +209,7 @@ int run_one(const Args& a, const Scenario& s, RunOptions o, const char* program)
   if (!r) return usage("bad options");
   std::printf("%s %s: %s\n", s.name.c_str(), r->failed() ? "FAILED" : "ok", r->report.summary().c_str());
   if (r->failed()) std::printf("  %s\n  replay: %s\n", r->why.c_str(), replay_command(program, s, o).c_str());
-  const bool wrote = !a.has("trace") || write_trace(a, r->report, trace);
+  const bool wrote = !a.has("trace") || write_trace(a, {s, o, *r, replay_command(program, s, o)}, trace);
   const bool failed = r->failed() || (a.has("check-determinism") && !deterministic(s, o));
   return !wrote ? kUnwritten : failed ? kFailed : kPassed;
 }
@@ -278,8 +282,8 @@ int replay(const Args& a, const char* program) {
 }
 
 int dispatch(const Args& a, const char* program) {
-  if (const std::string f = a.get("trace-format", "chrome"); f != "chrome" && f != "jsonl") {
-    return usage("unknown --trace-format " + f + " (jsonl or chrome)");
+  if (const std::string f = a.get("trace-format", "chrome"); f != "chrome" && f != "jsonl" && f != "html") {
+    return usage("unknown --trace-format " + f + " (jsonl, chrome or html)");
   }
   if (a.command == "list") {
     for (const Scenario* s : scenarios()) {

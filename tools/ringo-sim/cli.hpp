@@ -3,10 +3,12 @@
 //
 //   list
 //   run --scenario S --seed N [--faults none|light|heavy|swarm] [--strategy random|pct]
-//       [--depth D] [--buggify PPM] [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]
+//       [--depth D] [--buggify PPM] [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]
 //   explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D] [--buggify PPM]
 //       [--time-budget SECONDS] [--stop-after N] [--save DIR] [--check-determinism]
-//   replay FILE [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]
+//   replay FILE [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]
+//
+// --trace-format html writes the offline timeline page (timeline_html.hpp).
 //
 // Numbers (seeds included) are decimal or 0x-hex, whole, without sign or leading zero. An
 // unknown command or flag, a flag without its value, a stray argument or a malformed
