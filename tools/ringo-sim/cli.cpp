@@ -19,6 +19,7 @@
 #include "failure_file.hpp"
 #include "ringo/sim/scenario.hpp"
 #include "shrink.hpp"
+#include "timeline_html.hpp"
 
 namespace ringo::sim {
 
@@ -49,11 +50,11 @@ int usage(const std::string& why) {
       "ringo-sim: %s\n"
       "usage: ringo-sim list\n"
       "       ringo-sim run --scenario S --seed N [--faults F] [--strategy random|pct] [--depth D] [--buggify PPM]\n"
-      "                     [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]\n"
+      "                     [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]\n"
       "       ringo-sim explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D] [--buggify PPM]\n"
       "                     [--time-budget SECONDS] [--stop-after N] [--save DIR] [--check-determinism]\n"
-      "       ringo-sim replay FILE [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]\n"
-      "       ringo-sim shrink FILE [--out FILE] [--trace FILE] [--trace-format jsonl|chrome] [--max-runs N]\n"
+      "       ringo-sim replay FILE [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]\n"
+      "       ringo-sim shrink FILE [--out FILE] [--trace FILE] [--trace-format jsonl|chrome|html] [--max-runs N]\n"
       "numbers are decimal or 0x-hex, without sign, space or leading zero\n",
       why.c_str());
   return kUsage;
@@ -155,10 +156,13 @@ bool close_output(const std::string& what, const std::string& path, std::ofstrea
   return static_cast<bool>(out);
 }
 
-bool write_trace(const Args& a, const Report& report, std::ofstream& out) {
+bool write_trace(const Args& a, const TimelineRun& run, std::ofstream& out) {
   const std::string path = a.get("trace");
+  const Report& report = run.result.report;
   if (a.get("trace-format", "chrome") == "jsonl") {
     write_trace_jsonl(report.trace, out);
+  } else if (a.get("trace-format") == "html") {
+    write_trace_html(run, out);  // timeline_html.hpp
   } else {
     write_trace_chrome(report.trace, out);
   }
@@ -216,7 +220,7 @@ int run_one(const Args& a, const Scenario& s, RunOptions o, const std::string& r
   if (!r) return usage("bad options");
   std::printf("%s %s: %s\n", s.name.c_str(), r->failed() ? "FAILED" : "ok", r->report.summary().c_str());
   if (r->failed()) std::printf("  %s\n  replay: %s\n", r->why.c_str(), replay_hint.c_str());
-  const bool wrote = !a.has("trace") || write_trace(a, r->report, trace);
+  const bool wrote = !a.has("trace") || write_trace(a, {s, o, *r, replay_hint}, trace);
   const bool failed = r->failed() || (a.has("check-determinism") && !deterministic(s, o));
   return !wrote ? kUnwritten : failed ? kFailed : kPassed;
 }
@@ -321,7 +325,7 @@ std::string default_shrunk_path(const std::string& in) {
   return in + ".shrunk";
 }
 
-int shrink_command(const Args& a) {
+int shrink_command(const Args& a, const char* program) {
   const std::string in = a.positional[0];
   ShrinkLimits limits;
   if (std::string e = number_flag(a, "max-runs", 1, UINT64_MAX, limits.max_runs); !e.empty()) return usage(e);
@@ -347,13 +351,14 @@ int shrink_command(const Args& a) {
                 {"shrunk from " + in + " in " + std::to_string(shrunk.runs) + " runs", shrunk.result.why});
   if (!close_output("the shrunk failure to", out_path, out)) return kUnwritten;
   std::printf("  wrote %s\n", out_path.c_str());
-  if (a.has("trace") && !write_trace(a, shrunk.result.report, trace)) return kUnwritten;
+  const std::string replay = std::string(program) + " replay " + out_path;
+  if (a.has("trace") && !write_trace(a, {*s, shrunk.options, shrunk.result, replay}, trace)) return kUnwritten;
   return kPassed;
 }
 
 int dispatch(const Args& a, const char* program) {
-  if (const std::string f = a.get("trace-format", "chrome"); f != "chrome" && f != "jsonl") {
-    return usage("unknown --trace-format " + f + " (jsonl or chrome)");
+  if (const std::string f = a.get("trace-format", "chrome"); f != "chrome" && f != "jsonl" && f != "html") {
+    return usage("unknown --trace-format " + f + " (jsonl, chrome or html)");
   }
   if (a.command == "list") {
     for (const Scenario* s : scenarios()) {
@@ -362,7 +367,7 @@ int dispatch(const Args& a, const char* program) {
     return kPassed;
   }
   if (a.command == "replay") return replay(a, program);
-  if (a.command == "shrink") return shrink_command(a);
+  if (a.command == "shrink") return shrink_command(a, program);
   const Scenario* s = find_scenario(a.get("scenario"));
   if (s == nullptr) return usage("unknown --scenario \"" + a.get("scenario") + "\" (see `list`)");
   RunOptions o;

@@ -3,11 +3,13 @@
 //
 //   list
 //   run --scenario S --seed N [--faults none|light|heavy|swarm] [--strategy random|pct]
-//       [--depth D] [--buggify PPM] [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]
+//       [--depth D] [--buggify PPM] [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]
 //   explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D] [--buggify PPM]
 //       [--time-budget SECONDS] [--stop-after N] [--save DIR] [--check-determinism]
-//   replay FILE [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]
-//   shrink FILE [--out FILE] [--trace FILE] [--trace-format jsonl|chrome] [--max-runs N]
+//   replay FILE [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]
+//   shrink FILE [--out FILE] [--trace FILE] [--trace-format jsonl|chrome|html] [--max-runs N]
+//
+// --trace-format html writes the offline timeline page (timeline_html.hpp).
 //
 // FILE is a failure file (failure_file.hpp); shrink writes the smaller one to --out
 // (default: NAME.shrunk.failure for NAME.failure) and searches for at most --max-runs

@@ -163,6 +163,7 @@ class Shard {
     return ops_.send_raw(*this, target, tag, value, on_sent, ctx);
   }
   void set_message_handler(MessageHandler handler, void* ctx) noexcept { ops_.set_message_handler(handler, ctx); }
+  bool has_message_handler() const noexcept { return ops_.has_message_handler(); }
 
   // ---- lane B transport (Mailbox) ----
   // Puts env in the target's inbox and rings its doorbell if needed. On error the caller
