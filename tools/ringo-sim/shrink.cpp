@@ -53,8 +53,8 @@ class Shrinker {
 
  private:
   bool attempt(std::vector<uint64_t> candidate);
-  bool delete_chunks();
-  bool zero_chunks();
+  bool cut_tail();
+  bool chunk_pass(bool zero);
   bool minimise_values();
   bool minimise_value(size_t i);
   bool sort_adjacent();
@@ -101,30 +101,54 @@ bool Shrinker::attempt(std::vector<uint64_t> candidate) {
   return true;
 }
 
-// Chunks of k values, removed, from the end of the sequence toward its start.
-bool Shrinker::delete_chunks() {
+// The shortest prefix that still fails, by binary search (a replay reads 0 past the end):
+// about log2(n) runs, where deleting chunks from the end would take n / 8 at best.
+bool Shrinker::cut_tail() {
+  if (attempt({})) return true;
   bool progress = false;
-  for (const size_t k : {size_t{8}, size_t{4}, size_t{2}, size_t{1}}) {
-    for (size_t i = best_.size() >= k ? best_.size() - k + 1 : 0; i-- > 0 && !budget_spent();) {
-      if (i + k > best_.size()) continue;  // the sequence shrank under us
-      std::vector<uint64_t> c = best_;
-      c.erase(c.begin() + static_cast<std::ptrdiff_t>(i), c.begin() + static_cast<std::ptrdiff_t>(i + k));
-      progress = attempt(std::move(c)) || progress;
+  size_t lo = 0;  // a prefix this long does not reproduce
+  while (lo + 1 < best_.size() && !budget_spent()) {
+    const size_t mid = lo + (best_.size() - lo) / 2;
+    if (attempt(std::vector<uint64_t>(best_.begin(), best_.begin() + static_cast<std::ptrdiff_t>(mid)))) {
+      progress = true;
+    } else {
+      lo = mid;
     }
   }
   return progress;
 }
 
-// Chunks of k values set to 0 (skipped when already all 0), from the end.
-bool Shrinker::zero_chunks() {
+// Chunk sizes for the chunk passes: halves, quarters... of the sequence down to 16, each
+// tried at aligned positions (a step of k), then 8, 4, 2, 1 at every position. The big ones
+// cost about n/8 runs in all and clear long stretches of irrelevant choices at once; the
+// small ones alone would cost a run per position and size.
+std::vector<std::pair<size_t, size_t>> chunk_schedule(size_t n) {
+  std::vector<std::pair<size_t, size_t>> sizes;  // (chunk, step)
+  size_t big = 16;
+  while (big * 2 <= n / 2) big *= 2;
+  for (; big >= 16 && big <= n / 2; big /= 2) sizes.emplace_back(big, big);
+  for (size_t k : {size_t{8}, size_t{4}, size_t{2}, size_t{1}}) sizes.emplace_back(k, 1);
+  return sizes;
+}
+
+// Chunks removed (or set to 0: zero = true, skipped where already all 0), from the end of
+// the sequence toward its start.
+bool Shrinker::chunk_pass(bool zero) {
   bool progress = false;
-  for (const size_t k : {size_t{8}, size_t{4}, size_t{2}, size_t{1}}) {
-    for (size_t i = best_.size() >= k ? best_.size() - k + 1 : 0; i-- > 0 && !budget_spent();) {
-      if (i + k > best_.size()) continue;
+  for (const auto& [k, step] : chunk_schedule(best_.size())) {
+    for (size_t i = best_.size() >= k ? (best_.size() - k) / step * step + step : 0; i >= step && !budget_spent();) {
+      i -= step;
+      if (i + k > best_.size()) continue;  // the sequence shrank under us
       const auto from = best_.begin() + static_cast<std::ptrdiff_t>(i);
-      if (std::all_of(from, from + static_cast<std::ptrdiff_t>(k), [](uint64_t v) { return v == 0; })) continue;
+      const auto to = from + static_cast<std::ptrdiff_t>(k);
+      if (zero && std::all_of(from, to, [](uint64_t v) { return v == 0; })) continue;
       std::vector<uint64_t> c = best_;
-      std::fill_n(c.begin() + static_cast<std::ptrdiff_t>(i), k, 0);
+      const auto at = c.begin() + static_cast<std::ptrdiff_t>(i);
+      if (zero) {
+        std::fill_n(at, k, 0);
+      } else {
+        c.erase(at, at + static_cast<std::ptrdiff_t>(k));
+      }
       progress = attempt(std::move(c)) || progress;
     }
   }
@@ -175,8 +199,9 @@ bool Shrinker::sort_adjacent() {
 void Shrinker::search() {
   bool progress = true;
   while (progress && !budget_spent()) {
-    progress = delete_chunks();
-    progress = zero_chunks() || progress;
+    progress = cut_tail();
+    progress = chunk_pass(true) || progress;   // zero first: cheap on long sequences, and
+    progress = chunk_pass(false) || progress;  // deleting among zeros repeats candidates
     progress = minimise_values() || progress;
     progress = sort_adjacent() || progress;
   }

@@ -14,10 +14,11 @@
 // read as 0) is smaller than the best so far, so every kept step makes progress and the
 // search ends.
 //
-// Passes, repeated until one whole round changes nothing or the run budget is spent:
-// delete chunks of 8, 4, 2, 1 values (from the end first), zero chunks of the same sizes,
-// minimise each value (0 first, then binary search between 0 and the value), and swap
-// adjacent values that are out of order.
+// Passes, repeated until one whole round changes nothing or the run budget is spent: cut
+// the tail (the shortest failing prefix, by binary search), delete chunks of 8, 4, 2, 1
+// values (from the end first), zero chunks of the same sizes, minimise each value (0
+// first, then binary search between 0 and the value), and swap adjacent values that are
+// out of order.
 #pragma once
 
 #include <cstdint>
