@@ -10,6 +10,7 @@
 
 #include "acceptor.hpp"
 #include "ringo/deadline.hpp"
+#include "socket_calls.hpp"
 #include "transfer_all.hpp"
 
 namespace ringo::net {
@@ -91,37 +92,16 @@ std::string SocketAddr::to_string() const {
 
 namespace {
 
-Result<SocketAddr> address_of(const io::Descriptor& d, SysOp op) {
-  sockaddr_storage storage{};
-  SysCall call;
-  call.op = op;
-  call.addr = &storage;
-  call.addr_len = sizeof storage;
-  if (Result<int64_t> r = d.sys(call); !r) return std::unexpected(r.error());
-  return SocketAddr::from(reinterpret_cast<const sockaddr*>(&storage), call.addr_len);
-}
+using detail::listen_on;
+using detail::set_option;
 
-Result<void> set_option(const io::Descriptor& d, SockOption option, bool on) {
-  SysCall call;
-  call.op = SysOp::set_option;
-  call.arg = static_cast<int32_t>(option);
-  call.arg2 = on ? 1 : 0;
-  if (Result<int64_t> r = d.sys(call); !r) return std::unexpected(r.error());
-  return {};
-}
-
-// A new stream socket on the current shard.
+// A TCP socket: an IPv4 or IPv6 stream socket (any other family is invalid here).
 Result<io::Descriptor> new_socket(int family) {
-  Shard* shard = current_shard();
-  if (shard == nullptr) return fail(errc::not_in_runtime);
   if (family != AF_INET && family != AF_INET6) return fail(errc::invalid_argument);
-  SysCall call;
-  call.op = SysOp::socket;
-  call.arg = family;
-  const int64_t fd = shard->ring().sys(call);
-  if (fd < 0) return fail_errno(static_cast<int>(fd));
-  return io::Descriptor(static_cast<int>(fd), shard);
+  return detail::new_socket(family, SOCK_STREAM);
 }
+
+Result<SocketAddr> address_of(const io::Descriptor& d, SysOp op) { return detail::address_of<SocketAddr>(d, op); }
 
 }  // namespace
 
@@ -182,15 +162,8 @@ Result<TcpListener> TcpListener::bind(const SocketAddr& addr, ListenOptions opti
   if (options.reuse_port) {
     if (auto r = set_option(*d, SockOption::reuse_port, true); !r) return std::unexpected(r.error());
   }
-  SysCall bind_call;
-  bind_call.op = SysOp::bind;
-  bind_call.addr = const_cast<sockaddr*>(addr.get());
-  bind_call.addr_len = addr.length();
-  if (Result<int64_t> r = d->sys(bind_call); !r) return std::unexpected(r.error());
-  SysCall listen_call;
-  listen_call.op = SysOp::listen;
-  listen_call.arg = options.backlog;
-  if (Result<int64_t> r = d->sys(listen_call); !r) return std::unexpected(r.error());
+  if (auto r = detail::bind_to(*d, addr.get(), addr.length()); !r) return std::unexpected(r.error());
+  if (auto r = listen_on(*d, options.backlog); !r) return std::unexpected(r.error());
   TcpListener listener(std::move(*d));
   Shard* home = listener.d_.home();
   if (home->ring().caps().multishot_accept) listener.acceptor_.reset(new detail::Acceptor(home, listener.d_.fd()));

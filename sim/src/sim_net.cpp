@@ -46,8 +46,11 @@ void reset_connection(Pipe& a, Pipe& b) {
 int64_t SimNet::sys(SysCall& call) {
   if (call.op == SysOp::socket) {
     if (call.arg != AF_INET && call.arg != AF_INET6) return -EAFNOSUPPORT;
+    const int type = socket_type(call.arg2);
+    if (type < 0) return type;
     auto sock = std::make_shared<Socket>();
     sock->domain = call.arg;
+    sock->type = type;
     return fds_.allocate(std::move(sock));
   }
   auto sock = fds_.get<Socket>(call.fd);
@@ -70,7 +73,8 @@ int64_t SimNet::bind(const std::shared_ptr<Socket>& sock, const SysCall& call) {
   if (port == 0) port = next_ephemeral_++;
   for (auto [it, end] = ports_.equal_range(port); it != end; ++it) {
     auto other = it->second.lock();
-    if (other && !other->closed && !(other->reuse_port && sock->reuse_port)) return -EADDRINUSE;
+    if (!other || other->closed || other->type != sock->type) continue;  // UDP and TCP ports are apart
+    if (!(other->reuse_port && sock->reuse_port)) return -EADDRINUSE;
   }
   set_port(a, port);
   sock->local = a;
@@ -88,6 +92,7 @@ void SimNet::bind_ephemeral(const std::shared_ptr<Socket>& sock) {
 }
 
 int64_t SimNet::listen(const std::shared_ptr<Socket>& sock, const SysCall& call) {
+  if (sock->datagram()) return -EOPNOTSUPP;
   if (sock->state == Socket::State::connected) return -EINVAL;
   if (sock->state == Socket::State::fresh) bind_ephemeral(sock);
   sock->state = Socket::State::listening;
@@ -120,6 +125,7 @@ int64_t SimNet::set_option(Socket& sock, const SysCall& call) {
 std::optional<int32_t> SimNet::try_op(uint64_t id, uint32_t ring, const Sqe& sqe) {
   auto sock = fds_.get<Socket>(sqe.fd);
   if (!sock) return fds_.find(sqe.fd) != nullptr ? -ENOTSOCK : -EBADF;
+  if (sock->datagram()) return try_datagram_op(id, sock, sqe);
   if (sqe.opcode == Opcode::accept) return try_accept(id, ring, *sock, sqe);
   if (sqe.opcode == Opcode::connect) return try_connect(id, sock, sqe);
   if (sqe.opcode == Opcode::shutdown) return shutdown(*sock, sqe);
@@ -275,7 +281,11 @@ Duration SimNet::net_latency() {
 
 void SimNet::closed(const std::shared_ptr<Socket>& sock) {
   sock->closed = true;
-  if (sock->state == Socket::State::connected) {
+  if (sock->datagram()) {
+    sock->inbox.clear();
+    sock->inbox_bytes = 0;
+    host_.wake(sock->receivers);  // they retry and find the descriptor gone: EBADF
+  } else if (sock->state == Socket::State::connected) {
     RINGO_ASSERT(sock->rx && sock->tx, "a connected socket has both pipes");
     // Unread data at close makes Linux send RST instead of FIN.
     if (!sock->rx->unread.empty()) reset_connection(*sock->rx, *sock->tx);

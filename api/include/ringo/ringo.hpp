@@ -26,6 +26,7 @@
 #include "ringo/fs.hpp"
 #include "ringo/metrics.hpp"
 #include "ringo/net.hpp"
+#include "ringo/udp.hpp"
 #include "ringo/nop.hpp"
 #include "ringo/runtime.hpp"
 #include "ringo/select.hpp"
