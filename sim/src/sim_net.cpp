@@ -45,7 +45,7 @@ void reset_connection(Pipe& a, Pipe& b) {
 
 int64_t SimNet::sys(SysCall& call) {
   if (call.op == SysOp::socket) {
-    if (call.arg != AF_INET && call.arg != AF_INET6) return -EAFNOSUPPORT;
+    if (call.arg != AF_INET && call.arg != AF_INET6 && call.arg != AF_UNIX) return -EAFNOSUPPORT;
     const int type = socket_type(call.arg2);
     if (type < 0) return type;
     auto sock = std::make_shared<Socket>();
@@ -69,6 +69,7 @@ int64_t SimNet::bind(const std::shared_ptr<Socket>& sock, const SysCall& call) {
   if (sock->state != Socket::State::fresh) return -EINVAL;
   if (const int32_t e = valid_address(sock->domain, call.addr, call.addr_len); e < 0) return e;
   Address a = Address::of(call.addr, call.addr_len);
+  if (sock->domain == AF_UNIX) return bind_unix(sock, a);
   uint16_t port = a.port();
   if (port == 0) port = next_ephemeral_++;
   for (auto [it, end] = ports_.equal_range(port); it != end; ++it) {
@@ -83,10 +84,42 @@ int64_t SimNet::bind(const std::shared_ptr<Socket>& sock, const SysCall& call) {
   return 0;
 }
 
+// A name in the simulator's Unix namespace: taken while a socket bound to it is open.
+int64_t SimNet::bind_unix(const std::shared_ptr<Socket>& sock, const Address& a) {
+  const std::string name = unix_name(a);
+  auto it = names_.find(name);
+  if (it != names_.end()) {
+    auto other = it->second.lock();
+    if (other && !other->closed) return -EADDRINUSE;
+  }
+  names_[name] = sock;
+  sock->local = a;
+  sock->state = Socket::State::bound;
+  return 0;
+}
+
+std::vector<std::shared_ptr<Socket>> SimNet::bound_at(const Address& a, int type) {
+  std::vector<std::shared_ptr<Socket>> out;
+  auto keep = [&](const std::weak_ptr<Socket>& w) {
+    auto s = w.lock();
+    if (s && !s->closed && s->type == type) out.push_back(std::move(s));
+  };
+  if (a.storage.ss_family == AF_UNIX) {
+    if (auto it = names_.find(unix_name(a)); it != names_.end()) keep(it->second);
+    return out;
+  }
+  for (auto [it, end] = ports_.equal_range(a.port()); it != end; ++it) keep(it->second);
+  return out;
+}
+
 // A socket that connects or listens unbound gets a loopback address on the next
-// ephemeral port.
+// ephemeral port (a Unix one stays unnamed).
 void SimNet::bind_ephemeral(const std::shared_ptr<Socket>& sock) {
   RINGO_ASSERT(sock->state == Socket::State::fresh, "only an unbound socket gets an ephemeral port");
+  if (sock->domain == AF_UNIX) {
+    sock->local = loopback(AF_UNIX, 0);
+    return;
+  }
   sock->local = loopback(sock->domain, next_ephemeral_++);
   ports_.emplace(sock->local.port(), sock);
 }
@@ -170,10 +203,10 @@ std::optional<int32_t> SimNet::try_connect(uint64_t id, const std::shared_ptr<So
   const void* addr = reinterpret_cast<const void*>(static_cast<uintptr_t>(sqe.addr));
   if (const int32_t e = valid_address(sock->domain, addr, sqe.len); e < 0) return e;
   const Address target = Address::of(addr, sqe.len);
-  std::vector<std::shared_ptr<Socket>> listeners;
-  for (auto [it, end] = ports_.equal_range(target.port()); it != end; ++it) {
-    auto l = it->second.lock();
-    if (l && !l->closed && l->state == Socket::State::listening) listeners.push_back(l);
+  std::vector<std::shared_ptr<Socket>> listeners = bound_at(target, SOCK_STREAM);
+  std::erase_if(listeners, [](const auto& l) { return l->state != Socket::State::listening; });
+  if (listeners.empty() && target.storage.ss_family == AF_UNIX && !unix_name(target).starts_with('\0')) {
+    return names_.contains(unix_name(target)) ? -ECONNREFUSED : -ENOENT;  // a path nobody bound: no file
   }
   if (listeners.empty() || host_.inject(faults_.connect_refused_ppm, fault::kRefused)) return -ECONNREFUSED;
   std::shared_ptr<Socket> listener = listeners[host_.below(listeners.size())];  // SO_REUSEPORT spread
@@ -302,6 +335,10 @@ void SimNet::closed(const std::shared_ptr<Socket>& sock) {
     sock->accept_queue.clear();
     host_.wake(sock->connecters);  // they retry and find no listener
   }
+  std::erase_if(names_, [&](const auto& entry) {
+    auto s = entry.second.lock();
+    return !s || s == sock;
+  });
   std::erase_if(ports_, [&](const auto& entry) {
     auto s = entry.second.lock();
     return !s || s == sock;

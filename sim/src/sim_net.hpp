@@ -1,10 +1,10 @@
-// SimNet: the simulated network. TCP-like stream sockets on one virtual host: listeners
-// with a backlog, connections made of two one-way pipes with latency, bandwidth and a
-// buffer limit. Faults (refused connects, resets, short transfers, multishot accepts that
-// end early) are drawn from the seed. Datagram (UDP) sockets: each send is one datagram
-// that arrives whole after the network's latency, in order per receiver unless a fault
-// holds it back (reordering); a fault may also lose or duplicate it (sim_net_dgram.cpp).
-// Private to sim/.
+// SimNet: the simulated network. Unix domain sockets are the same streams and datagrams
+// named by a path or abstract name in the simulator's own namespace (names_: no files;
+// a path is free again once its socket closes), without UDP's faults. TCP-like stream sockets on one virtual host:
+// listeners with a backlog, connections made of two one-way pipes with latency, bandwidth and a buffer limit. Faults
+// (refused connects, resets, short transfers, multishot accepts that end early) are drawn from the seed. Datagram (UDP)
+// sockets: each send is one datagram that arrives whole after the network's latency, in order per receiver unless a
+// fault holds it back (reordering); a fault may also lose or duplicate it (sim_net_dgram.cpp). Private to sim/.
 //
 // Contract: an op that cannot proceed (no bytes to read, no room to write, no connection
 // to accept, a full backlog) parks: try_op registers its id on the object's wait list
@@ -124,11 +124,15 @@ class SimNet {
   std::optional<int32_t> try_recv_datagram(uint64_t id, Socket& sock, const Sqe& sqe);
   std::shared_ptr<Socket> datagram_target(const Address& to, const Socket& from);
   void route(const std::shared_ptr<Socket>& to, const Datagram& d);
+  // Live sockets of this type at a's port (IP) or name (Unix).
+  std::vector<std::shared_ptr<Socket>> bound_at(const Address& a, int type);
+  int64_t bind_unix(const std::shared_ptr<Socket>& sock, const Address& a);
 
   DeviceHost host_;
   DescriptorTable& fds_;
   const FaultConfig& faults_;
   std::multimap<uint16_t, std::weak_ptr<Socket>> ports_;  // bound sockets by port
+  std::map<std::string, std::weak_ptr<Socket>> names_;    // Unix sockets by name (no files)
   uint16_t next_ephemeral_ = 40000;
 };
 

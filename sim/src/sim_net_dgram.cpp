@@ -19,7 +19,11 @@ namespace {
 
 // The largest UDP payload: 65,535 minus the IP and UDP headers (IPv6's header is not in
 // its payload length, so its limit is higher).
-size_t max_payload(int domain) { return domain == AF_INET6 ? 65527 : 65507; }
+// A Unix datagram is bounded by the socket buffer instead.
+size_t max_payload(int domain) {
+  if (domain == AF_UNIX) return kDatagramQueueBytes;
+  return domain == AF_INET6 ? 65527 : 65507;
+}
 
 // The buffers a SENDMSG/RECVMSG's msghdr names, checked as the kernel checks them.
 int32_t msg_buffers(const msghdr* msg, std::vector<iovec>& out) {
@@ -86,7 +90,13 @@ int32_t SimNet::send_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sq
     bind_ephemeral(sock);
     sock->state = Socket::State::bound;
   }
-  Datagram d{loopback(sock->domain, sock->local.port()), gather(iov, size)};
+  Datagram d{sock->domain == AF_UNIX ? sock->local : loopback(sock->domain, sock->local.port()), gather(iov, size)};
+  if (sock->domain == AF_UNIX) {  // reliable: no faults; a name nobody holds is an error
+    std::shared_ptr<Socket> target = datagram_target(to, *sock);
+    if (!target) return unix_name(to).starts_with('\0') ? -ECONNREFUSED : -ENOENT;
+    route(target, d);
+    return static_cast<int32_t>(size);
+  }
   if (host_.inject(faults_.udp_loss_ppm, fault::kDatagramLoss)) return static_cast<int32_t>(size);
   const int copies = host_.inject(faults_.udp_dup_ppm, fault::kDatagramDup) ? 2 : 1;
   std::shared_ptr<Socket> target = datagram_target(to, *sock);
@@ -97,13 +107,10 @@ int32_t SimNet::send_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sq
 // The bound datagram socket on to's port (one picked by the seed when several share it),
 // or null: nobody is there, or it is connected to someone else (Linux drops those).
 std::shared_ptr<Socket> SimNet::datagram_target(const Address& to, const Socket& from) {
-  std::vector<std::shared_ptr<Socket>> bound;
-  for (auto [it, end] = ports_.equal_range(to.port()); it != end; ++it) {
-    auto s = it->second.lock();
-    if (!s || s->closed || !s->datagram() || s->domain != from.domain) continue;
-    if (s->state == Socket::State::connected && s->peer.port() != from.local.port()) continue;
-    bound.push_back(std::move(s));
-  }
+  std::vector<std::shared_ptr<Socket>> bound = bound_at(to, SOCK_DGRAM);
+  std::erase_if(bound, [&](const auto& s) {
+    return s->domain != from.domain || (s->state == Socket::State::connected && !same_endpoint(s->peer, from.local));
+  });
   if (bound.empty()) return nullptr;
   return bound[host_.below(bound.size())];
 }
@@ -114,7 +121,7 @@ std::shared_ptr<Socket> SimNet::datagram_target(const Address& to, const Socket&
 void SimNet::route(const std::shared_ptr<Socket>& to, const Datagram& d) {
   Instant arrives =
       host_.now() + net_latency() + Duration{static_cast<int64_t>(d.bytes.size()) * faults_.net_ns_per_byte};
-  if (host_.inject(faults_.udp_reorder_ppm, fault::kDatagramReorder)) {
+  if (to->domain != AF_UNIX && host_.inject(faults_.udp_reorder_ppm, fault::kDatagramReorder)) {
     arrives =
         std::max(arrives, to->last_arrival) + host_.draw(Duration{1}, std::max(Duration{1}, faults_.udp_reorder_max));
   } else {
@@ -124,7 +131,9 @@ void SimNet::route(const std::shared_ptr<Socket>& to, const Datagram& d) {
   std::weak_ptr<Socket> weak = to;
   host_.at(arrives, [this, weak, d] {
     std::shared_ptr<Socket> s = weak.lock();
-    if (!s || s->closed || s->inbox_bytes + d.bytes.size() > kDatagramQueueBytes) return;
+    // Linux drops UDP at a full socket; a Unix sender would wait instead (not modelled:
+    // the simulated Unix queue is unbounded, docs/io.md).
+    if (!s || s->closed || (s->domain != AF_UNIX && s->inbox_bytes + d.bytes.size() > kDatagramQueueBytes)) return;
     s->inbox_bytes += d.bytes.size();
     s->inbox.push_back(d);
     host_.wake(s->receivers);
