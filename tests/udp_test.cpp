@@ -122,14 +122,18 @@ TEST_P(Udp, AShortBufferTruncatesAndSaysSoAndBoundariesStay) {
   EXPECT_TRUE(r.has_value()) << r.error().message();
 }
 
+// TCP's ports are apart from UDP's: checked in the simulator only, as on a real kernel
+// another test's TCP socket may hold that port number (seen in 1 run of 3 under ctest -j2).
 TEST_P(Udp, BadInputGetsClearErrorsAndTheShardKeepsServing) {
-  auto r = run([]() -> Task<Result<void>> {
+  auto r = run([](bool sim_backend) -> Task<Result<void>> {
     auto a = net::UdpSocket::bind(net::SocketAddr::loopback_v4(0));
     if (!a) co_return std::unexpected(a.error());
     const net::SocketAddr where = *a->local_addr();
     EXPECT_EQ(err(net::UdpSocket::bind(where)), std::errc::address_in_use);
     EXPECT_EQ(err(net::UdpSocket::bind(net::SocketAddr{})), errc::invalid_argument);
-    EXPECT_TRUE(net::TcpListener::bind(where).has_value());  // TCP's ports are apart from UDP's
+    if (sim_backend) {
+      EXPECT_TRUE(net::TcpListener::bind(where).has_value());  // see above the test
+    }
     EXPECT_EQ(err(co_await a->send_to(std::string_view("x"), net::SocketAddr{})), errc::invalid_argument);
     EXPECT_EQ(err(co_await a->send_to(std::string_view("x"), net::SocketAddr::loopback_v6(9))),
               std::errc::address_family_not_supported);
@@ -152,7 +156,7 @@ TEST_P(Udp, BadInputGetsClearErrorsAndTheShardKeepsServing) {
     EXPECT_EQ(err(co_await net::UdpSocket{}.recv(buf)), std::errc::bad_file_descriptor);
     // Still serving.
     co_return co_await round_trip(net::SocketAddr::loopback_v4(0), "127.0.0.1:");
-  }());
+  }(GetParam() == Backend::sim));
   EXPECT_TRUE(r.has_value()) << r.error().message();
 }
 
