@@ -224,7 +224,9 @@ void AioRing::start(Op* op) {
     case Opcode::accept:
     case Opcode::connect:
     case Opcode::recv:
-    case Opcode::send: attempt(op); return;
+    case Opcode::send:
+    case Opcode::recvmsg:
+    case Opcode::sendmsg: attempt(op); return;
     case Opcode::poll_add: poll_add(op); return;
     case Opcode::timeout:
       op->wait = Wait::timer;

@@ -27,7 +27,8 @@ void ensure_nonblocking(int fd) {
 }
 
 bool wants_output(Opcode op) {
-  return op == Opcode::send || op == Opcode::write || op == Opcode::writev || op == Opcode::connect;
+  return op == Opcode::send || op == Opcode::sendmsg || op == Opcode::write || op == Opcode::writev ||
+         op == Opcode::connect;
 }
 
 // The op's syscall, never blocking on a socket (a blocking pipe the caller handed in
@@ -37,6 +38,9 @@ long nonblocking_call(const Sqe& s) {
   switch (s.opcode) {
     case Opcode::recv: return ::recv(s.fd, addr, s.len, static_cast<int>(s.off) | MSG_DONTWAIT);
     case Opcode::send: return ::send(s.fd, addr, s.len, static_cast<int>(s.off) | MSG_DONTWAIT);
+    case Opcode::recvmsg: return ::recvmsg(s.fd, static_cast<msghdr*>(addr), static_cast<int>(s.off) | MSG_DONTWAIT);
+    case Opcode::sendmsg:
+      return ::sendmsg(s.fd, static_cast<const msghdr*>(addr), static_cast<int>(s.off) | MSG_DONTWAIT);
     case Opcode::read: return ::read(s.fd, addr, s.len);
     case Opcode::write: return ::write(s.fd, addr, s.len);
     case Opcode::readv: return ::readv(s.fd, static_cast<const iovec*>(addr), static_cast<int>(s.len));
@@ -199,7 +203,9 @@ int64_t AioRing::sys(SysCall& c) {
   auto ret = [](int64_t r) -> int64_t { return r < 0 ? -errno : r; };
   switch (c.op) {
     case SysOp::socket: {
-      const int fd = ::socket(c.arg, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      const int type = socket_type(c.arg2);
+      if (type < 0) return type;
+      const int fd = ::socket(c.arg, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
       if (fd >= 0) forget_fd(fd);
       return ret(fd);
     }

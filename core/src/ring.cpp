@@ -23,6 +23,8 @@ const char* opcode_name(Opcode op) noexcept {
     case Opcode::async_cancel: return "ASYNC_CANCEL";
     case Opcode::msg_ring: return "MSG_RING";
     case Opcode::poll_add: return "POLL_ADD";
+    case Opcode::sendmsg: return "SENDMSG";
+    case Opcode::recvmsg: return "RECVMSG";
     case Opcode::count_: break;
   }
   return "INVALID";

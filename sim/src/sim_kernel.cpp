@@ -341,6 +341,8 @@ std::optional<int32_t> SimKernel::try_io(uint64_t id, uint32_t ring, const Sqe& 
     case Opcode::connect:
     case Opcode::recv:
     case Opcode::send:
+    case Opcode::sendmsg:
+    case Opcode::recvmsg:
     case Opcode::shutdown: return net_->try_op(id, ring, sqe);
     case Opcode::poll_add: return -EOPNOTSUPP;  // not modelled (docs/simulation.md)
     default: return -EINVAL;                    // an opcode the kernel does not know

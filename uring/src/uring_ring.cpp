@@ -42,11 +42,11 @@ constexpr OpName kRequiredOps[] = {
 
 // Opcodes of the I/O the runtime offers: a kernel without one fails just that call.
 constexpr OpName kOptionalOps[] = {
-    {IORING_OP_READ, "READ"},         {IORING_OP_WRITE, "WRITE"},   {IORING_OP_READV, "READV"},
-    {IORING_OP_WRITEV, "WRITEV"},     {IORING_OP_FSYNC, "FSYNC"},   {IORING_OP_OPENAT, "OPENAT"},
-    {IORING_OP_CLOSE, "CLOSE"},       {IORING_OP_ACCEPT, "ACCEPT"}, {IORING_OP_CONNECT, "CONNECT"},
-    {IORING_OP_RECV, "RECV"},         {IORING_OP_SEND, "SEND"},     {IORING_OP_SHUTDOWN, "SHUTDOWN"},
-    {IORING_OP_POLL_ADD, "POLL_ADD"},
+    {IORING_OP_READ, "READ"},         {IORING_OP_WRITE, "WRITE"},     {IORING_OP_READV, "READV"},
+    {IORING_OP_WRITEV, "WRITEV"},     {IORING_OP_FSYNC, "FSYNC"},     {IORING_OP_OPENAT, "OPENAT"},
+    {IORING_OP_CLOSE, "CLOSE"},       {IORING_OP_ACCEPT, "ACCEPT"},   {IORING_OP_CONNECT, "CONNECT"},
+    {IORING_OP_RECV, "RECV"},         {IORING_OP_SEND, "SEND"},       {IORING_OP_SHUTDOWN, "SHUTDOWN"},
+    {IORING_OP_POLL_ADD, "POLL_ADD"}, {IORING_OP_SENDMSG, "SENDMSG"}, {IORING_OP_RECVMSG, "RECVMSG"},
 };
 
 // The setup flag sets to try, most capable first. Default: SINGLE_ISSUER + COOP_TASKRUN
@@ -236,6 +236,12 @@ bool UringRing::prep(const Sqe& s) {
     case Opcode::async_cancel: io_uring_prep_cancel64(sqe, s.addr, 0); break;
     case Opcode::msg_ring: io_uring_prep_msg_ring(sqe, s.fd, s.len, s.off, 0); break;
     case Opcode::poll_add: io_uring_prep_poll_add(sqe, s.fd, s.len); break;
+    case Opcode::sendmsg:
+      io_uring_prep_sendmsg(sqe, s.fd, static_cast<const msghdr*>(addr), static_cast<unsigned>(s.off));
+      break;
+    case Opcode::recvmsg:
+      io_uring_prep_recvmsg(sqe, s.fd, static_cast<msghdr*>(addr), static_cast<unsigned>(s.off));
+      break;
     case Opcode::count_:
     default:
       // An opcode this backend does not know: fail it the way the kernel would.
@@ -325,7 +331,10 @@ namespace ringo::uring {
 int64_t UringRing::sys(SysCall& c) {
   auto ret = [](int64_t r) -> int64_t { return r < 0 ? -errno : r; };
   switch (c.op) {
-    case SysOp::socket: return ret(::socket(c.arg, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    case SysOp::socket: {
+      const int type = socket_type(c.arg2);
+      return type < 0 ? type : ret(::socket(c.arg, type | SOCK_CLOEXEC, 0));
+    }
     case SysOp::bind: return ret(::bind(c.fd, static_cast<const sockaddr*>(c.addr), c.addr_len));
     case SysOp::listen: return ret(::listen(c.fd, c.arg));
     case SysOp::local_addr:

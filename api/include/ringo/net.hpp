@@ -55,13 +55,10 @@ class SocketAddr {
   socklen_t length_ = 0;
 };
 
-// A connected TCP socket on the shard that made it: read, write, shutdown.
-class TcpStream {
+// What every connected stream socket (TcpStream, UnixStream) does: read, write, shut down.
+class StreamSocket {
  public:
-  TcpStream() = default;
-
-  // Errors: ECONNREFUSED, ENETUNREACH, errc::timed_out at the deadline, EMFILE...
-  static Task<Result<TcpStream>> connect(SocketAddr addr, Instant deadline = kNoDeadline);
+  StreamSocket() = default;
 
   // Reads what is there (up to buf.size()); 0 when the peer shut down its side.
   io::SizeAwaiter read(std::span<char> buf, Instant deadline = kNoDeadline) const;
@@ -72,17 +69,56 @@ class TcpStream {
   // SHUT_WR (the default) sends end-of-stream after what was written.
   io::VoidAwaiter shutdown(int how = SHUT_WR, Instant deadline = kNoDeadline) const;
   io::VoidAwaiter close() noexcept { return d_.close(); }
+  int fd() const noexcept { return d_.fd(); }
+  bool is_open() const noexcept { return d_.is_open(); }
+
+ protected:
+  explicit StreamSocket(io::Descriptor d) noexcept : d_(std::move(d)) {}
+  io::Descriptor d_;
+};
+
+// A connected TCP socket on the shard that made it: read, write, shutdown.
+class TcpStream : public StreamSocket {
+ public:
+  TcpStream() = default;
+
+  // Errors: ECONNREFUSED, ENETUNREACH, errc::timed_out at the deadline, EMFILE...
+  static Task<Result<TcpStream>> connect(SocketAddr addr, Instant deadline = kNoDeadline);
 
   Result<SocketAddr> local_addr() const;
   Result<SocketAddr> peer_addr() const;
   Result<void> set_nodelay(bool on) const;
+
+ private:
+  friend class ListenerBase;
+  explicit TcpStream(io::Descriptor d) noexcept : StreamSocket(std::move(d)) {}
+};
+
+// What every listening socket (TcpListener, UnixListener) holds: its descriptor and, where
+// the ring offers multishot accept, the acceptor that keeps one armed (accept() below).
+class ListenerBase {
+ public:
+  io::VoidAwaiter close() noexcept {
+    acceptor_.reset();
+    return d_.close();
+  }
   int fd() const noexcept { return d_.fd(); }
   bool is_open() const noexcept { return d_.is_open(); }
 
- private:
-  friend class TcpListener;
-  explicit TcpStream(io::Descriptor d) noexcept : d_(std::move(d)) {}
+ protected:
+  ListenerBase() = default;
+  explicit ListenerBase(io::Descriptor d) noexcept;  // arms nothing yet; see TcpListener::accept
+  template <class Stream>
+  Task<Result<Stream>> accept_as(Instant deadline) const;
   io::Descriptor d_;
+  // Declared after d_ so that it is retired (its multishot cancelled) before d_ closes.
+  std::unique_ptr<detail::Acceptor, detail::AcceptorRetire> acceptor_;
+
+ private:
+  template <class Stream>
+  Task<Result<Stream>> accept_one(Instant deadline) const;
+  template <class Stream>
+  Task<Result<Stream>> accept_queued(Instant deadline) const;
 };
 
 // Socket options for TcpListener::bind.
@@ -93,7 +129,7 @@ struct ListenOptions {
 };
 
 // A listening TCP socket: accept() gives a TcpStream per connection.
-class TcpListener {
+class TcpListener : public ListenerBase {
  public:
   TcpListener() = default;
 
@@ -113,20 +149,9 @@ class TcpListener {
   // was being cancelled is then returned (the caller owns it).
   Task<Result<TcpStream>> accept(Instant deadline = kNoDeadline) const;
   Result<SocketAddr> local_addr() const;
-  io::VoidAwaiter close() noexcept {
-    acceptor_.reset();
-    return d_.close();
-  }
-  int fd() const noexcept { return d_.fd(); }
-  bool is_open() const noexcept { return d_.is_open(); }
 
  private:
-  explicit TcpListener(io::Descriptor d) noexcept : d_(std::move(d)) {}
-  Task<Result<TcpStream>> accept_one(Instant deadline) const;
-  Task<Result<TcpStream>> accept_queued(Instant deadline) const;
-  io::Descriptor d_;
-  // Declared after d_ so that it is retired (its multishot cancelled) before d_ closes.
-  std::unique_ptr<detail::Acceptor, detail::AcceptorRetire> acceptor_;
+  explicit TcpListener(io::Descriptor d) noexcept : ListenerBase(std::move(d)) {}
 };
 
 }  // namespace ringo::net

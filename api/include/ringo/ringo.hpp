@@ -36,4 +36,6 @@
 #include "ringo/task.hpp"
 #include "ringo/this_shard.hpp"
 #include "ringo/time_chan.hpp"
+#include "ringo/udp.hpp"
+#include "ringo/unix.hpp"
 #include "ringo/version.hpp"

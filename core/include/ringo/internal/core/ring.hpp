@@ -3,6 +3,9 @@
 // batch-oriented and shaped like io_uring, so a backend maps it one to one.
 #pragma once
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -32,6 +35,8 @@ enum class Opcode : uint8_t {
   async_cancel,  // addr = user_data of the op to cancel
   msg_ring,      // fd = target ring id, len = res delivered, off = user_data delivered
   poll_add,      // len = poll mask
+  sendmsg,       // addr = msghdr* (name = destination or null), off = msg flags
+  recvmsg,       // addr = msghdr* (name filled with the sender; msg_flags gets MSG_TRUNC), off = msg flags
   count_,
 };
 
@@ -90,7 +95,8 @@ inline constexpr uint8_t kSqeSkipSuccess = 1u << 0;
 // reading addresses, a file's size. Real rings make the syscall; the simulator answers
 // from its model. Results are >= 0 or a negative errno, like a CQE.
 enum class SysOp : uint8_t {
-  socket,      // arg = domain (AF_INET/AF_INET6); returns the new fd (a stream socket)
+  socket,      // arg = domain (AF_INET/AF_INET6/AF_UNIX), arg2 = type (0 or SOCK_STREAM: a stream
+               // socket; SOCK_DGRAM: datagrams); returns the new fd
   bind,        // addr/addr_len = the address
   listen,      // arg = backlog
   local_addr,  // writes the socket's address into addr (capacity addr_len); sets addr_len
@@ -99,6 +105,13 @@ enum class SysOp : uint8_t {
   file_size,   // returns the size of the open file fd
   close,       // synchronous close, for descriptors dropped off their shard's routines
 };
+
+// SysOp::socket's arg2 as socket(2)'s type: 0 (callers from before datagrams) and
+// SOCK_STREAM are a stream socket, SOCK_DGRAM a datagram one; anything else is -EINVAL.
+inline constexpr int socket_type(int32_t arg2) noexcept {
+  if (arg2 == 0 || arg2 == SOCK_STREAM) return SOCK_STREAM;
+  return arg2 == SOCK_DGRAM ? SOCK_DGRAM : -EINVAL;
+}
 
 enum class SockOption : int32_t { reuse_addr, reuse_port, nodelay };
 
