@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
 #include "descriptor_table.hpp"
 #include "device_host.hpp"
@@ -222,10 +223,10 @@ void SimKernel::submit(uint32_t ring, const Sqe& sqe) {
   RINGO_ASSERT(ops_accounted(), "a CQE per SQE: every op answered, parked or silent, once");
 }
 
-void SimKernel::answer(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable) {
+void SimKernel::answer(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable, uint32_t flags) {
   tally(ops_answered_);
   if (sqe.deadline != kNoDeadline) tally(links_owed_);
-  schedule(at, ring, Cqe{sqe.user_data, res, 0}, sqe.user_data, cancellable);
+  schedule(at, ring, Cqe{sqe.user_data, res, flags}, sqe.user_data, cancellable);
 }
 
 void SimKernel::answer_link(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, [[maybe_unused]] int32_t op_res) {
@@ -341,6 +342,7 @@ std::optional<int32_t> SimKernel::try_io(uint64_t id, uint32_t ring, const Sqe& 
     case Opcode::connect:
     case Opcode::recv:
     case Opcode::send:
+    case Opcode::send_zc:
     case Opcode::sendmsg:
     case Opcode::recvmsg:
     case Opcode::shutdown: return net_->try_op(id, ring, sqe);
@@ -362,7 +364,7 @@ void SimKernel::submit_io(uint32_t ring, const Sqe& sqe) {
 // the usual latency, and a linked deadline loses.
 void SimKernel::complete_io(uint32_t ring, const Sqe& sqe, int32_t res) {
   const Instant done = now_ + latency();
-  answer(done, ring, sqe, res, false);
+  answer(done, ring, sqe, res, false, std::exchange(final_flags_, 0));
   if (sqe.deadline != kNoDeadline) answer_link(done, ring, sqe, -ECANCELED, res);
 }
 

@@ -116,6 +116,7 @@ class SimNet {
   int32_t shutdown(Socket& sock, const Sqe& sqe);
   std::optional<int32_t> try_recv(uint64_t id, Socket& sock, const std::vector<iovec>& iov, size_t limit);
   std::optional<int32_t> try_send(uint64_t id, Socket& sock, const std::vector<iovec>& iov, size_t limit);
+  std::optional<int32_t> try_recv_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe);
   Duration net_latency();
   // Datagram sockets (sim_net_dgram.cpp).
   std::optional<int32_t> try_datagram_op(uint64_t id, const std::shared_ptr<Socket>& sock, const Sqe& sqe);
