@@ -114,7 +114,7 @@ std::string apply_knob(std::string_view knob, FaultConfig& f) {
                   : key == "udp_reorder_ppm" ? &f.udp_reorder_ppm
                                              : nullptr;
   if (ppm != nullptr) {
-    if (value > kMillion) return "'" + std::string(key) + "' is a probability in ppm: at most 1000000";
+    if (value > kMillion) return std::string("'").append(key) + "' is a probability in ppm: at most 1000000";
     *ppm = static_cast<uint32_t>(value);
     return {};
   }
