@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "echo.hpp"
+#include "fuzz_fingerprint.hpp"
 #include "fuzz_input.hpp"
 #include "kv.hpp"
 #include "ringo/ringo.hpp"
@@ -217,6 +218,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   }
   sim.shutdown(r);
+  fuzz::print_fingerprint("fuzz_net", r, false);
   for (uint32_t s = 0; s < sim.shard_count(); ++s) {
     if (sim.shard(s).stats().routines_live != 0 || sim.shard(s).live_ops() != 0) {
       std::fprintf(stderr, "fuzz_net: shard %u kept routines or ops after shutdown\n%s", s,
