@@ -63,7 +63,8 @@ Program decode(const uint8_t* data, size_t size) {
     if (s.opcode != Opcode::readv && s.opcode != Opcode::writev && s.opcode != Opcode::openat) s.len = len;
     if (s.opcode == Opcode::readv || s.opcode == Opcode::writev) s.len = std::min<uint32_t>(s.len, 4);  // iovecs below
     s.off = in.take<uint64_t>();
-    if (s.opcode == Opcode::async_cancel) s.addr = in.take<uint64_t>();  // an unknown handle
+    if (s.opcode == Opcode::async_cancel) s.addr = in.take<uint64_t>();          // an unknown handle
+    if (s.opcode == Opcode::sendmsg || s.opcode == Opcode::recvmsg) s.addr = 0;  // arena bytes are no msghdr
     if (s.opcode == Opcode::msg_ring) {
       s.fd = static_cast<int32_t>(in.below(4)) - 1;
       // Half forge a ringo message (unknown tags, payloads), half any user_data (refused).

@@ -12,6 +12,7 @@ packages=(
   clang-19 libfuzzer-19-dev libclang-rt-19-dev
   clang-format clang-tidy-19
   ccache file doxygen  # scripts/test-install.sh (ccache; file: CPack's .deb), make docs
+  chromium  # tests/timeline: the offline timeline page in a headless browser
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(golang-go libboost-fiber-dev libboost-context-dev)

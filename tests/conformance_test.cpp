@@ -332,6 +332,82 @@ TEST_P(Conformance, TcpConnectAcceptSendRecvShutdown) {
   for (int32_t fd : {other, client, server, late}) h_->sys({SysOp::close, fd});
 }
 
+// UDP: SENDMSG/RECVMSG with addresses, one datagram per receive, truncation reported
+// (MSG_TRUNC in msg_flags; with MSG_TRUNC in the flags the result is the full length),
+// and the errors of a bad destination, an oversized datagram and a missing peer.
+TEST_P(Conformance, UdpSendmsgRecvmsgTruncation) {
+  sockaddr_in a_addr{}, b_addr{};
+  int32_t fds[2];
+  for (int i = 0; i < 2; ++i) {
+    sockaddr_in& addr = i == 0 ? a_addr : b_addr;
+    fds[i] = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_INET, SOCK_DGRAM}));
+    ASSERT_GE(fds[i], 0);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    SysCall bind{SysOp::bind, fds[i], 0, 0, &addr, sizeof addr};
+    SysCall name{SysOp::local_addr, fds[i], 0, 0, &addr, sizeof addr};
+    ASSERT_EQ(h_->sys(bind), 0);
+    ASSERT_EQ(h_->sys(name), 0);
+  }
+  EXPECT_EQ(h_->sys({SysOp::listen, fds[0], 4}), -EOPNOTSUPP);
+  EXPECT_EQ(h_->sys({SysOp::socket, -1, AF_INET, 99}), -EINVAL);
+  std::string big(100, 'x');
+  iovec out{big.data(), big.size()};
+  msghdr send_msg{};
+  send_msg.msg_name = &b_addr;
+  send_msg.msg_namelen = sizeof b_addr;
+  send_msg.msg_iov = &out;
+  send_msg.msg_iovlen = 1;
+  Sqe send = op(Opcode::sendmsg, 1);
+  send.fd = fds[0];
+  send.addr = reinterpret_cast<uintptr_t>(&send_msg);
+  EXPECT_EQ(h_->exec({send}, 1)[1], 100);
+  char got[10] = {};
+  iovec in{got, sizeof got};
+  sockaddr_in from{};
+  msghdr recv_msg{};
+  recv_msg.msg_name = &from;
+  recv_msg.msg_namelen = sizeof from;
+  recv_msg.msg_iov = &in;
+  recv_msg.msg_iovlen = 1;
+  Sqe recv = op(Opcode::recvmsg, 2);
+  recv.fd = fds[1];
+  recv.addr = reinterpret_cast<uintptr_t>(&recv_msg);
+  recv.off = MSG_TRUNC;
+  EXPECT_EQ(h_->exec({recv}, 1)[2], 100);  // the datagram's full length
+  EXPECT_NE(recv_msg.msg_flags & MSG_TRUNC, 0);
+  EXPECT_EQ(from.sin_port, a_addr.sin_port);
+  EXPECT_EQ(std::string(got, 10), big.substr(0, 10));
+  // The next datagram is whole; without MSG_TRUNC in the flags the result is what was copied.
+  out.iov_len = 4;
+  send.user_data = 3;
+  EXPECT_EQ(h_->exec({send}, 1)[3], 4);
+  recv.off = 0;
+  recv.user_data = 4;
+  recv_msg.msg_namelen = sizeof from;
+  EXPECT_EQ(h_->exec({recv}, 1)[4], 4);
+  EXPECT_EQ(recv_msg.msg_flags & MSG_TRUNC, 0);
+  // Errors: another family's address, a datagram above 65,507 bytes, no destination.
+  sockaddr_in6 v6{};
+  v6.sin6_family = AF_INET6;
+  send_msg.msg_name = &v6;
+  send_msg.msg_namelen = sizeof v6;
+  send.user_data = 5;
+  EXPECT_EQ(h_->exec({send}, 1)[5], -EAFNOSUPPORT);
+  std::string huge(70000, 'h');
+  out = iovec{huge.data(), huge.size()};
+  send_msg.msg_name = &b_addr;
+  send_msg.msg_namelen = sizeof b_addr;
+  send.user_data = 6;
+  EXPECT_EQ(h_->exec({send}, 1)[6], -EMSGSIZE);
+  Sqe plain = op(Opcode::send, 7);
+  plain.fd = fds[0];
+  plain.addr = reinterpret_cast<uintptr_t>(got);
+  plain.len = 1;
+  EXPECT_EQ(h_->exec({plain}, 1)[7], -EDESTADDRREQ);
+  for (int32_t fd : fds) h_->sys({SysOp::close, fd});
+}
+
 TEST_P(Conformance, MultishotAcceptPostsOneCqePerConnectionUntilCancelled) {
   ASSERT_TRUE(h_->ring().caps().multishot_accept);
   sockaddr_in addr{};

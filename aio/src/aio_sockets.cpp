@@ -27,7 +27,8 @@ void ensure_nonblocking(int fd) {
 }
 
 bool wants_output(Opcode op) {
-  return op == Opcode::send || op == Opcode::write || op == Opcode::writev || op == Opcode::connect;
+  return op == Opcode::send || op == Opcode::sendmsg || op == Opcode::write || op == Opcode::writev ||
+         op == Opcode::connect;
 }
 
 // The op's syscall, never blocking on a socket (a blocking pipe the caller handed in
@@ -37,6 +38,9 @@ long nonblocking_call(const Sqe& s) {
   switch (s.opcode) {
     case Opcode::recv: return ::recv(s.fd, addr, s.len, static_cast<int>(s.off) | MSG_DONTWAIT);
     case Opcode::send: return ::send(s.fd, addr, s.len, static_cast<int>(s.off) | MSG_DONTWAIT);
+    case Opcode::recvmsg: return ::recvmsg(s.fd, static_cast<msghdr*>(addr), static_cast<int>(s.off) | MSG_DONTWAIT);
+    case Opcode::sendmsg:
+      return ::sendmsg(s.fd, static_cast<const msghdr*>(addr), static_cast<int>(s.off) | MSG_DONTWAIT);
     case Opcode::read: return ::read(s.fd, addr, s.len);
     case Opcode::write: return ::write(s.fd, addr, s.len);
     case Opcode::readv: return ::readv(s.fd, static_cast<const iovec*>(addr), static_cast<int>(s.len));
@@ -92,6 +96,10 @@ void AioRing::attempt(Op* op) {
   const Sqe& s = op->sqe;
   if (s.opcode == Opcode::accept && (s.ioprio & kAcceptMultishot) != 0) {
     accept_loop(op);
+    return;
+  }
+  if (s.opcode == Opcode::recv && (s.ioprio & kRecvMultishot) != 0) {
+    recv_loop(op);
     return;
   }
   if (op->connecting) {
@@ -159,6 +167,43 @@ void AioRing::accept_loop(Op* op) {
   retry_.push_back(OpRef{op->index, op->gen});
 }
 
+// Multishot recv into provided buffers, emulated: each readiness-driven recv copies into a
+// buffer taken from the group (io_uring's kernel picks it the same way), one CQE with
+// kCqeMore | kCqeBuffer each, in batches like accept_loop. An empty group ends the
+// multishot with -ENOBUFS (checked before the recv, so no byte is taken without a buffer;
+// io_uring fails only once data arrives: both leave the data in the socket).
+void AioRing::recv_loop(Op* op) {
+  const Sqe& s = op->sqe;
+  if (s.deadline != kNoDeadline || (s.flags & kSqeBufferSelect) == 0 || !buffers_.has_group(s.buf_group)) {
+    complete(op, -EINVAL);
+    return;
+  }
+  if (!readiness_.may_be_ready(s.fd, POLLIN)) {
+    wait_ready(op, POLLIN);
+    return;
+  }
+  for (unsigned i = 0; i < kAcceptBatch && ready_.size() < completion_limit_; ++i) {
+    const auto buf = buffers_.take(s.buf_group);
+    if (!buf) return complete(op, -ENOBUFS);
+    const long r = ::recv(s.fd, buf->data, buf->size, static_cast<int>(s.off) | MSG_DONTWAIT);
+    if (r > 0) {
+      post(s.user_data, static_cast<int32_t>(r), kCqeMore | kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift));
+      continue;
+    }
+    const int err = r < 0 ? errno : 0;
+    buffers_.recycle(s.buf_group, buf->id);
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      readiness_.saw_eagain(s.fd, POLLIN);
+      wait_ready(op, POLLIN);
+      return;
+    }
+    if (err == EINTR) continue;
+    return complete(op, -err);  // 0: end of stream; the multishot ends either way
+  }
+  op->wait = Wait::retry;
+  retry_.push_back(OpRef{op->index, op->gen});
+}
+
 // fd is closed, or its number was just handed out anew: ops still waiting on the old
 // descriptor must never run a syscall on the new one.
 void AioRing::forget_fd(int32_t fd) {
@@ -188,7 +233,11 @@ void AioRing::dispatch_woken() {
     Op* op = live(ref);
     if (op == nullptr || op->wait != Wait::retry) continue;
     op->wait = Wait::none;
-    accept_loop(op);
+    if (op->sqe.opcode == Opcode::recv) {
+      recv_loop(op);
+    } else {
+      accept_loop(op);
+    }
   }
   retry_turn_.clear();  // keeps the capacity
 }
@@ -199,7 +248,9 @@ int64_t AioRing::sys(SysCall& c) {
   auto ret = [](int64_t r) -> int64_t { return r < 0 ? -errno : r; };
   switch (c.op) {
     case SysOp::socket: {
-      const int fd = ::socket(c.arg, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      const int type = socket_type(c.arg2);
+      if (type < 0) return type;
+      const int fd = ::socket(c.arg, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
       if (fd >= 0) forget_fd(fd);
       return ret(fd);
     }

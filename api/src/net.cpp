@@ -8,8 +8,9 @@
 #include <charconv>
 #include <cstring>
 
-#include "acceptor.hpp"
+#include "listener_accept.hpp"
 #include "ringo/deadline.hpp"
+#include "socket_calls.hpp"
 #include "transfer_all.hpp"
 
 namespace ringo::net {
@@ -91,37 +92,16 @@ std::string SocketAddr::to_string() const {
 
 namespace {
 
-Result<SocketAddr> address_of(const io::Descriptor& d, SysOp op) {
-  sockaddr_storage storage{};
-  SysCall call;
-  call.op = op;
-  call.addr = &storage;
-  call.addr_len = sizeof storage;
-  if (Result<int64_t> r = d.sys(call); !r) return std::unexpected(r.error());
-  return SocketAddr::from(reinterpret_cast<const sockaddr*>(&storage), call.addr_len);
-}
+using detail::listen_on;
+using detail::set_option;
 
-Result<void> set_option(const io::Descriptor& d, SockOption option, bool on) {
-  SysCall call;
-  call.op = SysOp::set_option;
-  call.arg = static_cast<int32_t>(option);
-  call.arg2 = on ? 1 : 0;
-  if (Result<int64_t> r = d.sys(call); !r) return std::unexpected(r.error());
-  return {};
-}
-
-// A new stream socket on the current shard.
+// A TCP socket: an IPv4 or IPv6 stream socket (any other family is invalid here).
 Result<io::Descriptor> new_socket(int family) {
-  Shard* shard = current_shard();
-  if (shard == nullptr) return fail(errc::not_in_runtime);
   if (family != AF_INET && family != AF_INET6) return fail(errc::invalid_argument);
-  SysCall call;
-  call.op = SysOp::socket;
-  call.arg = family;
-  const int64_t fd = shard->ring().sys(call);
-  if (fd < 0) return fail_errno(static_cast<int>(fd));
-  return io::Descriptor(static_cast<int>(fd), shard);
+  return detail::new_socket(family, SOCK_STREAM);
 }
+
+Result<SocketAddr> address_of(const io::Descriptor& d, SysOp op) { return detail::address_of<SocketAddr>(d, op); }
 
 }  // namespace
 
@@ -139,27 +119,33 @@ Task<Result<TcpStream>> TcpStream::connect(SocketAddr addr, Instant deadline) {
   co_return TcpStream(std::move(*d));
 }
 
-io::SizeAwaiter TcpStream::read(std::span<char> buf, Instant deadline) const {
+io::SizeAwaiter StreamSocket::read(std::span<char> buf, Instant deadline) const {
   io::SizeAwaiter a = d_.op<io::SizeAwaiter>(io::transfer_sqe(Opcode::recv, buf.data(), buf.size(), 0), deadline);
-  if (!a.early && buf.empty()) a.early = make_error_code(errc::invalid_argument);
+  if (!a.early && (buf.empty() || reader_)) a.early = make_error_code(errc::invalid_argument);
   return a;
 }
 
-io::SizeAwaiter TcpStream::write(std::span<const char> data, Instant deadline) const {
+io::SizeAwaiter StreamSocket::write(std::span<const char> data, Instant deadline) const {
   return d_.op<io::SizeAwaiter>(io::transfer_sqe(Opcode::send, data.data(), data.size(), MSG_NOSIGNAL), deadline);
 }
 
-Task<Result<void>> TcpStream::read_exact(std::span<char> buf, Instant deadline) const {
+Task<Result<void>> StreamSocket::read_exact(std::span<char> buf, Instant deadline) const {
   const auto step = [this, buf, deadline](size_t done) { return read(buf.subspan(done), deadline); };
   return io::detail::transfer_all(buf.size(), step, make_error_code(errc::unexpected_eof));
 }
 
-Task<Result<void>> TcpStream::write_all(std::span<const char> data, Instant deadline) const {
-  const auto step = [this, data, deadline](size_t done) { return write(data.subspan(done), deadline); };
+Task<Result<void>> StreamSocket::write_all(std::span<const char> data, Instant deadline) const {
+  Shard* home = d_.home();
+  const bool zc = home != nullptr && home->ring().caps().send_zc;
+  const auto step = [this, data, deadline, zc](size_t done) {
+    const std::span<const char> rest = data.subspan(done);
+    const Opcode op = zc && rest.size() >= kZeroCopyThreshold ? Opcode::send_zc : Opcode::send;
+    return d_.op<io::SizeAwaiter>(io::transfer_sqe(op, rest.data(), rest.size(), MSG_NOSIGNAL), deadline);
+  };
   return io::detail::transfer_all(data.size(), step, {});  // a send of a non-empty buffer never returns 0
 }
 
-io::VoidAwaiter TcpStream::shutdown(int how, Instant deadline) const {
+io::VoidAwaiter StreamSocket::shutdown(int how, Instant deadline) const {
   Sqe sqe;
   sqe.opcode = Opcode::shutdown;
   sqe.len = static_cast<uint32_t>(how);
@@ -182,46 +168,19 @@ Result<TcpListener> TcpListener::bind(const SocketAddr& addr, ListenOptions opti
   if (options.reuse_port) {
     if (auto r = set_option(*d, SockOption::reuse_port, true); !r) return std::unexpected(r.error());
   }
-  SysCall bind_call;
-  bind_call.op = SysOp::bind;
-  bind_call.addr = const_cast<sockaddr*>(addr.get());
-  bind_call.addr_len = addr.length();
-  if (Result<int64_t> r = d->sys(bind_call); !r) return std::unexpected(r.error());
-  SysCall listen_call;
-  listen_call.op = SysOp::listen;
-  listen_call.arg = options.backlog;
-  if (Result<int64_t> r = d->sys(listen_call); !r) return std::unexpected(r.error());
-  TcpListener listener(std::move(*d));
-  Shard* home = listener.d_.home();
-  if (home->ring().caps().multishot_accept) listener.acceptor_.reset(new detail::Acceptor(home, listener.d_.fd()));
-  return listener;
+  if (auto r = detail::bind_to(*d, addr.get(), addr.length()); !r) return std::unexpected(r.error());
+  if (auto r = listen_on(*d, options.backlog); !r) return std::unexpected(r.error());
+  return TcpListener(std::move(*d));
 }
 
-Task<Result<TcpStream>> TcpListener::accept(Instant deadline) const {
-  return acceptor_ ? accept_queued(deadline) : accept_one(deadline);
+// ---------------------------------------------------------------- listeners
+
+ListenerBase::ListenerBase(io::Descriptor d) noexcept : d_(std::move(d)) {
+  Shard* home = d_.home();
+  if (home->ring().caps().multishot_accept) acceptor_.reset(new detail::Acceptor(home, d_.fd()));
 }
 
-Task<Result<TcpStream>> TcpListener::accept_queued(Instant deadline) const {
-  if (std::error_code e = d_.check()) co_return std::unexpected(e);
-  Result<int> fd =
-      deadline == kNoDeadline ? co_await acceptor_->next() : co_await with_deadline(deadline, acceptor_->next());
-  if (!fd) co_return std::unexpected(fd.error());
-  co_return TcpStream(io::Descriptor(*fd, d_.home()));
-}
-
-// One ACCEPT op per call: rings without multishot accept.
-Task<Result<TcpStream>> TcpListener::accept_one(Instant deadline) const {
-  sockaddr_storage peer{};
-  socklen_t peer_len = sizeof peer;
-  Sqe sqe;
-  sqe.opcode = Opcode::accept;
-  sqe.addr = reinterpret_cast<uintptr_t>(&peer);
-  sqe.off = reinterpret_cast<uintptr_t>(&peer_len);
-  sqe.len = SOCK_CLOEXEC;
-  Result<int32_t> fd = co_await d_.op<ringo::detail::OpAwaiter>(sqe, deadline);
-  if (!fd) co_return std::unexpected(fd.error());
-  co_return TcpStream(io::Descriptor(*fd, d_.home()));
-}
+Task<Result<TcpStream>> TcpListener::accept(Instant deadline) const { return accept_as<TcpStream>(deadline); }
 
 Result<SocketAddr> TcpListener::local_addr() const { return address_of(d_, SysOp::local_addr); }
 

@@ -6,9 +6,8 @@
 //
 // RINGO_BACKEND=sim runs it in the simulator (only --self-test makes sense there: the
 // simulated network has no outside clients).
+#include <charconv>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "echo.hpp"
@@ -50,35 +49,59 @@ Task<Result<echo::LoadReport>> self_test(net::SocketAddr addr, uint32_t connecti
   co_return report;
 }
 
+int usage(const std::string& why) {
+  std::fprintf(stderr,
+               "echo_server: %s\n"
+               "usage: echo_server [--addr IP:PORT] [--shards 1..256] [--self-test] [--connections 1..100000] "
+               "[--idle-spin-us 0..1000000]\n",
+               why.c_str());
+  return 2;
+}
+
+// A whole decimal number in [lo, hi]; anything else (sign, space, suffix, overflow) is refused.
+template <class N>
+bool parse_number(const std::string& text, N lo, N hi, N& out) {
+  N v{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+// Fills o from argv; returns what is wrong, or "".
+std::string parse(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--self-test") {
+      o.self_test = true;
+      continue;
+    }
+    if (i + 1 >= argc) return "unknown or incomplete flag '" + a + "'";
+    const std::string v = argv[++i];
+    bool ok = true;
+    if (a == "--addr") {
+      o.addr = v;
+    } else if (a == "--shards") {
+      ok = parse_number<uint32_t>(v, 1, 256, o.shards);
+    } else if (a == "--connections") {
+      ok = parse_number<uint32_t>(v, 1, 100000, o.connections);
+    } else if (a == "--idle-spin-us") {
+      ok = parse_number<int64_t>(v, 0, 1000000, o.idle_spin_us);
+    } else {
+      return "unknown flag '" + a + "'";
+    }
+    if (!ok) return "bad value '" + v + "' for " + a;
+  }
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    const bool has_value = i + 1 < argc;
-    if (a == "--addr" && has_value) {
-      o.addr = argv[++i];
-    } else if (a == "--shards" && has_value) {
-      o.shards = static_cast<uint32_t>(std::atoi(argv[++i]));
-    } else if (a == "--connections" && has_value) {
-      o.connections = static_cast<uint32_t>(std::atoi(argv[++i]));
-    } else if (a == "--idle-spin-us" && has_value) {
-      o.idle_spin_us = std::atoll(argv[++i]);
-    } else if (a == "--self-test") {
-      o.self_test = true;
-    } else {
-      std::fprintf(
-          stderr,
-          "usage: echo_server [--addr IP:PORT] [--shards N] [--self-test] [--connections C] [--idle-spin-us U]\n");
-      return 2;
-    }
-  }
+  if (std::string why = parse(argc, argv, o); !why.empty()) return usage(why);
   Result<net::SocketAddr> addr = net::SocketAddr::parse(o.addr);
-  if (!addr) {
-    std::fprintf(stderr, "echo_server: bad address '%s'\n", o.addr.c_str());
-    return 2;
-  }
+  if (!addr) return usage("bad address '" + o.addr + "'");
   RuntimeConfig config{.shards = o.shards};
   if (o.idle_spin_us >= 0) config.idle_spin = std::chrono::microseconds(o.idle_spin_us);
   auto rt = Runtime::create(config);

@@ -4,14 +4,16 @@
 // extra completion due now, and a retry of the ops parked on an object that changed.
 // Private to sim/.
 //
-// Contract: every draw comes from the kernel's one PRNG, in the order the device asks, so
-// a device's behaviour is part of the seed's replay. A device holds a DeviceHost by value
-// and never the kernel itself. The calls are non-virtual and inline: a device's call costs
-// what a direct call into the kernel did before the devices were split out.
+// Contract: every draw comes from the kernel's one ChoiceSource, in the order the device
+// asks, so a device's behaviour is part of the seed's (and the choice sequence's)
+// replay. A device holds a DeviceHost by value and never the kernel itself. The calls are
+// non-virtual and inline: a device's call costs what a direct call into the kernel did
+// before the devices were split out.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -31,8 +33,9 @@ class DeviceHost {
   explicit DeviceHost(SimKernel& kernel) noexcept : kernel_(&kernel) {}
 
   Instant now() const noexcept { return kernel_->now_; }
-  // Uniform in [0, bound) from the kernel's PRNG (Prng::below: bound 0 draws nothing).
-  uint64_t below(uint64_t bound) noexcept { return kernel_->prng_.below(bound); }
+  // Uniform in [0, bound) from the kernel's choices (seeded: Prng::below, bound 0 draws
+  // nothing); choice value 0 is option 0.
+  uint64_t below(uint64_t bound) { return kernel_->choices_.below(bound); }
   // A duration drawn uniformly from [lo, hi]; nothing drawn when hi <= lo.
   Duration draw(Duration lo, Duration hi) { return kernel_->draw(lo, hi); }
   // Whether a fault with this probability fires (recorded in the trace when it does).
@@ -41,8 +44,15 @@ class DeviceHost {
   // Runs fn at virtual time `when`, after every action already scheduled for that instant.
   void at(Instant when, std::function<void()> fn) { kernel_->at(when, std::move(fn)); }
   // A CQE of op `sqe` on `ring`, due now, that is not the op's final one (kCqeMore).
-  void post_more(uint32_t ring, const Sqe& sqe, int32_t res) {
-    kernel_->schedule(kernel_->now_, ring, Cqe{sqe.user_data, res, kCqeMore}, sqe.user_data, false);
+  void post_more(uint32_t ring, const Sqe& sqe, int32_t res, uint32_t flags = 0) {
+    kernel_->schedule(kernel_->now_, ring, Cqe{sqe.user_data, res, kCqeMore | flags}, sqe.user_data, false);
+  }
+  // Flags for the final CQE of the op whose result the device returns next (a multishot
+  // recv's last buffer: kCqeBuffer and its id; SEND_ZC's notification: kCqeNotif).
+  void final_flags(uint32_t flags) noexcept { kernel_->final_flags_ = flags; }
+  // A buffer of `group` from ring's provided buffers (multishot recv), or nothing.
+  std::optional<ProvidedBuffers::Buffer> take_buffer(uint32_t ring, uint16_t group) {
+    return kernel_->rings_[ring]->provided_buffers().take(group);
   }
   // Retries every op on the list (which it empties): the object they wait on changed.
   void wake(WaitList& waiters) { kernel_->wake(waiters); }

@@ -2,6 +2,9 @@
 // what every saved seed under that preset replays: treat them as part of the file format.
 #include "ringo/sim/fault_config.hpp"
 
+#include <charconv>
+#include <string_view>
+
 #include "ringo/internal/core/prng.hpp"
 
 namespace ringo::sim {
@@ -30,6 +33,9 @@ FaultConfig FaultConfig::light() {
   f.disk_eio_ppm = 1000;
   f.net_max_latency = Duration{200000};
   f.multishot_end_ppm = 10000;
+  f.udp_loss_ppm = 10000;
+  f.udp_dup_ppm = 5000;
+  f.udp_reorder_ppm = 10000;
   return f;
 }
 
@@ -47,6 +53,10 @@ FaultConfig FaultConfig::heavy() {
   f.socket_buffer = 2048;   // constant backpressure
   f.multishot_end_ppm = 200000;
   f.blocking_max_latency = Duration{5000000};
+  f.udp_loss_ppm = 100000;
+  f.udp_dup_ppm = 50000;
+  f.udp_reorder_ppm = 100000;
+  f.udp_reorder_max = Duration{5000000};
   return f;
 }
 
@@ -70,15 +80,74 @@ FaultConfig FaultConfig::swarm(uint64_t seed) {
   f.socket_buffer = static_cast<uint32_t>(1 + p.below(128 * 1024));
   f.multishot_accept = !p.chance(1, 5);  // sometimes a ring without it: the fallback path
   f.multishot_end_ppm = p.chance(1, 3) ? static_cast<uint32_t>(p.below(300000)) : 0;
+  f.udp_loss_ppm = p.chance(1, 3) ? static_cast<uint32_t>(p.below(300000)) : 0;
+  f.udp_dup_ppm = p.chance(1, 3) ? static_cast<uint32_t>(p.below(200000)) : 0;
+  f.udp_reorder_ppm = p.chance(1, 3) ? static_cast<uint32_t>(p.below(500000)) : 0;
+  f.udp_reorder_max = Duration{static_cast<int64_t>(p.below(10000000))};
   return f;
 }
 
-bool FaultConfig::parse(const std::string& name, uint64_t seed, FaultConfig& out) {
-  if (name == "none") return out = none(), true;
-  if (name == "light") return out = light(), true;
-  if (name == "heavy") return out = heavy(), true;
-  if (name == "swarm") return out = swarm(seed), true;
+namespace {
+
+bool preset(const std::string& name, uint64_t seed, FaultConfig& out) {
+  if (name == "none") return out = FaultConfig::none(), true;
+  if (name == "light") return out = FaultConfig::light(), true;
+  if (name == "heavy") return out = FaultConfig::heavy(), true;
+  if (name == "swarm") return out = FaultConfig::swarm(seed), true;
   return false;
+}
+
+// One "key=value" knob onto f; an empty string, or why not.
+std::string apply_knob(std::string_view knob, FaultConfig& f) {
+  const size_t eq = knob.find('=');
+  if (eq == std::string_view::npos) return std::string("expected key=value, got '").append(knob) + "'";
+  const std::string_view key = knob.substr(0, eq);
+  const std::string_view text = knob.substr(eq + 1);
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
+    // std::string first: `"'" + std::string(...)` trips GCC 12's -Wrestrict false positive.
+    return std::string("'").append(key) + "' needs a non-negative integer, got '" + std::string(text) + "'";
+  }
+  uint32_t* ppm = key == "udp_loss_ppm"      ? &f.udp_loss_ppm
+                  : key == "udp_dup_ppm"     ? &f.udp_dup_ppm
+                  : key == "udp_reorder_ppm" ? &f.udp_reorder_ppm
+                                             : nullptr;
+  if (ppm != nullptr) {
+    if (value > kMillion) return "'" + std::string(key) + "' is a probability in ppm: at most 1000000";
+    *ppm = static_cast<uint32_t>(value);
+    return {};
+  }
+  if (key == "udp_reorder_max_ns") {
+    if (value > uint64_t{3600} * 1000000000) return "'udp_reorder_max_ns' is at most an hour";
+    f.udp_reorder_max = Duration{static_cast<int64_t>(value)};
+    return {};
+  }
+  return "unknown fault knob '" + std::string(key) +
+         "' (known: udp_loss_ppm, udp_dup_ppm, udp_reorder_ppm, udp_reorder_max_ns)";
+}
+
+}  // namespace
+
+bool FaultConfig::parse(const std::string& spec, uint64_t seed, FaultConfig& out, std::string* why) {
+  const std::string_view all(spec);
+  const size_t comma = all.find(',');
+  FaultConfig f;
+  if (!preset(std::string(all.substr(0, comma)), seed, f)) {
+    if (why) *why = "unknown preset '" + std::string(all.substr(0, comma)) + "' (none, light, heavy, swarm)";
+    return false;
+  }
+  for (size_t at = comma; at != std::string_view::npos;) {
+    const size_t next = all.find(',', at + 1);
+    const std::string error = apply_knob(all.substr(at + 1, next == std::string_view::npos ? next : next - at - 1), f);
+    if (!error.empty()) {
+      if (why) *why = error;
+      return false;
+    }
+    at = next;
+  }
+  out = f;
+  return true;
 }
 
 }  // namespace ringo::sim

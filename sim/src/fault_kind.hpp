@@ -19,6 +19,9 @@ enum Kind : uint64_t {
   kRefused = 7,
   kCrashTear = 8,
   kMultishotEnd = 9,
+  kDatagramLoss = 10,
+  kDatagramDup = 11,
+  kDatagramReorder = 12,
 };
 }  // namespace fault
 

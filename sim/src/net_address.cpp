@@ -1,6 +1,8 @@
 // net_address.hpp: socket addresses of the simulated network.
 #include "net_address.hpp"
 
+#include <sys/un.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -24,7 +26,10 @@ Address Address::of(const void* addr, uint32_t len) noexcept {
 
 Address loopback(int domain, uint16_t port) noexcept {
   Address a;
-  if (domain == AF_INET6) {
+  if (domain == AF_UNIX) {
+    a.storage.ss_family = AF_UNIX;
+    a.length = sizeof(sa_family_t);
+  } else if (domain == AF_INET6) {
     auto& in6 = reinterpret_cast<sockaddr_in6&>(a.storage);
     in6.sin6_family = AF_INET6;
     in6.sin6_addr = in6addr_loopback;
@@ -53,9 +58,25 @@ int32_t valid_address(int domain, const void* addr, uint32_t len) noexcept {
   if (len < sizeof(sa_family_t)) return -EINVAL;
   sa_family_t family;
   std::memcpy(&family, addr, sizeof family);
+  if (domain == AF_UNIX) {
+    if (family != AF_UNIX) return -EINVAL;
+    return len <= sizeof(sa_family_t) || len > sizeof(sockaddr_un) ? -EINVAL : 0;
+  }
   if (family != domain) return -EAFNOSUPPORT;
   const size_t need = domain == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   return len < need ? -EINVAL : 0;
+}
+
+std::string unix_name(const Address& a) {
+  if (a.storage.ss_family != AF_UNIX || a.length <= sizeof(sa_family_t)) return {};
+  const char* bytes = reinterpret_cast<const char*>(&a.storage) + sizeof(sa_family_t);
+  const size_t n = a.length - sizeof(sa_family_t);
+  return bytes[0] == '\0' ? std::string(bytes, n) : std::string(bytes, strnlen(bytes, n));
+}
+
+bool same_endpoint(const Address& a, const Address& b) {
+  if (a.storage.ss_family == AF_UNIX) return unix_name(a) == unix_name(b);
+  return a.port() == b.port();
 }
 
 void copy_out(const Address& a, void* addr, socklen_t* len) noexcept {

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <string>
 
 namespace ringo::sim::detail {
 
@@ -20,8 +21,13 @@ struct Address {
   static Address of(const void* addr, uint32_t len) noexcept;
 };
 
-// 127.0.0.1 or ::1 with this port.
+// 127.0.0.1 or ::1 with this port; for AF_UNIX, the unnamed address (the family alone).
 Address loopback(int domain, uint16_t port) noexcept;
+// An AF_UNIX address's name (path or abstract, the bytes after the family; a path up to
+// its NUL), the key of the simulated namespace; empty when unnamed.
+std::string unix_name(const Address& a);
+// The same endpoint: for AF_UNIX the same name, else the same port.
+bool same_endpoint(const Address& a, const Address& b);
 void set_port(Address& a, uint16_t port) noexcept;
 // 0, or the negative errno bind/connect return for this address.
 int32_t valid_address(int domain, const void* addr, uint32_t len) noexcept;

@@ -59,6 +59,8 @@ Result<ScenarioResult> run_scenario(const Scenario& s, const RunOptions& options
   config.pct_depth = options.pct_depth;
   config.keep_trace = options.keep_trace;
   config.buggify_ppm = options.buggify_ppm;
+  config.record_choices = options.record_choices;
+  config.replay_choices = options.choices;
   config.max_steps = 20'000'000;
   config.time_budget = std::chrono::seconds(600);
   if (!FaultConfig::parse(options.faults, options.seed, config.faults)) return fail(errc::invalid_argument);

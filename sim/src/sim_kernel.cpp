@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
 #include "descriptor_table.hpp"
 #include "device_host.hpp"
@@ -38,7 +39,7 @@ void tally([[maybe_unused]] uint64_t& counter) noexcept {
 }  // namespace
 
 SimKernel::SimKernel(uint64_t seed, uint32_t rings, FaultConfig faults, bool keep_trace)
-    : prng_(seed), faults_(faults), keep_trace_(keep_trace) {
+    : choices_(seed), faults_(faults), keep_trace_(keep_trace) {
   fds_ = std::make_unique<detail::DescriptorTable>();
   disk_ = std::make_unique<detail::SimDisk>(detail::DeviceHost(*this), *fds_, faults_);
   net_ = std::make_unique<detail::SimNet>(detail::DeviceHost(*this), *fds_, faults_);
@@ -70,23 +71,23 @@ void SimKernel::record(const TraceEvent& e) {
 }
 
 bool SimKernel::inject(uint32_t ppm, uint64_t fault_kind) {
-  if (ppm == 0 || !prng_.chance(ppm, kMillion)) return false;
+  if (ppm == 0 || !choices_.chance(ppm, kMillion)) return false;
   ++faults_injected_;
   record({now_.count(), UINT32_MAX, TraceKind::fault, fault_kind, 0});
   return true;
 }
 
-// An op's completion latency. Draws even when the range is one value (the draw order is
-// part of every seed's replay).
+// An op's completion latency (choice value: the extra delay over the minimum). Draws even
+// when the range is one value (the draw order is part of every seed's replay).
 Duration SimKernel::latency() {
   const auto lo = faults_.min_latency.count();
   const auto hi = std::max(lo, faults_.max_latency.count());
-  return Duration{lo + static_cast<int64_t>(prng_.below(static_cast<uint64_t>(hi - lo) + 1))};
+  return Duration{lo + static_cast<int64_t>(choices_.below(static_cast<uint64_t>(hi - lo) + 1))};
 }
 
 Duration SimKernel::draw(Duration lo, Duration hi) {
   if (hi <= lo) return lo;
-  return lo + Duration{static_cast<int64_t>(prng_.below(static_cast<uint64_t>((hi - lo).count()) + 1))};
+  return lo + Duration{static_cast<int64_t>(choices_.below(static_cast<uint64_t>((hi - lo).count()) + 1))};
 }
 
 // ---------------------------------------------------------------- the two queues
@@ -136,7 +137,7 @@ void SimKernel::post(uint32_t ring, const Cqe& cqe) {
 void SimKernel::deliver_one() {
   run_due_actions();
   if (due_.empty()) return;
-  size_t pick = prng_.below(due_.size());
+  size_t pick = pick_due();
   // CQEs of one op keep their order (a multishot's results, then its last CQE).
   for (size_t i = 0; i < due_.size(); ++i) {
     if (due_[i].cqe.user_data == due_[pick].cqe.user_data && due_[i].ring == due_[pick].ring &&
@@ -152,6 +153,26 @@ void SimKernel::deliver_one() {
   RINGO_ASSERT(events_accounted(), "every completion is delivered once");
   record({now_.count(), e.ring, TraceKind::kernel_step, kDeliver, e.cqe.user_data});
   post(e.ring, e.cqe);
+}
+
+// The seed's draw is an index into due_, whose order is an artefact of swap-removal; the
+// recorded value is the pick's age rank instead (0: the oldest due completion), so that
+// shrinking toward 0 means delivering in the order completions became due.
+size_t SimKernel::pick_due() {
+  auto rank_of = [this](uint64_t index) {
+    uint64_t older = 0;
+    for (const Event& e : due_) older += e.seq < due_[index].seq;
+    return older;
+  };
+  auto with_rank = [this](uint64_t rank) {
+    by_age_.resize(due_.size());
+    for (size_t i = 0; i < by_age_.size(); ++i) by_age_[i] = i;
+    const auto nth = by_age_.begin() + static_cast<std::ptrdiff_t>(rank);
+    std::nth_element(by_age_.begin(), nth, by_age_.end(),
+                     [this](size_t a, size_t b) { return due_[a].seq < due_[b].seq; });
+    return static_cast<uint64_t>(*nth);
+  };
+  return static_cast<size_t>(choices_.choose(due_.size(), rank_of, with_rank));
 }
 
 Instant SimKernel::next_event() const noexcept {
@@ -208,10 +229,10 @@ void SimKernel::submit(uint32_t ring, const Sqe& sqe) {
   RINGO_ASSERT(ops_accounted(), "a CQE per SQE: every op answered, parked or silent, once");
 }
 
-void SimKernel::answer(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable) {
+void SimKernel::answer(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable, uint32_t flags) {
   tally(ops_answered_);
   if (sqe.deadline != kNoDeadline) tally(links_owed_);
-  schedule(at, ring, Cqe{sqe.user_data, res, 0}, sqe.user_data, cancellable);
+  schedule(at, ring, Cqe{sqe.user_data, res, flags}, sqe.user_data, cancellable);
 }
 
 void SimKernel::answer_link(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, [[maybe_unused]] int32_t op_res) {
@@ -298,8 +319,8 @@ void SimKernel::submit_msg_ring(uint32_t ring, const Sqe& sqe) {
   // Receiver delivery and sender completion are separate events with their own latency.
   // Buggify: now and then the delivery is held back much longer (legal: no bound).
   Duration delivery = latency();
-  if (faults_.buggify_ppm != 0 && prng_.chance(faults_.buggify_ppm, kMillion)) {
-    delivery += Duration{static_cast<int64_t>(prng_.below(1'000'000))};
+  if (faults_.buggify_ppm != 0 && choices_.chance(faults_.buggify_ppm, kMillion)) {
+    delivery += Duration{static_cast<int64_t>(choices_.below(1'000'000))};
   }
   schedule(now_ + delivery, target, Cqe{sqe.off, static_cast<int32_t>(sqe.len), 0}, 0, false);
   if ((sqe.flags & kSqeSkipSuccess) == 0) {
@@ -327,6 +348,9 @@ std::optional<int32_t> SimKernel::try_io(uint64_t id, uint32_t ring, const Sqe& 
     case Opcode::connect:
     case Opcode::recv:
     case Opcode::send:
+    case Opcode::send_zc:
+    case Opcode::sendmsg:
+    case Opcode::recvmsg:
     case Opcode::shutdown: return net_->try_op(id, ring, sqe);
     case Opcode::poll_add: return -EOPNOTSUPP;  // not modelled (docs/simulation.md)
     default: return -EINVAL;                    // an opcode the kernel does not know
@@ -346,7 +370,7 @@ void SimKernel::submit_io(uint32_t ring, const Sqe& sqe) {
 // the usual latency, and a linked deadline loses.
 void SimKernel::complete_io(uint32_t ring, const Sqe& sqe, int32_t res) {
   const Instant done = now_ + latency();
-  answer(done, ring, sqe, res, false);
+  answer(done, ring, sqe, res, false, std::exchange(final_flags_, 0));
   if (sqe.deadline != kNoDeadline) answer_link(done, ring, sqe, -ECANCELED, res);
 }
 

@@ -45,9 +45,12 @@ void reset_connection(Pipe& a, Pipe& b) {
 
 int64_t SimNet::sys(SysCall& call) {
   if (call.op == SysOp::socket) {
-    if (call.arg != AF_INET && call.arg != AF_INET6) return -EAFNOSUPPORT;
+    if (call.arg != AF_INET && call.arg != AF_INET6 && call.arg != AF_UNIX) return -EAFNOSUPPORT;
+    const int type = socket_type(call.arg2);
+    if (type < 0) return type;
     auto sock = std::make_shared<Socket>();
     sock->domain = call.arg;
+    sock->type = type;
     return fds_.allocate(std::move(sock));
   }
   auto sock = fds_.get<Socket>(call.fd);
@@ -66,11 +69,13 @@ int64_t SimNet::bind(const std::shared_ptr<Socket>& sock, const SysCall& call) {
   if (sock->state != Socket::State::fresh) return -EINVAL;
   if (const int32_t e = valid_address(sock->domain, call.addr, call.addr_len); e < 0) return e;
   Address a = Address::of(call.addr, call.addr_len);
+  if (sock->domain == AF_UNIX) return bind_unix(sock, a);
   uint16_t port = a.port();
   if (port == 0) port = next_ephemeral_++;
   for (auto [it, end] = ports_.equal_range(port); it != end; ++it) {
     auto other = it->second.lock();
-    if (other && !other->closed && !(other->reuse_port && sock->reuse_port)) return -EADDRINUSE;
+    if (!other || other->closed || other->type != sock->type) continue;  // UDP and TCP ports are apart
+    if (!(other->reuse_port && sock->reuse_port)) return -EADDRINUSE;
   }
   set_port(a, port);
   sock->local = a;
@@ -79,15 +84,48 @@ int64_t SimNet::bind(const std::shared_ptr<Socket>& sock, const SysCall& call) {
   return 0;
 }
 
+// A name in the simulator's Unix namespace: taken while a socket bound to it is open.
+int64_t SimNet::bind_unix(const std::shared_ptr<Socket>& sock, const Address& a) {
+  const std::string name = unix_name(a);
+  auto it = names_.find(name);
+  if (it != names_.end()) {
+    auto other = it->second.lock();
+    if (other && !other->closed) return -EADDRINUSE;
+  }
+  names_[name] = sock;
+  sock->local = a;
+  sock->state = Socket::State::bound;
+  return 0;
+}
+
+std::vector<std::shared_ptr<Socket>> SimNet::bound_at(const Address& a, int type) {
+  std::vector<std::shared_ptr<Socket>> out;
+  auto keep = [&](const std::weak_ptr<Socket>& w) {
+    auto s = w.lock();
+    if (s && !s->closed && s->type == type) out.push_back(std::move(s));
+  };
+  if (a.storage.ss_family == AF_UNIX) {
+    if (auto it = names_.find(unix_name(a)); it != names_.end()) keep(it->second);
+    return out;
+  }
+  for (auto [it, end] = ports_.equal_range(a.port()); it != end; ++it) keep(it->second);
+  return out;
+}
+
 // A socket that connects or listens unbound gets a loopback address on the next
-// ephemeral port.
+// ephemeral port (a Unix one stays unnamed).
 void SimNet::bind_ephemeral(const std::shared_ptr<Socket>& sock) {
   RINGO_ASSERT(sock->state == Socket::State::fresh, "only an unbound socket gets an ephemeral port");
+  if (sock->domain == AF_UNIX) {
+    sock->local = loopback(AF_UNIX, 0);
+    return;
+  }
   sock->local = loopback(sock->domain, next_ephemeral_++);
   ports_.emplace(sock->local.port(), sock);
 }
 
 int64_t SimNet::listen(const std::shared_ptr<Socket>& sock, const SysCall& call) {
+  if (sock->datagram()) return -EOPNOTSUPP;
   if (sock->state == Socket::State::connected) return -EINVAL;
   if (sock->state == Socket::State::fresh) bind_ephemeral(sock);
   sock->state = Socket::State::listening;
@@ -120,18 +158,57 @@ int64_t SimNet::set_option(Socket& sock, const SysCall& call) {
 std::optional<int32_t> SimNet::try_op(uint64_t id, uint32_t ring, const Sqe& sqe) {
   auto sock = fds_.get<Socket>(sqe.fd);
   if (!sock) return fds_.find(sqe.fd) != nullptr ? -ENOTSOCK : -EBADF;
+  if (sock->datagram()) return try_datagram_op(id, sock, sqe);
   if (sqe.opcode == Opcode::accept) return try_accept(id, ring, *sock, sqe);
   if (sqe.opcode == Opcode::connect) return try_connect(id, sock, sqe);
   if (sqe.opcode == Opcode::shutdown) return shutdown(*sock, sqe);
   const bool reading = sqe.opcode == Opcode::recv || sqe.opcode == Opcode::read || sqe.opcode == Opcode::readv;
-  const bool writing = sqe.opcode == Opcode::send || sqe.opcode == Opcode::write || sqe.opcode == Opcode::writev;
+  const bool writing = sqe.opcode == Opcode::send || sqe.opcode == Opcode::send_zc || sqe.opcode == Opcode::write ||
+                       sqe.opcode == Opcode::writev;
   if (!reading && !writing) return -EOPNOTSUPP;
   if (sock->state != Socket::State::connected) return -ENOTCONN;
   RINGO_ASSERT(sock->rx && sock->tx, "a connected socket has both pipes");
+  if (sqe.opcode == Opcode::recv && (sqe.ioprio & kRecvMultishot) != 0) return try_recv_multishot(id, ring, *sock, sqe);
   std::vector<iovec> iov;
   if (const int32_t e = op_buffers(sqe, iov); e < 0) return e;
   const size_t limit = std::min<size_t>(total_length(iov), INT32_MAX);
-  return reading ? try_recv(id, *sock, iov, limit) : try_send(id, *sock, iov, limit);
+  if (reading) return try_recv(id, *sock, iov, limit);
+  std::optional<int32_t> sent = try_send(id, *sock, iov, limit);
+  if (!sent || sqe.opcode != Opcode::send_zc) return sent;
+  // SEND_ZC: the result now (kCqeMore), the notification as the op's final CQE, later.
+  host_.post_more(ring, sqe, *sent);
+  host_.final_flags(kCqeNotif);
+  return 0;
+}
+
+// Multishot recv into provided buffers: what has arrived is cut into buffers taken from the
+// ring's group, one CQE with kCqeMore | kCqeBuffer each, and the op stays parked for more.
+// It ends (a CQE without kCqeMore) with 0 at end of stream, ECONNRESET, -ENOBUFS when data
+// waits and the group is empty (the data stays unread, as in the kernel), or, a fault, a
+// last buffer without kCqeMore (the kernel may end a multishot at any time).
+std::optional<int32_t> SimNet::try_recv_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe) {
+  if ((sqe.flags & kSqeBufferSelect) == 0 || sqe.deadline != kNoDeadline) return -EINVAL;
+  Pipe& rx = *sock.rx;
+  if (rx.reset) return -ECONNRESET;
+  if (sock.read_shut) return 0;
+  while (!rx.unread.empty()) {
+    const auto buf = host_.take_buffer(ring, sqe.buf_group);
+    if (!buf) return -ENOBUFS;
+    size_t n = std::min<size_t>(buf->size, rx.unread.size());
+    if (n > 1 && host_.inject(faults_.short_io_ppm, fault::kShortIo)) n = 1 + host_.below(n - 1);
+    std::copy_n(rx.unread.begin(), n, buf->data);
+    rx.unread.erase(rx.unread.begin(), rx.unread.begin() + static_cast<std::ptrdiff_t>(n));
+    host_.wake(rx.writers);
+    const uint32_t flags = kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift);
+    if (host_.inject(faults_.multishot_end_ppm, fault::kMultishotEnd)) {
+      host_.final_flags(flags);
+      return static_cast<int32_t>(n);
+    }
+    host_.post_more(ring, sqe, static_cast<int32_t>(n), flags);
+  }
+  if (rx.at_eof()) return 0;
+  rx.readers.push_back(id);
+  return std::nullopt;
 }
 
 // A single accept takes one connection or waits. A multishot accept posts one CQE with
@@ -164,10 +241,10 @@ std::optional<int32_t> SimNet::try_connect(uint64_t id, const std::shared_ptr<So
   const void* addr = reinterpret_cast<const void*>(static_cast<uintptr_t>(sqe.addr));
   if (const int32_t e = valid_address(sock->domain, addr, sqe.len); e < 0) return e;
   const Address target = Address::of(addr, sqe.len);
-  std::vector<std::shared_ptr<Socket>> listeners;
-  for (auto [it, end] = ports_.equal_range(target.port()); it != end; ++it) {
-    auto l = it->second.lock();
-    if (l && !l->closed && l->state == Socket::State::listening) listeners.push_back(l);
+  std::vector<std::shared_ptr<Socket>> listeners = bound_at(target, SOCK_STREAM);
+  std::erase_if(listeners, [](const auto& l) { return l->state != Socket::State::listening; });
+  if (listeners.empty() && target.storage.ss_family == AF_UNIX && !unix_name(target).starts_with('\0')) {
+    return names_.contains(unix_name(target)) ? -ECONNREFUSED : -ENOENT;  // a path nobody bound: no file
   }
   if (listeners.empty() || host_.inject(faults_.connect_refused_ppm, fault::kRefused)) return -ECONNREFUSED;
   std::shared_ptr<Socket> listener = listeners[host_.below(listeners.size())];  // SO_REUSEPORT spread
@@ -275,7 +352,11 @@ Duration SimNet::net_latency() {
 
 void SimNet::closed(const std::shared_ptr<Socket>& sock) {
   sock->closed = true;
-  if (sock->state == Socket::State::connected) {
+  if (sock->datagram()) {
+    sock->inbox.clear();
+    sock->inbox_bytes = 0;
+    host_.wake(sock->receivers);  // they retry and find the descriptor gone: EBADF
+  } else if (sock->state == Socket::State::connected) {
     RINGO_ASSERT(sock->rx && sock->tx, "a connected socket has both pipes");
     // Unread data at close makes Linux send RST instead of FIN.
     if (!sock->rx->unread.empty()) reset_connection(*sock->rx, *sock->tx);
@@ -292,6 +373,10 @@ void SimNet::closed(const std::shared_ptr<Socket>& sock) {
     sock->accept_queue.clear();
     host_.wake(sock->connecters);  // they retry and find no listener
   }
+  std::erase_if(names_, [&](const auto& entry) {
+    auto s = entry.second.lock();
+    return !s || s == sock;
+  });
   std::erase_if(ports_, [&](const auto& entry) {
     auto s = entry.second.lock();
     return !s || s == sock;

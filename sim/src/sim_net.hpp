@@ -1,7 +1,10 @@
-// SimNet: the simulated network. TCP-like stream sockets on one virtual host: listeners
-// with a backlog, connections made of two one-way pipes with latency, bandwidth and a
-// buffer limit. Faults (refused connects, resets, short transfers, multishot accepts that
-// end early) are drawn from the seed. Private to sim/.
+// SimNet: the simulated network. Unix domain sockets are the same streams and datagrams
+// named by a path or abstract name in the simulator's own namespace (names_: no files;
+// a path is free again once its socket closes), without UDP's faults. TCP-like stream sockets on one virtual host:
+// listeners with a backlog, connections made of two one-way pipes with latency, bandwidth and a buffer limit. Faults
+// (refused connects, resets, short transfers, multishot accepts that end early) are drawn from the seed. Datagram (UDP)
+// sockets: each send is one datagram that arrives whole after the network's latency, in order per receiver unless a
+// fault holds it back (reordering); a fault may also lose or duplicate it (sim_net_dgram.cpp). Private to sim/.
 //
 // Contract: an op that cannot proceed (no bytes to read, no room to write, no connection
 // to accept, a full backlog) parks: try_op registers its id on the object's wait list
@@ -49,10 +52,21 @@ struct Pipe {
   bool at_eof() const noexcept { return fin && unread.empty() && in_flight.empty(); }
 };
 
+// A datagram on its way or waiting to be received.
+struct Datagram {
+  Address from;
+  std::string bytes;
+};
+
+// What a receiving datagram socket may hold unread (Linux's default net.core.rmem_default,
+// 212,992 bytes); a datagram arriving at a full socket is dropped, as Linux drops it.
+inline constexpr size_t kDatagramQueueBytes = 212992;
+
 struct Socket {
   enum class State { fresh, bound, listening, connected };
   State state = State::fresh;
   int domain = AF_INET;
+  int type = SOCK_STREAM;  // or SOCK_DGRAM
   Address local;
   Address peer;
   bool reuse_addr = false;
@@ -65,9 +79,16 @@ struct Socket {
   std::deque<std::shared_ptr<Socket>> accept_queue;
   WaitList accepters;
   WaitList connecters;  // connects waiting for backlog room
-  // connected (both set)
+  // connected stream (both set)
   std::shared_ptr<Pipe> rx;
   std::shared_ptr<Pipe> tx;
+  // datagram: received, not yet taken; a connected one has `peer` and no pipes
+  std::deque<Datagram> inbox;
+  size_t inbox_bytes = 0;
+  Instant last_arrival{0};  // datagrams not held back arrive in order, no earlier than this
+  WaitList receivers;
+
+  bool datagram() const noexcept { return type == SOCK_DGRAM; }
 };
 
 class SimNet {
@@ -95,12 +116,24 @@ class SimNet {
   int32_t shutdown(Socket& sock, const Sqe& sqe);
   std::optional<int32_t> try_recv(uint64_t id, Socket& sock, const std::vector<iovec>& iov, size_t limit);
   std::optional<int32_t> try_send(uint64_t id, Socket& sock, const std::vector<iovec>& iov, size_t limit);
+  std::optional<int32_t> try_recv_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe);
   Duration net_latency();
+  // Datagram sockets (sim_net_dgram.cpp).
+  std::optional<int32_t> try_datagram_op(uint64_t id, const std::shared_ptr<Socket>& sock, const Sqe& sqe);
+  int32_t connect_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sqe);
+  int32_t send_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sqe);
+  std::optional<int32_t> try_recv_datagram(uint64_t id, Socket& sock, const Sqe& sqe);
+  std::shared_ptr<Socket> datagram_target(const Address& to, const Socket& from);
+  void route(const std::shared_ptr<Socket>& to, const Datagram& d);
+  // Live sockets of this type at a's port (IP) or name (Unix).
+  std::vector<std::shared_ptr<Socket>> bound_at(const Address& a, int type);
+  int64_t bind_unix(const std::shared_ptr<Socket>& sock, const Address& a);
 
   DeviceHost host_;
   DescriptorTable& fds_;
   const FaultConfig& faults_;
   std::multimap<uint16_t, std::weak_ptr<Socket>> ports_;  // bound sockets by port
+  std::map<std::string, std::weak_ptr<Socket>> names_;    // Unix sockets by name (no files)
   uint16_t next_ephemeral_ = 40000;
 };
 

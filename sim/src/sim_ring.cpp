@@ -1,5 +1,5 @@
 // SimRing (sim_ring.hpp): the Ring seam's simulated side. Every decision it makes (how
-// much of a batch the SQ takes) is drawn from the kernel's seed.
+// much of a batch the SQ takes) comes from the kernel's choices.
 #include "ringo/internal/sim/sim_ring.hpp"
 
 #include <algorithm>
@@ -17,7 +17,7 @@ size_t SimRing::push(std::span<const Sqe> sqes) {
   RINGO_ASSERT(sq_.size() <= sq_entries_, "the SQ never holds more than its entries");
   size_t room = sq_entries_ - sq_.size();
   if (room > 1 && kernel_.inject(kernel_.faults().sq_full_ppm, detail::fault::kSqFull)) {
-    room = kernel_.prng().below(room);
+    room = kernel_.choices().below_from_top(room);  // choice value 0: the most it can take
   }
   const size_t n = std::min(room, sqes.size());
   sq_.insert(sq_.end(), sqes.begin(), sqes.begin() + static_cast<std::ptrdiff_t>(n));
@@ -51,6 +51,7 @@ Caps SimRing::caps() const {
   Caps c;
   c.msg_ring = c.link_timeout = c.async_cancel = c.ext_arg = true;
   c.multishot_accept = kernel_.faults().multishot_accept;
+  c.recv_multishot = c.send_zc = true;
   return c;
 }
 

@@ -1,7 +1,8 @@
-// Simulation (simulation.hpp): the driver over the event core. Each step() is one seeded
-// decision (tick a shard that can run, or let the kernel deliver a due completion); when
-// nothing can run the clock jumps to the next kernel event or shard timer. Also the run's
-// Report, the pct strategy's priorities, and RINGO_SEED parsing.
+// Simulation (simulation.hpp): the driver over the event core. Each step() is one
+// decision from the kernel's ChoiceSource (tick a shard that can run, or let the kernel
+// deliver a due completion); when nothing can run the clock jumps to the next kernel
+// event or shard timer. Also the run's Report, the pct strategy's priorities, and
+// RINGO_SEED parsing.
 #include "ringo/sim/simulation.hpp"
 
 #include <algorithm>
@@ -20,6 +21,7 @@ using namespace ringo::detail;
 
 namespace {
 constexpr uint32_t kKernel = UINT32_MAX;
+constexpr uint32_t kNoRunner = UINT32_MAX - 1;  // before the first step
 enum StepKind : uint64_t { kRunShard = 3 };
 
 struct MainState {
@@ -92,22 +94,48 @@ Simulation::Simulation(const SimConfig& config)
     shards_.push_back(std::make_unique<Shard>(group_, i, kernel_.ring(i), sc));
     shards_.back()->set_tracer(&kernel_);
   }
-  if (config.strategy == Strategy::pct) {
-    // Its own stream, so the kernel's choices under a seed stay what they are.
-    Prng p(config.seed ^ 0x9c7f3a11d2b4e605ULL);
-    const uint32_t runners = config.shards + 1;
-    const uint64_t depth = std::max<uint32_t>(1, config.pct_depth);
-    for (uint32_t i = 0; i < runners; ++i) priority_.push_back(depth + i);
-    for (uint32_t i = runners; i > 1; --i) std::swap(priority_[i - 1], priority_[p.below(i)]);
-    for (uint64_t i = 1; i < depth; ++i) change_points_.push_back(p.below(std::max<uint64_t>(1, config.pct_steps)));
-    std::sort(change_points_.begin(), change_points_.end());
-    lowest_ = depth - 1;
+  detail::ChoiceSource& choices = kernel_.choices();
+  if (config.replay_choices) choices.replay(*config.replay_choices);
+  choices.record(config.record_choices);
+  if (config.strategy == Strategy::pct) draw_pct_priorities();
+}
+
+// PCT's priorities and change points: the run's first choices, drawn from a stream of
+// their own so the kernel's draws under a seed stay what they are. Value 0 is the simplest:
+// no swap in the shuffle (runner order = priority order), the latest possible change point
+// (the fewest preemptions).
+void Simulation::draw_pct_priorities() {
+  Prng p(config_.seed ^ 0x9c7f3a11d2b4e605ULL);
+  detail::ChoiceSource& choices = kernel_.choices();
+  const uint32_t runners = config_.shards + 1;
+  const uint64_t depth = std::max<uint32_t>(1, config_.pct_depth);
+  for (uint32_t i = 0; i < runners; ++i) priority_.push_back(depth + i);
+  for (uint32_t i = runners; i > 1; --i) {
+    auto flip = [i](uint64_t x) { return uint64_t{i} - 1 - x; };
+    std::swap(priority_[i - 1], priority_[choices.choose(i, flip, flip, p)]);
   }
+  const uint64_t steps = std::max<uint64_t>(1, config_.pct_steps);
+  auto latest_first = [steps](uint64_t x) { return steps - 1 - x; };
+  for (uint64_t i = 1; i < depth; ++i) change_points_.push_back(choices.choose(steps, latest_first, latest_first, p));
+  std::sort(change_points_.begin(), change_points_.end());
+  lowest_ = depth - 1;
+}
+
+// Random strategy: a uniform pick among the candidates. Its choice value counts from the
+// runner of the previous step (candidates in their stable order, wrapping round), so
+// value 0 means no context switch, or the first candidate when the last runner cannot run.
+uint32_t Simulation::pick_random() {
+  const uint64_t n = candidates_.size();
+  const auto it = std::find(candidates_.begin(), candidates_.end(), last_runner_);
+  const uint64_t last = it == candidates_.end() ? 0 : static_cast<uint64_t>(it - candidates_.begin());
+  auto encode = [n, last](uint64_t raw) { return (raw + n - last) % n; };
+  auto decode = [n, last](uint64_t v) { return (last + v) % n; };
+  return candidates_[kernel_.choices().choose(n, encode, decode)];
 }
 
 uint32_t Simulation::pick(uint32_t kernel_slot) {
   RINGO_ASSERT(!candidates_.empty(), "a step picks among the shards that can run and the kernel");
-  if (config_.strategy == Strategy::random) return candidates_[kernel_.prng().below(candidates_.size())];
+  if (config_.strategy == Strategy::random) return pick_random();
   auto slot = [&](uint32_t c) { return c == kKernel ? kernel_slot : c; };
   uint32_t best = candidates_.front();
   for (uint32_t c : candidates_) {
@@ -157,6 +185,11 @@ bool Simulation::step() {
     return true;
   }
   const uint32_t pick = this->pick(static_cast<uint32_t>(shards_.size()));
+  if (pick != last_runner_ && last_runner_ != kNoRunner) {
+    ++context_switches_;
+    preemptions_ += std::find(candidates_.begin(), candidates_.end(), last_runner_) != candidates_.end();
+  }
+  last_runner_ = pick;
   if (pick == kKernel) {
     kernel_.deliver_one();
   } else {
@@ -265,6 +298,12 @@ Report Simulation::finish(Report report) {
   report.virtual_time = kernel_.now();
   report.faults_injected = kernel_.faults_injected();
   if (config_.keep_trace) report.trace = kernel_.trace();
+  report.context_switches = context_switches_;
+  report.preemptions = preemptions_;
+  if (config_.record_choices) {
+    report.choices = kernel_.choices().recorded();
+    report.choices_complete = kernel_.choices().recording_complete();
+  }
   return report;
 }
 

@@ -2,11 +2,13 @@
 //
 //   ringo-load --addr 127.0.0.1:7000 [-c 64] [-s 64] [-d 3] [--shards 1]
 //
+// Malformed or out-of-range numbers are refused with status 2 (whole seconds only).
+//
 // C connections, each sending S-byte messages and waiting for the echo, for D seconds.
 // Prints requests/s and p50/p99/p999 round-trip latency; checks every echoed byte and
 // exits 1 if any byte was wrong or a connection failed.
+#include <charconv>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "echo.hpp"
@@ -14,38 +16,72 @@
 using namespace ringo;
 using namespace ringo::detail;  // white-box: the engine's internals
 
-int main(int argc, char** argv) {
-  std::string addr_text = "127.0.0.1:7000";
-  echo::LoadConfig config;
+namespace {
+
+int usage(const std::string& why) {
+  std::fprintf(stderr,
+               "ringo-load: %s\n"
+               "usage: ringo-load --addr IP:PORT [-c 1..100000 connections] [-s 1..1048576 bytes] "
+               "[-d 1..3600 seconds] [--shards 1..256]\n",
+               why.c_str());
+  return 2;
+}
+
+// A whole decimal number in [lo, hi]; anything else (sign, space, suffix, overflow) is refused.
+template <class N>
+bool parse_number(const std::string& text, N lo, N hi, N& out) {
+  N v{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || end != text.data() + text.size() || v < lo || v > hi) return false;
+  out = v;
+  return true;
+}
+
+struct Options {
+  std::string addr = "127.0.0.1:7000";
+  uint32_t connections = 64;
+  size_t message_size = 64;
+  uint32_t seconds = 3;
   uint32_t shards = 1;
-  double seconds = 3;
+};
+
+// Fills o from argv; returns what is wrong, or "".
+std::string parse(int argc, char** argv, Options& o) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "ringo-load: %s needs a value\n", a.c_str());
-      return 2;
-    }
-    const char* v = argv[++i];
+    if (i + 1 >= argc) return a + " needs a value";
+    const std::string v = argv[++i];
+    bool ok = true;
     if (a == "--addr") {
-      addr_text = v;
+      o.addr = v;
     } else if (a == "-c") {
-      config.connections = static_cast<uint32_t>(std::strtoul(v, nullptr, 10));
+      ok = parse_number<uint32_t>(v, 1, 100000, o.connections);
     } else if (a == "-s") {
-      config.message_size = std::strtoul(v, nullptr, 10);
+      ok = parse_number<size_t>(v, 1, size_t{1} << 20, o.message_size);
     } else if (a == "-d") {
-      seconds = std::strtod(v, nullptr);
+      ok = parse_number<uint32_t>(v, 1, 3600, o.seconds);
     } else if (a == "--shards") {
-      shards = static_cast<uint32_t>(std::strtoul(v, nullptr, 10));
+      ok = parse_number<uint32_t>(v, 1, 256, o.shards);
     } else {
-      std::fprintf(stderr, "usage: ringo-load --addr IP:PORT [-c conns] [-s bytes] [-d seconds] [--shards N]\n");
-      return 2;
+      return "unknown flag '" + a + "'";
     }
+    if (!ok) return "bad value '" + v + "' for " + a;
   }
-  auto addr = net::SocketAddr::parse(addr_text);
-  if (!addr || config.connections == 0 || config.message_size == 0 || seconds <= 0 || shards == 0) {
-    std::fprintf(stderr, "ringo-load: bad arguments\n");
-    return 2;
-  }
+  return "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (std::string why = parse(argc, argv, o); !why.empty()) return usage(why);
+  auto addr = net::SocketAddr::parse(o.addr);
+  if (!addr) return usage("bad address '" + o.addr + "'");
+  echo::LoadConfig config;
+  config.connections = o.connections;
+  config.message_size = o.message_size;
+  const uint32_t shards = o.shards;
+  const double seconds = o.seconds;
   config.target = *addr;
   config.duration = Duration{static_cast<int64_t>(seconds * 1e9)};
   auto rt = Runtime::create({.shards = shards});

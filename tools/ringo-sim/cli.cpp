@@ -16,7 +16,10 @@
 #include <string_view>
 #include <vector>
 
+#include "failure_file.hpp"
 #include "ringo/sim/scenario.hpp"
+#include "shrink.hpp"
+#include "timeline_html.hpp"
 
 namespace ringo::sim {
 
@@ -28,6 +31,7 @@ constexpr int kPassed = 0;
 constexpr int kFailed = 1;
 constexpr int kUsage = 2;
 constexpr int kUnwritten = 3;
+constexpr int kNothingToShrink = 4;
 
 struct Args {
   std::string command;
@@ -46,10 +50,11 @@ int usage(const std::string& why) {
       "ringo-sim: %s\n"
       "usage: ringo-sim list\n"
       "       ringo-sim run --scenario S --seed N [--faults F] [--strategy random|pct] [--depth D] [--buggify PPM]\n"
-      "                     [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]\n"
+      "                     [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]\n"
       "       ringo-sim explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D] [--buggify PPM]\n"
       "                     [--time-budget SECONDS] [--stop-after N] [--save DIR] [--check-determinism]\n"
-      "       ringo-sim replay FILE [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]\n"
+      "       ringo-sim replay FILE [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]\n"
+      "       ringo-sim shrink FILE [--out FILE] [--trace FILE] [--trace-format jsonl|chrome|html] [--max-runs N]\n"
       "numbers are decimal or 0x-hex, without sign, space or leading zero\n",
       why.c_str());
   return kUsage;
@@ -65,6 +70,7 @@ const std::map<std::string, std::vector<std::string>> kFlags = {
      {"scenario", "seeds", "faults", "strategy", "depth", "buggify", "time-budget", "stop-after", "save",
       "check-determinism"}},
     {"replay", {"trace", "trace-format", "check-determinism"}},
+    {"shrink", {"out", "trace", "trace-format", "max-runs"}},
 };
 
 // Fills a from argv; returns what is wrong with the command line, or "".
@@ -92,8 +98,8 @@ std::string parse(int argc, char** argv, Args& a) {
       a.flags[name] = argv[++i];
     }
   }
-  const size_t files = a.command == "replay" ? 1 : 0;
-  if (a.positional.size() < files) return "replay wants a failure file";
+  const size_t files = a.command == "replay" || a.command == "shrink" ? 1 : 0;
+  if (a.positional.size() < files) return a.command + " wants a failure file";
   if (a.positional.size() > files) return "unexpected argument \"" + a.positional[files] + "\"";
   return "";
 }
@@ -150,10 +156,13 @@ bool close_output(const std::string& what, const std::string& path, std::ofstrea
   return static_cast<bool>(out);
 }
 
-bool write_trace(const Args& a, const Report& report, std::ofstream& out) {
+bool write_trace(const Args& a, const TimelineRun& run, std::ofstream& out) {
   const std::string path = a.get("trace");
+  const Report& report = run.result.report;
   if (a.get("trace-format", "chrome") == "jsonl") {
     write_trace_jsonl(report.trace, out);
+  } else if (a.get("trace-format") == "html") {
+    write_trace_html(run, out);  // timeline_html.hpp
   } else {
     write_trace_chrome(report.trace, out);
   }
@@ -177,13 +186,19 @@ bool deterministic(const Scenario& s, RunOptions o) {
   return false;
 }
 
-bool save_failure(const std::string& dir, const Scenario& s, const RunOptions& o, const ScenarioResult& r) {
+bool save_failure(const std::string& dir, const Scenario& s, RunOptions o, const ScenarioResult& r) {
   const std::string path = dir + "/" + s.name + "-" + std::to_string(o.seed) + ".failure";
   std::ofstream out;
   if (!open_output("the failure to", path, out)) return false;
-  out << "scenario=" << s.name << "\nseed=" << o.seed << "\nfaults=" << o.faults
-      << "\nstrategy=" << strategy_name(o.strategy) << "\ndepth=" << o.pct_depth << "\nbuggify=" << o.buggify_ppm
-      << "\n# " << r.why << "\n";
+  std::vector<std::string> notes;
+  if (r.report.choices_complete) {
+    o.choices = trimmed_choices(choice_values(r.report.choices));
+  } else {
+    notes.push_back("no choices line: the run made more than " + std::to_string(detail::ChoiceSource::kMaxRecorded) +
+                    " choices (replayed from the seed)");
+  }
+  notes.push_back(r.why);
+  write_failure(out, s, o, notes);
   if (!close_output("the failure to", path, out)) return false;
   std::printf("  saved %s\n", path.c_str());
   return true;
@@ -197,15 +212,15 @@ bool writable_directory(const std::string& dir) {
   return false;
 }
 
-int run_one(const Args& a, const Scenario& s, RunOptions o, const char* program) {
+int run_one(const Args& a, const Scenario& s, RunOptions o, const std::string& replay_hint) {
   std::ofstream trace;
   if (a.has("trace") && !open_output("the trace to", a.get("trace"), trace)) return kUnwritten;
   o.keep_trace = a.has("trace");
   auto r = run_scenario(s, o);
   if (!r) return usage("bad options");
   std::printf("%s %s: %s\n", s.name.c_str(), r->failed() ? "FAILED" : "ok", r->report.summary().c_str());
-  if (r->failed()) std::printf("  %s\n  replay: %s\n", r->why.c_str(), replay_command(program, s, o).c_str());
-  const bool wrote = !a.has("trace") || write_trace(a, r->report, trace);
+  if (r->failed()) std::printf("  %s\n  replay: %s\n", r->why.c_str(), replay_hint.c_str());
+  const bool wrote = !a.has("trace") || write_trace(a, {s, o, *r, replay_hint}, trace);
   const bool failed = r->failed() || (a.has("check-determinism") && !deterministic(s, o));
   return !wrote ? kUnwritten : failed ? kFailed : kPassed;
 }
@@ -223,6 +238,7 @@ int explore(const Args& a, const Scenario& s, RunOptions o, const char* program)
   if (std::string e = number_flag(a, "stop-after", 0, UINT64_MAX, stop_after); !e.empty()) return usage(e);
   if (a.has("save") && !writable_directory(a.get("save"))) return kUnwritten;
   const bool check_det = a.has("check-determinism");
+  o.record_choices = a.has("save");  // a saved failure carries its choice sequence
   const auto start = std::chrono::steady_clock::now();
   uint64_t done = 0, failures = 0, nondeterministic = 0, unsaved = 0;
   for (uint64_t seed = first; seed <= last; ++seed) {
@@ -260,26 +276,89 @@ int explore(const Args& a, const Scenario& s, RunOptions o, const char* program)
   return failures > 0 || nondeterministic > 0 ? kFailed : kPassed;
 }
 
-int replay(const Args& a, const char* program) {
-  std::ifstream in(a.positional[0]);
-  if (!in) return usage("cannot read the failure file " + a.positional[0]);
+// The keys a failure file may hold (failure_file.hpp).
+const std::vector<std::string> kFailureKeys = {"scenario", "seed", "faults", "strategy", "depth", "buggify", "choices"};
+
+// Reads a failure file into s and o; returns what is wrong with it, or "".
+std::string load_failure(const std::string& path, const Scenario*& s, RunOptions& o) {
   Args saved;
-  for (std::string line; std::getline(in, line);) {
-    const size_t eq = line.find('=');
-    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
-    saved.flags[line.substr(0, eq)] = line.substr(eq + 1);
+  if (std::string e = read_failure(path, saved.flags); !e.empty()) return e;
+  for (const auto& [key, value] : saved.flags) {
+    if (std::find(kFailureKeys.begin(), kFailureKeys.end(), key) == kFailureKeys.end()) {
+      return path + ": unknown key \"" + key + "\"";
+    }
   }
-  const Scenario* s = find_scenario(saved.get("scenario"));
-  if (s == nullptr) return usage("the failure file names no known scenario");
+  s = find_scenario(saved.get("scenario"));
+  if (s == nullptr) return path + " names no known scenario";
+  if (std::string e = options_from(saved, o); !e.empty()) return path + ": " + e;
+  if (!parse_u64(saved.get("seed"), o.seed)) return path + " has no seed";
+  if (saved.has("choices")) {
+    auto values = decode_choices(saved.get("choices"), detail::ChoiceSource::kMaxRecorded);
+    if (!values) return path + ": bad choices line: want comma-separated hex values and z<count> runs of zeros";
+    o.choices = std::move(*values);
+  }
+  return "";
+}
+
+int replay(const Args& a, const char* program) {
+  const Scenario* s = nullptr;
   RunOptions o;
-  if (std::string e = options_from(saved, o); !e.empty()) return usage(e);
-  if (!parse_u64(saved.get("seed"), o.seed)) return usage("the failure file has no seed");
-  return run_one(a, *s, o, program);
+  if (std::string e = load_failure(a.positional[0], s, o); !e.empty()) return usage(e);
+  return run_one(a, *s, o, std::string(program) + " replay " + a.positional[0]);
+}
+
+// ---------------------------------------------------------------- shrink
+
+void print_size(const char* label, const RunSize& z) {
+  std::printf(
+      "  %-7s %zu choices (%zu non-zero), %llu faults injected, %llu context switches (%llu preemptions), %llu trace "
+      "events\n",
+      label, z.choices, z.nonzero, static_cast<unsigned long long>(z.faults),
+      static_cast<unsigned long long>(z.context_switches), static_cast<unsigned long long>(z.preemptions),
+      static_cast<unsigned long long>(z.trace_events));
+}
+
+// Where shrink writes by default: name.failure -> name.shrunk.failure.
+std::string default_shrunk_path(const std::string& in) {
+  const std::string ext = ".failure";
+  if (in.size() > ext.size() && in.ends_with(ext)) return in.substr(0, in.size() - ext.size()) + ".shrunk" + ext;
+  return in + ".shrunk";
+}
+
+int shrink_command(const Args& a, const char* program) {
+  const std::string in = a.positional[0];
+  ShrinkLimits limits;
+  if (std::string e = number_flag(a, "max-runs", 1, UINT64_MAX, limits.max_runs); !e.empty()) return usage(e);
+  const Scenario* s = nullptr;
+  RunOptions o;
+  if (std::string e = load_failure(in, s, o); !e.empty()) return usage(e);
+  const std::string out_path = a.get("out", default_shrunk_path(in));
+  std::ofstream out, trace;
+  if (!open_output("the shrunk failure to", out_path, out)) return kUnwritten;
+  if (a.has("trace") && !open_output("the trace to", a.get("trace"), trace)) return kUnwritten;
+  o.keep_trace = a.has("trace");
+  Shrunk shrunk;
+  if (std::string e = shrink(*s, o, limits, shrunk); !e.empty()) {
+    std::fprintf(stderr, "ringo-sim: shrink %s: %s\n", in.c_str(), e.c_str());
+    return kNothingToShrink;
+  }
+  std::printf("%s shrunk: %s\n", s->name.c_str(), shrunk.signature.c_str());
+  print_size("before:", shrunk.before);
+  print_size("after:", shrunk.after);
+  std::printf("  runs:   %llu%s\n", static_cast<unsigned long long>(shrunk.runs),
+              shrunk.budget_spent ? " (the --max-runs budget ran out before a fixed point)" : " (a fixed point)");
+  write_failure(out, *s, shrunk.options,
+                {"shrunk from " + in + " in " + std::to_string(shrunk.runs) + " runs", shrunk.result.why});
+  if (!close_output("the shrunk failure to", out_path, out)) return kUnwritten;
+  std::printf("  wrote %s\n", out_path.c_str());
+  const std::string replay = std::string(program) + " replay " + out_path;
+  if (a.has("trace") && !write_trace(a, {*s, shrunk.options, shrunk.result, replay}, trace)) return kUnwritten;
+  return kPassed;
 }
 
 int dispatch(const Args& a, const char* program) {
-  if (const std::string f = a.get("trace-format", "chrome"); f != "chrome" && f != "jsonl") {
-    return usage("unknown --trace-format " + f + " (jsonl or chrome)");
+  if (const std::string f = a.get("trace-format", "chrome"); f != "chrome" && f != "jsonl" && f != "html") {
+    return usage("unknown --trace-format " + f + " (jsonl, chrome or html)");
   }
   if (a.command == "list") {
     for (const Scenario* s : scenarios()) {
@@ -288,6 +367,7 @@ int dispatch(const Args& a, const char* program) {
     return kPassed;
   }
   if (a.command == "replay") return replay(a, program);
+  if (a.command == "shrink") return shrink_command(a, program);
   const Scenario* s = find_scenario(a.get("scenario"));
   if (s == nullptr) return usage("unknown --scenario \"" + a.get("scenario") + "\" (see `list`)");
   RunOptions o;
@@ -296,7 +376,7 @@ int dispatch(const Args& a, const char* program) {
   if (!parse_u64(a.get("seed", "1"), o.seed)) {
     return usage("bad --seed \"" + a.get("seed") + "\": want a whole number below 2^64");
   }
-  return run_one(a, *s, o, program);
+  return run_one(a, *s, o, replay_command(program, *s, o));
 }
 
 }  // namespace

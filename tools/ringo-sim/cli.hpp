@@ -3,10 +3,17 @@
 //
 //   list
 //   run --scenario S --seed N [--faults none|light|heavy|swarm] [--strategy random|pct]
-//       [--depth D] [--buggify PPM] [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]
+//       [--depth D] [--buggify PPM] [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]
 //   explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D] [--buggify PPM]
 //       [--time-budget SECONDS] [--stop-after N] [--save DIR] [--check-determinism]
-//   replay FILE [--trace FILE] [--trace-format jsonl|chrome] [--check-determinism]
+//   replay FILE [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]
+//   shrink FILE [--out FILE] [--trace FILE] [--trace-format jsonl|chrome|html] [--max-runs N]
+//
+// --trace-format html writes the offline timeline page (timeline_html.hpp).
+//
+// FILE is a failure file (failure_file.hpp); shrink writes the smaller one to --out
+// (default: NAME.shrunk.failure for NAME.failure) and searches for at most --max-runs
+// runs (default 2000; shrink.hpp).
 //
 // Numbers (seeds included) are decimal or 0x-hex, whole, without sign or leading zero. An
 // unknown command or flag, a flag without its value, a stray argument or a malformed
@@ -16,7 +23,9 @@
 // found a divergence), 2 for bad usage, 3 when an output could not be written (--trace,
 // --save, stdout; checked after closing, and before running where it can be: a path that
 // cannot be opened, a --save that is not a writable directory). 3 wins over 1: the
-// failing seeds are still printed.
+// failing seeds are still printed. shrink: 0 when it wrote the shrunk file (the failure
+// reproduced), 4 when there is nothing to shrink (the file's run does not fail, or makes
+// more choices than can be recorded), 2 and 3 as above.
 #pragma once
 
 namespace ringo::sim {

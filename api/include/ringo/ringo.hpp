@@ -13,6 +13,7 @@
 //   timer_chan(d), timer(d) -> Timer, ticker(d) -> Ticker                    (time_chan.hpp)
 //   fs::File, net::TcpListener, net::TcpStream, net::SocketAddr     (fs.hpp, net.hpp)
 //   Runtime::create(config), block_on(task), stats(), shutdown()     (runtime.hpp)
+//   raw::Lane::open() -> lane A as a stream of raw::Io / raw::RingMsg events (raw/lane.hpp)
 //   prometheus_text(runtime) -> the stats as Prometheus text          (metrics.hpp)
 //   ringo::sim::run(config, main) -> Report                          (sim.hpp)
 //   ringo::version(), RINGO_VERSION_STRING                           (version.hpp)
@@ -27,6 +28,7 @@
 #include "ringo/metrics.hpp"
 #include "ringo/net.hpp"
 #include "ringo/nop.hpp"
+#include "ringo/raw/lane.hpp"
 #include "ringo/runtime.hpp"
 #include "ringo/select.hpp"
 #include "ringo/select_handlers.hpp"
@@ -34,4 +36,6 @@
 #include "ringo/task.hpp"
 #include "ringo/this_shard.hpp"
 #include "ringo/time_chan.hpp"
+#include "ringo/udp.hpp"
+#include "ringo/unix.hpp"
 #include "ringo/version.hpp"

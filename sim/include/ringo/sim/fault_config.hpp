@@ -36,6 +36,13 @@ struct FaultConfig {
   Duration net_max_latency{50000};
   uint32_t net_ns_per_byte = 1;        // bandwidth: 1 ns per byte = 1 GB/s
   uint32_t socket_buffer = 64 * 1024;  // bytes in flight + unread before a sender waits
+  // UDP datagrams (not Unix ones: those are reliable on Linux too). Each sent datagram is
+  // lost, else delivered twice, with these probabilities; each copy is held back (arrives
+  // after udp_reorder_max at most, later datagrams overtaking it) with udp_reorder_ppm.
+  uint32_t udp_loss_ppm = 0;
+  uint32_t udp_dup_ppm = 0;
+  uint32_t udp_reorder_ppm = 0;
+  Duration udp_reorder_max{1000000};
   // Disk (sim_disk.cpp)
   uint32_t disk_eio_ppm = 0;  // a file read or write fails with EIO
   // Buggify (set from SimConfig::buggify_ppm): a MSG_RING delivery is held back up to 1 ms.
@@ -51,7 +58,11 @@ struct FaultConfig {
   static FaultConfig heavy();
   // A random subset of faults at random strengths, drawn from the seed (swarm testing).
   static FaultConfig swarm(uint64_t seed);
-  static bool parse(const std::string& name, uint64_t seed, FaultConfig& out);
+  // A --faults string: a preset name, optionally followed by knobs that override it,
+  // "light,udp_loss_ppm=20000,udp_dup_ppm=0,udp_reorder_ppm=5000,udp_reorder_max_ns=2000000".
+  // Probabilities are at most 1,000,000. False for anything else, with the reason in
+  // *why when given (out is then unchanged).
+  static bool parse(const std::string& spec, uint64_t seed, FaultConfig& out, std::string* why = nullptr);
 };
 
 }  // namespace ringo::sim

@@ -20,6 +20,7 @@
 
 #include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,8 @@ struct RunOptions {
   uint32_t pct_depth = 3;
   uint32_t buggify_ppm = 0;  // SimConfig::buggify_ppm
   bool keep_trace = false;
+  bool record_choices = false;                   // SimConfig::record_choices
+  std::optional<std::vector<uint64_t>> choices;  // SimConfig::replay_choices
 };
 
 // One scenario run: the simulator's report and the scenario's own verdict.

@@ -23,6 +23,7 @@
 #include "ringo/internal/core/blocking_executor.hpp"
 #include "ringo/internal/core/shard.hpp"
 #include "ringo/internal/sim/sim_kernel.hpp"
+#include "ringo/sim/choice.hpp"
 #include "ringo/task.hpp"
 
 namespace ringo::sim {
@@ -64,6 +65,13 @@ struct SimConfig {
   // Shutdown lets blocking calls still running (nobody waits for them any more) finish
   // for this long in virtual time, then abandons them, as the real pool does.
   Duration blocking_shutdown_wait = std::chrono::seconds(2);
+  // Choice sequences (choice.hpp; docs/simulation.md, "Shrinking"). record_choices keeps
+  // every decision the simulator makes in Report::choices. replay_choices, when set, makes
+  // the run take its decisions from that sequence instead of drawing them from the seed
+  // (0 past its end). The seed still seeds the shards' own PRNGs (select fairness, timer
+  // ties, core buggify points) and swarm fault rates: those are not choices.
+  bool record_choices = false;
+  std::optional<std::vector<uint64_t>> replay_choices;
 };
 
 // How a simulated run ended: its error (if any), seed, trace hash and counters.
@@ -81,6 +89,14 @@ struct Report {
   size_t blocking_abandoned = 0;  // at shutdown: running ones left unfinished
   ShardStats stats;
   std::vector<TraceEvent> trace;
+  // Steps whose runner (a shard or the kernel) differs from the previous step's, and of
+  // those the preemptions: the previous runner could have gone on.
+  uint64_t context_switches = 0;
+  uint64_t preemptions = 0;
+  // SimConfig::record_choices: the run's choice sequence, complete unless the run made
+  // more than ChoiceSource::kMaxRecorded choices.
+  std::vector<Choice> choices;
+  bool choices_complete = true;
 
   bool ok() const noexcept { return !error; }
   // "RINGO_SEED=<n>": the environment that re-runs this seed in a program that takes its
@@ -127,6 +143,8 @@ class Simulation {
   std::vector<std::unique_ptr<detail::Shard>> shards_;
   std::unique_ptr<detail::SimBlockingPool> blocking_;  // installed on group_
   uint32_t pick(uint32_t kernel_slot);
+  uint32_t pick_random();
+  void draw_pct_priorities();
   void drain_blocking();
 
   // Doorbells rung from outside the simulation (ShardGroup::post_from_anywhere on a thread
@@ -140,6 +158,10 @@ class Simulation {
   std::vector<uint64_t> change_points_;  // pct: steps at which the runner drops
   uint64_t lowest_ = 0;                  // pct: next dropped priority (below all others)
   uint64_t steps_ = 0;
+  // The previous step's pick: a shard, the kernel (UINT32_MAX), or none yet (UINT32_MAX - 1).
+  uint32_t last_runner_ = UINT32_MAX - 1;
+  uint64_t context_switches_ = 0;
+  uint64_t preemptions_ = 0;
   bool stopped_ = false;
 };
 

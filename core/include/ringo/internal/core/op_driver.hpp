@@ -90,6 +90,7 @@ class OpDriver {
     message_handler_ = handler;
     message_ctx_ = ctx;
   }
+  bool has_message_handler() const noexcept { return message_handler_ != nullptr; }
   // Wakes `target` (asleep in the kernel) with this tick's flush.
   void ring_doorbell(Shard& here, uint32_t target);
   // Rings again the doorbells that failed since the last tick.

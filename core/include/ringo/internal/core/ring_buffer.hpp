@@ -16,6 +16,11 @@ class RingBuffer {
  public:
   bool empty() const noexcept { return count_ == 0; }
   size_t size() const noexcept { return count_; }
+  size_t capacity() const noexcept { return slots_.size(); }
+  // Room for n elements before the next growth (a power of two at least n).
+  void reserve(size_t n) {
+    while (slots_.size() < n) grow();
+  }
 
   void push_back(T&& v) {
     if (count_ == slots_.size()) grow();

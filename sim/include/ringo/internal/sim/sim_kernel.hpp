@@ -1,8 +1,9 @@
 // SimKernel: the simulated kernel's event core. It owns N SimRings, one virtual clock,
-// one seeded PRNG, the queue of completions on their way to the rings and the queue of
+// one ChoiceSource, the queue of completions on their way to the rings and the queue of
 // model events (network delivery, parked-op deadlines, the blocking pool). Every choice
-// (which completion is delivered next, how long an op takes, whether a fault fires) is
-// drawn from the seed, so the same seed replays the same run.
+// (which completion is delivered next, how long an op takes, whether a fault fires) comes
+// from the ChoiceSource: drawn from the seed, so the same seed replays the same run, or
+// read from a recorded choice sequence (choice_source.hpp).
 //
 // The devices behind descriptors are their own types (sim/src): SimDisk (files,
 // durability, crashes) and SimNet (stream sockets), sharing one DescriptorTable. They see
@@ -32,9 +33,9 @@
 #include <string>
 #include <vector>
 
-#include "ringo/internal/core/prng.hpp"
 #include "ringo/internal/core/ring.hpp"
 #include "ringo/internal/core/trace.hpp"
+#include "ringo/internal/sim/choice_source.hpp"
 #include "ringo/internal/sim/sim_ring.hpp"
 #include "ringo/sim/fault_config.hpp"
 
@@ -52,12 +53,13 @@ class SimKernel final : public Tracer {
   SimRing& ring(uint32_t i) noexcept { return *rings_[i]; }
   uint32_t ring_count() const noexcept { return static_cast<uint32_t>(rings_.size()); }
   Instant now() const noexcept { return now_; }
-  Prng& prng() noexcept { return prng_; }
+  ChoiceSource& choices() noexcept { return choices_; }
   const FaultConfig& faults() const noexcept { return faults_; }
 
   // Completions (or model events) whose time has come.
   bool has_due() const noexcept { return !due_.empty() || (!actions_.empty() && actions_.front().at <= now_); }
-  // Posts one due completion, chosen by the seed (reordering among simultaneous ones).
+  // Posts one due completion, chosen by the seed (reordering among simultaneous ones);
+  // choice value 0 is the oldest due completion.
   void deliver_one();
   // The earliest future completion, or kNoDeadline.
   Instant next_event() const noexcept;
@@ -132,7 +134,7 @@ class SimKernel final : public Tracer {
   void submit(uint32_t ring, const Sqe& sqe);
   void schedule(Instant at, uint32_t ring, Cqe cqe, uint64_t op_user_data, bool cancellable);
   // An op's own final CQE, and its link timeout's (the two halves of the ledger).
-  void answer(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable);
+  void answer(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable, uint32_t flags = 0);
   void answer_link(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, int32_t op_res);
   Duration latency();
   void submit_op(uint32_t ring, const Sqe& sqe, int32_t res, Duration takes, bool cancellable);
@@ -156,19 +158,23 @@ class SimKernel final : public Tracer {
   bool ops_accounted() const noexcept;
   bool events_accounted() const noexcept;
   bool oldest_of_its_op(size_t pick) const noexcept;
+  // The due completion to deliver: an index into due_ (choice value: its age rank).
+  size_t pick_due();
 
   std::map<uint64_t, Parked> parked_;  // by park id: oldest first
+  uint32_t final_flags_ = 0;           // DeviceHost::final_flags, for the next complete_io
   uint64_t park_seq_ = 0;
   std::vector<Action> actions_;  // a min-heap by (at, seq)
 
   Instant now_{0};
-  Prng prng_;
+  ChoiceSource choices_;
   FaultConfig faults_;
   bool keep_trace_;
   uint64_t seq_ = 0;
   std::vector<std::unique_ptr<SimRing>> rings_;
   std::vector<Event> due_;
-  std::vector<Event> future_;  // a min-heap by (at, seq)
+  std::vector<size_t> by_age_;  // scratch for pick_due
+  std::vector<Event> future_;   // a min-heap by (at, seq)
   uint64_t hash_ = 0xcbf29ce484222325ULL;
   uint64_t events_ = 0;
   uint64_t faults_injected_ = 0;

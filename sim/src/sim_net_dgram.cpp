@@ -1,0 +1,170 @@
+// SimNet's datagram sockets (sim_net.hpp): connect (fixes the peer, never waits), send
+// (never waits: one datagram, routed at once), receive (one whole datagram, truncated to
+// the buffer, or park). UDP faults: loss, duplication, reordering, each drawn from the
+// seed per datagram.
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+
+#include "fault_kind.hpp"
+#include "op_buffers.hpp"
+#include "ringo/internal/core/assert.hpp"
+#include "sim_net.hpp"
+
+namespace ringo::sim::detail {
+
+namespace {
+
+// The largest UDP payload: 65,535 minus the IP and UDP headers (IPv6's header is not in
+// its payload length, so its limit is higher).
+// A Unix datagram is bounded by the socket buffer instead.
+size_t max_payload(int domain) {
+  if (domain == AF_UNIX) return kDatagramQueueBytes;
+  return domain == AF_INET6 ? 65527 : 65507;
+}
+
+// The buffers a SENDMSG/RECVMSG's msghdr names, checked as the kernel checks them.
+int32_t msg_buffers(const msghdr* msg, std::vector<iovec>& out) {
+  out.clear();
+  if (msg == nullptr) return -EFAULT;
+  if (msg->msg_iovlen > IOV_MAX) return -EMSGSIZE;
+  if (msg->msg_iov == nullptr && msg->msg_iovlen > 0) return -EFAULT;
+  for (size_t i = 0; i < msg->msg_iovlen; ++i) {
+    if (msg->msg_iov[i].iov_base == nullptr && msg->msg_iov[i].iov_len > 0) return -EFAULT;
+    out.push_back(msg->msg_iov[i]);
+  }
+  return 0;
+}
+
+msghdr* msg_of(const Sqe& sqe) { return reinterpret_cast<msghdr*>(static_cast<uintptr_t>(sqe.addr)); }
+
+}  // namespace
+
+std::optional<int32_t> SimNet::try_datagram_op(uint64_t id, const std::shared_ptr<Socket>& sock, const Sqe& sqe) {
+  switch (sqe.opcode) {
+    case Opcode::connect: return connect_datagram(sock, sqe);
+    case Opcode::send:
+    case Opcode::sendmsg:
+    case Opcode::write: return send_datagram(sock, sqe);
+    case Opcode::recv:
+    case Opcode::recvmsg:
+    case Opcode::read: return try_recv_datagram(id, *sock, sqe);
+    case Opcode::shutdown:
+      if (sock->state != Socket::State::connected) return -ENOTCONN;
+      sock->read_shut = sock->read_shut || static_cast<int>(sqe.len) != SHUT_WR;
+      host_.wake(sock->receivers);
+      return 0;
+    default: return -EOPNOTSUPP;  // accept, vectored I/O on a datagram socket
+  }
+}
+
+// Fixes the peer (binding an unbound socket first); nothing travels.
+int32_t SimNet::connect_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sqe) {
+  const void* addr = reinterpret_cast<const void*>(static_cast<uintptr_t>(sqe.addr));
+  if (const int32_t e = valid_address(sock->domain, addr, sqe.len); e < 0) return e;
+  if (sock->state == Socket::State::fresh) bind_ephemeral(sock);
+  sock->peer = Address::of(addr, sqe.len);
+  sock->state = Socket::State::connected;
+  return 0;
+}
+
+// One datagram to the msghdr's name, else to the connected peer. An unbound sender gets
+// an ephemeral port first (its datagrams need a source to be answered).
+int32_t SimNet::send_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sqe) {
+  std::vector<iovec> iov;
+  Address to = sock->peer;
+  const bool with_msg = sqe.opcode == Opcode::sendmsg;
+  if (const int32_t e = with_msg ? msg_buffers(msg_of(sqe), iov) : op_buffers(sqe, iov); e < 0) return e;
+  if (with_msg && msg_of(sqe)->msg_name != nullptr && msg_of(sqe)->msg_namelen > 0) {
+    const msghdr& m = *msg_of(sqe);
+    if (const int32_t e = valid_address(sock->domain, m.msg_name, m.msg_namelen); e < 0) return e;
+    to = Address::of(m.msg_name, m.msg_namelen);
+  } else if (sock->state != Socket::State::connected) {
+    return -EDESTADDRREQ;
+  }
+  const size_t size = total_length(iov);
+  if (size > max_payload(sock->domain)) return -EMSGSIZE;
+  if (sock->state == Socket::State::fresh) {
+    bind_ephemeral(sock);
+    sock->state = Socket::State::bound;
+  }
+  Datagram d{sock->domain == AF_UNIX ? sock->local : loopback(sock->domain, sock->local.port()), gather(iov, size)};
+  if (sock->domain == AF_UNIX) {  // reliable: no faults; a name nobody holds is an error
+    std::shared_ptr<Socket> target = datagram_target(to, *sock);
+    if (!target) return unix_name(to).starts_with('\0') ? -ECONNREFUSED : -ENOENT;
+    route(target, d);
+    return static_cast<int32_t>(size);
+  }
+  if (host_.inject(faults_.udp_loss_ppm, fault::kDatagramLoss)) return static_cast<int32_t>(size);
+  const int copies = host_.inject(faults_.udp_dup_ppm, fault::kDatagramDup) ? 2 : 1;
+  std::shared_ptr<Socket> target = datagram_target(to, *sock);
+  for (int i = 0; i < copies && target; ++i) route(target, d);
+  return static_cast<int32_t>(size);
+}
+
+// The bound datagram socket on to's port (one picked by the seed when several share it),
+// or null: nobody is there, or it is connected to someone else (Linux drops those).
+std::shared_ptr<Socket> SimNet::datagram_target(const Address& to, const Socket& from) {
+  std::vector<std::shared_ptr<Socket>> bound = bound_at(to, SOCK_DGRAM);
+  std::erase_if(bound, [&](const auto& s) {
+    return s->domain != from.domain || (s->state == Socket::State::connected && !same_endpoint(s->peer, from.local));
+  });
+  if (bound.empty()) return nullptr;
+  return bound[host_.below(bound.size())];
+}
+
+// One copy of d travels to `to`: after the network's latency and its length at the
+// link's bandwidth, in order behind what was sent to `to` before, unless the reorder
+// fault holds it back (then later datagrams may overtake it). At a full socket it drops.
+void SimNet::route(const std::shared_ptr<Socket>& to, const Datagram& d) {
+  Instant arrives =
+      host_.now() + net_latency() + Duration{static_cast<int64_t>(d.bytes.size()) * faults_.net_ns_per_byte};
+  if (to->domain != AF_UNIX && host_.inject(faults_.udp_reorder_ppm, fault::kDatagramReorder)) {
+    arrives =
+        std::max(arrives, to->last_arrival) + host_.draw(Duration{1}, std::max(Duration{1}, faults_.udp_reorder_max));
+  } else {
+    arrives = std::max(arrives, to->last_arrival);
+    to->last_arrival = arrives;
+  }
+  std::weak_ptr<Socket> weak = to;
+  host_.at(arrives, [this, weak, d] {
+    std::shared_ptr<Socket> s = weak.lock();
+    // Linux drops UDP at a full socket; a Unix sender would wait instead (not modelled:
+    // the simulated Unix queue is unbounded, docs/io.md).
+    if (!s || s->closed || (s->domain != AF_UNIX && s->inbox_bytes + d.bytes.size() > kDatagramQueueBytes)) return;
+    s->inbox_bytes += d.bytes.size();
+    s->inbox.push_back(d);
+    host_.wake(s->receivers);
+  });
+}
+
+// One whole datagram into the buffers: what does not fit is discarded and flagged
+// (MSG_TRUNC in msg_flags; with MSG_TRUNC in the op's flags the result is the datagram's
+// full length, as on Linux). RECVMSG also gets the sender's address.
+std::optional<int32_t> SimNet::try_recv_datagram(uint64_t id, Socket& sock, const Sqe& sqe) {
+  std::vector<iovec> iov;
+  const bool with_msg = sqe.opcode == Opcode::recvmsg;
+  if (const int32_t e = with_msg ? msg_buffers(msg_of(sqe), iov) : op_buffers(sqe, iov); e < 0) return e;
+  if (sock.inbox.empty()) {
+    if (sock.read_shut) return 0;
+    sock.receivers.push_back(id);
+    return std::nullopt;
+  }
+  const Datagram d = std::move(sock.inbox.front());
+  sock.inbox.pop_front();
+  RINGO_ASSERT(sock.inbox_bytes >= d.bytes.size(), "inbox_bytes counts every datagram held");
+  sock.inbox_bytes -= d.bytes.size();
+  const size_t taken = scatter(iov, d.bytes.data(), std::min(d.bytes.size(), total_length(iov)));
+  if (with_msg) {
+    msghdr& m = *msg_of(sqe);
+    if (m.msg_name != nullptr) copy_out(d.from, m.msg_name, &m.msg_namelen);
+    m.msg_flags = taken < d.bytes.size() ? MSG_TRUNC : 0;
+    m.msg_controllen = 0;
+  }
+  const size_t result = (sqe.off & MSG_TRUNC) != 0 ? d.bytes.size() : taken;
+  return static_cast<int32_t>(std::min<size_t>(result, INT32_MAX));
+}
+
+}  // namespace ringo::sim::detail
