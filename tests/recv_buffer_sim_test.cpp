@@ -131,14 +131,19 @@ TEST(RecvBufferedSim, ClosingAStreamWhileItsMultishotIsArmedEndsInEachOutcome) {
         co_await yield_now();  // the reader armed its multishot; the ring has not taken it yet
       } else {
         const std::string data = pattern(static_cast<size_t>(seed % 3) * 150);
-        if (!data.empty()) EXPECT_TRUE((co_await client->write_all(data)).has_value());
+        if (!data.empty()) {
+          EXPECT_TRUE((co_await client->write_all(data)).has_value());
+        }
         if (seed % 5 == 0) (void)co_await client->shutdown();
         co_await sleep(Duration{static_cast<int64_t>(seed % 9) * 4000});
       }
       (void)co_await server->close();
       auto got = co_await reader.join();  // a buffer, or EBADF: the close failed the wait
-      if (!got) EXPECT_EQ(got.error(), std::make_error_code(std::errc::bad_file_descriptor)) << "seed " << seed;
-      if (got) got->release();
+      if (got) {
+        got->release();
+      } else {
+        EXPECT_EQ(got.error(), std::make_error_code(std::errc::bad_file_descriptor)) << "seed " << seed;
+      }
       co_await sleep(1ms);  // the multishot's last CQE
       seen.add(before, current_shard()->stats());
       EXPECT_EQ(net::recv_buffers_outstanding(), 0u) << "seed " << seed;
@@ -179,7 +184,9 @@ TEST(RecvBufferedSim, AnAbortedZeroCopyWriteAllEndsInEachOutcomeAndThePeerGetsAP
   for (uint64_t seed = 1; seed <= 90; ++seed) {
     auto r = with_pair(seed, [seed, &seen, &outcomes, &all](net::TcpStream* client, net::TcpStream* server) -> Task<void> {
       const size_t before = seed % 2 == 0 ? 64 * 1024 : 0;
-      if (before > 0) EXPECT_TRUE((co_await client->write_all(std::string_view(all).substr(0, before))).has_value());
+      if (before > 0) {
+        EXPECT_TRUE((co_await client->write_all(std::string_view(all).substr(0, before))).has_value());
+      }
       const std::string_view data = std::string_view(all).substr(before, 48 * 1024);
       auto reader = go(drain(server, 60us));
       const ShardStats stats_before = current_shard()->stats();

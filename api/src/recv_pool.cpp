@@ -167,6 +167,8 @@ void BufReader::on_end(int32_t res) {
   } else if (res == 0) {
     eof_ = true;
   } else if (res == -ENOBUFS) {
+    // Buffers that came back before this CQE was reaped found no one starved: re-arm now.
+    if (pool_->has_free()) return;
     starved_ = true;
     if (!retired_) pool_->wait_for_buffers(this);
   } else if (!(res == -ECANCELED && state_ == State::cancelling)) {

@@ -15,7 +15,9 @@
 // - Nothing is lost to cancellation: a waiter that is aborted or times out just leaves the
 //   queue; buffers keep arriving in the reader for the next call.
 // - -ENOBUFS ends the multishot with the data still in the socket: the reader waits for a
-//   buffer to come back to the pool (any reader's), then re-arms.
+//   buffer to come back to the pool (any reader's), then re-arms. Buffers may have come
+//   back between the kernel's ENOBUFS and its reaping: then it re-arms at once (waiting
+//   would wait for a give-back that already happened).
 // - Bounded: at kMaxQueued queued buffers the multishot is cancelled (the socket's own
 //   buffer holds the rest); it re-arms once half of the queue is taken.
 // - A stream's end and errors are terminal and reported to every later call, after the
@@ -54,6 +56,8 @@ class RecvPool {
   uint16_t group() const noexcept { return spec_.group; }
   size_t outstanding() const noexcept { return outstanding_; }
   uint32_t buffer_size() const noexcept { return spec_.size; }
+  // Some buffer is in the kernel's hands, as far as the CQEs reaped so far tell.
+  bool has_free() const noexcept { return outstanding_ < spec_.count; }
 
   // A CQE handed buffer id out of the kernel's hands.
   void lent() noexcept { ++outstanding_; }

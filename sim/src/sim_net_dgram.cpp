@@ -55,6 +55,7 @@ std::optional<int32_t> SimNet::try_datagram_op(uint64_t id, uint32_t ring, const
       return try_recv_datagram(id, *sock, sqe);
     case Opcode::recv:
       if ((sqe.ioprio & kRecvMultishot) != 0) return -EINVAL;  // datagrams: RECVMSG (their sender)
+      [[fallthrough]];
     case Opcode::read: return try_recv_datagram(id, *sock, sqe);
     case Opcode::shutdown:
       if (sock->state != Socket::State::connected) return -ENOTCONN;
