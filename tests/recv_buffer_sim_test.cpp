@@ -6,7 +6,9 @@
 // order.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "ringo/ringo.hpp"
 #include "ringo/sim.hpp"
@@ -87,6 +89,50 @@ TEST(RecvBufferedSim, AbortedReadersLoseNothingAcrossSeeds) {
   }
   EXPECT_GT(seen.cancelled, 0);
   EXPECT_GT(seen.completed, 0);
+}
+
+// A reader that holds part of a small ring while a stream arrives under heavy faults
+// (op latency up to 2 ms): the kernel's ENOBUFS is often reaped after the reader already
+// gave buffers back. The reader must re-arm then, not wait for a give-back that happened
+// (it did wait, and the stream stalled: found by UdpBufferedSim under the same faults).
+TEST(RecvBufferedSim, AnEnobufsReapedAfterBuffersCameBackReArms) {
+  const std::string sent = pattern(4000);
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    sim::SimConfig c;
+    c.seed = seed;
+    c.shards = 1;
+    c.faults = sim::FaultConfig::heavy();
+    c.faults.reset_ppm = 0;  // the stream must arrive whole
+    auto r = sim::run(c, [&sent, seed]() -> Task<void> {
+      EXPECT_TRUE(net::configure_recv_buffers({4, 64}).has_value());
+      auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
+      std::optional<net::TcpStream> client, server;
+      for (int attempt = 0; attempt < 20 && !client; ++attempt) {  // heavy refuses some connects
+        auto cl = co_await net::TcpStream::connect(net::SocketAddr::loopback_v4(listener->local_addr()->port()));
+        if (cl) client = std::move(*cl);
+      }
+      auto sv = co_await listener->accept();
+      if (!client || !sv) co_return ADD_FAILURE() << "seed " << seed << ": no connection";
+      server = std::move(*sv);
+      auto writer = go([](net::TcpStream* st, const std::string* data) -> Task<Result<void>> {
+        if (auto w = co_await st->write_all(*data, in(100s)); !w) co_return std::unexpected(w.error());
+        co_return co_await st->shutdown();
+      }(&*client, &sent));
+      std::string got;
+      std::vector<net::RecvBuffer> held;
+      for (;;) {
+        auto b = co_await server->recv_buffered(in(1s));
+        if (!b) co_return ADD_FAILURE() << "seed " << seed << ": " << b.error().message() << " after " << got.size();
+        if (b->empty()) break;
+        got.append(b->view());
+        held.push_back(std::move(*b));
+        if (held.size() >= 1 + seed % 3) held.clear();
+      }
+      EXPECT_TRUE((co_await writer.join()).has_value()) << "seed " << seed;
+      EXPECT_TRUE(got == sent) << "seed " << seed;
+    });
+    ASSERT_TRUE(r.ok()) << r.message << " " << r.replay_hint();
+  }
 }
 
 struct CancelCounts {
