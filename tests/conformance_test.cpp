@@ -413,34 +413,50 @@ TEST_P(Conformance, UdpSendmsgRecvmsgTruncation) {
 // layout (RecvMsgOut, the sender's address, the payload cut to what fits with MSG_TRUNC
 // said), then -ENOBUFS without kCqeMore when the ring is empty, the datagram left in the
 // socket for the next receive. The simulator and AIO write the layout themselves.
+// Two bound loopback UDP sockets (fds, addresses) and a multishot RECVMSG on the second
+// into buffer group 7, keeping room for an IPv4 sender.
+struct UdpMultishot {
+  sockaddr_in addr[2]{};
+  int32_t fds[2]{-1, -1};
+  sockaddr_in scratch{};
+  msghdr want{};
+  Sqe recv;
+  bool open(Harness& h) {
+    for (int i = 0; i < 2; ++i) {
+      fds[i] = static_cast<int32_t>(h.sys({SysOp::socket, -1, AF_INET, SOCK_DGRAM}));
+      addr[i].sin_family = AF_INET;
+      addr[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      SysCall bind{SysOp::bind, fds[i], 0, 0, &addr[i], sizeof addr[i]};
+      SysCall name{SysOp::local_addr, fds[i], 0, 0, &addr[i], sizeof addr[i]};
+      if (fds[i] < 0 || h.sys(bind) != 0 || h.sys(name) != 0) return false;
+    }
+    want.msg_name = &scratch;
+    want.msg_namelen = sizeof(sockaddr_in);
+    recv.opcode = Opcode::recvmsg;
+    recv.user_data = 100;
+    recv.fd = fds[1];
+    recv.addr = reinterpret_cast<uintptr_t>(&want);
+    recv.off = MSG_TRUNC;
+    recv.flags = kSqeBufferSelect;
+    recv.buf_group = 7;
+    recv.ioprio = kRecvMultishot;
+    return true;
+  }
+  void close(Harness& h) {
+    for (int32_t fd : fds) h.sys({SysOp::close, fd});
+  }
+};
+
 TEST_P(Conformance, MultishotRecvmsgFillsOneBufferPerDatagramUntilTheRingIsEmpty) {
   ASSERT_TRUE(h_->ring().caps().recv_multishot);
-  sockaddr_in addr[2]{};
-  int32_t fds[2];
-  for (int i = 0; i < 2; ++i) {
-    fds[i] = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_INET, SOCK_DGRAM}));
-    ASSERT_GE(fds[i], 0);
-    addr[i].sin_family = AF_INET;
-    addr[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    SysCall bind{SysOp::bind, fds[i], 0, 0, &addr[i], sizeof addr[i]};
-    SysCall name{SysOp::local_addr, fds[i], 0, 0, &addr[i], sizeof addr[i]};
-    ASSERT_EQ(h_->sys(bind), 0);
-    ASSERT_EQ(h_->sys(name), 0);
-  }
+  UdpMultishot u;
+  ASSERT_TRUE(u.open(*h_));
+  auto& addr = u.addr;
+  auto& fds = u.fds;
   char* base = nullptr;
   constexpr uint32_t kSize = 64;  // 16 header + 16 name + 32 payload
   ASSERT_EQ(h_->ring().setup_buffer_ring({7, 4, kSize}, base), 0);
-  sockaddr_in scratch{};
-  msghdr want{};
-  want.msg_name = &scratch;
-  want.msg_namelen = sizeof(sockaddr_in);
-  Sqe recv = op(Opcode::recvmsg, 100);
-  recv.fd = fds[1];
-  recv.addr = reinterpret_cast<uintptr_t>(&want);
-  recv.off = MSG_TRUNC;
-  recv.flags = kSqeBufferSelect;
-  recv.buf_group = 7;
-  recv.ioprio = kRecvMultishot;
+  const Sqe recv = u.recv;
   std::vector<std::string> sent;
   std::vector<iovec> iovs(5);
   std::vector<msghdr> msgs(5);
@@ -501,7 +517,34 @@ TEST_P(Conformance, MultishotRecvmsgFillsOneBufferPerDatagramUntilTheRingIsEmpty
   again.addr = reinterpret_cast<uintptr_t>(&plain);
   EXPECT_EQ(h_->exec({again}, 1)[200], 7) << "the datagram the empty ring left waits in the socket";
   EXPECT_EQ(std::string(last, 7), sent[4]);
-  for (int32_t fd : fds) h_->sys({SysOp::close, fd});
+  u.close(*h_);
+}
+
+// Linux ends a multishot RECVMSG after a zero-length datagram: its CQE carries the buffer
+// (header and sender, no payload) but not kCqeMore. The simulator and AIO do the same.
+TEST_P(Conformance, AZeroLengthDatagramEndsAMultishotRecvmsg) {
+  ASSERT_TRUE(h_->ring().caps().recv_multishot);
+  UdpMultishot u;
+  ASSERT_TRUE(u.open(*h_));
+  char* base = nullptr;
+  ASSERT_EQ(h_->ring().setup_buffer_ring({7, 2, 64}, base), 0);
+  msghdr empty{};
+  empty.msg_name = &u.addr[1];
+  empty.msg_namelen = sizeof u.addr[1];
+  Sqe send = op(Opcode::sendmsg, 1);
+  send.fd = u.fds[0];
+  send.addr = reinterpret_cast<uintptr_t>(&empty);
+  std::vector<Cqe> got = h_->exec_all({u.recv, send}, 2);
+  ASSERT_EQ(got.size(), 2u);
+  const Cqe& c = got[0].user_data == 100 ? got[0] : got[1];
+  EXPECT_EQ(static_cast<size_t>(c.res), sizeof(RecvMsgOut) + sizeof(sockaddr_in));
+  EXPECT_NE(c.flags & kCqeBuffer, 0u);
+  EXPECT_EQ(c.flags & kCqeMore, 0u) << "the zero-length datagram ends the multishot";
+  RecvMsgOut out;
+  std::memcpy(&out, base + size_t{cqe_buffer_id(c.flags)} * 64, sizeof out);
+  EXPECT_EQ(out.payloadlen, 0u);
+  EXPECT_EQ(out.flags & MSG_TRUNC, 0u);
+  u.close(*h_);
 }
 
 TEST_P(Conformance, MultishotAcceptPostsOneCqePerConnectionUntilCancelled) {

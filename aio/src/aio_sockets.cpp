@@ -61,8 +61,10 @@ long nonblocking_call(const Sqe& s) {
 // One receipt of a multishot recv into a provided buffer: the bytes for RECV; for RECVMSG
 // a datagram in the layout io_uring writes (ring.hpp, RecvMsgOut): header, the sender's
 // address in the msghdr's msg_namelen bytes of room, msg_controllen bytes (none kept here),
-// the payload cut to what fits. The CQE's res, or -1 with errno.
-long receive_into(const Sqe& s, const ProvidedBuffers::Buffer& buf) {
+// the payload cut to what fits. The CQE's res, or -1 with errno. `last`: a zero-length
+// datagram, after which io_uring ends the multishot (its CQE has the buffer, not F_MORE).
+long receive_into(const Sqe& s, const ProvidedBuffers::Buffer& buf, bool& last) {
+  last = false;
   const int flags = static_cast<int>(s.off) | MSG_DONTWAIT;
   if (s.opcode == Opcode::recv) return ::recv(s.fd, buf.data, buf.size, flags);
   const auto* want = reinterpret_cast<const msghdr*>(static_cast<uintptr_t>(s.addr));
@@ -80,6 +82,7 @@ long receive_into(const Sqe& s, const ProvidedBuffers::Buffer& buf) {
   m.msg_iovlen = 1;
   const long r = ::recvmsg(s.fd, &m, flags);
   if (r < 0) return -1;
+  last = r == 0;
   const RecvMsgOut out{m.msg_namelen, 0, static_cast<uint32_t>(r), static_cast<uint32_t>(m.msg_flags)};
   std::memcpy(buf.data, &out, sizeof out);
   std::memcpy(buf.data + sizeof out, &name, std::min<size_t>(m.msg_namelen, want->msg_namelen));
@@ -216,9 +219,12 @@ void AioRing::recv_loop(Op* op) {
   for (unsigned i = 0; i < kAcceptBatch && ready_.size() < completion_limit_; ++i) {
     const auto buf = buffers_.take(s.buf_group);
     if (!buf) return complete(op, -ENOBUFS);
-    const long r = receive_into(s, *buf);
+    bool last = false;
+    const long r = receive_into(s, *buf, last);
+    const uint32_t with_buffer = kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift);
+    if (r > 0 && last) return complete(op, static_cast<int32_t>(r), with_buffer);
     if (r > 0) {
-      post(s.user_data, static_cast<int32_t>(r), kCqeMore | kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift));
+      post(s.user_data, static_cast<int32_t>(r), kCqeMore | with_buffer);
       continue;
     }
     const int err = r < 0 ? errno : 0;

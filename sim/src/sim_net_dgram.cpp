@@ -182,8 +182,8 @@ Datagram SimNet::pop_datagram(Socket& sock) {
 // of the ring's group in io_uring's layout (ring.hpp, RecvMsgOut), one CQE with kCqeMore |
 // kCqeBuffer each, and the op stays parked for more. It ends (a CQE without kCqeMore) with
 // -ENOBUFS when a datagram waits and the group is empty (the datagram stays, as in the
-// kernel), -EFAULT when a buffer cannot hold the header and the rooms, 0 after SHUT_RD, or,
-// a fault, with a last datagram without kCqeMore.
+// kernel), -EFAULT when a buffer cannot hold the header and the rooms, 0 after SHUT_RD, or
+// with a last datagram without kCqeMore: a zero-length one (Linux does that), or a fault.
 std::optional<int32_t> SimNet::try_recvmsg_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe) {
   const msghdr* want = msg_of(sqe);
   if ((sqe.flags & kSqeBufferSelect) == 0 || sqe.deadline != kNoDeadline || want == nullptr) return -EINVAL;
@@ -205,7 +205,8 @@ std::optional<int32_t> SimNet::try_recvmsg_multishot(uint64_t id, uint32_t ring,
     std::copy_n(d.bytes.data(), kept, buf->data + head);
     const auto res = static_cast<int32_t>(head + kept);
     const uint32_t flags = kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift);
-    if (host_.inject(faults_.multishot_end_ppm, fault::kMultishotEnd)) {
+    // As in Linux, a zero-length datagram ends the multishot (its CQE without kCqeMore).
+    if (d.bytes.empty() || host_.inject(faults_.multishot_end_ppm, fault::kMultishotEnd)) {
       host_.final_flags(flags);
       return res;
     }
