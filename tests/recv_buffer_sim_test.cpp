@@ -228,40 +228,41 @@ TEST(RecvBufferedSim, AnAbortedZeroCopyWriteAllEndsInEachOutcomeAndThePeerGetsAP
   WriteOutcomes outcomes;
   const std::string all = pattern(112 * 1024);
   for (uint64_t seed = 1; seed <= 90; ++seed) {
-    auto r = with_pair(seed, [seed, &seen, &outcomes, &all](net::TcpStream* client, net::TcpStream* server) -> Task<void> {
-      const size_t before = seed % 2 == 0 ? 64 * 1024 : 0;
-      if (before > 0) {
-        EXPECT_TRUE((co_await client->write_all(std::string_view(all).substr(0, before))).has_value());
-      }
-      const std::string_view data = std::string_view(all).substr(before, 48 * 1024);
-      auto reader = go(drain(server, 60us));
-      const ShardStats stats_before = current_shard()->stats();
-      auto writer = go([](const net::TcpStream* s, std::string_view d) -> Task<Result<void>> {
-        co_return co_await s->write_all(d);
-      }(client, data));
-      if (seed % 7 == 0) {
-        co_await yield_now();
-      } else {
-        co_await sleep(Duration{static_cast<int64_t>(seed % 7) * 20000 + static_cast<int64_t>(seed % 5) * 3000});
-      }
-      (void)writer.abort();
-      const Result<void> w = co_await writer.join();
-      (void)co_await client->shutdown();
-      const Result<std::string> read = co_await reader.join();
-      EXPECT_TRUE(read.has_value()) << "seed " << seed;
-      const std::string got = read.value_or(std::string());
-      seen.add(stats_before, current_shard()->stats());
-      EXPECT_TRUE(got == all.substr(0, got.size())) << "seed " << seed << ": not a prefix of what was written";
-      EXPECT_GE(got.size(), before) << "seed " << seed;
-      if (w) {
-        EXPECT_EQ(got.size(), before + data.size()) << "seed " << seed << ": success, yet bytes missing";
-        ++outcomes.whole;
-      } else {
-        EXPECT_EQ(w.error(), make_error_code(errc::cancelled)) << "seed " << seed;
-        EXPECT_LT(got.size(), before + data.size()) << "seed " << seed;
-        ++(got.size() > before ? outcomes.partial : outcomes.nothing);
-      }
-    });
+    auto r =
+        with_pair(seed, [seed, &seen, &outcomes, &all](net::TcpStream* client, net::TcpStream* server) -> Task<void> {
+          const size_t before = seed % 2 == 0 ? 64 * 1024 : 0;
+          if (before > 0) {
+            EXPECT_TRUE((co_await client->write_all(std::string_view(all).substr(0, before))).has_value());
+          }
+          const std::string_view data = std::string_view(all).substr(before, 48 * 1024);
+          auto reader = go(drain(server, 60us));
+          const ShardStats stats_before = current_shard()->stats();
+          auto writer = go([](const net::TcpStream* s, std::string_view d) -> Task<Result<void>> {
+            co_return co_await s->write_all(d);
+          }(client, data));
+          if (seed % 7 == 0) {
+            co_await yield_now();
+          } else {
+            co_await sleep(Duration{static_cast<int64_t>(seed % 7) * 20000 + static_cast<int64_t>(seed % 5) * 3000});
+          }
+          (void)writer.abort();
+          const Result<void> w = co_await writer.join();
+          (void)co_await client->shutdown();
+          const Result<std::string> read = co_await reader.join();
+          EXPECT_TRUE(read.has_value()) << "seed " << seed;
+          const std::string got = read.value_or(std::string());
+          seen.add(stats_before, current_shard()->stats());
+          EXPECT_TRUE(got == all.substr(0, got.size())) << "seed " << seed << ": not a prefix of what was written";
+          EXPECT_GE(got.size(), before) << "seed " << seed;
+          if (w) {
+            EXPECT_EQ(got.size(), before + data.size()) << "seed " << seed << ": success, yet bytes missing";
+            ++outcomes.whole;
+          } else {
+            EXPECT_EQ(w.error(), make_error_code(errc::cancelled)) << "seed " << seed;
+            EXPECT_LT(got.size(), before + data.size()) << "seed " << seed;
+            ++(got.size() > before ? outcomes.partial : outcomes.nothing);
+          }
+        });
     ASSERT_TRUE(r.ok()) << r.message << " " << r.replay_hint();
   }
   EXPECT_GT(seen.before_submit, 0u);

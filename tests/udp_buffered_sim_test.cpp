@@ -223,7 +223,8 @@ TEST(UdpBufferedSim, ClosingWhileTheMultishotIsArmedEndsInEachOutcome) {
       if (seed % 4 == 0) {
         co_await yield_now();  // the reader armed its multishot; the ring has not taken it yet
       } else {
-        for (uint64_t i = 0; i < seed % 7; ++i) EXPECT_TRUE(co_await a->send_to(datagram(static_cast<int>(i)), *b->local_addr()));
+        for (uint64_t i = 0; i < seed % 7; ++i)
+          EXPECT_TRUE(co_await a->send_to(datagram(static_cast<int>(i)), *b->local_addr()));
         co_await sleep(Duration{static_cast<int64_t>(seed % 9) * 4000});
       }
       (void)co_await b->close();

@@ -38,8 +38,7 @@ Result<net::UdpSocket> bound(const net::SocketAddr& where = net::SocketAddr::loo
 }
 
 // Takes n datagrams; each must be datagram(i, size_of(i)) from senders[i % senders.size()].
-Task<Result<int>> take_in_order(const net::UdpSocket* s, int n, std::vector<uint16_t> senders,
-                                size_t (*size_of)(int)) {
+Task<Result<int>> take_in_order(const net::UdpSocket* s, int n, std::vector<uint16_t> senders, size_t (*size_of)(int)) {
   for (int i = 0; i < n; ++i) {
     Result<net::UdpDatagram> d = co_await s->recv_from_buffered(in(5s));
     if (!d) co_return std::unexpected(d.error());
@@ -90,7 +89,8 @@ Task<Result<void>> truncation_is_reported() {
   for (const std::string* d : {&big, &exact}) {
     if (auto s = co_await a->send_to(*d, *b->local_addr(), in(5s)); !s) co_return std::unexpected(s.error());
   }
-  if (auto s = co_await a->send_to(std::string_view(), *b->local_addr(), in(5s)); !s) co_return std::unexpected(s.error());
+  if (auto s = co_await a->send_to(std::string_view(), *b->local_addr(), in(5s)); !s)
+    co_return std::unexpected(s.error());
   auto cut = co_await b->recv_from_buffered(in(5s));
   if (!cut) co_return std::unexpected(cut.error());
   EXPECT_TRUE(cut->truncated());
@@ -229,16 +229,18 @@ TEST_P(UdpBuffered, MixingIsRefusedAConnectedSocketHearsItsPeerAndCloseGivesBuff
 
 // Buffers with no room past the header are refused before anything is registered.
 TEST_P(UdpBuffered, BuffersWithNoRoomForAPayloadAreRefused) {
-  auto r = run([]() -> Task<Result<void>> {
-    if (auto c = net::configure_recv_buffers({4, net::kDatagramHeadroom}); !c) co_return c;
-    auto b = bound();
-    if (!b) co_return std::unexpected(b.error());
-    EXPECT_EQ(err(co_await b->recv_from_buffered(in(1ms))), errc::invalid_argument);
-    EXPECT_TRUE(net::configure_recv_buffers({4, 64}).has_value()) << "nothing was registered";
-    auto d = co_await b->recv_from_buffered(in(1ms));
-    EXPECT_EQ(err(d), errc::timed_out);
-    co_return Result<void>{};
-  }(), 1);
+  auto r = run(
+      []() -> Task<Result<void>> {
+        if (auto c = net::configure_recv_buffers({4, net::kDatagramHeadroom}); !c) co_return c;
+        auto b = bound();
+        if (!b) co_return std::unexpected(b.error());
+        EXPECT_EQ(err(co_await b->recv_from_buffered(in(1ms))), errc::invalid_argument);
+        EXPECT_TRUE(net::configure_recv_buffers({4, 64}).has_value()) << "nothing was registered";
+        auto d = co_await b->recv_from_buffered(in(1ms));
+        EXPECT_EQ(err(d), errc::timed_out);
+        co_return Result<void>{};
+      }(),
+      1);
   ASSERT_TRUE(r) << err(r).message();
 }
 

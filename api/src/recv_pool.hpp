@@ -149,7 +149,7 @@ class BufReader {
   int fd_;
   RecvPool* pool_;
   uint32_t name_room_;
-  msghdr msg_{};            // datagrams: RECVMSG's rooms, read by the kernel while armed
+  msghdr msg_{};             // datagrams: RECVMSG's rooms, read by the kernel while armed
   sockaddr_storage name_{};  // msg_'s name (the kernel writes the sender into the buffer)
   State state_ = State::idle;
   OpToken op_{};

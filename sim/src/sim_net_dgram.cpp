@@ -200,7 +200,8 @@ std::optional<int32_t> SimNet::try_recvmsg_multishot(uint64_t id, uint32_t ring,
     socklen_t namelen = want->msg_namelen;
     copy_out(d.from, buf->data + sizeof(RecvMsgOut), &namelen);  // namelen: the full length
     const size_t payloadlen = (sqe.off & MSG_TRUNC) != 0 ? d.bytes.size() : kept;
-    const RecvMsgOut out{namelen, 0, static_cast<uint32_t>(payloadlen), kept < d.bytes.size() ? uint32_t{MSG_TRUNC} : 0u};
+    const RecvMsgOut out{namelen, 0, static_cast<uint32_t>(payloadlen),
+                         kept < d.bytes.size() ? uint32_t{MSG_TRUNC} : 0u};
     std::memcpy(buf->data, &out, sizeof out);
     std::copy_n(d.bytes.data(), kept, buf->data + head);
     const auto res = static_cast<int32_t>(head + kept);
