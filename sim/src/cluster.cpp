@@ -48,18 +48,20 @@ Task<void> run_host_main(Cluster::HostMain main, HostContext& ctx, std::shared_p
 }
 
 // A shard's trace records name it by its slot in the cluster (host * shards_per_host +
-// index), so the hosts' shards stay apart in a trace.
+// index), so the hosts' shards stay apart in a trace, and carry true virtual time (the
+// shard stamps them with its host's clock).
 class HostTracer final : public Tracer {
  public:
-  HostTracer(Tracer& to, uint32_t base) : to_(to), base_(base) {}
+  HostTracer(detail::SimKernel& to, uint32_t base) : to_(to), base_(base) {}
   void record(const TraceEvent& e) override {
     TraceEvent m = e;
     if (m.shard != UINT32_MAX) m.shard += base_;
+    m.time_ns = to_.now().count();
     to_.record(m);
   }
 
  private:
-  Tracer& to_;
+  detail::SimKernel& to_;
   uint32_t base_;
 };
 

@@ -97,7 +97,7 @@ std::string describe_event(const TraceEvent& e);
 #define RINGO_SCENARIO(ident, shard_count, description)                                             \
   static ::ringo::Task<::ringo::Result<void>> ringo_scenario_##ident();                             \
   [[maybe_unused]] static const bool ringo_scenario_registered_##ident =                            \
-      ::ringo::sim::register_scenario({#ident, description, shard_count, &ringo_scenario_##ident}); \
+      ::ringo::sim::register_scenario({#ident, description, shard_count, &ringo_scenario_##ident, 0, {}, {}}); \
   static ::ringo::Task<::ringo::Result<void>> ringo_scenario_##ident()
 
 // A scenario of several hosts (cluster.hpp). `setup` names a function void(ClusterConfig&)
@@ -108,14 +108,14 @@ std::string describe_event(const TraceEvent& e);
 //   RINGO_CLUSTER_SCENARIO(election, three_hosts, "leader election over TCP") {
 //     ... host.id(), host.address(peer), host.fail("two leaders in term 4") ...
 //   }
-#define RINGO_CLUSTER_SCENARIO(ident, setup_fn, description)                                                   \
+#define RINGO_CLUSTER_SCENARIO(ident, setup_fn, what)                                                   \
   static ::ringo::Task<::ringo::Result<void>> ringo_cluster_scenario_##ident(::ringo::sim::HostContext& host); \
   [[maybe_unused]] static const bool ringo_scenario_registered_##ident = [] {                                 \
     ::ringo::sim::ClusterConfig c;                                                                             \
     setup_fn(c);                                                                                               \
     ::ringo::sim::Scenario s;                                                                                  \
     s.name = #ident;                                                                                           \
-    s.description = description;                                                                               \
+    s.description = what;                                                                                      \
     s.shards = c.shards_per_host;                                                                              \
     s.hosts = c.hosts;                                                                                         \
     s.host_main = &ringo_cluster_scenario_##ident;                                                             \
