@@ -361,9 +361,9 @@ bool ClusterImpl::step() {
   if (candidates_.empty()) {
     const Instant next = next_wakeup();
     if (next == kNoDeadline) return false;
-    // A timer that is due makes its shard runnable, so the next instant lies ahead
-    // (a host's clock may show a timer due a nanosecond late: then it is `now`).
-    kernel_.advance_to(std::max(next, kernel_.now()));
+    // A timer that is due makes its shard runnable (to_true rounds up), so the next
+    // instant lies ahead; the nanosecond floor keeps time moving whatever a clock says.
+    kernel_.advance_to(std::max(next, kernel_.now() + Duration{1}));
     return true;
   }
   const uint32_t pick = pick_random();
