@@ -96,7 +96,8 @@ Task<Result<void>> partition_receiver(HostContext& host, std::shared_ptr<Partiti
       if (!got) co_return;
       l->datagrams.emplace_back(buf.data(), got->size);
     }
-  }(std::move(*udp), log)).detach();
+  }(std::move(*udp), log))
+      .detach();
   auto conn = co_await listener->accept();
   if (!conn) co_return std::unexpected(conn.error());
   std::array<char, 1> b;
@@ -242,7 +243,9 @@ TEST(Cluster, ACrashEndsTheHostsRoutinesResetsItsPeersAndKeepsWhatWasFsynced) {
     ASSERT_GE(f.size(), kDurable.size()) << f;
     EXPECT_EQ(f.substr(0, kDurable.size()), kDurable);
     EXPECT_EQ(f.substr(kDurable.size()), kVolatile.substr(0, f.size() - kDurable.size())) << f;
-    outcomes.insert(f.size() == kDurable.size() ? "lost" : f.size() == kDurable.size() + kVolatile.size() ? "kept" : "torn");
+    outcomes.insert(f.size() == kDurable.size()                      ? "lost"
+                    : f.size() == kDurable.size() + kVolatile.size() ? "kept"
+                                                                     : "torn");
   }
   EXPECT_EQ(outcomes, (std::set<std::string>{"kept", "lost", "torn"}));
 }

@@ -435,7 +435,8 @@ Report Cluster::run() {
     m.add_event(Instant{0} + config_.script[i].at, {ClusterImpl::DriverEvent::Kind::script, 0, i});
   }
   if (config_.partitions || config_.crashes) {
-    m.add_event(m.kernel_.draw(config_.nemesis_min_gap, config_.nemesis_max_gap), {ClusterImpl::DriverEvent::Kind::nemesis});
+    m.add_event(m.kernel_.draw(config_.nemesis_min_gap, config_.nemesis_max_gap),
+                {ClusterImpl::DriverEvent::Kind::nemesis});
   }
   const Instant end = Instant{0} + config_.run_for;
   while (m.kernel_.now() < end && !verdict_ && !m.host_failed()) {

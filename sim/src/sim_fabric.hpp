@@ -34,9 +34,7 @@ class SimFabric {
   // host's IPv4 address with this port.
   static Address address(uint32_t host, uint16_t port) noexcept;
 
-  bool reachable(uint32_t a, uint32_t b) const noexcept {
-    return a == b || (up_[a] && up_[b] && side_[a] == side_[b]);
-  }
+  bool reachable(uint32_t a, uint32_t b) const noexcept { return a == b || (up_[a] && up_[b] && side_[a] == side_[b]); }
   // A partition: hosts on different sides cannot reach each other. heal(): one side.
   void split(const std::vector<uint32_t>& side) { side_ = side; }
   void heal() { side_.assign(side_.size(), 0); }

@@ -25,9 +25,9 @@
 #include "descriptor_table.hpp"
 #include "device_host.hpp"
 #include "net_address.hpp"
-#include "sim_fabric.hpp"
 #include "ringo/internal/core/ring.hpp"
 #include "ringo/sim/fault_config.hpp"
+#include "sim_fabric.hpp"
 
 namespace ringo::sim::detail {
 
@@ -81,7 +81,7 @@ struct Socket {
   uint32_t backlog = 0;
   std::deque<std::shared_ptr<Socket>> accept_queue;
   WaitList accepters;
-  WaitList connecters;  // connects waiting for backlog room (own connect: a SYN lost in a partition)
+  WaitList connecters;     // connects waiting for backlog room (own connect: a SYN lost in a partition)
   uint32_t syn_tries = 0;  // SYNs of the pending connect lost in a partition
   // connected stream (both set)
   std::shared_ptr<Pipe> rx;

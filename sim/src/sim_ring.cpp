@@ -31,7 +31,8 @@ Result<size_t> SimRing::submit_and_wait(unsigned, Duration) {
   for (Sqe& s : sq_) {
     // The shard's deadlines and timeouts are on its host's clock; the kernel's on true time.
     s.deadline = kernel_.to_true(index_, s.deadline);
-    if (s.opcode == Opcode::timeout) s.off = static_cast<uint64_t>(kernel_.to_true_span(index_, Duration{static_cast<int64_t>(s.off)}).count());
+    if (s.opcode == Opcode::timeout)
+      s.off = static_cast<uint64_t>(kernel_.to_true_span(index_, Duration{static_cast<int64_t>(s.off)}).count());
     kernel_.submit(index_, s);
   }
   RINGO_ASSERT(sq_.size() == n, "the kernel takes Sqes without pushing more");

@@ -94,9 +94,9 @@ std::string describe_event(const TraceEvent& e);
 
 }  // namespace ringo::sim
 
-#define RINGO_SCENARIO(ident, shard_count, description)                                             \
-  static ::ringo::Task<::ringo::Result<void>> ringo_scenario_##ident();                             \
-  [[maybe_unused]] static const bool ringo_scenario_registered_##ident =                            \
+#define RINGO_SCENARIO(ident, shard_count, description)                                                        \
+  static ::ringo::Task<::ringo::Result<void>> ringo_scenario_##ident();                                        \
+  [[maybe_unused]] static const bool ringo_scenario_registered_##ident =                                       \
       ::ringo::sim::register_scenario({#ident, description, shard_count, &ringo_scenario_##ident, 0, {}, {}}); \
   static ::ringo::Task<::ringo::Result<void>> ringo_scenario_##ident()
 
@@ -108,9 +108,9 @@ std::string describe_event(const TraceEvent& e);
 //   RINGO_CLUSTER_SCENARIO(election, three_hosts, "leader election over TCP") {
 //     ... host.id(), host.address(peer), host.fail("two leaders in term 4") ...
 //   }
-#define RINGO_CLUSTER_SCENARIO(ident, setup_fn, what)                                                   \
+#define RINGO_CLUSTER_SCENARIO(ident, setup_fn, what)                                                          \
   static ::ringo::Task<::ringo::Result<void>> ringo_cluster_scenario_##ident(::ringo::sim::HostContext& host); \
-  [[maybe_unused]] static const bool ringo_scenario_registered_##ident = [] {                                 \
+  [[maybe_unused]] static const bool ringo_scenario_registered_##ident = [] {                                  \
     ::ringo::sim::ClusterConfig c;                                                                             \
     setup_fn(c);                                                                                               \
     ::ringo::sim::Scenario s;                                                                                  \
