@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "fuzz_fingerprint.hpp"
 #include "fuzz_input.hpp"
 #include "storm.hpp"
 
@@ -46,6 +47,7 @@ storm::Program decode(const uint8_t* data, size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ringo::storm::Program p = ringo::fuzz::decode(data, size);
   const ringo::storm::Outcome out = ringo::storm::run(p);
+  ringo::fuzz::print_fingerprint("fuzz_program", out.report, !out.violation.empty());
   if (!out.violation.empty()) {
     std::fprintf(stderr, "fuzz_program: %s\n%s\n%s\n", out.violation.c_str(), out.report.summary().c_str(),
                  out.report.message.c_str());

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "fuzz_fingerprint.hpp"
 #include "fuzz_input.hpp"
 #include "ringo/ringo.hpp"
 #include "ringo/sim.hpp"
@@ -155,6 +156,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   }
   sim.shutdown(r);
+  fuzz::print_fingerprint("fuzz_ring", r, false);
   for (uint32_t s = 0; s < sim.shard_count(); ++s) {
     if (sim.shard(s).stats().routines_live != 0 || sim.shard(s).live_ops() != 0) {
       std::fprintf(stderr, "fuzz_ring: shard %u kept %llu routines and %zu ops after shutdown\n", s,

@@ -17,6 +17,26 @@ fi
 bash scripts/setup-deps.sh
 # Readable stack traces in crash reports, when the symbolizer is there.
 if command -v llvm-symbolizer >/dev/null; then export ASAN_SYMBOLIZER_PATH=$(command -v llvm-symbolizer); fi
+# An input must replay the same wherever it runs (a finding replays from the file alone):
+# the first corpus inputs, each in a fresh process, print the same fingerprints (trace
+# hash, steps, virtual time; RINGO_FUZZ_TRACE) as all of them in one process, each run
+# twice, and as all of them in the reverse order. (libFuzzer runs the first file once more
+# at start; `uniq` folds repeats, so a repeat that differs shows as an extra line.)
+fingerprints() { RINGO_FUZZ_TRACE=1 "$@" 2>/dev/null | uniq; }
+replay_check() {
+  local bin=$1 corpus=$2 files fresh twice reversed
+  mapfile -t files < <(find "$corpus" -type f | sort | head -n 8)
+  fresh=$(for f in "${files[@]}"; do fingerprints "$bin" -runs=1 "$f" | grep -x '.*' || echo "no fingerprint: $f"; done | uniq)
+  twice=$(fingerprints "$bin" -runs=2 "${files[@]}")
+  reversed=$(mapfile -t back < <(printf '%s\n' "${files[@]}" | tac); fingerprints "$bin" -runs=1 "${back[@]}" | tac)
+  if [ "$fresh" != "$twice" ] || [ "$fresh" != "$reversed" ]; then
+    echo "replay check FAILED: an input ran differently after other inputs (or printed no fingerprint)"
+    diff <(echo "$fresh") <(echo "$twice") || true
+    diff <(echo "$fresh") <(echo "$reversed") || true
+    return 1
+  fi
+  echo "replay check: ${#files[@]} inputs, the same fingerprints alone, twice in one process and in reverse"
+}
 cmake --preset fuzz >/dev/null
 targets=$(sed -n 's/^ringo_fuzz(\([a-z_]*\).*/\1/p' fuzz/CMakeLists.txt)
 cmake --build --preset fuzz --target $targets
@@ -29,6 +49,7 @@ for t in $targets; do
   [ -f "fuzz/$t.dict" ] && dict=(-dict="fuzz/$t.dict")
   echo "== $t: corpus regression ($(ls "$corpus" | wc -l) inputs)"
   ./build/fuzz/fuzz/$t "${dict[@]}" -runs=0 "$corpus"
+  replay_check ./build/fuzz/fuzz/$t "$corpus"
   echo "== $t: fuzzing ($label)"
   ./build/fuzz/fuzz/$t "${dict[@]}" "${budget[@]}" -timeout=20 -max_len=4096 -len_control=0 -print_final_stats=1 \
     -artifact_prefix=build/fuzz/artifacts/$t- "$work" "$corpus"

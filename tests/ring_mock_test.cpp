@@ -334,5 +334,55 @@ TEST_F(RingMock, ATickThatDidWorkNeverBlocks) {
   }
 }
 
+// SEND_ZC posts its result (kCqeMore) and later the notification (kCqeNotif). The op must
+// complete only at the notification, with the result: before it the kernel may still read
+// the caller's buffer.
+TEST_F(RingMock, ZeroCopySendCompletesAtItsNotificationWithItsResult) {
+  Shard shard(group_, 0, ring_);
+  Counter counter;
+  Sqe s;
+  s.opcode = Opcode::send_zc;
+  const OpToken token = shard.submit_raw(s, &Counter::on, &counter);
+  {
+    REQUIRE_CALL(ring_, push(_)).RETURN(_1.size());
+    REQUIRE_CALL(ring_, submit_and_wait_count(_, _)).RETURN(1u);
+    REQUIRE_CALL(ring_, reap(_)).RETURN(0u);
+    shard.run_once(false);
+  }
+  auto deliver = [&](Cqe cqe) {
+    ALLOW_CALL(ring_, submit_and_wait_count(_, _)).RETURN(0u);
+    REQUIRE_CALL(ring_, reap(_)).TIMES(1).LR_SIDE_EFFECT(_1[0] = cqe).RETURN(1u);
+    shard.run_once(false);
+  };
+  deliver({token.user_data, 1234, kCqeMore});
+  EXPECT_EQ(counter.calls, 0) << "resumed before the notification";
+  EXPECT_EQ(shard.live_ops(), 1u);
+  deliver({token.user_data, 0, kCqeNotif});
+  EXPECT_EQ(counter.calls, 1);
+  EXPECT_EQ(counter.last, 1234);
+  EXPECT_EQ(shard.live_ops(), 0u);
+}
+
+// A SEND_ZC that fails before sending posts one CQE, without kCqeMore: that is its end.
+TEST_F(RingMock, ZeroCopySendThatFailsAtOnceCompletesWithItsError) {
+  Shard shard(group_, 0, ring_);
+  Counter counter;
+  Sqe s;
+  s.opcode = Opcode::send_zc;
+  const OpToken token = shard.submit_raw(s, &Counter::on, &counter);
+  {
+    REQUIRE_CALL(ring_, push(_)).RETURN(_1.size());
+    REQUIRE_CALL(ring_, submit_and_wait_count(_, _)).RETURN(1u);
+    REQUIRE_CALL(ring_, reap(_)).RETURN(0u);
+    shard.run_once(false);
+  }
+  const Cqe cqe{token.user_data, -EINVAL, 0};
+  ALLOW_CALL(ring_, submit_and_wait_count(_, _)).RETURN(0u);
+  REQUIRE_CALL(ring_, reap(_)).TIMES(1).LR_SIDE_EFFECT(_1[0] = cqe).RETURN(1u);
+  shard.run_once(false);
+  EXPECT_EQ(counter.calls, 1);
+  EXPECT_EQ(counter.last, -EINVAL);
+}
+
 }  // namespace
 }  // namespace ringo

@@ -130,6 +130,7 @@ Caps AioRing::caps() const {
   c.async_cancel = true;
   c.multishot_accept = true;
   c.ext_arg = true;
+  c.recv_multishot = true;  // emulated: a copy (aio_sockets.cpp, recv_loop)
   return c;
 }
 
@@ -243,6 +244,7 @@ void AioRing::start(Op* op) {
       return;
     }
     case Opcode::msg_ring: complete(op, send_message(s.fd, static_cast<int32_t>(s.len), s.off)); return;
+    case Opcode::send_zc:  // not offered (caps().send_zc is false): as an unknown opcode
     case Opcode::count_:
     default: complete(op, -EINVAL); return;
   }

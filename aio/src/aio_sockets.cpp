@@ -98,6 +98,10 @@ void AioRing::attempt(Op* op) {
     accept_loop(op);
     return;
   }
+  if (s.opcode == Opcode::recv && (s.ioprio & kRecvMultishot) != 0) {
+    recv_loop(op);
+    return;
+  }
   if (op->connecting) {
     finish_connect(op);
     return;
@@ -163,6 +167,43 @@ void AioRing::accept_loop(Op* op) {
   retry_.push_back(OpRef{op->index, op->gen});
 }
 
+// Multishot recv into provided buffers, emulated: each readiness-driven recv copies into a
+// buffer taken from the group (io_uring's kernel picks it the same way), one CQE with
+// kCqeMore | kCqeBuffer each, in batches like accept_loop. An empty group ends the
+// multishot with -ENOBUFS (checked before the recv, so no byte is taken without a buffer;
+// io_uring fails only once data arrives: both leave the data in the socket).
+void AioRing::recv_loop(Op* op) {
+  const Sqe& s = op->sqe;
+  if (s.deadline != kNoDeadline || (s.flags & kSqeBufferSelect) == 0 || !buffers_.has_group(s.buf_group)) {
+    complete(op, -EINVAL);
+    return;
+  }
+  if (!readiness_.may_be_ready(s.fd, POLLIN)) {
+    wait_ready(op, POLLIN);
+    return;
+  }
+  for (unsigned i = 0; i < kAcceptBatch && ready_.size() < completion_limit_; ++i) {
+    const auto buf = buffers_.take(s.buf_group);
+    if (!buf) return complete(op, -ENOBUFS);
+    const long r = ::recv(s.fd, buf->data, buf->size, static_cast<int>(s.off) | MSG_DONTWAIT);
+    if (r > 0) {
+      post(s.user_data, static_cast<int32_t>(r), kCqeMore | kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift));
+      continue;
+    }
+    const int err = r < 0 ? errno : 0;
+    buffers_.recycle(s.buf_group, buf->id);
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      readiness_.saw_eagain(s.fd, POLLIN);
+      wait_ready(op, POLLIN);
+      return;
+    }
+    if (err == EINTR) continue;
+    return complete(op, -err);  // 0: end of stream; the multishot ends either way
+  }
+  op->wait = Wait::retry;
+  retry_.push_back(OpRef{op->index, op->gen});
+}
+
 // fd is closed, or its number was just handed out anew: ops still waiting on the old
 // descriptor must never run a syscall on the new one.
 void AioRing::forget_fd(int32_t fd) {
@@ -192,7 +233,11 @@ void AioRing::dispatch_woken() {
     Op* op = live(ref);
     if (op == nullptr || op->wait != Wait::retry) continue;
     op->wait = Wait::none;
-    accept_loop(op);
+    if (op->sqe.opcode == Opcode::recv) {
+      recv_loop(op);
+    } else {
+      accept_loop(op);
+    }
   }
   retry_turn_.clear();  // keeps the capacity
 }

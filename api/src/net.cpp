@@ -121,7 +121,7 @@ Task<Result<TcpStream>> TcpStream::connect(SocketAddr addr, Instant deadline) {
 
 io::SizeAwaiter StreamSocket::read(std::span<char> buf, Instant deadline) const {
   io::SizeAwaiter a = d_.op<io::SizeAwaiter>(io::transfer_sqe(Opcode::recv, buf.data(), buf.size(), 0), deadline);
-  if (!a.early && buf.empty()) a.early = make_error_code(errc::invalid_argument);
+  if (!a.early && (buf.empty() || reader_)) a.early = make_error_code(errc::invalid_argument);
   return a;
 }
 
@@ -135,7 +135,13 @@ Task<Result<void>> StreamSocket::read_exact(std::span<char> buf, Instant deadlin
 }
 
 Task<Result<void>> StreamSocket::write_all(std::span<const char> data, Instant deadline) const {
-  const auto step = [this, data, deadline](size_t done) { return write(data.subspan(done), deadline); };
+  Shard* home = d_.home();
+  const bool zc = home != nullptr && home->ring().caps().send_zc;
+  const auto step = [this, data, deadline, zc](size_t done) {
+    const std::span<const char> rest = data.subspan(done);
+    const Opcode op = zc && rest.size() >= kZeroCopyThreshold ? Opcode::send_zc : Opcode::send;
+    return d_.op<io::SizeAwaiter>(io::transfer_sqe(op, rest.data(), rest.size(), MSG_NOSIGNAL), deadline);
+  };
   return io::detail::transfer_all(data.size(), step, {});  // a send of a non-empty buffer never returns 0
 }
 

@@ -62,7 +62,8 @@ std::string UnixAddress::name() const {
 
 std::string UnixAddress::to_string() const {
   if (length_ <= kHeader) return "(unnamed)";
-  return is_abstract() ? "@" + name() : name();
+  if (!is_abstract()) return name();
+  return std::string("@").append(name());  // not "@" + name(): GCC 12 -Wrestrict false positive
 }
 
 // ---------------------------------------------------------------- streams

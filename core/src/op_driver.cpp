@@ -82,8 +82,10 @@ void OpDriver::mark_pushed(Shard& here, const Sqe& s) {
     --doorbells_unsubmitted_;
   }
   if (UserData::kind(s.user_data) != UdKind::op) return;
-  const bool multishot = s.opcode == Opcode::accept && (s.ioprio & kAcceptMultishot) != 0;
+  const bool multishot = (s.opcode == Opcode::accept && (s.ioprio & kAcceptMultishot) != 0) ||
+                         (s.opcode == Opcode::recv && (s.ioprio & kRecvMultishot) != 0);
   slab_.pushed(UserData::slot(s.user_data), s.deadline != kNoDeadline, multishot);
+  slab_.at(UserData::slot(s.user_data)).zero_copy = s.opcode == Opcode::send_zc;
   ++ops_submitted_;
 }
 
@@ -137,6 +139,19 @@ void OpDriver::complete_op(Shard& here, const Cqe& cqe) {
     return;
   }
   here.trace(TraceKind::op_complete, cqe.user_data, static_cast<uint32_t>(cqe.res));
+  if (!is_timeout && rec->zero_copy && (cqe.flags & kCqeMore) != 0) {
+    // SEND_ZC's result: kept, not reported. The caller may reuse its buffer only after the
+    // notification (the CQE without kCqeMore), so the op completes then, with this result.
+    if (rec->zc_result_seen) {
+      ++stale_completions_;
+      here.trace(TraceKind::stale_cqe, cqe.user_data, 0);
+      return;
+    }
+    rec->zc_result_seen = true;
+    rec->res = cqe.res;
+    rec->cqe_flags = cqe.flags & ~kCqeMore;
+    return;
+  }
   if (!is_timeout && rec->multishot && (cqe.flags & kCqeMore) != 0) {
     // One result of a multishot op that stays armed. The callback may cancel the op: the
     // record stays live until the CQE without kCqeMore.
@@ -149,8 +164,10 @@ void OpDriver::complete_op(Shard& here, const Cqe& cqe) {
     rec->deadline_fired = cqe.res == -ETIME;
   } else {
     rec->op_cqe_seen = true;
-    rec->res = cqe.res;
-    rec->cqe_flags = cqe.flags;
+    if (!rec->zc_result_seen) {  // a SEND_ZC's notification keeps the result before it
+      rec->res = cqe.res;
+      rec->cqe_flags = cqe.flags;
+    }
   }
   RINGO_ASSERT(rec->cqes_outstanding > 0, "a CQE that passed the checks was outstanding");
   if (--rec->cqes_outstanding == 0) finalize_op(here, UserData::slot(cqe.user_data));

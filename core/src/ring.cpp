@@ -25,11 +25,14 @@ const char* opcode_name(Opcode op) noexcept {
     case Opcode::poll_add: return "POLL_ADD";
     case Opcode::sendmsg: return "SENDMSG";
     case Opcode::recvmsg: return "RECVMSG";
+    case Opcode::send_zc: return "SEND_ZC";
     case Opcode::count_: break;
   }
   return "INVALID";
 }
 
 int64_t Ring::sys(SysCall&) { return -ENOSYS; }
+int32_t Ring::setup_buffer_ring(const BufRingSpec&, char*&) { return -ENOSYS; }
+void Ring::recycle_buffer(uint16_t, uint16_t) {}
 
 }  // namespace ringo::detail

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -43,8 +44,15 @@ class DeviceHost {
   // Runs fn at virtual time `when`, after every action already scheduled for that instant.
   void at(Instant when, std::function<void()> fn) { kernel_->at(when, std::move(fn)); }
   // A CQE of op `sqe` on `ring`, due now, that is not the op's final one (kCqeMore).
-  void post_more(uint32_t ring, const Sqe& sqe, int32_t res) {
-    kernel_->schedule(kernel_->now_, ring, Cqe{sqe.user_data, res, kCqeMore}, sqe.user_data, false);
+  void post_more(uint32_t ring, const Sqe& sqe, int32_t res, uint32_t flags = 0) {
+    kernel_->schedule(kernel_->now_, ring, Cqe{sqe.user_data, res, kCqeMore | flags}, sqe.user_data, false);
+  }
+  // Flags for the final CQE of the op whose result the device returns next (a multishot
+  // recv's last buffer: kCqeBuffer and its id; SEND_ZC's notification: kCqeNotif).
+  void final_flags(uint32_t flags) noexcept { kernel_->final_flags_ = flags; }
+  // A buffer of `group` from ring's provided buffers (multishot recv), or nothing.
+  std::optional<ProvidedBuffers::Buffer> take_buffer(uint32_t ring, uint16_t group) {
+    return kernel_->rings_[ring]->provided_buffers().take(group);
   }
   // Retries every op on the list (which it empties): the object they wait on changed.
   void wake(WaitList& waiters) { kernel_->wake(waiters); }

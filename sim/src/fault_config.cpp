@@ -100,20 +100,21 @@ bool preset(const std::string& name, uint64_t seed, FaultConfig& out) {
 // One "key=value" knob onto f; an empty string, or why not.
 std::string apply_knob(std::string_view knob, FaultConfig& f) {
   const size_t eq = knob.find('=');
-  if (eq == std::string_view::npos) return "expected key=value, got '" + std::string(knob) + "'";
+  if (eq == std::string_view::npos) return std::string("expected key=value, got '").append(knob) + "'";
   const std::string_view key = knob.substr(0, eq);
   const std::string_view text = knob.substr(eq + 1);
   uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
-    return "'" + std::string(key) + "' needs a non-negative integer, got '" + std::string(text) + "'";
+    // std::string first: `"'" + std::string(...)` trips GCC 12's -Wrestrict false positive.
+    return std::string("'").append(key) + "' needs a non-negative integer, got '" + std::string(text) + "'";
   }
   uint32_t* ppm = key == "udp_loss_ppm"      ? &f.udp_loss_ppm
                   : key == "udp_dup_ppm"     ? &f.udp_dup_ppm
                   : key == "udp_reorder_ppm" ? &f.udp_reorder_ppm
                                              : nullptr;
   if (ppm != nullptr) {
-    if (value > kMillion) return "'" + std::string(key) + "' is a probability in ppm: at most 1000000";
+    if (value > kMillion) return std::string("'").append(key) + "' is a probability in ppm: at most 1000000";
     *ppm = static_cast<uint32_t>(value);
     return {};
   }

@@ -163,14 +163,52 @@ std::optional<int32_t> SimNet::try_op(uint64_t id, uint32_t ring, const Sqe& sqe
   if (sqe.opcode == Opcode::connect) return try_connect(id, sock, sqe);
   if (sqe.opcode == Opcode::shutdown) return shutdown(*sock, sqe);
   const bool reading = sqe.opcode == Opcode::recv || sqe.opcode == Opcode::read || sqe.opcode == Opcode::readv;
-  const bool writing = sqe.opcode == Opcode::send || sqe.opcode == Opcode::write || sqe.opcode == Opcode::writev;
+  const bool writing = sqe.opcode == Opcode::send || sqe.opcode == Opcode::send_zc || sqe.opcode == Opcode::write ||
+                       sqe.opcode == Opcode::writev;
   if (!reading && !writing) return -EOPNOTSUPP;
   if (sock->state != Socket::State::connected) return -ENOTCONN;
   RINGO_ASSERT(sock->rx && sock->tx, "a connected socket has both pipes");
+  if (sqe.opcode == Opcode::recv && (sqe.ioprio & kRecvMultishot) != 0) return try_recv_multishot(id, ring, *sock, sqe);
   std::vector<iovec> iov;
   if (const int32_t e = op_buffers(sqe, iov); e < 0) return e;
   const size_t limit = std::min<size_t>(total_length(iov), INT32_MAX);
-  return reading ? try_recv(id, *sock, iov, limit) : try_send(id, *sock, iov, limit);
+  if (reading) return try_recv(id, *sock, iov, limit);
+  std::optional<int32_t> sent = try_send(id, *sock, iov, limit);
+  if (!sent || sqe.opcode != Opcode::send_zc) return sent;
+  // SEND_ZC: the result now (kCqeMore), the notification as the op's final CQE, later.
+  host_.post_more(ring, sqe, *sent);
+  host_.final_flags(kCqeNotif);
+  return 0;
+}
+
+// Multishot recv into provided buffers: what has arrived is cut into buffers taken from the
+// ring's group, one CQE with kCqeMore | kCqeBuffer each, and the op stays parked for more.
+// It ends (a CQE without kCqeMore) with 0 at end of stream, ECONNRESET, -ENOBUFS when data
+// waits and the group is empty (the data stays unread, as in the kernel), or, a fault, a
+// last buffer without kCqeMore (the kernel may end a multishot at any time).
+std::optional<int32_t> SimNet::try_recv_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe) {
+  if ((sqe.flags & kSqeBufferSelect) == 0 || sqe.deadline != kNoDeadline) return -EINVAL;
+  Pipe& rx = *sock.rx;
+  if (rx.reset) return -ECONNRESET;
+  if (sock.read_shut) return 0;
+  while (!rx.unread.empty()) {
+    const auto buf = host_.take_buffer(ring, sqe.buf_group);
+    if (!buf) return -ENOBUFS;
+    size_t n = std::min<size_t>(buf->size, rx.unread.size());
+    if (n > 1 && host_.inject(faults_.short_io_ppm, fault::kShortIo)) n = 1 + host_.below(n - 1);
+    std::copy_n(rx.unread.begin(), n, buf->data);
+    rx.unread.erase(rx.unread.begin(), rx.unread.begin() + static_cast<std::ptrdiff_t>(n));
+    host_.wake(rx.writers);
+    const uint32_t flags = kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift);
+    if (host_.inject(faults_.multishot_end_ppm, fault::kMultishotEnd)) {
+      host_.final_flags(flags);
+      return static_cast<int32_t>(n);
+    }
+    host_.post_more(ring, sqe, static_cast<int32_t>(n), flags);
+  }
+  if (rx.at_eof()) return 0;
+  rx.readers.push_back(id);
+  return std::nullopt;
 }
 
 // A single accept takes one connection or waits. A multishot accept posts one CQE with

@@ -135,6 +135,7 @@ class SimNet {
   int32_t shutdown(Socket& sock, const Sqe& sqe);
   std::optional<int32_t> try_recv(uint64_t id, Socket& sock, const std::vector<iovec>& iov, size_t limit);
   std::optional<int32_t> try_send(uint64_t id, Socket& sock, const std::vector<iovec>& iov, size_t limit);
+  std::optional<int32_t> try_recv_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe);
   Duration net_latency();
   // Cluster routing (sim_fabric.hpp): the network that holds `target`'s port, or null
   // with *error set (ENETUNREACH; 0 when the host is unreachable now).

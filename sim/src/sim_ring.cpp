@@ -57,6 +57,7 @@ Caps SimRing::caps() const {
   Caps c;
   c.msg_ring = c.link_timeout = c.async_cancel = c.ext_arg = true;
   c.multishot_accept = kernel_.faults().multishot_accept;
+  c.recv_multishot = c.send_zc = true;
   return c;
 }
 

@@ -43,7 +43,12 @@ std::string json_u64(uint64_t v) {
 
 std::string json_array(const char* (*name)(size_t), size_t n) {
   std::string out = "[";
-  for (size_t i = 0; i < n; ++i) out += (i == 0 ? "" : ",") + json_for_html(name(i));
+  // Appended piece by piece: `const char* + std::string` here trips GCC 12's -Wrestrict
+  // false positive in release builds.
+  for (size_t i = 0; i < n; ++i) {
+    if (i != 0) out += ',';
+    out += json_for_html(name(i));
+  }
   return out + "]";
 }
 
@@ -77,7 +82,11 @@ std::string name_tables(const std::vector<TraceEvent>& trace) {
   }
   out += ",\"errno\":{";
   for (const auto& [res, name] : errors) {
-    out += (res == errors.begin()->first ? "\"" : ",\"") + std::to_string(res) + "\":" + json_for_html(name);
+    if (res != errors.begin()->first) out += ',';
+    out += '"';
+    out += std::to_string(res);
+    out += "\":";
+    out += json_for_html(name);
   }
   return out + "}}";
 }

@@ -47,6 +47,7 @@ constexpr OpName kOptionalOps[] = {
     {IORING_OP_CLOSE, "CLOSE"},       {IORING_OP_ACCEPT, "ACCEPT"},   {IORING_OP_CONNECT, "CONNECT"},
     {IORING_OP_RECV, "RECV"},         {IORING_OP_SEND, "SEND"},       {IORING_OP_SHUTDOWN, "SHUTDOWN"},
     {IORING_OP_POLL_ADD, "POLL_ADD"}, {IORING_OP_SENDMSG, "SENDMSG"}, {IORING_OP_RECVMSG, "RECVMSG"},
+    {IORING_OP_SEND_ZC, "SEND_ZC"},
 };
 
 // The setup flag sets to try, most capable first. Default: SINGLE_ISSUER + COOP_TASKRUN
@@ -175,6 +176,9 @@ bool UringRing::probe_opcodes(UringSetup& setup, std::string& optional_missing) 
   caps_.link_timeout = io_uring_opcode_supported(probe, IORING_OP_LINK_TIMEOUT);
   caps_.async_cancel = io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL);
   caps_.multishot_accept = io_uring_opcode_supported(probe, IORING_OP_SOCKET);  // 5.19+, same era
+  // SEND_ZC and multishot RECV (with buffer rings, 5.19) both came in 6.0.
+  caps_.send_zc = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+  caps_.recv_multishot = caps_.send_zc && std::getenv("RINGO_URING_NO_RECV_MULTISHOT") == nullptr;
   io_uring_free_probe(probe);
   if (!missing.empty()) {
     setup.error = make_error_code(errc::backend_unavailable);
@@ -186,6 +190,7 @@ bool UringRing::probe_opcodes(UringSetup& setup, std::string& optional_missing) 
 
 UringRing::~UringRing() {
   if (initialised_) io_uring_queue_exit(&ring_);
+  release_buffer_rings();  // only now: the kernel may write into them until the ring exits
 }
 
 // The timespec a TIMEOUT or LINK_TIMEOUT sqe points at: the slot of the sqe's own index in
@@ -203,6 +208,9 @@ __kernel_timespec* UringRing::timespec_slot(const io_uring_sqe* sqe, int64_t ns)
 
 static_assert(kAcceptMultishot == IORING_ACCEPT_MULTISHOT);
 static_assert(kCqeMore == IORING_CQE_F_MORE);
+static_assert(kRecvMultishot == IORING_RECV_MULTISHOT);
+static_assert(kCqeBuffer == IORING_CQE_F_BUFFER && kCqeBufferShift == IORING_CQE_BUFFER_SHIFT);
+static_assert(kCqeNotif == IORING_CQE_F_NOTIF);
 
 bool UringRing::prep(const Sqe& s) {
   const bool linked = s.deadline != kNoDeadline;
@@ -229,8 +237,12 @@ bool UringRing::prep(const Sqe& s) {
     case Opcode::connect:
       io_uring_prep_connect(sqe, s.fd, static_cast<const sockaddr*>(addr), static_cast<socklen_t>(s.len));
       break;
-    case Opcode::recv: io_uring_prep_recv(sqe, s.fd, addr, s.len, static_cast<int>(s.off)); break;
+    case Opcode::recv:
+      io_uring_prep_recv(sqe, s.fd, addr, s.len, static_cast<int>(s.off));
+      sqe->ioprio |= s.ioprio & kRecvMultishot;
+      break;
     case Opcode::send: io_uring_prep_send(sqe, s.fd, addr, s.len, static_cast<int>(s.off)); break;
+    case Opcode::send_zc: io_uring_prep_send_zc(sqe, s.fd, addr, s.len, static_cast<int>(s.off), 0); break;
     case Opcode::shutdown: io_uring_prep_shutdown(sqe, s.fd, static_cast<int>(s.len)); break;
     case Opcode::timeout: io_uring_prep_timeout(sqe, timespec_slot(sqe, static_cast<int64_t>(s.off)), 0, 0); break;
     case Opcode::async_cancel: io_uring_prep_cancel64(sqe, s.addr, 0); break;
@@ -251,6 +263,10 @@ bool UringRing::prep(const Sqe& s) {
   }
   io_uring_sqe_set_data64(sqe, s.user_data);
   if (s.flags & kSqeSkipSuccess) sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  if (s.flags & kSqeBufferSelect) {
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = s.buf_group;
+  }
   if (!linked) return true;
   sqe->flags |= IOSQE_IO_LINK;
   io_uring_sqe* timeout = io_uring_get_sqe(&ring_);

@@ -17,9 +17,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "ringo/io.hpp"
 
@@ -30,7 +33,75 @@ class Acceptor;
 struct AcceptorRetire {
   void operator()(Acceptor* a) const noexcept;
 };
+class RecvPool;
+class BufReader;
+struct BufReaderRetire {
+  void operator()(BufReader* r) const noexcept;
+};
 }  // namespace detail
+
+// ---- provided receive buffers (docs/io.md, "Buffer rings and multishot receive") ----
+
+// The shape of a shard's receive-buffer ring: `count` buffers (a power of two, at most
+// kMaxRecvBuffers) of `size` bytes (at most kMaxRecvBufferSize). One ring per shard,
+// registered with the kernel on the shard's first recv_buffered(); default 256 x 4 KiB.
+inline constexpr uint32_t kMaxRecvBuffers = 32768;        // io_uring's limit per ring
+inline constexpr uint32_t kMaxRecvBufferSize = 1u << 20;  // 1 MiB
+struct RecvBufferOptions {
+  uint32_t count = 256;
+  uint32_t size = 4096;
+};
+// Sets the current shard's ring shape; only before its first recv_buffered().
+// Errors: errc::invalid_argument (bad shape), EBUSY (already registered),
+// errc::not_in_runtime.
+Result<void> configure_recv_buffers(RecvBufferOptions options);
+// Buffers of the current shard's ring that are out of the kernel's hands: held by a
+// RecvBuffer or queued in a stream for its next recv_buffered(). 0 outside a runtime.
+size_t recv_buffers_outstanding() noexcept;
+
+// Received bytes in a buffer borrowed from the shard's ring. Move-only; the buffer goes
+// back to the ring (and so to the kernel) when the RecvBuffer is destroyed or release()d,
+// exactly once. Empty (size() == 0) means end of stream. Like every I/O object it belongs
+// to its shard and must not outlive its Runtime (debug builds assert that it does not).
+class RecvBuffer {
+ public:
+  RecvBuffer() = default;
+  RecvBuffer(RecvBuffer&& o) noexcept
+      : pool_(std::exchange(o.pool_, nullptr)), id_(o.id_), data_(o.data_), size_(std::exchange(o.size_, 0)) {}
+  RecvBuffer& operator=(RecvBuffer&& o) noexcept {
+    if (this != &o) {
+      release();
+      pool_ = std::exchange(o.pool_, nullptr);
+      id_ = o.id_;
+      data_ = o.data_;
+      size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+  }
+  ~RecvBuffer() { release(); }
+
+  std::span<const char> span() const noexcept { return {data_, size_}; }
+  std::string_view view() const noexcept { return {data_, size_}; }
+  const char* data() const noexcept { return data_; }
+  size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  // Gives the buffer back now; the RecvBuffer is then empty.
+  void release() noexcept;
+
+ private:
+  friend class detail::BufReader;
+  RecvBuffer(detail::RecvPool* pool, uint16_t id, const char* data, uint32_t size) noexcept
+      : pool_(pool), id_(id), data_(data), size_(size) {}
+  detail::RecvPool* pool_ = nullptr;
+  uint16_t id_ = 0;
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// write_all sends parts of at least this many bytes with SEND_ZC where the ring offers it
+// (io_uring 6.0+, the simulator): below it, copying is cheaper than pinning pages and
+// waiting for the notification. See docs/io.md for the crossover.
+inline constexpr size_t kZeroCopyThreshold = 16 * 1024;
 
 // An IPv4 or IPv6 address and port.
 class SocketAddr {
@@ -61,20 +132,40 @@ class StreamSocket {
   StreamSocket() = default;
 
   // Reads what is there (up to buf.size()); 0 when the peer shut down its side.
+  // errc::invalid_argument once recv_buffered() was used on this stream.
   io::SizeAwaiter read(std::span<char> buf, Instant deadline = kNoDeadline) const;
+  // The next received bytes in a buffer borrowed from the shard's ring (RecvBuffer); an
+  // empty RecvBuffer at end of stream. The first call arms one multishot receive that
+  // stays armed: data arrives into ring buffers and waits in the stream until taken, in
+  // order. A cancelled or timed-out call loses nothing (what arrived stays queued for the
+  // next call). When the ring runs dry the kernel stops (ENOBUFS, the data stays in the
+  // socket) and the stream re-arms as buffers come back. Errors end the stream: every
+  // later call reports the same error. EOPNOTSUPP where the ring has no multishot receive
+  // (io_uring before 6.0); a copy on AIO (emulated). After the first call, read() on this
+  // stream is refused: the two would race for the bytes.
+  Task<Result<RecvBuffer>> recv_buffered(Instant deadline = kNoDeadline) const;
   Task<Result<void>> read_exact(std::span<char> buf, Instant deadline = kNoDeadline) const;
   // Writes some of data (at least 1 byte unless data is empty).
   io::SizeAwaiter write(std::span<const char> data, Instant deadline = kNoDeadline) const;
+  // Writes all of data. Parts of kZeroCopyThreshold bytes or more go out with SEND_ZC where
+  // the ring has it; either way data may be reused as soon as this returns (a zero-copy
+  // part completes only after the kernel's notification that it let go of the pages).
   Task<Result<void>> write_all(std::span<const char> data, Instant deadline = kNoDeadline) const;
   // SHUT_WR (the default) sends end-of-stream after what was written.
   io::VoidAwaiter shutdown(int how = SHUT_WR, Instant deadline = kNoDeadline) const;
-  io::VoidAwaiter close() noexcept { return d_.close(); }
+  io::VoidAwaiter close() noexcept {
+    reader_.reset();  // its multishot is cancelled before the descriptor closes
+    return d_.close();
+  }
   int fd() const noexcept { return d_.fd(); }
   bool is_open() const noexcept { return d_.is_open(); }
 
  protected:
   explicit StreamSocket(io::Descriptor d) noexcept : d_(std::move(d)) {}
   io::Descriptor d_;
+  // recv_buffered's multishot and queue, made by its first call. Declared after d_ so that
+  // it is retired (its multishot cancelled) before d_ closes.
+  mutable std::unique_ptr<detail::BufReader, detail::BufReaderRetire> reader_;
 };
 
 // A connected TCP socket on the shard that made it: read, write, shutdown.

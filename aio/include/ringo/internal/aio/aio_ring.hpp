@@ -46,6 +46,7 @@
 
 #include "ringo/internal/aio/op_index.hpp"
 #include "ringo/internal/aio/readiness.hpp"
+#include "ringo/internal/core/provided_buffers.hpp"
 #include "ringo/internal/core/ring.hpp"
 
 namespace ringo::aio {
@@ -85,6 +86,10 @@ class AioRing final : public Ring {
   Caps caps() const override;
   int32_t msg_ring_id() const override { return efd_; }
   int64_t sys(SysCall& call) override;
+  // Provided buffers are emulated: a multishot recv copies what a readiness-driven recv
+  // reads into a buffer picked here (aio_sockets.cpp, recv_loop).
+  int32_t setup_buffer_ring(const BufRingSpec& spec, char*& base) override { return buffers_.setup(spec, base); }
+  void recycle_buffer(uint16_t group, uint16_t id) override { buffers_.recycle(group, id); }
 
   // Delivers a MSG_RING CQE {user_data, res} to the AioRing whose msg_ring_id() is target,
   // from any thread, ring or not. Returns 0, -EBADF when no AioRing has that id, or
@@ -136,6 +141,7 @@ class AioRing final : public Ring {
   void start(Op* op);
   void post(uint64_t user_data, int32_t res, uint32_t flags = 0) { ready_.push_back(Cqe{user_data, res, flags}); }
   void complete(Op* op, int32_t res);
+  void recv_loop(Op* op);
   void queue_aio(Op* op);
   // The op ref names, if it is still that op (not freed, not reused).
   Op* live(OpRef ref) {
@@ -178,10 +184,11 @@ class AioRing final : public Ring {
   uint64_t timer_seq_ = 0;
   std::vector<io_event> events_;
   Readiness readiness_;
-  std::vector<Readiness::Woken> woken_;  // collected while blocked, dispatched by progress()
-  std::vector<OpRef> retry_;             // multishot accepts that stopped at their batch
-  std::vector<OpRef> retry_turn_;        // scratch: this turn's retry_ (dispatch_woken)
-  std::vector<OpRef> orphans_;           // scratch for forget_fd
+  std::vector<Readiness::Woken> woken_;     // collected while blocked, dispatched by progress()
+  std::vector<OpRef> retry_;                // multishot accepts and recvs that stopped at their batch
+  std::vector<OpRef> retry_turn_;           // scratch: this turn's retry_ (dispatch_woken)
+  ringo::detail::ProvidedBuffers buffers_;  // provided-buffer groups (setup_buffer_ring)
+  std::vector<OpRef> orphans_;              // scratch for forget_fd
   // Reads running on disk reader threads; the destructor waits for them (their buffers).
   std::atomic<uint32_t> disk_reads_pending_{0};
   uint64_t disk_reader_reads_ = 0;

@@ -41,7 +41,8 @@ struct OpAwaiter {
   bool await_ready() noexcept {
     if (early || refuse_await(me, early)) return true;
     // One awaiter takes one result: a multishot op needs submit_raw and its own callback.
-    if (sqe.opcode == Opcode::accept && (sqe.ioprio & kAcceptMultishot))
+    if ((sqe.opcode == Opcode::accept && (sqe.ioprio & kAcceptMultishot)) ||
+        (sqe.opcode == Opcode::recv && (sqe.ioprio & kRecvMultishot)))
       return early = make_error_code(std::errc::invalid_argument), true;
     return false;
   }

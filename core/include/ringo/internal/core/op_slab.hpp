@@ -66,6 +66,8 @@ struct OpRecord {
   bool timeout_cqe_seen = false;
   bool has_deadline = false;
   bool multishot = false;       // CQEs with kCqeMore go to the callback; the last one ends it
+  bool zero_copy = false;       // SEND_ZC: the result (kCqeMore) is kept until the kCqeNotif CQE
+  bool zc_result_seen = false;  // that result arrived
   bool cancel_settled = false;  // its CancelOutcome was counted (once)
   int32_t res = 0;
   uint32_t cqe_flags = 0;

@@ -37,6 +37,7 @@ enum class Opcode : uint8_t {
   poll_add,      // len = poll mask
   sendmsg,       // addr = msghdr* (name = destination or null), off = msg flags
   recvmsg,       // addr = msghdr* (name filled with the sender; msg_flags gets MSG_TRUNC), off = msg flags
+  send_zc,       // as send, zero-copy (io_uring's SEND_ZC, 6.0+): two CQEs, see kCqeNotif
   count_,
 };
 
@@ -45,13 +46,14 @@ const char* opcode_name(Opcode op) noexcept;
 // Backend-neutral submission. Fields mean what they mean in io_uring's SQE.
 struct Sqe {
   Opcode opcode = Opcode::nop;
-  uint8_t flags = 0;    // reserved
-  uint16_t ioprio = 0;  // opcode-specific flags, as in io_uring (kAcceptMultishot)
+  uint8_t flags = 0;    // kSqeSkipSuccess, kSqeBufferSelect
+  uint16_t ioprio = 0;  // opcode-specific flags, as in io_uring (kAcceptMultishot, kRecvMultishot)
   int32_t fd = -1;
   uint64_t addr = 0;
   uint32_t len = 0;
   uint64_t off = 0;
   uint64_t user_data = 0;
+  uint16_t buf_group = 0;  // with kSqeBufferSelect: the provided-buffer group to pick from
   // A deadline means io_uring's IOSQE_IO_LINK + LINK_TIMEOUT: the ring posts the op's
   // own CQE (-ECANCELED if the deadline won) and one more CQE with timeout_user_data
   // (-ETIME if the deadline fired, anything else if the op won).
@@ -90,6 +92,40 @@ inline constexpr MsgRes unpack_msg_res(int32_t res) noexcept {
 // IOSQE_CQE_SKIP_SUCCESS, 5.17+, so wherever MSG_RING is). The simulator honours it on
 // MSG_RING, the only op ringo sends with it (its doorbells).
 inline constexpr uint8_t kSqeSkipSuccess = 1u << 0;
+
+// Provided buffers (io_uring's IOSQE_BUFFER_SELECT with a registered buffer ring, 5.19+):
+// a RECV with kSqeBufferSelect, addr 0 and len 0 takes one buffer of group Sqe::buf_group
+// when data arrives; its CQE carries kCqeBuffer and the buffer's id in the flags' top 16
+// bits (cqe_buffer_id). A buffer so handed out belongs to the receiver until it gives it
+// back (Ring::recycle_buffer). With none left the RECV fails with -ENOBUFS and the data
+// stays in the socket. kRecvMultishot (ioprio, IORING_RECV_MULTISHOT, 6.0+, needs buffer
+// select) keeps it armed: one CQE per receipt with kCqeMore; the last one (0 at EOF, an
+// error, -ENOBUFS, -ECANCELED, or the kernel ending it) comes without.
+inline constexpr uint8_t kSqeBufferSelect = 1u << 1;
+inline constexpr uint16_t kRecvMultishot = 1u << 1;
+inline constexpr uint32_t kCqeBuffer = 1u << 0;
+inline constexpr unsigned kCqeBufferShift = 16;
+inline constexpr uint16_t cqe_buffer_id(uint32_t flags) noexcept {
+  return static_cast<uint16_t>(flags >> kCqeBufferShift);
+}
+// SEND_ZC posts two CQEs with the op's user_data: the result with kCqeMore, then, once the
+// kernel no longer reads the caller's buffer, a notification with kCqeNotif (and without
+// kCqeMore). A SEND_ZC that fails before sending may post just one CQE, without kCqeMore.
+inline constexpr uint32_t kCqeNotif = 1u << 3;
+
+// A provided-buffer ring's shape. count: a power of two, at most kMaxBufRingEntries (the
+// kernel's limit); size: bytes per buffer, at most kMaxProvidedBuffer.
+inline constexpr uint32_t kMaxBufRingEntries = 32768;
+inline constexpr uint32_t kMaxProvidedBuffer = 1u << 20;
+struct BufRingSpec {
+  uint16_t group = 0;
+  uint32_t count = 0;
+  uint32_t size = 0;
+};
+inline constexpr bool valid_buf_ring(const BufRingSpec& s) noexcept {
+  return s.count != 0 && s.count <= kMaxBufRingEntries && (s.count & (s.count - 1)) == 0 && s.size != 0 &&
+         s.size <= kMaxProvidedBuffer;
+}
 
 // Calls that never block and so need no ring slot: creating and configuring sockets,
 // reading addresses, a file's size. Real rings make the syscall; the simulator answers
@@ -132,7 +168,9 @@ struct Caps {
   bool single_issuer = false;
   bool defer_taskrun = false;
   bool coop_taskrun = false;
-  bool ext_arg = false;  // submit_and_wait honours its timeout without an extra SQE
+  bool ext_arg = false;         // submit_and_wait honours its timeout without an extra SQE
+  bool recv_multishot = false;  // provided buffer rings + kRecvMultishot (setup_buffer_ring)
+  bool send_zc = false;         // Opcode::send_zc
 };
 
 class Ring {
@@ -152,6 +190,14 @@ class Ring {
   virtual int32_t msg_ring_id() const = 0;
   // A non-blocking call (see SysOp). May update call.addr_len. -ENOSYS unless overridden.
   virtual int64_t sys(SysCall& call);
+  // Registers a provided-buffer ring (see kSqeBufferSelect): spec.count buffers of
+  // spec.size bytes, ids 0..count-1 at base + id * size, all handed to the kernel. The ring
+  // owns the memory until it is destroyed (the kernel may write there until then); base is
+  // set on success. 0 or a negative errno (-EEXIST for a group already set up, -EINVAL for
+  // a bad spec); -ENOSYS unless overridden.
+  virtual int32_t setup_buffer_ring(const BufRingSpec& spec, char*& base);
+  // Gives buffer `id` of `group` back to the kernel (it was handed out by a CQE).
+  virtual void recycle_buffer(uint16_t group, uint16_t id);
 };
 
 }  // namespace ringo::detail

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "ringo/error.hpp"
@@ -91,6 +92,13 @@ class Shard {
   // Whether `other` is a shard of the same Runtime (objects may cross between them).
   bool same_runtime(const Shard& other) const noexcept { return &group_ == &other.group_; }
   Ring& ring() noexcept { return ring_; }
+  // What an upper layer keeps per shard and must die with it: net's provided-buffer pool
+  // (api/src/recv_pool.hpp). Destroyed after the frames of unfinished routines, while the
+  // ring still exists.
+  struct Attachment {
+    virtual ~Attachment() = default;
+  };
+  std::unique_ptr<Attachment>& recv_pool() noexcept { return recv_pool_; }
   EnvelopePool* envelope_pool() noexcept { return envelopes_; }
   Instant now() const { return ring_.now(); }
   Prng& prng() noexcept { return prng_; }
@@ -217,8 +225,9 @@ class Shard {
   Balancer balancer_;
   uint64_t ticks_ = 0;
   uint64_t deadline_expiries_ = 0;
-  uint64_t blocking_counts_[4] = {};  // by BlockingCount
-  mutable ShardStats stats_;          // what stats() last assembled
+  uint64_t blocking_counts_[4] = {};       // by BlockingCount
+  mutable ShardStats stats_;               // what stats() last assembled
+  std::unique_ptr<Attachment> recv_pool_;  // last member: the first destroyed
 };
 
 // Inline so that every await reads it directly instead of calling out.

@@ -160,7 +160,7 @@ class SimKernel final : public Tracer {
   void submit(uint32_t ring, const Sqe& sqe);
   void schedule(Instant at, uint32_t ring, Cqe cqe, uint64_t op_user_data, bool cancellable);
   // An op's own final CQE, and its link timeout's (the two halves of the ledger).
-  void answer(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable);
+  void answer(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable, uint32_t flags = 0);
   void answer_link(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, int32_t op_res);
   Duration latency();
   void submit_op(uint32_t ring, const Sqe& sqe, int32_t res, Duration takes, bool cancellable);
@@ -188,6 +188,7 @@ class SimKernel final : public Tracer {
   size_t pick_due();
 
   std::map<uint64_t, Parked> parked_;  // by park id: oldest first
+  uint32_t final_flags_ = 0;           // DeviceHost::final_flags, for the next complete_io
   uint64_t park_seq_ = 0;
   std::vector<Action> actions_;  // a min-heap by (at, seq)
 

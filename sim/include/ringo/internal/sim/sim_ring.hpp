@@ -12,6 +12,7 @@
 #include <deque>
 #include <vector>
 
+#include "ringo/internal/core/provided_buffers.hpp"
 #include "ringo/internal/core/ring.hpp"
 
 namespace ringo::sim::detail {
@@ -31,6 +32,10 @@ class SimRing final : public Ring {
   Caps caps() const override;
   int32_t msg_ring_id() const override { return static_cast<int32_t>(index_); }
   int64_t sys(SysCall& call) override;
+  int32_t setup_buffer_ring(const BufRingSpec& spec, char*& base) override { return buffers_.setup(spec, base); }
+  void recycle_buffer(uint16_t group, uint16_t id) override { buffers_.recycle(group, id); }
+  // The provided-buffer groups the network picks from (multishot recv, sim_net.cpp).
+  ProvidedBuffers& provided_buffers() noexcept { return buffers_; }
 
   size_t cq_ready() const noexcept { return cq_.size(); }
   // A stopped ring refuses MSG_RING deliveries (its shard is gone).
@@ -45,6 +50,7 @@ class SimRing final : public Ring {
   bool stopped_ = false;
   std::vector<Sqe> sq_;
   std::deque<Cqe> cq_;
+  ProvidedBuffers buffers_;
 };
 
 }  // namespace ringo::sim::detail

@@ -53,8 +53,21 @@ class UringRing final : public Ring {
   Caps caps() const override { return caps_; }
   int32_t msg_ring_id() const override { return ring_.ring_fd; }
   int64_t sys(SysCall& call) override;
+  int32_t setup_buffer_ring(const BufRingSpec& spec, char*& base) override;
+  void recycle_buffer(uint16_t group, uint16_t id) override;
 
  private:
+  // A registered provided-buffer ring (uring_buffers.cpp): the ring of buffer descriptors
+  // the kernel reads, and the buffers, both mapped here and unmapped after the ring exits.
+  struct BufRing {
+    BufRingSpec spec;
+    io_uring_buf_ring* descriptors = nullptr;
+    size_t descriptor_bytes = 0;
+    char* base = nullptr;
+    size_t bytes = 0;
+  };
+  BufRing* find_buffer_ring(uint16_t group) noexcept;
+  void release_buffer_rings() noexcept;
   UringRing() = default;
   void adopt(unsigned flags, unsigned features);
   bool probe_opcodes(UringSetup& setup, std::string& optional_missing);
@@ -68,6 +81,7 @@ class UringRing final : public Ring {
   std::vector<__kernel_timespec> timespecs_;
   size_t queued_ = 0;          // nonzero: the SQ holds entries no submit has taken yet
   bool taskrun_flag_ = false;  // the kernel flags pending task work in sq.kflags
+  std::vector<BufRing> buf_rings_;
 };
 
 }  // namespace ringo::uring
