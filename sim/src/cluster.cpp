@@ -93,10 +93,10 @@ struct HostSlot {
 
 struct ClusterImpl {
   struct DriverEvent {
-    enum class Kind : uint8_t { nemesis, restart, script };
+    enum class Kind : uint8_t { planned, restart, script };
     Kind kind;
     uint32_t host = 0;
-    size_t script_index = 0;
+    size_t index = 0;
   };
 
   ClusterImpl(Cluster& owner, const ClusterConfig& c, Cluster::HostMain m);
@@ -109,10 +109,10 @@ struct ClusterImpl {
   Instant next_wakeup();
   uint32_t pick_random();
   void run_driver_events();
-  void nemesis();
+  void plan_nemesis();
+  void apply_planned(size_t index);
   void apply_script(const ClusterEvent& e);
   void partition(const std::vector<uint32_t>& side);
-  void schedule_restart(uint32_t h);
   void add_event(Instant at, DriverEvent e) { events_.emplace(std::make_pair(at, seq_++), e); }
   bool host_failed();
   Report finish(Report report);
@@ -125,6 +125,8 @@ struct ClusterImpl {
   std::vector<std::unique_ptr<Incarnation>> graveyard_;
   std::any shared_;
   std::map<std::pair<Instant, uint64_t>, DriverEvent> events_;  // by (time, order added)
+  std::vector<ClusterEvent> plan_;                              // the seeded nemesis's events
+  std::vector<Duration> plan_restart_;                          // per plan entry: a crash's restart delay
   uint64_t seq_ = 0;
   std::vector<uint32_t> candidates_;  // shard slots (host * shards_per_host + index), or kKernel
   uint32_t last_runner_ = kNoRunner;
@@ -231,11 +233,6 @@ void ClusterImpl::crash(uint32_t h) {
   graveyard_.push_back(std::move(slot.life));
 }
 
-void ClusterImpl::schedule_restart(uint32_t h) {
-  add_event(kernel_.now() + kernel_.draw(config_.restart_min, config_.restart_max),
-            DriverEvent{DriverEvent::Kind::restart, h, 0});
-}
-
 void ClusterImpl::partition(const std::vector<uint32_t>& side) {
   uint64_t bits = 0;
   for (size_t h = 0; h < side.size() && h < 64; ++h) bits |= uint64_t{side[h] != 0} << h;
@@ -243,31 +240,46 @@ void ClusterImpl::partition(const std::vector<uint32_t>& side) {
   kernel_.record({kernel_.now().count(), UINT32_MAX, TraceKind::fault, kPartition, bits});
 }
 
-// One nemesis decision (value 0: nothing), then the next one's time.
-void ClusterImpl::nemesis() {
+// The seeded nemesis's whole plan, drawn before anything runs: a block of choices at the
+// start of the sequence, so that shrinking the schedule's choices never shifts the plan's
+// and zeroing a plan entry (value 0: nothing happens) removes one fault and nothing else.
+// Each entry: the gap since the last, what (nothing, partition, heal, crash), then the
+// sides (partition) or the host and its restart delay (crash; nothing if it is down then).
+void ClusterImpl::plan_nemesis() {
+  if (!config_.partitions && !config_.crashes) return;
   detail::ChoiceSource& choices = kernel_.choices();
-  const uint64_t what = choices.below(4);
-  if (what == 1 && config_.partitions) {
-    std::vector<uint32_t> side(config_.hosts);
-    for (auto& s : side) s = static_cast<uint32_t>(choices.below(2));
-    partition(side);
-  } else if (what == 2 && config_.partitions) {
-    kernel_.fabric()->heal();
-    kernel_.record({kernel_.now().count(), UINT32_MAX, TraceKind::fault, kHeal, 0});
-  } else if (what == 3 && config_.crashes) {
-    std::vector<uint32_t> up;
-    for (uint32_t h = 0; h < config_.hosts; ++h) {
-      if (hosts_[h].life) up.push_back(h);
+  const Instant end = Instant{0} + config_.run_for;
+  for (Instant t = kernel_.draw(config_.nemesis_min_gap, config_.nemesis_max_gap); t < end;
+       t += std::max(Duration{1}, kernel_.draw(config_.nemesis_min_gap, config_.nemesis_max_gap))) {
+    ClusterEvent e;
+    e.at = t;
+    const uint64_t what = choices.below(4);
+    if (what == 1 && config_.partitions) {
+      e.kind = ClusterEvent::Kind::partition;
+      e.side.resize(config_.hosts);
+      for (auto& side : e.side) side = static_cast<uint32_t>(choices.below(2));
+    } else if (what == 2 && config_.partitions) {
+      e.kind = ClusterEvent::Kind::heal;
+    } else if (what == 3 && config_.crashes) {
+      e.kind = ClusterEvent::Kind::crash;
+      e.host = static_cast<uint32_t>(choices.below(config_.hosts));
+      plan_restart_.push_back(kernel_.draw(config_.restart_min, config_.restart_max));
+    } else {
+      continue;  // nothing
     }
-    if (!up.empty()) {
-      const uint32_t h = up[choices.below(up.size())];
-      kernel_.record({kernel_.now().count(), UINT32_MAX, TraceKind::fault, kHostCrash, h});
-      crash(h);
-      schedule_restart(h);
-    }
+    if (e.kind != ClusterEvent::Kind::crash) plan_restart_.push_back(Duration{0});
+    plan_.push_back(std::move(e));
+    add_event(t, DriverEvent{DriverEvent::Kind::planned, 0, plan_.size() - 1});
   }
-  add_event(kernel_.now() + kernel_.draw(config_.nemesis_min_gap, config_.nemesis_max_gap),
-            DriverEvent{DriverEvent::Kind::nemesis, 0, 0});
+}
+
+// A planned crash of a host that is up, and its restart after the planned delay.
+void ClusterImpl::apply_planned(size_t index) {
+  const ClusterEvent& e = plan_[index];
+  if (e.kind != ClusterEvent::Kind::crash) return apply_script(e);
+  if (!hosts_[e.host].life) return;
+  apply_script(e);
+  add_event(kernel_.now() + plan_restart_[index], DriverEvent{DriverEvent::Kind::restart, e.host, 0});
 }
 
 void ClusterImpl::apply_script(const ClusterEvent& e) {
@@ -302,10 +314,10 @@ void ClusterImpl::run_driver_events() {
   while (!events_.empty() && events_.begin()->first.first <= kernel_.now()) {
     const DriverEvent e = events_.begin()->second;
     events_.erase(events_.begin());
-    if (e.kind == DriverEvent::Kind::nemesis) {
-      nemesis();
+    if (e.kind == DriverEvent::Kind::planned) {
+      apply_planned(e.index);
     } else if (e.kind == DriverEvent::Kind::script) {
-      apply_script(config_.script[e.script_index]);
+      apply_script(config_.script[e.index]);
     } else if (!hosts_[e.host].life) {
       ++hosts_[e.host].restarts;
       kernel_.record({kernel_.now().count(), UINT32_MAX, TraceKind::fault, kHostRestart, e.host});
@@ -434,10 +446,7 @@ Report Cluster::run() {
   for (size_t i = 0; i < config_.script.size(); ++i) {
     m.add_event(Instant{0} + config_.script[i].at, {ClusterImpl::DriverEvent::Kind::script, 0, i});
   }
-  if (config_.partitions || config_.crashes) {
-    m.add_event(m.kernel_.draw(config_.nemesis_min_gap, config_.nemesis_max_gap),
-                {ClusterImpl::DriverEvent::Kind::nemesis});
-  }
+  m.plan_nemesis();
   const Instant end = Instant{0} + config_.run_for;
   while (m.kernel_.now() < end && !verdict_ && !m.host_failed()) {
     if (m.steps_ >= config_.sim.max_steps) {
