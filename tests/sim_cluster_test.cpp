@@ -319,7 +319,7 @@ TEST(Cluster, EachHostsClockHasItsOwnOffsetAndDrift) {
 TEST(Cluster, TheElectionKeepsOneLeaderPerTermUnderPartitionsAndCrashes) {
   const sim::Scenario* s = sim::find_scenario("election");
   ASSERT_NE(s, nullptr);
-  for (uint64_t seed = 1; seed <= 20; ++seed) {
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
     auto r = sim::run_scenario(*s, election_options(seed));
     ASSERT_TRUE(r);
     EXPECT_FALSE(r->failed()) << "seed " << seed << ": " << r->why;
