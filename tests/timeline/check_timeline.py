@@ -168,6 +168,40 @@ def scenario(binary, name, seed, want_status, tmp, keep):
     return base + ".html", base + ".jsonl", failure_text(out) if want_status == 1 else None
 
 
+def replay_pages(binary, failure, base, keep):
+    """The replay of a failure file as a JSON-lines trace and as a page."""
+    run_sim(binary, ["replay", failure, "--trace", base + ".jsonl", "--trace-format", "jsonl"], 1)
+    out = run_sim(binary, ["replay", failure, "--trace", base + ".html", "--trace-format", "html"], 1)
+    if keep:
+        shutil.copy(base + ".html", keep)
+    return base + ".html", base + ".jsonl", failure_text(out)
+
+
+def check_shrunk(binary, chromium, tmp, keep):
+    """A failure found with heavy faults, before and after `ringo-sim shrink`: both pages
+    render, show the same failure, and the shrunk one has fewer events and no fault."""
+    name = "request_after_shutdown"
+    run_sim(binary, ["explore", "--scenario", name, "--seeds", "1..300", "--faults", "heavy", "--buggify", "20000",
+                     "--stop-after", "1", "--save", tmp], 1)
+    found = sorted(f for f in os.listdir(tmp) if f.startswith(name) and f.endswith(".failure"))
+    if not found:
+        fail(f"explore saved no failure of {name}")
+    before_file, after_file = os.path.join(tmp, found[0]), os.path.join(tmp, name + "-shrunk.failure")
+    run_sim(binary, ["shrink", before_file, "--out", after_file], 0)
+    before = replay_pages(binary, before_file, os.path.join(tmp, name + "-before"), keep)
+    after = replay_pages(binary, after_file, os.path.join(tmp, name + "-after"), keep)
+    if before[2] != after[2]:
+        fail(f"shrinking changed the failure: {before[2]!r} -> {after[2]!r}")
+    doms = [check_page(f"{name} {label}", chromium, page, jsonl, why, tmp)
+            for label, (page, jsonl, why) in (("before shrinking", before), ("after shrinking", after))]
+    events = [int(d.by_id["timeline-status"].get("data-events")) for d in doms]
+    if not events[1] < events[0]:
+        fail(f"the shrunk run is not shorter: {events[0]} -> {events[1]} events")
+    if '"kind":"fault"' in open(after[1], encoding="utf-8").read():
+        fail("the shrunk run still injects a fault")
+    print(f"ok: {name}: {events[0]} events before shrinking, {events[1]} after, the same failure")
+
+
 def check_probe(dom, why):
     """The probe's hostile texts: shown, not run, not parsed."""
     if "data-injected" in dom.root_attrs:
@@ -199,7 +233,8 @@ def main():
         if not re.search(r"probe </script>", why):
             fail("probe: ringo-sim printed an unexpected failure: " + why)
         check_probe(check_page("html_probe", a.chromium, page, jsonl, why, tmp), why)
-    print("timeline pages: 4 passed, 0 failed")
+        check_shrunk(a.ringo_sim, a.chromium, tmp, a.keep)
+    print("timeline pages: 6 passed, 0 failed")
 
 
 if __name__ == "__main__":
