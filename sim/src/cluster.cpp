@@ -241,10 +241,10 @@ void ClusterImpl::partition(const std::vector<uint32_t>& side) {
 }
 
 // The seeded nemesis's whole plan, drawn before anything runs: a block of choices at the
-// start of the sequence, so that shrinking the schedule's choices never shifts the plan's
-// and zeroing a plan entry (value 0: nothing happens) removes one fault and nothing else.
-// Each entry: the gap since the last, what (nothing, partition, heal, crash), then the
-// sides (partition) or the host and its restart delay (crash; nothing if it is down then).
+// start of the sequence, so that shrinking the schedule's choices never shifts the plan.
+// Every entry takes the same choices, whatever it turns out to be: the gap since the last,
+// what (0 nothing, 1 partition, 2 heal, 3 crash), each host's side, a host and a restart
+// delay. So zeroing an entry's `what` removes one fault and shifts nothing after it.
 void ClusterImpl::plan_nemesis() {
   if (!config_.partitions && !config_.crashes) return;
   detail::ChoiceSource& choices = kernel_.choices();
@@ -254,21 +254,21 @@ void ClusterImpl::plan_nemesis() {
     ClusterEvent e;
     e.at = t;
     const uint64_t what = choices.below(4);
+    e.side.resize(config_.hosts);
+    for (auto& side : e.side) side = static_cast<uint32_t>(choices.below(2));
+    e.host = static_cast<uint32_t>(choices.below(config_.hosts));
+    const Duration restart = kernel_.draw(config_.restart_min, config_.restart_max);
     if (what == 1 && config_.partitions) {
       e.kind = ClusterEvent::Kind::partition;
-      e.side.resize(config_.hosts);
-      for (auto& side : e.side) side = static_cast<uint32_t>(choices.below(2));
     } else if (what == 2 && config_.partitions) {
       e.kind = ClusterEvent::Kind::heal;
     } else if (what == 3 && config_.crashes) {
       e.kind = ClusterEvent::Kind::crash;
-      e.host = static_cast<uint32_t>(choices.below(config_.hosts));
-      plan_restart_.push_back(kernel_.draw(config_.restart_min, config_.restart_max));
     } else {
       continue;  // nothing
     }
-    if (e.kind != ClusterEvent::Kind::crash) plan_restart_.push_back(Duration{0});
     plan_.push_back(std::move(e));
+    plan_restart_.push_back(restart);
     add_event(t, DriverEvent{DriverEvent::Kind::planned, 0, plan_.size() - 1});
   }
 }
