@@ -133,6 +133,7 @@ struct ClusterImpl {
   uint64_t steps_ = 0;
   uint64_t context_switches_ = 0;
   uint64_t preemptions_ = 0;
+  uint64_t nemesis_events_ = 0;  // planned events applied (counted as faults in the report)
   ShardStats retired_stats_;
 };
 
@@ -253,7 +254,7 @@ void ClusterImpl::plan_nemesis() {
        t += std::max(Duration{1}, kernel_.draw(config_.nemesis_min_gap, config_.nemesis_max_gap))) {
     ClusterEvent e;
     e.at = t;
-    const uint64_t what = choices.below(4);
+    const uint64_t what = choices.below(4, ChoiceKind::fault);
     e.side.resize(config_.hosts);
     for (auto& side : e.side) side = static_cast<uint32_t>(choices.below(2));
     e.host = static_cast<uint32_t>(choices.below(config_.hosts));
@@ -276,8 +277,9 @@ void ClusterImpl::plan_nemesis() {
 // A planned crash of a host that is up, and its restart after the planned delay.
 void ClusterImpl::apply_planned(size_t index) {
   const ClusterEvent& e = plan_[index];
+  if (e.kind == ClusterEvent::Kind::crash && !hosts_[e.host].life) return;
+  ++nemesis_events_;
   if (e.kind != ClusterEvent::Kind::crash) return apply_script(e);
-  if (!hosts_[e.host].life) return;
   apply_script(e);
   add_event(kernel_.now() + plan_restart_[index], DriverEvent{DriverEvent::Kind::restart, e.host, 0});
 }
@@ -417,7 +419,7 @@ Report ClusterImpl::finish(Report report) {
   report.trace_hash = kernel_.trace_hash();
   report.trace_events = kernel_.trace_events();
   report.virtual_time = kernel_.now();
-  report.faults_injected = kernel_.faults_injected();
+  report.faults_injected = kernel_.faults_injected() + nemesis_events_;
   if (config_.sim.keep_trace) report.trace = kernel_.trace();
   report.context_switches = context_switches_;
   report.preemptions = preemptions_;

@@ -131,7 +131,7 @@ void SimKernel::record(const TraceEvent& e) {
 }
 
 bool SimKernel::inject(uint32_t ppm, uint64_t fault_kind) {
-  if (ppm == 0 || !choices_.chance(ppm, kMillion)) return false;
+  if (ppm == 0 || !choices_.chance(ppm, kMillion, ChoiceKind::fault)) return false;
   ++faults_injected_;
   record({now_.count(), UINT32_MAX, TraceKind::fault, fault_kind, 0});
   return true;
@@ -379,7 +379,7 @@ void SimKernel::submit_msg_ring(uint32_t ring, const Sqe& sqe) {
   // Receiver delivery and sender completion are separate events with their own latency.
   // Buggify: now and then the delivery is held back much longer (legal: no bound).
   Duration delivery = latency();
-  if (faults_.buggify_ppm != 0 && choices_.chance(faults_.buggify_ppm, kMillion)) {
+  if (faults_.buggify_ppm != 0 && choices_.chance(faults_.buggify_ppm, kMillion, ChoiceKind::fault)) {
     delivery += Duration{static_cast<int64_t>(choices_.below(1'000'000))};
   }
   schedule(now_ + delivery, target, Cqe{sqe.off, static_cast<int32_t>(sqe.len), 0}, 0, false);
