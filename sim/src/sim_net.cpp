@@ -262,6 +262,7 @@ std::optional<int32_t> SimNet::try_connect(uint64_t id, const std::shared_ptr<So
   server->state = Socket::State::connected;
   server->local = listener->local;
   server->peer = sock->local;
+  server->nodelay = listener->nodelay;  // as Linux: an accepted socket inherits TCP_NODELAY
   sock->peer = target;
   sock->state = Socket::State::connected;
   sock->tx = server->rx = std::make_shared<Pipe>();
