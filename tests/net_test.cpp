@@ -1,6 +1,8 @@
 // TCP on every backend (io_uring on loopback, the simulated network), the echo server at
 // scale on io_uring, and the echo under fault presets in the simulator.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -56,6 +58,29 @@ TEST_P(Net, EchoRoundTripAndAddresses) {
   }());
   ASSERT_TRUE(r.has_value()) << r.error().message();
   EXPECT_EQ(*r, "ping");
+}
+
+// ListenOptions::nodelay: every accepted socket has TCP_NODELAY (inherited from the
+// listener). Read back with getsockopt on the real backends; the simulator, which has no
+// Nagle to observe, must accept the option and serve as usual.
+Task<Result<int>> accepted_nodelay(bool on, bool simulated) {
+  auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0), {.nodelay = on});
+  if (!listener) co_return std::unexpected(listener.error());
+  auto client = co_await net::TcpStream::connect(*listener->local_addr(), in(5s));
+  if (!client) co_return std::unexpected(client.error());
+  auto server = co_await listener->accept(in(5s));
+  if (!server) co_return std::unexpected(server.error());
+  if (simulated) co_return on ? 1 : 0;
+  int value = -1;
+  socklen_t len = sizeof value;
+  if (::getsockopt(server->fd(), IPPROTO_TCP, TCP_NODELAY, &value, &len) != 0) co_return -1;
+  co_return value != 0 ? 1 : 0;
+}
+
+TEST_P(Net, ListenerNodelayIsInheritedByAcceptedSockets) {
+  const bool simulated = GetParam() == Backend::sim;
+  EXPECT_EQ(run(accepted_nodelay(true, simulated)), 1);
+  EXPECT_EQ(run(accepted_nodelay(false, simulated)), 0);
 }
 
 TEST_P(Net, Ipv6Loopback) {

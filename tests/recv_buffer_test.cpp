@@ -179,7 +179,7 @@ TEST_P(RecvBuffered, EndOfStreamIsStickyAndDeadlinesWork) {
   ASSERT_TRUE(r) << err(r).message();
 }
 
-// write_all of a large buffer goes out zero-copy where the ring has SEND_ZC; the caller
+// write_all_zero_copy goes out zero-copy where the ring has SEND_ZC; the caller
 // overwrites its buffer the moment the await returns, and the peer still gets the original.
 Task<Result<void>> zero_copy_buffer_is_free_after_the_await() {
   auto pair = co_await connected();
@@ -188,7 +188,7 @@ Task<Result<void>> zero_copy_buffer_is_free_after_the_await() {
   auto reader = spawn(read_all(&pair->server, 1));
   std::string buf = original;
   for (int round = 0; round < 3; ++round) {
-    if (auto w = co_await pair->client.write_all(buf, in(10s)); !w) co_return w;
+    if (auto w = co_await pair->client.write_all_zero_copy(buf, in(10s)); !w) co_return w;
     std::fill(buf.begin(), buf.end(), 'X');  // the kernel is done with it: this must not show
     buf = original;
   }

@@ -4,6 +4,7 @@
 // replayed from its recorded sequence gives the same trace as the seed run.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -200,6 +201,34 @@ TEST(ChoiceReplay, AllZerosIsTheSimplestRunNoFaultsNoPreemptions) {
   EXPECT_GT(seeded_preemptions, 5u * 10);
   const sim::Report zero = sim::run(c, crowd_program);
   EXPECT_LT(zero.context_switches * 5, seeded_switches);
+}
+
+// Every fault that fires is a choice marked as one (the shrinker's fault pass removes
+// them first), and no choice that fires nothing is counted.
+TEST(ChoiceReplay, EveryFaultThatFiresIsAMarkedChoice) {
+  uint64_t total = 0;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    sim::SimConfig c;
+    c.seed = seed;
+    c.record_choices = true;
+    c.faults = sim::FaultConfig::heavy();
+    c.buggify_ppm = 50000;
+    const sim::Report r = sim::run(c, busy_program);
+    ASSERT_TRUE(r.choices_complete);
+    const auto fired = std::count_if(r.choices.begin(), r.choices.end(), [](const sim::Choice& ch) {
+      return ch.kind == sim::ChoiceKind::fault && ch.value != 0;
+    });
+    // Buggify's delays are marked too but are not counted in faults_injected.
+    EXPECT_GE(static_cast<uint64_t>(fired), r.faults_injected) << "seed " << seed;
+    total += r.faults_injected;
+    c.buggify_ppm = 0;
+    const sim::Report plain = sim::run(c, busy_program);
+    const auto plain_fired = std::count_if(plain.choices.begin(), plain.choices.end(), [](const sim::Choice& ch) {
+      return ch.kind == sim::ChoiceKind::fault && ch.value != 0;
+    });
+    EXPECT_EQ(static_cast<uint64_t>(plain_fired), plain.faults_injected) << "seed " << seed;
+  }
+  EXPECT_GT(total, 0u);
 }
 
 }  // namespace

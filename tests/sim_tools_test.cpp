@@ -432,6 +432,37 @@ TEST(Cli, EveryCatalogueBugShrinksToAReplayableFailure) {
   std::filesystem::remove_all(dir);
 }
 
+// The number before " faults injected" on shrink's line that starts with `label`.
+long faults_on(const std::string& out, const std::string& label) {
+  const size_t line = out.find(label);
+  if (line == std::string::npos) return -1;
+  const size_t at = out.find(" faults injected", line);
+  const size_t from = out.rfind(' ', at - 1) + 1;
+  return std::stol(out.substr(from, at - from));
+}
+
+// A cluster's nemesis plan is drawn first, at the front of the sequence, where the chunk
+// passes (from the end) do not get to within a small budget; the fault pass zeroes one
+// planned event at a time from the first. Measured (debug, seed 17): 9 nemesis events to
+// 6 with the default budget; within 40 runs, at least one goes. Without the fault pass
+// none does.
+TEST(Cli, ShrinkRemovesNemesisFaultsFirst) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / "ringo_sim_shrink_cluster";
+  const std::string file = explore_and_save("election_unsynced_vote", "random", dir);
+  ASSERT_FALSE(file.empty());
+  const std::string out = (dir / "shrunk.failure").string();
+  auto r = ringo_sim({"shrink", file, "--out", out, "--max-runs", "40"});
+  ASSERT_EQ(r.status, 0) << describe(r);
+  const long before = faults_on(r.out, "before: "), after = faults_on(r.out, "after:  ");
+  EXPECT_GT(before, 0) << describe(r);
+  EXPECT_LT(after, before) << describe(r);
+  auto original = ringo_sim({"replay", file});
+  auto again = ringo_sim({"replay", out});
+  EXPECT_EQ(again.status, 1) << describe(again);
+  EXPECT_EQ(failure_line(again.out), failure_line(original.out));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Cli, ShrinkPrintsBeforeAndAfterAndWritesTheTrace) {
   const auto dir = std::filesystem::path(::testing::TempDir()) / "ringo_sim_shrink_trace";
   const std::string file = explore_and_save("racing_receivers_leak", "random", dir);

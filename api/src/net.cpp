@@ -135,14 +135,18 @@ Task<Result<void>> StreamSocket::read_exact(std::span<char> buf, Instant deadlin
 }
 
 Task<Result<void>> StreamSocket::write_all(std::span<const char> data, Instant deadline) const {
+  const auto step = [this, data, deadline](size_t done) { return write(data.subspan(done), deadline); };
+  return io::detail::transfer_all(data.size(), step, {});  // a send of a non-empty buffer never returns 0
+}
+
+Task<Result<void>> StreamSocket::write_all_zero_copy(std::span<const char> data, Instant deadline) const {
   Shard* home = d_.home();
-  const bool zc = home != nullptr && home->ring().caps().send_zc;
-  const auto step = [this, data, deadline, zc](size_t done) {
+  const Opcode op = home != nullptr && home->ring().caps().send_zc ? Opcode::send_zc : Opcode::send;
+  const auto step = [this, data, deadline, op](size_t done) {
     const std::span<const char> rest = data.subspan(done);
-    const Opcode op = zc && rest.size() >= kZeroCopyThreshold ? Opcode::send_zc : Opcode::send;
     return d_.op<io::SizeAwaiter>(io::transfer_sqe(op, rest.data(), rest.size(), MSG_NOSIGNAL), deadline);
   };
-  return io::detail::transfer_all(data.size(), step, {});  // a send of a non-empty buffer never returns 0
+  return io::detail::transfer_all(data.size(), step, {});
 }
 
 io::VoidAwaiter StreamSocket::shutdown(int how, Instant deadline) const {
@@ -167,6 +171,9 @@ Result<TcpListener> TcpListener::bind(const SocketAddr& addr, ListenOptions opti
   }
   if (options.reuse_port) {
     if (auto r = set_option(*d, SockOption::reuse_port, true); !r) return std::unexpected(r.error());
+  }
+  if (options.nodelay) {
+    if (auto r = set_option(*d, SockOption::nodelay, true); !r) return std::unexpected(r.error());
   }
   if (auto r = detail::bind_to(*d, addr.get(), addr.length()); !r) return std::unexpected(r.error());
   if (auto r = listen_on(*d, options.backlog); !r) return std::unexpected(r.error());

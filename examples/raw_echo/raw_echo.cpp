@@ -143,6 +143,21 @@ Task<Result<void>> serve(net::TcpListener listener) {
   co_return co_await server.run();
 }
 
+// Server mode: binds on this shard (a listener belongs to the shard that made it), says
+// its port (the scripts that start it read the line), and serves until stopped.
+Task<Result<void>> listen_and_serve(net::SocketAddr addr) {
+  // TCP_NODELAY for every connection, inherited from the listener: without it Nagle holds
+  // the tail of a large echo for the client's delayed ACK (measured: 44 ms a request, 369
+  // against 28,000 requests/s at 16 KiB, C=16).
+  auto listener = net::TcpListener::bind(addr, {.nodelay = true});
+  if (!listener) co_return std::unexpected(listener.error());
+  auto where = listener->local_addr();
+  if (!where) co_return std::unexpected(where.error());
+  std::printf("raw_echo: listening on port %u\n", where->port());
+  std::fflush(stdout);
+  co_return co_await serve(std::move(*listener));
+}
+
 // Loads the server from shard 1 with ringo's echo client, then stops it by raw message.
 Task<echo::LoadReport> load_then_stop(net::SocketAddr target, uint32_t connections) {
   echo::LoadConfig load;
@@ -157,7 +172,7 @@ Task<echo::LoadReport> load_then_stop(net::SocketAddr target, uint32_t connectio
 }
 
 Task<Result<echo::LoadReport>> self_test(net::SocketAddr addr, uint32_t connections) {
-  auto listener = net::TcpListener::bind(addr.with_port(0));
+  auto listener = net::TcpListener::bind(addr.with_port(0), {.nodelay = true});
   if (!listener) co_return std::unexpected(listener.error());
   auto where = listener->local_addr();
   if (!where) co_return std::unexpected(where.error());
@@ -217,11 +232,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!o.self_test) {
-    auto listener = net::TcpListener::bind(*addr);
-    if (!listener) return std::fprintf(stderr, "raw_echo: %s\n", listener.error().message().c_str()), 1;
-    std::printf("raw_echo: listening on %s\n", o.addr.c_str());
-    std::fflush(stdout);
-    auto r = rt->block_on(serve(std::move(*listener)));
+    auto r = rt->block_on(listen_and_serve(*addr));
     if (!r) std::fprintf(stderr, "raw_echo: %s\n", r.error().message().c_str());
     return r ? 0 : 1;
   }

@@ -51,6 +51,33 @@ Result<void> check(bool ok, std::string why) {
   return fail(errc::check_failed);
 }
 
+namespace {
+
+// Why a run failed, from the scenario's verdict or else the simulator's report.
+void explain(ScenarioResult& out, const std::string& check_text) {
+  if (out.check == errc::check_failed) {
+    out.why = check_text;
+  } else if (out.check) {
+    out.why = "the scenario returned " + out.check.message();
+  } else if (!out.report.ok()) {
+    out.why = out.report.message;
+  }
+}
+
+Result<ScenarioResult> run_cluster_scenario(const Scenario& s, const SimConfig& config) {
+  ClusterConfig c;
+  s.setup(c);
+  c.sim = config;
+  Cluster cluster(c, s.host_main);
+  ScenarioResult out;
+  out.report = cluster.run();
+  out.check = cluster.verdict();
+  explain(out, cluster.why().empty() ? last_check() : cluster.why());
+  return out;
+}
+
+}  // namespace
+
 Result<ScenarioResult> run_scenario(const Scenario& s, const RunOptions& options) {
   SimConfig config;
   config.seed = options.seed;
@@ -64,21 +91,19 @@ Result<ScenarioResult> run_scenario(const Scenario& s, const RunOptions& options
   config.max_steps = 20'000'000;
   config.time_budget = std::chrono::seconds(600);
   if (!FaultConfig::parse(options.faults, options.seed, config.faults)) return fail(errc::invalid_argument);
-  ScenarioResult out;
   last_check().clear();
+  if (s.hosts > 0) {
+    if (options.strategy != Strategy::random) return fail(errc::invalid_argument);
+    return run_cluster_scenario(s, config);
+  }
+  ScenarioResult out;
   auto verdict = std::make_shared<std::error_code>();
   out.report = run(config, [&s, verdict]() -> Task<void> {
     Result<void> r = co_await s.main();
     if (!r) *verdict = r.error();
   });
   out.check = *verdict;
-  if (out.check == errc::check_failed) {
-    out.why = last_check();
-  } else if (out.check) {
-    out.why = "the scenario returned " + out.check.message();
-  } else if (!out.report.ok()) {
-    out.why = out.report.message;
-  }
+  explain(out, last_check());
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include "fault_kind.hpp"
 #include "ringo/internal/core/assert.hpp"
 #include "sim_disk.hpp"
+#include "sim_fabric.hpp"
 #include "sim_net.hpp"
 
 namespace ringo::sim::detail {
@@ -38,15 +39,74 @@ void tally([[maybe_unused]] uint64_t& counter) noexcept {
 }
 }  // namespace
 
+// One host's devices: its descriptor table and the disk and network behind it.
+struct SimKernel::Host {
+  std::unique_ptr<DescriptorTable> fds;
+  std::unique_ptr<SimDisk> disk;
+  std::unique_ptr<SimNet> net;
+  Clock clock;
+};
+
 SimKernel::SimKernel(uint64_t seed, uint32_t rings, FaultConfig faults, bool keep_trace)
     : choices_(seed), faults_(faults), keep_trace_(keep_trace) {
-  fds_ = std::make_unique<detail::DescriptorTable>();
-  disk_ = std::make_unique<detail::SimDisk>(detail::DeviceHost(*this), *fds_, faults_);
-  net_ = std::make_unique<detail::SimNet>(detail::DeviceHost(*this), *fds_, faults_);
-  for (uint32_t i = 0; i < rings; ++i) rings_.push_back(std::make_unique<SimRing>(*this, i, kSqEntries));
+  add_host(Clock{});
+  for (uint32_t i = 0; i < rings; ++i) add_ring(0);
 }
 
 SimKernel::~SimKernel() = default;
+
+void SimKernel::add_host(Clock clock) {
+  auto h = std::make_unique<Host>();
+  h->fds = std::make_unique<DescriptorTable>();
+  h->disk = std::make_unique<SimDisk>(DeviceHost(*this), *h->fds, faults_);
+  h->net = std::make_unique<SimNet>(DeviceHost(*this), *h->fds, faults_);
+  h->clock = clock;
+  hosts_.push_back(std::move(h));
+}
+
+uint32_t SimKernel::add_ring(uint32_t host) {
+  RINGO_ASSERT(host < hosts_.size(), "a ring belongs to a host");
+  const auto index = static_cast<uint32_t>(rings_.size());
+  rings_.push_back(std::make_unique<SimRing>(*this, index, kSqEntries));
+  ring_host_.push_back(host);
+  return index;
+}
+
+void SimKernel::make_cluster(const std::vector<Clock>& clocks) {
+  RINGO_ASSERT(hosts_.size() == 1 && !fabric_ && !clocks.empty(), "a kernel becomes a cluster once");
+  hosts_[0]->clock = clocks[0];
+  for (size_t h = 1; h < clocks.size(); ++h) add_host(clocks[h]);
+  fabric_ = std::make_unique<SimFabric>();
+  for (auto& h : hosts_) h->net->attach(fabric_.get(), fabric_->add(h->net.get()));
+}
+
+namespace {
+// 10^6 + drift: the clock's rate in parts per million of true time.
+__int128 rate(const SimKernel::Clock& c) { return 1'000'000 + c.drift_ppm; }
+}  // namespace
+
+Instant SimKernel::local_now(uint32_t ring) const noexcept {
+  const Clock& c = hosts_[ring_host_[ring]]->clock;
+  if (c.offset_ns == 0 && c.drift_ppm == 0) return now_;
+  const __int128 t = now_.count();
+  return Instant{static_cast<int64_t>(c.offset_ns + t * rate(c) / 1'000'000)};
+}
+
+Instant SimKernel::to_true(uint32_t ring, Instant local) const noexcept {
+  const Clock& c = hosts_[ring_host_[ring]]->clock;
+  if ((c.offset_ns == 0 && c.drift_ppm == 0) || local == kNoDeadline) return local;
+  const __int128 since = static_cast<__int128>(local.count()) - c.offset_ns;
+  if (since <= 0) return Instant{0};
+  __int128 t = (since * 1'000'000 + rate(c) - 1) / rate(c);  // ceil: never earlier than asked
+  while (t > 0 && (t - 1) * rate(c) / 1'000'000 >= since) --t;
+  return Instant{static_cast<int64_t>(std::min<__int128>(t, kNoDeadline.count()))};
+}
+
+Duration SimKernel::to_true_span(uint32_t ring, Duration local) const noexcept {
+  const Clock& c = hosts_[ring_host_[ring]]->clock;
+  if (c.drift_ppm == 0 || local.count() <= 0) return local;
+  return Duration{static_cast<int64_t>((static_cast<__int128>(local.count()) * 1'000'000 + rate(c) - 1) / rate(c))};
+}
 
 // ---------------------------------------------------------------- trace and draws
 
@@ -71,7 +131,7 @@ void SimKernel::record(const TraceEvent& e) {
 }
 
 bool SimKernel::inject(uint32_t ppm, uint64_t fault_kind) {
-  if (ppm == 0 || !choices_.chance(ppm, kMillion)) return false;
+  if (ppm == 0 || !choices_.chance(ppm, kMillion, ChoiceKind::fault)) return false;
   ++faults_injected_;
   record({now_.count(), UINT32_MAX, TraceKind::fault, fault_kind, 0});
   return true;
@@ -319,7 +379,7 @@ void SimKernel::submit_msg_ring(uint32_t ring, const Sqe& sqe) {
   // Receiver delivery and sender completion are separate events with their own latency.
   // Buggify: now and then the delivery is held back much longer (legal: no bound).
   Duration delivery = latency();
-  if (faults_.buggify_ppm != 0 && choices_.chance(faults_.buggify_ppm, kMillion)) {
+  if (faults_.buggify_ppm != 0 && choices_.chance(faults_.buggify_ppm, kMillion, ChoiceKind::fault)) {
     delivery += Duration{static_cast<int64_t>(choices_.below(1'000'000))};
   }
   schedule(now_ + delivery, target, Cqe{sqe.off, static_cast<int32_t>(sqe.len), 0}, 0, false);
@@ -334,16 +394,17 @@ void SimKernel::submit_msg_ring(uint32_t ring, const Sqe& sqe) {
 // ---------------------------------------------------------------- ops on descriptors
 
 std::optional<int32_t> SimKernel::try_io(uint64_t id, uint32_t ring, const Sqe& sqe) {
+  Host& h = host_devices(ring);
   switch (sqe.opcode) {
-    case Opcode::openat: return disk_->open(sqe);
-    case Opcode::close: return close_fd(sqe.fd);
-    case Opcode::fsync: return disk_->io(sqe);
+    case Opcode::openat: return h.disk->open(sqe);
+    case Opcode::close: return close_fd(ring_host_[ring], sqe.fd);
+    case Opcode::fsync: return h.disk->io(sqe);
     case Opcode::read:
     case Opcode::write:
     case Opcode::readv:
     case Opcode::writev:
-      if (fds_->get<detail::OpenFile>(sqe.fd)) return disk_->io(sqe);
-      return net_->try_op(id, ring, sqe);
+      if (h.fds->get<detail::OpenFile>(sqe.fd)) return h.disk->io(sqe);
+      return h.net->try_op(id, ring, sqe);
     case Opcode::accept:
     case Opcode::connect:
     case Opcode::recv:
@@ -351,7 +412,7 @@ std::optional<int32_t> SimKernel::try_io(uint64_t id, uint32_t ring, const Sqe& 
     case Opcode::send_zc:
     case Opcode::sendmsg:
     case Opcode::recvmsg:
-    case Opcode::shutdown: return net_->try_op(id, ring, sqe);
+    case Opcode::shutdown: return h.net->try_op(id, ring, sqe);
     case Opcode::poll_add: return -EOPNOTSUPP;  // not modelled (docs/simulation.md)
     default: return -EINVAL;                    // an opcode the kernel does not know
   }
@@ -416,37 +477,61 @@ void SimKernel::wake(std::vector<uint64_t>& waiters) {
   }
 }
 
-int32_t SimKernel::close_fd(int32_t fd) {
-  detail::Object gone = fds_->release(fd);
+int32_t SimKernel::close_fd(uint32_t host, int32_t fd) {
+  Host& h = *hosts_[host];
+  detail::Object gone = h.fds->release(fd);
   if (std::holds_alternative<std::monostate>(gone)) return -EBADF;
-  if (auto* sock = std::get_if<std::shared_ptr<detail::Socket>>(&gone)) net_->closed(*sock);
+  if (auto* sock = std::get_if<std::shared_ptr<detail::Socket>>(&gone)) h.net->closed(*sock);
   return 0;
 }
 
-int64_t SimKernel::sys(SysCall& call) {
+int64_t SimKernel::sys(uint32_t ring, SysCall& call) {
   int64_t res = 0;
   if (call.op == SysOp::close) {
-    res = close_fd(call.fd);
+    res = close_fd(ring_host_[ring], call.fd);
   } else if (call.op == SysOp::file_size) {
-    res = disk_->size(call.fd);
+    res = host_devices(ring).disk->size(call.fd);
   } else {
-    res = net_->sys(call);
+    res = host_devices(ring).net->sys(call);
   }
   RINGO_ASSERT(ops_accounted(), "a CQE per SQE: every op answered, parked or silent, once");
   return res;
 }
 
 void SimKernel::crash() {
-  record({now_.count(), UINT32_MAX, TraceKind::fault, kCrashTear, 0});
-  for (int32_t fd = detail::DescriptorTable::kFirstFd; fd < fds_->end(); ++fd) {
-    if (fds_->find(fd) != nullptr) close_fd(fd);
+  for (uint32_t h = 0; h < hosts_.size(); ++h) {
+    record({now_.count(), UINT32_MAX, TraceKind::fault, kCrashTear, h});
+    DescriptorTable& fds = *hosts_[h]->fds;
+    for (int32_t fd = detail::DescriptorTable::kFirstFd; fd < fds.end(); ++fd) {
+      if (fds.find(fd) != nullptr) close_fd(h, fd);
+    }
+    hosts_[h]->disk->crash();
   }
-  disk_->crash();
   RINGO_ASSERT(ops_accounted(), "a CQE per SQE: every op answered, parked or silent, once");
 }
 
-std::optional<std::string> SimKernel::file_contents(const std::string& path) const { return disk_->contents(path); }
+void SimKernel::crash_host(uint32_t host) {
+  RINGO_ASSERT(host < hosts_.size(), "a host that exists");
+  record({now_.count(), UINT32_MAX, TraceKind::fault, kCrashTear, host});
+  Host& h = *hosts_[host];
+  h.net->crash();
+  for (int32_t fd = detail::DescriptorTable::kFirstFd; fd < h.fds->end(); ++fd) {
+    if (h.fds->find(fd) != nullptr) close_fd(host, fd);
+  }
+  h.disk->crash();
+  RINGO_ASSERT(ops_accounted(), "a CQE per SQE: every op answered, parked or silent, once");
+}
 
-size_t SimKernel::open_fds() const noexcept { return fds_->open(); }
+std::optional<std::string> SimKernel::file_contents(const std::string& path) const { return file_contents(0, path); }
+
+std::optional<std::string> SimKernel::file_contents(uint32_t host, const std::string& path) const {
+  return hosts_[host]->disk->contents(path);
+}
+
+size_t SimKernel::open_fds() const noexcept {
+  size_t n = 0;
+  for (const auto& h : hosts_) n += h->fds->open();
+  return n;
+}
 
 }  // namespace ringo::sim::detail

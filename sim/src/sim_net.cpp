@@ -241,7 +241,11 @@ std::optional<int32_t> SimNet::try_connect(uint64_t id, const std::shared_ptr<So
   const void* addr = reinterpret_cast<const void*>(static_cast<uintptr_t>(sqe.addr));
   if (const int32_t e = valid_address(sock->domain, addr, sqe.len); e < 0) return e;
   const Address target = Address::of(addr, sqe.len);
-  std::vector<std::shared_ptr<Socket>> listeners = bound_at(target, SOCK_STREAM);
+  int32_t error = 0;
+  SimNet* net = route(target, &error);
+  if (net == nullptr) return error < 0 ? std::optional<int32_t>(error) : syn_lost(id, sock);
+  sock->syn_tries = 0;
+  std::vector<std::shared_ptr<Socket>> listeners = net->bound_at(target, SOCK_STREAM);
   std::erase_if(listeners, [](const auto& l) { return l->state != Socket::State::listening; });
   if (listeners.empty() && target.storage.ss_family == AF_UNIX && !unix_name(target).starts_with('\0')) {
     return names_.contains(unix_name(target)) ? -ECONNREFUSED : -ENOENT;  // a path nobody bound: no file
@@ -258,10 +262,12 @@ std::optional<int32_t> SimNet::try_connect(uint64_t id, const std::shared_ptr<So
   server->state = Socket::State::connected;
   server->local = listener->local;
   server->peer = sock->local;
+  server->nodelay = listener->nodelay;  // as Linux: an accepted socket inherits TCP_NODELAY
   sock->peer = target;
   sock->state = Socket::State::connected;
   sock->tx = server->rx = std::make_shared<Pipe>();
   sock->rx = server->tx = std::make_shared<Pipe>();
+  if (net != this) link_hosts(*sock, *server, *net);
   listener->accept_queue.push_back(std::move(server));
   RINGO_ASSERT(listener->accept_queue.size() <= listener->backlog, "a connection waits for room in the backlog");
   host_.wake(listener->accepters);
@@ -333,11 +339,20 @@ std::optional<int32_t> SimNet::try_send(uint64_t id, Socket& sock, const std::ve
   tx->in_flight_bytes += n;
   tx->in_flight.push_back({arrives, std::move(bytes)});
   RINGO_ASSERT(tx->queued() <= faults_.socket_buffer, "in flight plus unread never exceeds the socket buffer");
-  host_.at(arrives, [this, tx] {
+  schedule_arrival(tx, arrives);
+  return static_cast<int32_t>(n);
+}
+
+// Bytes due at `at` arrive then, unless a partition lies between the hosts: then they
+// are lost and sent again kRetransmit later (so they arrive, in order, after it heals).
+void SimNet::schedule_arrival(const std::shared_ptr<Pipe>& tx, Instant at) {
+  host_.at(at, [this, tx] {
+    if (fabric_ != nullptr && !tx->reset && !fabric_->reachable(tx->from_host, tx->to_host)) {
+      return schedule_arrival(tx, host_.now() + kRetransmit);
+    }
     arrive(*tx, host_.now());
     host_.wake(tx->readers);
   });
-  return static_cast<int32_t>(n);
 }
 
 // The one-way latency of a segment. Draws even when the range is one value (the draw
@@ -381,6 +396,57 @@ void SimNet::closed(const std::shared_ptr<Socket>& sock) {
     auto s = entry.second.lock();
     return !s || s == sock;
   });
+}
+
+// ---------------------------------------------------------------- cluster
+
+SimNet* SimNet::route(const Address& target, int32_t* error) {
+  if (fabric_ == nullptr) return this;
+  const std::optional<uint32_t> to = fabric_->resolve(host_id_, target);
+  if (!to) {
+    *error = -ENETUNREACH;
+    return nullptr;
+  }
+  *error = 0;
+  return fabric_->reachable(host_id_, *to) ? &fabric_->net(*to) : nullptr;
+}
+
+// The SYN was lost: the connect waits on its own socket and tries again kSynInterval
+// later, until kSynRetries are lost (ETIMEDOUT) or its deadline comes.
+std::optional<int32_t> SimNet::syn_lost(uint64_t id, const std::shared_ptr<Socket>& sock) {
+  if (sock->syn_tries >= kSynRetries) {
+    sock->syn_tries = 0;
+    return -ETIMEDOUT;
+  }
+  ++sock->syn_tries;
+  sock->connecters.push_back(id);
+  std::weak_ptr<Socket> weak = sock;
+  host_.at(host_.now() + kSynInterval, [this, weak] {
+    if (auto s = weak.lock()) host_.wake(s->connecters);
+  });
+  return std::nullopt;
+}
+
+// A connection between two hosts: each end names the other by its cluster address, and
+// each pipe knows which hosts it joins (partitions stall it).
+void SimNet::link_hosts(Socket& client, Socket& server, const SimNet& net) {
+  client.local = SimFabric::address(host_id_, client.local.port());
+  server.local = SimFabric::address(net.host_id_, server.local.port());
+  server.peer = client.local;
+  client.tx->from_host = client.rx->to_host = host_id_;
+  client.tx->to_host = client.rx->from_host = net.host_id_;
+}
+
+void SimNet::crash() {
+  for (int32_t fd = DescriptorTable::kFirstFd; fd < fds_.end(); ++fd) {
+    auto sock = fds_.get<Socket>(fd);
+    if (!sock || sock->datagram() || sock->state != Socket::State::connected) continue;
+    reset_connection(*sock->rx, *sock->tx);
+    for (Pipe* p : {sock->rx.get(), sock->tx.get()}) {
+      host_.wake(p->readers);
+      host_.wake(p->writers);
+    }
+  }
 }
 
 }  // namespace ringo::sim::detail

@@ -27,6 +27,7 @@
 #include "net_address.hpp"
 #include "ringo/internal/core/ring.hpp"
 #include "ringo/sim/fault_config.hpp"
+#include "sim_fabric.hpp"
 
 namespace ringo::sim::detail {
 
@@ -47,6 +48,8 @@ struct Pipe {
   bool reader_gone = false;  // the reader closed: writes fail with EPIPE
   WaitList readers;          // recv ops waiting for bytes or EOF
   WaitList writers;          // send ops waiting for room
+  uint32_t from_host = 0;    // in a cluster (sim_fabric.hpp): the hosts at either end
+  uint32_t to_host = 0;
 
   size_t queued() const noexcept { return unread.size() + in_flight_bytes; }
   bool at_eof() const noexcept { return fin && unread.empty() && in_flight.empty(); }
@@ -78,7 +81,8 @@ struct Socket {
   uint32_t backlog = 0;
   std::deque<std::shared_ptr<Socket>> accept_queue;
   WaitList accepters;
-  WaitList connecters;  // connects waiting for backlog room
+  WaitList connecters;     // connects waiting for backlog room (own connect: a SYN lost in a partition)
+  uint32_t syn_tries = 0;  // SYNs of the pending connect lost in a partition
   // connected stream (both set)
   std::shared_ptr<Pipe> rx;
   std::shared_ptr<Pipe> tx;
@@ -104,6 +108,21 @@ class SimNet {
   std::optional<int32_t> try_op(uint64_t id, uint32_t ring, const Sqe& sqe);
   // The kernel closed a descriptor of this socket (already out of the table).
   void closed(const std::shared_ptr<Socket>& sock);
+  // In a cluster: this network is host `host` of the fabric, which carries its traffic to
+  // other hosts (a partition stalls it) and gives it its address.
+  void attach(SimFabric* fabric, uint32_t host) noexcept {
+    fabric_ = fabric;
+    host_id_ = host;
+  }
+  // The host crashed: every connection of its sockets is reset (the kernel then closes
+  // the descriptors).
+  void crash();
+  // A cluster's TCP gives up a connect whose SYNs are lost (a partition, a host down)
+  // after this many, sent this far apart (Linux: 6 over about 127 s; shorter here so that
+  // runs stay short); bytes lost in a partition are sent again every kRetransmit.
+  static constexpr uint32_t kSynRetries = 3;
+  static constexpr Duration kSynInterval = std::chrono::seconds(1);
+  static constexpr Duration kRetransmit = std::chrono::milliseconds(200);
 
  private:
   int64_t bind(const std::shared_ptr<Socket>& sock, const SysCall& call);
@@ -118,6 +137,12 @@ class SimNet {
   std::optional<int32_t> try_send(uint64_t id, Socket& sock, const std::vector<iovec>& iov, size_t limit);
   std::optional<int32_t> try_recv_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe);
   Duration net_latency();
+  // Cluster routing (sim_fabric.hpp): the network that holds `target`'s port, or null
+  // with *error set (ENETUNREACH; 0 when the host is unreachable now).
+  SimNet* route(const Address& target, int32_t* error);
+  std::optional<int32_t> syn_lost(uint64_t id, const std::shared_ptr<Socket>& sock);
+  void schedule_arrival(const std::shared_ptr<Pipe>& tx, Instant at);
+  void link_hosts(Socket& client, Socket& server, const SimNet& net);
   // Datagram sockets (sim_net_dgram.cpp).
   std::optional<int32_t> try_datagram_op(uint64_t id, uint32_t ring, const std::shared_ptr<Socket>& sock,
                                          const Sqe& sqe);
@@ -138,6 +163,8 @@ class SimNet {
   std::multimap<uint16_t, std::weak_ptr<Socket>> ports_;  // bound sockets by port
   std::map<std::string, std::weak_ptr<Socket>> names_;    // Unix sockets by name (no files)
   uint16_t next_ephemeral_ = 40000;
+  SimFabric* fabric_ = nullptr;  // in a cluster only
+  uint32_t host_id_ = 0;
 };
 
 }  // namespace ringo::sim::detail

@@ -97,6 +97,9 @@ int32_t SimNet::send_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sq
     sock->state = Socket::State::bound;
   }
   Datagram d{sock->domain == AF_UNIX ? sock->local : loopback(sock->domain, sock->local.port()), gather(iov, size)};
+  if (fabric_ != nullptr && sock->domain == AF_INET && fabric_->resolve(host_id_, to) != host_id_) {
+    d.from = SimFabric::address(host_id_, sock->local.port());  // another host sees our address
+  }
   if (sock->domain == AF_UNIX) {  // reliable: no faults; a name nobody holds is an error
     std::shared_ptr<Socket> target = datagram_target(to, *sock);
     if (!target) return unix_name(to).starts_with('\0') ? -ECONNREFUSED : -ENOENT;
@@ -113,7 +116,10 @@ int32_t SimNet::send_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sq
 // The bound datagram socket on to's port (one picked by the seed when several share it),
 // or null: nobody is there, or it is connected to someone else (Linux drops those).
 std::shared_ptr<Socket> SimNet::datagram_target(const Address& to, const Socket& from) {
-  std::vector<std::shared_ptr<Socket>> bound = bound_at(to, SOCK_DGRAM);
+  int32_t error = 0;
+  SimNet* net = route(to, &error);  // a datagram into a partition or nowhere is lost
+  if (net == nullptr) return nullptr;
+  std::vector<std::shared_ptr<Socket>> bound = net->bound_at(to, SOCK_DGRAM);
   std::erase_if(bound, [&](const auto& s) {
     return s->domain != from.domain || (s->state == Socket::State::connected && !same_endpoint(s->peer, from.local));
   });

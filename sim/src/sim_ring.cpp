@@ -28,7 +28,13 @@ size_t SimRing::push(std::span<const Sqe> sqes) {
 Result<size_t> SimRing::submit_and_wait(unsigned, Duration) {
   // The simulator never blocks here: when nothing can run, the driver advances the clock.
   const size_t n = sq_.size();
-  for (const Sqe& s : sq_) kernel_.submit(index_, s);
+  for (Sqe& s : sq_) {
+    // The shard's deadlines and timeouts are on its host's clock; the kernel's on true time.
+    s.deadline = kernel_.to_true(index_, s.deadline);
+    if (s.opcode == Opcode::timeout)
+      s.off = static_cast<uint64_t>(kernel_.to_true_span(index_, Duration{static_cast<int64_t>(s.off)}).count());
+    kernel_.submit(index_, s);
+  }
   RINGO_ASSERT(sq_.size() == n, "the kernel takes Sqes without pushing more");
   sq_.clear();
   return n;
@@ -43,9 +49,9 @@ size_t SimRing::reap(std::span<Cqe> out) {
   return n;
 }
 
-Instant SimRing::now() const { return kernel_.now(); }
+Instant SimRing::now() const { return kernel_.local_now(index_); }
 
-int64_t SimRing::sys(SysCall& call) { return kernel_.sys(call); }
+int64_t SimRing::sys(SysCall& call) { return kernel_.sys(index_, call); }
 
 Caps SimRing::caps() const {
   Caps c;

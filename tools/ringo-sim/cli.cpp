@@ -362,7 +362,11 @@ int dispatch(const Args& a, const char* program) {
   }
   if (a.command == "list") {
     for (const Scenario* s : scenarios()) {
-      std::printf("%-28s %u shards  %s\n", s->name.c_str(), s->shards, s->description.c_str());
+      if (s->hosts > 0) {
+        std::printf("%-28s %u hosts x %u shards  %s\n", s->name.c_str(), s->hosts, s->shards, s->description.c_str());
+      } else {
+        std::printf("%-28s %u shards  %s\n", s->name.c_str(), s->shards, s->description.c_str());
+      }
     }
     return kPassed;
   }
@@ -372,6 +376,7 @@ int dispatch(const Args& a, const char* program) {
   if (s == nullptr) return usage("unknown --scenario \"" + a.get("scenario") + "\" (see `list`)");
   RunOptions o;
   if (std::string e = options_from(a, o); !e.empty()) return usage(e);
+  if (s->hosts > 0 && o.strategy != Strategy::random) return usage("a cluster scenario runs the random strategy only");
   if (a.command == "explore") return explore(a, *s, o, program);
   if (!parse_u64(a.get("seed", "1"), o.seed)) {
     return usage("bad --seed \"" + a.get("seed") + "\": want a whole number below 2^64");

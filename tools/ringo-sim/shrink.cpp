@@ -53,6 +53,8 @@ class Shrinker {
 
  private:
   bool attempt(std::vector<uint64_t> candidate);
+  void take_best(std::vector<uint64_t> values, const std::vector<Choice>& recorded);
+  bool drop_faults();
   bool cut_tail();
   bool chunk_pass(bool zero);
   bool minimise_values();
@@ -64,6 +66,7 @@ class Shrinker {
   ShrinkLimits limits_;
   std::string signature_;
   std::vector<uint64_t> best_;
+  std::vector<size_t> best_faults_;  // positions in best_ of its fault choices that fire
   std::set<std::vector<uint64_t>> tried_;
   uint64_t runs_ = 0;
 };
@@ -80,7 +83,7 @@ std::string Shrinker::start(Shrunk& out) {
     return "the run makes more than " + std::to_string(detail::ChoiceSource::kMaxRecorded) +
            " choices: too long to record, so too long to shrink";
   }
-  best_ = trimmed_choices(choice_values(r->report.choices));
+  take_best(trimmed_choices(choice_values(r->report.choices)), r->report.choices);
   out.signature = signature_;
   out.before = run_size(best_, r->report);
   return "";
@@ -97,8 +100,35 @@ bool Shrinker::attempt(std::vector<uint64_t> candidate) {
   if (!r || !r->report.choices_complete || failure_signature(*r) != signature_) return false;
   std::vector<uint64_t> used = trimmed_choices(choice_values(r->report.choices));
   if (!shortlex_less(used, best_)) return false;
-  best_ = std::move(used);
+  take_best(std::move(used), r->report.choices);
   return true;
+}
+
+void Shrinker::take_best(std::vector<uint64_t> values, const std::vector<Choice>& recorded) {
+  best_ = std::move(values);
+  best_faults_.clear();
+  for (size_t i = 0; i < best_.size() && i < recorded.size(); ++i) {
+    if (recorded[i].kind == ChoiceKind::fault && best_[i] != 0) best_faults_.push_back(i);
+  }
+}
+
+// Each fault that fires (a fault knob, buggify, a cluster nemesis's event), zeroed one at a
+// time from the first: one run per fault. Zeroing a fault's choice shifts no other choice,
+// so this reaches a nemesis plan drawn at the start of the run, which the chunk passes
+// (working from the end) may never reach within the budget; and fewer faults is the first
+// thing a reader of the shrunk failure wants.
+bool Shrinker::drop_faults() {
+  bool progress = false;
+  for (size_t n = 0; n < best_faults_.size() && !budget_spent();) {
+    std::vector<uint64_t> c = best_;
+    c[best_faults_[n]] = 0;
+    if (attempt(std::move(c))) {
+      progress = true;  // the faults before n are those of the same prefix: n is the next one
+    } else {
+      ++n;
+    }
+  }
+  return progress;
 }
 
 // The shortest prefix that still fails, by binary search (a replay reads 0 past the end):
@@ -200,6 +230,7 @@ void Shrinker::search() {
   bool progress = true;
   while (progress && !budget_spent()) {
     progress = cut_tail();
+    progress = drop_faults() || progress;
     progress = chunk_pass(true) || progress;   // zero first: cheap on long sequences, and
     progress = chunk_pass(false) || progress;  // deleting among zeros repeats candidates
     progress = minimise_values() || progress;

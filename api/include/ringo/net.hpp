@@ -98,11 +98,6 @@ class RecvBuffer {
   size_t size_ = 0;
 };
 
-// write_all sends parts of at least this many bytes with SEND_ZC where the ring offers it
-// (io_uring 6.0+, the simulator): below it, copying is cheaper than pinning pages and
-// waiting for the notification. See docs/io.md for the crossover.
-inline constexpr size_t kZeroCopyThreshold = 16 * 1024;
-
 // An IPv4 or IPv6 address and port.
 class SocketAddr {
  public:
@@ -147,10 +142,16 @@ class StreamSocket {
   Task<Result<void>> read_exact(std::span<char> buf, Instant deadline = kNoDeadline) const;
   // Writes some of data (at least 1 byte unless data is empty).
   io::SizeAwaiter write(std::span<const char> data, Instant deadline = kNoDeadline) const;
-  // Writes all of data. Parts of kZeroCopyThreshold bytes or more go out with SEND_ZC where
-  // the ring has it; either way data may be reused as soon as this returns (a zero-copy
-  // part completes only after the kernel's notification that it let go of the pages).
+  // Writes all of data (copied into the kernel: data may be reused as soon as this returns).
   Task<Result<void>> write_all(std::span<const char> data, Instant deadline = kNoDeadline) const;
+  // Writes all of data with SEND_ZC where the ring has it (io_uring 6.0+, the simulator;
+  // else as write_all): the kernel sends from data's pages without copying them, and each
+  // part completes only at the kernel's notification that it let go of them, so data may
+  // be reused as soon as this returns. That notification comes when the peer acknowledges
+  // the bytes, so a call lasts at least a round trip and, against a peer that delays its
+  // ACK (Linux: up to 40 ms) because it waits for more before answering, that long: worth
+  // it for large bulk writes on a NIC, never for request/response (docs/io.md, measured).
+  Task<Result<void>> write_all_zero_copy(std::span<const char> data, Instant deadline = kNoDeadline) const;
   // SHUT_WR (the default) sends end-of-stream after what was written.
   io::VoidAwaiter shutdown(int how = SHUT_WR, Instant deadline = kNoDeadline) const;
   io::VoidAwaiter close() noexcept {
@@ -217,6 +218,9 @@ struct ListenOptions {
   int backlog = 1024;
   bool reuse_addr = true;
   bool reuse_port = false;  // several listeners (one per shard) on one port
+  // TCP_NODELAY on the listener, which every accepted socket inherits (Linux): for
+  // accept loops that never see a TcpStream, such as a raw::Lane's multishot accept.
+  bool nodelay = false;
 };
 
 // A listening TCP socket: accept() gives a TcpStream per connection.

@@ -18,10 +18,16 @@
 
 namespace ringo::sim {
 
+// What a decision decides. Faults (a fault knob firing, buggify, a cluster nemesis's
+// event) are marked so that the shrinker can remove them one at a time before anything
+// else: fewer faults is the first thing a reader of a shrunk failure wants.
+enum class ChoiceKind : uint8_t { schedule, fault };
+
 // One decision: the value taken, below the number of options it had.
 struct Choice {
   uint64_t value = 0;
   uint64_t bound = 0;
+  ChoiceKind kind = ChoiceKind::schedule;
   bool operator==(const Choice&) const = default;
 };
 

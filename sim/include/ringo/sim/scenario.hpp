@@ -25,17 +25,24 @@
 #include <string_view>
 #include <vector>
 
+#include "ringo/sim/cluster.hpp"
 #include "ringo/sim/simulation.hpp"
 #include "ringo/task.hpp"
 
 namespace ringo::sim {
 
 // A named program the simulator can run and explore by seed (RINGO_SCENARIO, ringo-sim).
+// A cluster scenario (RINGO_CLUSTER_SCENARIO) has hosts > 0: host_main runs on every
+// host (again from scratch after each restart) and setup fills in the cluster's shape and
+// nemesis; `shards` is then the shards per host.
 struct Scenario {
   std::string name;
   std::string description;
   uint32_t shards = 2;
   std::function<Task<Result<void>>()> main;
+  uint32_t hosts = 0;
+  std::function<Task<Result<void>>(HostContext&)> host_main;
+  std::function<void(ClusterConfig&)> setup;
 };
 
 // Returns true (registration helper for RINGO_SCENARIO).
@@ -67,7 +74,8 @@ struct ScenarioResult {
   bool failed() const noexcept { return !report.ok() || check; }
 };
 
-// Errors: errc::invalid_argument for an unknown fault preset (nothing runs).
+// Errors: errc::invalid_argument for an unknown fault preset, or the pct strategy for a
+// cluster scenario (clusters run the random strategy; nothing runs).
 Result<ScenarioResult> run_scenario(const Scenario& s, const RunOptions& options);
 // The command line that replays this run with the ringo-sim tool named `program`.
 std::string replay_command(std::string_view program, const Scenario& s, const RunOptions& options);
@@ -86,8 +94,32 @@ std::string describe_event(const TraceEvent& e);
 
 }  // namespace ringo::sim
 
-#define RINGO_SCENARIO(ident, shard_count, description)                                             \
-  static ::ringo::Task<::ringo::Result<void>> ringo_scenario_##ident();                             \
-  [[maybe_unused]] static const bool ringo_scenario_registered_##ident =                            \
-      ::ringo::sim::register_scenario({#ident, description, shard_count, &ringo_scenario_##ident}); \
+#define RINGO_SCENARIO(ident, shard_count, description)                                                        \
+  static ::ringo::Task<::ringo::Result<void>> ringo_scenario_##ident();                                        \
+  [[maybe_unused]] static const bool ringo_scenario_registered_##ident =                                       \
+      ::ringo::sim::register_scenario({#ident, description, shard_count, &ringo_scenario_##ident, 0, {}, {}}); \
   static ::ringo::Task<::ringo::Result<void>> ringo_scenario_##ident()
+
+// A scenario of several hosts (cluster.hpp). `setup` names a function void(ClusterConfig&)
+// that sets the hosts, shards per host, run length and nemesis; the body is the host main,
+// a Task<Result<void>> with `ringo::sim::HostContext& host` in scope:
+//
+//   void three_hosts(ringo::sim::ClusterConfig& c) { c.hosts = 3; c.crashes = true; }
+//   RINGO_CLUSTER_SCENARIO(election, three_hosts, "leader election over TCP") {
+//     ... host.id(), host.address(peer), host.fail("two leaders in term 4") ...
+//   }
+#define RINGO_CLUSTER_SCENARIO(ident, setup_fn, what)                                                          \
+  static ::ringo::Task<::ringo::Result<void>> ringo_cluster_scenario_##ident(::ringo::sim::HostContext& host); \
+  [[maybe_unused]] static const bool ringo_scenario_registered_##ident = [] {                                  \
+    ::ringo::sim::ClusterConfig c;                                                                             \
+    setup_fn(c);                                                                                               \
+    ::ringo::sim::Scenario s;                                                                                  \
+    s.name = #ident;                                                                                           \
+    s.description = what;                                                                                      \
+    s.shards = c.shards_per_host;                                                                              \
+    s.hosts = c.hosts;                                                                                         \
+    s.host_main = &ringo_cluster_scenario_##ident;                                                             \
+    s.setup = &setup_fn;                                                                                       \
+    return ::ringo::sim::register_scenario(std::move(s));                                                      \
+  }();                                                                                                         \
+  static ::ringo::Task<::ringo::Result<void>> ringo_cluster_scenario_##ident(::ringo::sim::HostContext& host)

@@ -83,7 +83,7 @@ struct Report {
   uint64_t trace_events = 0;
   Instant virtual_time{0};
   uint64_t steps = 0;
-  uint64_t faults_injected = 0;
+  uint64_t faults_injected = 0;  // fault knobs and buggify that fired; a cluster adds its nemesis events
   size_t cancelled_at_shutdown = 0;
   size_t blocking_unstarted = 0;  // at shutdown: queued blocking calls dropped unrun
   size_t blocking_abandoned = 0;  // at shutdown: running ones left unfinished

@@ -53,15 +53,16 @@ class ChoiceSource {
   // encode(raw). Replay: the next value v (0 past the end or when v >= bound), and
   // decode(v) is returned. Returns the raw-domain choice either way.
   template <class Encode, class Decode>
-  uint64_t choose(uint64_t bound, Encode encode, Decode decode, ringo::detail::Prng& from) {
+  uint64_t choose(uint64_t bound, Encode encode, Decode decode, ringo::detail::Prng& from,
+                  ChoiceKind kind = ChoiceKind::schedule) {
     if (!replaying_) {
       const uint64_t raw = from.below(bound);
-      if (recording_ && bound > 1) push(encode(raw), bound);
+      if (recording_ && bound > 1) push(encode(raw), bound, kind);
       return raw;
     }
     if (bound <= 1) return 0;
     const uint64_t v = take(bound);
-    if (recording_) push(v, bound);
+    if (recording_) push(v, bound, kind);
     return decode(v);
   }
   template <class Encode, class Decode>
@@ -70,7 +71,9 @@ class ChoiceSource {
   }
 
   // Uniform in [0, bound) when seeded; value = the raw draw (0: the first option).
-  uint64_t below(uint64_t bound) { return choose(bound, identity, identity); }
+  uint64_t below(uint64_t bound, ChoiceKind kind = ChoiceKind::schedule) {
+    return choose(bound, identity, identity, prng_, kind);
+  }
   // Uniform in [0, bound) when seeded; value 0 is the last option (bound - 1).
   uint64_t below_from_top(uint64_t bound) {
     auto flip = [bound](uint64_t x) { return bound - 1 - x; };
@@ -78,16 +81,16 @@ class ChoiceSource {
   }
   // True with probability numerator / denominator when seeded; value 1 = true, 0 = false.
   // A chance that cannot fail or cannot succeed is no choice.
-  bool chance(uint64_t numerator, uint64_t denominator) {
+  bool chance(uint64_t numerator, uint64_t denominator, ChoiceKind kind = ChoiceKind::schedule) {
     if (numerator == 0) return false;  // draws nothing, as Prng::chance
     if (!replaying_) {
       const bool yes = prng_.below(denominator) < numerator;
-      if (recording_ && numerator < denominator) push(yes ? 1 : 0, 2);
+      if (recording_ && numerator < denominator) push(yes ? 1 : 0, 2, kind);
       return yes;
     }
     if (numerator >= denominator) return true;
     const bool yes = take(2) == 1;
-    if (recording_) push(yes ? 1 : 0, 2);
+    if (recording_) push(yes ? 1 : 0, 2, kind);
     return yes;
   }
 
@@ -105,12 +108,12 @@ class ChoiceSource {
     ++next_;
     return v < bound ? v : 0;
   }
-  void push(uint64_t value, uint64_t bound) {
+  void push(uint64_t value, uint64_t bound, ChoiceKind kind) {
     if (recorded_.size() >= kMaxRecorded) {
       overflowed_ = true;
       return;
     }
-    recorded_.push_back(Choice{value, bound});
+    recorded_.push_back(Choice{value, bound, kind});
   }
 
   ringo::detail::Prng prng_;

@@ -44,11 +44,18 @@ namespace ringo::sim::detail {
 class DeviceHost;
 class DescriptorTable;
 class SimDisk;
+class SimFabric;
 class SimNet;
 
 class SimKernel final : public Tracer {
  public:
   SimKernel(uint64_t seed, uint32_t rings, FaultConfig faults, bool keep_trace);
+
+  // A host's clock against true virtual time: local(t) = t + offset + t * drift / 10^6.
+  struct Clock {
+    int64_t offset_ns = 0;  // >= 0
+    int64_t drift_ppm = 0;  // > -10^6
+  };
 
   SimRing& ring(uint32_t i) noexcept { return *rings_[i]; }
   uint32_t ring_count() const noexcept { return static_cast<uint32_t>(rings_.size()); }
@@ -78,12 +85,31 @@ class SimKernel final : public Tracer {
   // recorded (TraceKind::fault, a = fault_kind).
   bool inject(uint32_t ppm, uint64_t fault_kind);
   // SimRing::sys: socket set-up, addresses, file size, synchronous close.
-  int64_t sys(SysCall& call);
+  int64_t sys(uint32_t ring, SysCall& call);
   // Runs fn at virtual time `when` (network delivery, parked-op deadlines, the blocking
   // pool); actions due at the same instant run in the order they were scheduled.
   void at(Instant when, std::function<void()> fn);
   // A duration drawn uniformly from [lo, hi] by the seed.
   Duration draw(Duration lo, Duration hi);
+
+  // Hosts (cluster.hpp). A kernel starts as one host, 0, whose rings are the constructor's.
+  // make_cluster gives it `clocks.size()` hosts (host 0 keeps its rings) on a fabric, each
+  // with its own descriptors, disk, network (address 10.0.0.<h + 1>) and clock.
+  void make_cluster(const std::vector<Clock>& clocks);
+  uint32_t host_count() const noexcept { return static_cast<uint32_t>(hosts_.size()); }
+  // A new ring on `host` (a restarted host gets new rings: the old ones stay stopped).
+  uint32_t add_ring(uint32_t host);
+  uint32_t host_of(uint32_t ring) const noexcept { return ring_host_[ring]; }
+  SimFabric* fabric() noexcept { return fabric_.get(); }
+  // A ring's host's clock: now, and the true time at which it shows `local` (the first
+  // instant it shows at least that; kNoDeadline stays).
+  Instant local_now(uint32_t ring) const noexcept;
+  Instant to_true(uint32_t ring, Instant local) const noexcept;
+  Duration to_true_span(uint32_t ring, Duration local) const noexcept;
+  // One host loses power: its connections are reset, its descriptors close, its disk
+  // keeps what the durability model says (as crash() for every host).
+  void crash_host(uint32_t host);
+  std::optional<std::string> file_contents(uint32_t host, const std::string& path) const;
 
   // Power loss: every descriptor closes (connections reset, waiting ops fail) and each
   // file keeps what was fsynced plus, chosen by the seed, some of the later writes, whole
@@ -146,7 +172,7 @@ class SimKernel final : public Tracer {
   // Ops on simulated objects complete at once or park until the object changes.
   // try_io returns the result, or nothing after the device registered `id` on a wait list.
   std::optional<int32_t> try_io(uint64_t id, uint32_t ring, const Sqe& sqe);
-  int32_t close_fd(int32_t fd);
+  int32_t close_fd(uint32_t host, int32_t fd);
   void submit_io(uint32_t ring, const Sqe& sqe);
   void complete_io(uint32_t ring, const Sqe& sqe, int32_t res);
   void wake(std::vector<uint64_t>& waiters);
@@ -180,10 +206,13 @@ class SimKernel final : public Tracer {
   uint64_t faults_injected_ = 0;
   std::vector<TraceEvent> trace_;
 
-  // The devices behind descriptors.
-  std::unique_ptr<detail::DescriptorTable> fds_;
-  std::unique_ptr<detail::SimDisk> disk_;
-  std::unique_ptr<detail::SimNet> net_;
+  // The devices behind descriptors, per host (sim_kernel.cpp), and the rings' hosts.
+  struct Host;
+  std::vector<std::unique_ptr<Host>> hosts_;
+  std::vector<uint32_t> ring_host_;
+  std::unique_ptr<detail::SimFabric> fabric_;  // in a cluster only
+  Host& host_devices(uint32_t ring) noexcept { return *hosts_[ring_host_[ring]]; }
+  void add_host(Clock clock);
 
   // Ledgers behind the contract's assertions (kept up only where assertions run).
   uint64_t ops_submitted_ = 0;  // Sqes taken from the rings
