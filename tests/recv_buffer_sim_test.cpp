@@ -1,7 +1,7 @@
 // recv_buffered and zero-copy sends in the simulator only: readers aborted at seed-chosen
 // moments while a stream arrives (with short reads and latency jitter from the seed) lose
 // nothing and duplicate nothing, and both outcomes of an aborted wait happen across seeds;
-// a stream closed while its multishot is armed and an aborted zero-copy write_all each end
+// a stream closed while its multishot is armed and an aborted write_all_zero_copy each end
 // in all three outcomes of docs/cancellation.md across seeds, losing no buffer and no byte
 // order.
 #include <gtest/gtest.h>
@@ -202,7 +202,7 @@ TEST(RecvBufferedSim, ClosingAStreamWhileItsMultishotIsArmedEndsInEachOutcome) {
 }
 
 struct WriteOutcomes {
-  int whole = 0;    // write_all returned success although aborted (its op completed anyway)
+  int whole = 0;    // the write returned success although aborted (its op completed anyway)
   int partial = 0;  // aborted with some of its bytes sent: the peer has exactly that prefix
   int nothing = 0;  // aborted before any of its bytes went
 };
@@ -218,11 +218,12 @@ Task<std::string> drain(const net::TcpStream* s, Duration start_after) {
   }
 }
 
-// write_all of 48 KiB (SEND_ZC: at least kZeroCopyThreshold) aborted at a seed-chosen
-// moment: before submission, while parked behind a full socket buffer (pre-filled with 64
-// KiB on even seeds), while moving, or between its result and its notification. The peer
-// always receives a prefix of what was written, all of it when write_all reports success,
-// and the three outcomes of the cancelled op each happen across seeds.
+// write_all_zero_copy of 48 KiB (every part a SEND_ZC) aborted at a seed-chosen moment:
+// before submission, while parked behind a full socket buffer (pre-filled with 64 KiB by a
+// plain write_all on even seeds), while moving, or between its result and its
+// notification. The peer always receives a prefix of what was written, all of it when the
+// write reports success, and the three outcomes of the cancelled SEND_ZC (the only op
+// cancelled in the window measured) each happen across seeds, and partial writes too.
 TEST(RecvBufferedSim, AnAbortedZeroCopyWriteAllEndsInEachOutcomeAndThePeerGetsAPrefix) {
   CancelCounts seen;
   WriteOutcomes outcomes;
@@ -238,7 +239,7 @@ TEST(RecvBufferedSim, AnAbortedZeroCopyWriteAllEndsInEachOutcomeAndThePeerGetsAP
           auto reader = go(drain(server, 60us));
           const ShardStats stats_before = current_shard()->stats();
           auto writer = go([](const net::TcpStream* s, std::string_view d) -> Task<Result<void>> {
-            co_return co_await s->write_all(d);
+            co_return co_await s->write_all_zero_copy(d);
           }(client, data));
           if (seed % 7 == 0) {
             co_await yield_now();
