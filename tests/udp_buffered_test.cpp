@@ -152,6 +152,37 @@ TEST_P(UdpBuffered, ARingThatRunsDryReArmsAndLosesNothing) {
   ASSERT_TRUE(r) << err(r).message();
 }
 
+// A socket nobody reads from holds at most about 32 datagrams in ring buffers: then its
+// multishot is cancelled (the rest wait in the kernel's socket buffer) and re-armed as the
+// reader catches up. All 100 arrive, in order.
+Task<Result<void>> a_slow_reader_caps_its_queue() {
+  auto a = bound(), b = bound();
+  if (!a || !b) co_return std::unexpected(!a ? a.error() : b.error());
+  EXPECT_EQ(err(co_await b->recv_from_buffered(in(1ms))), errc::timed_out);  // armed
+  constexpr int kCount = 100;
+  for (int i = 0; i < kCount; ++i) {
+    if (auto s = co_await a->send_to(datagram(i, small_size(i)), *b->local_addr(), in(5s)); !s) {
+      co_return std::unexpected(s.error());
+    }
+  }
+  co_await sleep(5ms);
+  const size_t queued = net::recv_buffers_outstanding();
+  EXPECT_GE(queued, 32u) << "the queue fills up to its cap";
+  EXPECT_LT(queued, 64u) << "and stops there, not at " << kCount;
+  for (int i = 0; i < kCount; ++i) {
+    auto d = co_await b->recv_from_buffered(in(5s));
+    if (!d) co_return std::unexpected(d.error());
+    EXPECT_EQ(d->view(), datagram(i, small_size(i))) << "datagram " << i;
+  }
+  EXPECT_EQ(net::recv_buffers_outstanding(), 0u);
+  co_return Result<void>{};
+}
+
+TEST_P(UdpBuffered, ASlowReaderCapsItsQueueAndLosesNothing) {
+  auto r = run(a_slow_reader_caps_its_queue(), 1);
+  ASSERT_TRUE(r) << err(r).message();
+}
+
 // Readers that time out again and again while datagrams trickle in, and one aborted
 // mid-wait: every datagram is had exactly once, in order.
 Task<Result<void>> paced_sender(const net::UdpSocket* s, net::SocketAddr to, int count) {
