@@ -3,8 +3,6 @@
 #include "ringo/udp.hpp"
 
 #include "datagram_access.hpp"
-#include "recv_pool.hpp"
-#include "ringo/deadline.hpp"
 #include "socket_calls.hpp"
 
 namespace ringo::net {
@@ -36,16 +34,7 @@ Task<Result<ReceivedFrom<SocketAddr>>> UdpSocket::recv_from(std::span<char> buf,
 }
 
 Task<Result<UdpDatagram>> UdpSocket::recv_from_buffered(Instant deadline) const {
-  Result<detail::BufReader*> reader = detail::BufReader::of(d_, reader_, detail::DatagramAccess::kNameRoom);
-  if (!reader) co_return std::unexpected(reader.error());
-  Result<RecvBuffer> buffer = fail(errc::cancelled);
-  if (deadline == kNoDeadline) {
-    buffer = co_await (*reader)->next();
-  } else {
-    buffer = co_await with_deadline(deadline, (*reader)->next());
-  }
-  if (!buffer) co_return std::unexpected(buffer.error());
-  co_return detail::DatagramAccess::parse<SocketAddr>(std::move(*buffer));
+  return detail::recv_buffered_datagram<SocketAddr>(d_, reader_, detail::DatagramAccess::kNameRoom, deadline);
 }
 
 Task<Result<void>> UdpSocket::connect(SocketAddr peer, Instant deadline) const {
