@@ -1,12 +1,18 @@
 // fuzz_net: input bytes are a remote peer — what it sends, how it splits it, when it
-// pauses, shuts down, slams the connection — against the echo server or the line
-// protocol (examples/kv) in the simulator, under a fault preset chosen by the input.
-// Invariants: the run ends; every echoed byte is a prefix of what was sent (all of it when
-// the connection ended cleanly); every kv reply is a well-formed line; afterwards a
-// well-behaved client is still served; shutdown leaves no routine or op behind.
+// pauses, shuts down, slams the connection, whether it reads with read() or through the
+// shard's buffer ring (recv_buffered) — against the echo server or the line protocol
+// (examples/kv) in the simulator, under a fault preset chosen by the input; and UDP
+// datagrams from the input to a UDP echo server that receives with recv_from_buffered,
+// read back with recv_from or recv_from_buffered. Invariants: the run ends; every echoed
+// byte is a prefix of what was sent (all of it when the connection ended cleanly); every
+// kv reply is a well-formed line; every echoed datagram is one that was sent, whole, from
+// the server (without faults: all of them, once, in order); afterwards a well-behaved
+// client is still served; shutdown leaves no routine or op behind.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,14 +33,19 @@ using namespace std::chrono_literals;
 constexpr int kConns = 3;
 constexpr int kMaxActions = 48;
 constexpr uint32_t kMaxWrites = 8;  // per send
+// Datagram actions per input (later ones are skipped): each costs about a dozen simulator
+// steps (send, arrival, the echo's receive and send, arrival, the read); uncapped, inputs
+// full of them cut this target below 2,000 inputs/s (docs/fuzzing.md, Speed).
+constexpr int kMaxDatagramActs = 6;
 
-enum class Act : uint8_t { connect, send, pause, shut_write, slam, read };
+enum class Act : uint8_t { connect, send, pause, shut_write, slam, read, read_buffered, datagram, datagram_read };
+constexpr uint32_t kActs = 9;
 
 struct Action {
   Act act;
   int conn;
   std::string bytes;  // send
-  uint32_t arg;       // pause (us), send split size
+  uint32_t arg;       // pause (us), send split size, datagram_read: 1 = buffered
 };
 
 struct Peer {
@@ -50,7 +61,7 @@ Peer decode(const uint8_t* data, size_t size) {
   static const char* kFaults[] = {"none", "none", "light", "heavy", "swarm"};
   p.faults = kFaults[in.below(5)];
   for (int n = 0; n < kMaxActions && !in.empty(); ++n) {
-    Action a{static_cast<Act>(in.below(6)), static_cast<int>(in.below(kConns)), {}, 0};
+    Action a{static_cast<Act>(in.below(kActs)), static_cast<int>(in.below(kConns)), {}, 0};
     if (a.act == Act::send) {
       const uint32_t len = 1 + in.below(600);
       for (uint32_t i = 0; i < len && !in.empty(); ++i) a.bytes.push_back(static_cast<char>(in.take<uint8_t>()));
@@ -61,6 +72,11 @@ Peer decode(const uint8_t* data, size_t size) {
       a.arg = std::max<uint32_t>(1 + in.below(256), (sent + kMaxWrites - 1) / kMaxWrites);
     } else if (a.act == Act::pause) {
       a.arg = in.below(5000);
+    } else if (a.act == Act::datagram) {
+      const uint32_t len = in.below(600);  // 0: an empty datagram
+      for (uint32_t i = 0; i < len && !in.empty(); ++i) a.bytes.push_back(static_cast<char>(in.take<uint8_t>()));
+    } else if (a.act == Act::datagram_read) {
+      a.arg = in.below(2);
     }
     p.actions.push_back(std::move(a));
   }
@@ -72,6 +88,21 @@ struct Conn {
   std::string sent, received;
   bool broken = false;  // an error or a slam: the byte accounting stops being exact
   bool shut = false;
+  bool buffered = false;  // reads through recv_buffered (read() is then refused)
+};
+
+// The UDP side, set up by the first datagram action: a client socket, the echo server's
+// routine, what was sent and what came back.
+struct Udp {
+  bool started = false;
+  int acts = 0;
+  std::optional<net::UdpSocket> client;
+  std::optional<JoinHandle<Result<void>>> server_routine;
+  net::SocketAddr server;
+  bool buffered = false;  // the client reads with recv_from_buffered (chosen by its first read)
+  bool read_yet = false;
+  std::vector<std::string> sent, echoed;
+  std::string failure;
 };
 
 struct Outcome {
@@ -80,7 +111,27 @@ struct Outcome {
 
 Instant soon(Duration d) { return current_shard()->now() + d; }
 
+// One read of whatever is there (read() or recv_buffered, as the connection reads); false
+// on an error.
+Task<bool> read_some(Conn& c, Duration wait) {
+  if (c.buffered) {
+    auto b = co_await c.stream->recv_buffered(soon(wait));
+    if (b) c.received.append(b->view());
+    co_return b.has_value() || b.error() == errc::timed_out;
+  }
+  std::vector<char> buf(1024);
+  auto n = co_await c.stream->read(buf, soon(wait));
+  if (n) c.received.append(buf.data(), *n);
+  co_return n.has_value() || n.error() == errc::timed_out;
+}
+
 Task<void> drain(Conn& c) {
+  while (c.stream && c.buffered) {
+    auto b = co_await c.stream->recv_buffered(soon(200ms));
+    if (!b) c.broken = true;
+    if (!b || b->empty()) co_return;
+    c.received.append(b->view());
+  }
   std::vector<char> buf(4096);
   while (c.stream) {
     auto n = co_await c.stream->read(buf, soon(200ms));
@@ -117,7 +168,83 @@ Task<bool> still_served(uint16_t port, bool kv) {
   co_return false;
 }
 
+// The UDP echo server: every datagram back to its sender, received through the buffer ring.
+Task<Result<void>> udp_echo(net::UdpSocket s) {
+  for (;;) {
+    auto d = co_await s.recv_from_buffered();
+    if (!d) co_return d.error() == errc::cancelled ? Result<void>{} : std::unexpected(d.error());
+    if (d->truncated()) co_return std::unexpected(make_error_code(std::errc::message_size));
+    (void)co_await s.send_to(d->span(), d->from(), soon(1s));
+  }
+}
+
+void start_udp(Udp& u) {
+  if (u.started) return;
+  u.started = true;
+  auto server = net::UdpSocket::bind(net::SocketAddr::loopback_v4(0));
+  auto client = net::UdpSocket::bind(net::SocketAddr::loopback_v4(0));
+  if (!server || !client) {
+    u.failure = "udp bind failed";
+    return;
+  }
+  u.server = *server->local_addr();
+  u.client = std::move(*client);
+  u.server_routine = go(udp_echo(std::move(*server)));
+}
+
+Task<void> send_datagram(Udp& u, const std::string& bytes) {
+  start_udp(u);
+  if (!u.client) co_return;
+  if (auto n = co_await u.client->send_to(bytes, u.server, soon(1s)); n) u.sent.push_back(bytes);
+}
+
+// One echo if it comes within `wait`; anything but a timeout or an echo is a failure.
+Task<bool> read_datagram(Udp& u, bool buffered, Duration wait) {
+  start_udp(u);
+  if (!u.client) co_return false;
+  if (!u.read_yet) u.buffered = buffered;
+  u.read_yet = true;
+  std::string got;
+  Result<void> r{};
+  if (u.buffered) {
+    auto d = co_await u.client->recv_from_buffered(soon(wait));
+    if (d && (d->truncated() || d->from().port() != u.server.port())) u.failure = "udp: a cut or foreign echo";
+    if (d) got = d->view();
+    if (!d) r = std::unexpected(d.error());
+  } else {
+    std::vector<char> buf(1024);
+    auto d = co_await u.client->recv_from(buf, soon(wait));
+    if (d && (d->truncated || d->from.port() != u.server.port())) u.failure = "udp: a cut or foreign echo";
+    if (d) got.assign(buf.data(), d->size);
+    if (!d) r = std::unexpected(d.error());
+  }
+  if (r) u.echoed.push_back(std::move(got));
+  if (!r && r.error() != errc::timed_out) u.failure = "udp read: " + r.error().message();
+  co_return r.has_value();
+}
+
+// Every echo is a datagram that was sent (faults may lose, duplicate and reorder: each
+// way, so at most four copies); without faults, all of them, once, in order.
+Task<std::string> check_udp(Udp& u, bool exact) {
+  if (!u.started || !u.failure.empty()) co_return u.failure;
+  while (co_await read_datagram(u, false, 20ms)) {
+  }
+  if (!u.failure.empty()) co_return u.failure;
+  if (exact && u.echoed != u.sent) co_return "udp: without faults the echoes differ from what was sent";
+  std::map<std::string, size_t> sent;
+  for (const std::string& d : u.sent) ++sent[d];
+  std::map<std::string, size_t> echoed;
+  for (const std::string& d : u.echoed) {
+    if (++echoed[d] > 4 * sent[d]) co_return "udp: an echo that was not sent (or too many copies)";
+  }
+  co_return std::string();
+}
+
 Task<void> peer_main(const Peer* p, Outcome* out) {
+  // A small receive ring: it runs dry often (ENOBUFS and re-arm paths), and it costs 8 KiB
+  // per input instead of the default 1 MiB, whose zeroing and page faults cut this target
+  // from ~2,200 to ~640 inputs/s (measured). A datagram (at most 600 bytes) fits a buffer.
+  if (auto c = net::configure_recv_buffers({8, 1024}); !c) out->failure = "configure_recv_buffers";
   auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
   if (!listener) {
     out->failure = "bind: " + listener.error().message();
@@ -132,6 +259,7 @@ Task<void> peer_main(const Peer* p, Outcome* out) {
     }
   }(std::move(*listener)));
 
+  Udp udp;
   Conn conns[kConns];
   for (const Action& a : p->actions) {
     Conn& c = conns[a.conn];
@@ -169,11 +297,17 @@ Task<void> peer_main(const Peer* p, Outcome* out) {
         }
         break;
       case Act::read:
+      case Act::read_buffered:
         if (c.stream) {
-          std::vector<char> buf(1024);
-          auto n = co_await c.stream->read(buf, soon(100us));
-          if (n) c.received.append(buf.data(), *n);
+          c.buffered = c.buffered || a.act == Act::read_buffered;
+          (void)co_await read_some(c, 100us);
         }
+        break;
+      case Act::datagram:
+        if (++udp.acts <= kMaxDatagramActs) co_await send_datagram(udp, a.bytes);
+        break;
+      case Act::datagram_read:
+        if (++udp.acts <= kMaxDatagramActs) (void)co_await read_datagram(udp, a.arg == 1, 100us);
         break;
     }
   }
@@ -193,8 +327,15 @@ Task<void> peer_main(const Peer* p, Outcome* out) {
     }
   }
   if (out->failure.empty() && !co_await still_served(port, p->kv)) out->failure = "the server stopped serving";
+  if (out->failure.empty()) out->failure = co_await check_udp(udp, p->faults == "none");
   (void)server.abort();
   (void)co_await server.join();
+  if (udp.server_routine) {
+    (void)udp.server_routine->abort();
+    if (auto u = co_await udp.server_routine->join(); !u && out->failure.empty()) {
+      out->failure = "udp echo server: " + u.error().message();
+    }
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -406,6 +407,144 @@ TEST_P(Conformance, UdpSendmsgRecvmsgTruncation) {
   plain.len = 1;
   EXPECT_EQ(h_->exec({plain}, 1)[7], -EDESTADDRREQ);
   for (int32_t fd : fds) h_->sys({SysOp::close, fd});
+}
+
+// A multishot RECVMSG into a provided-buffer ring: one buffer per datagram in io_uring's
+// layout (RecvMsgOut, the sender's address, the payload cut to what fits with MSG_TRUNC
+// said), then -ENOBUFS without kCqeMore when the ring is empty, the datagram left in the
+// socket for the next receive. The simulator and AIO write the layout themselves.
+// Two bound loopback UDP sockets (fds, addresses) and a multishot RECVMSG on the second
+// into buffer group 7, keeping room for an IPv4 sender.
+struct UdpMultishot {
+  sockaddr_in addr[2]{};
+  int32_t fds[2]{-1, -1};
+  sockaddr_in scratch{};
+  msghdr want{};
+  Sqe recv;
+  bool open(Harness& h) {
+    for (int i = 0; i < 2; ++i) {
+      fds[i] = static_cast<int32_t>(h.sys({SysOp::socket, -1, AF_INET, SOCK_DGRAM}));
+      addr[i].sin_family = AF_INET;
+      addr[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      SysCall bind{SysOp::bind, fds[i], 0, 0, &addr[i], sizeof addr[i]};
+      SysCall name{SysOp::local_addr, fds[i], 0, 0, &addr[i], sizeof addr[i]};
+      if (fds[i] < 0 || h.sys(bind) != 0 || h.sys(name) != 0) return false;
+    }
+    want.msg_name = &scratch;
+    want.msg_namelen = sizeof(sockaddr_in);
+    recv.opcode = Opcode::recvmsg;
+    recv.user_data = 100;
+    recv.fd = fds[1];
+    recv.addr = reinterpret_cast<uintptr_t>(&want);
+    recv.off = MSG_TRUNC;
+    recv.flags = kSqeBufferSelect;
+    recv.buf_group = 7;
+    recv.ioprio = kRecvMultishot;
+    return true;
+  }
+  void close(Harness& h) {
+    for (int32_t fd : fds) h.sys({SysOp::close, fd});
+  }
+};
+
+TEST_P(Conformance, MultishotRecvmsgFillsOneBufferPerDatagramUntilTheRingIsEmpty) {
+  ASSERT_TRUE(h_->ring().caps().recv_multishot);
+  UdpMultishot u;
+  ASSERT_TRUE(u.open(*h_));
+  auto& addr = u.addr;
+  auto& fds = u.fds;
+  char* base = nullptr;
+  constexpr uint32_t kSize = 64;  // 16 header + 16 name + 32 payload
+  ASSERT_EQ(h_->ring().setup_buffer_ring({7, 4, kSize}, base), 0);
+  const Sqe recv = u.recv;
+  std::vector<std::string> sent;
+  std::vector<iovec> iovs(5);
+  std::vector<msghdr> msgs(5);
+  auto send = [&](int i, size_t size) {
+    sent.push_back(std::string(size, static_cast<char>('a' + i)));
+    iovs[i] = iovec{sent.back().data(), size};
+    msgs[i] = msghdr{};
+    msgs[i].msg_name = &addr[1];
+    msgs[i].msg_namelen = sizeof addr[1];
+    msgs[i].msg_iov = &iovs[i];
+    msgs[i].msg_iovlen = 1;
+    Sqe s = op(Opcode::sendmsg, 1 + static_cast<uint64_t>(i));
+    s.fd = fds[0];
+    s.addr = reinterpret_cast<uintptr_t>(&msgs[i]);
+    return s;
+  };
+  sent.reserve(5);
+  std::vector<Cqe> got = h_->exec_all({recv, send(0, 10), send(1, 100)}, 4);
+  std::vector<Cqe> more = h_->exec_all({send(2, 5), send(3, 6), send(4, 7)}, 6);
+  got.insert(got.end(), more.begin(), more.end());
+  std::vector<Cqe> received;
+  for (const Cqe& c : got) {
+    if (c.user_data == 100) {
+      received.push_back(c);
+    } else {
+      EXPECT_EQ(static_cast<size_t>(c.res), sent[c.user_data - 1].size()) << "send " << c.user_data;
+    }
+  }
+  ASSERT_EQ(received.size(), 5u);
+  const size_t head = sizeof(RecvMsgOut) + sizeof(sockaddr_in);
+  for (size_t i = 0; i < 4; ++i) {
+    const Cqe& c = received[i];
+    ASSERT_NE(c.flags & kCqeBuffer, 0u) << "datagram " << i;
+    EXPECT_NE(c.flags & kCqeMore, 0u) << "datagram " << i;
+    const char* buf = base + size_t{cqe_buffer_id(c.flags)} * kSize;
+    RecvMsgOut out;
+    std::memcpy(&out, buf, sizeof out);
+    const size_t kept = std::min<size_t>(sent[i].size(), kSize - head);
+    EXPECT_EQ(static_cast<size_t>(c.res), head + kept) << "datagram " << i;
+    EXPECT_EQ(out.namelen, sizeof(sockaddr_in));
+    EXPECT_EQ(out.controllen, 0u);
+    EXPECT_EQ(out.payloadlen, sent[i].size()) << "MSG_TRUNC: the full length";
+    EXPECT_EQ((out.flags & MSG_TRUNC) != 0, sent[i].size() > kept) << "datagram " << i;
+    sockaddr_in from{};
+    std::memcpy(&from, buf + sizeof out, sizeof from);
+    EXPECT_EQ(from.sin_port, addr[0].sin_port);
+    EXPECT_EQ(std::string(buf + head, kept), sent[i].substr(0, kept)) << "datagram " << i;
+  }
+  EXPECT_EQ(received[4].res, -ENOBUFS);
+  EXPECT_EQ(received[4].flags & (kCqeMore | kCqeBuffer), 0u) << "the empty ring ends it";
+  char last[16] = {};
+  iovec in{last, sizeof last};
+  msghdr plain{};
+  plain.msg_iov = &in;
+  plain.msg_iovlen = 1;
+  Sqe again = op(Opcode::recvmsg, 200);
+  again.fd = fds[1];
+  again.addr = reinterpret_cast<uintptr_t>(&plain);
+  EXPECT_EQ(h_->exec({again}, 1)[200], 7) << "the datagram the empty ring left waits in the socket";
+  EXPECT_EQ(std::string(last, 7), sent[4]);
+  u.close(*h_);
+}
+
+// Linux ends a multishot RECVMSG after a zero-length datagram: its CQE carries the buffer
+// (header and sender, no payload) but not kCqeMore. The simulator and AIO do the same.
+TEST_P(Conformance, AZeroLengthDatagramEndsAMultishotRecvmsg) {
+  ASSERT_TRUE(h_->ring().caps().recv_multishot);
+  UdpMultishot u;
+  ASSERT_TRUE(u.open(*h_));
+  char* base = nullptr;
+  ASSERT_EQ(h_->ring().setup_buffer_ring({7, 2, 64}, base), 0);
+  msghdr empty{};
+  empty.msg_name = &u.addr[1];
+  empty.msg_namelen = sizeof u.addr[1];
+  Sqe send = op(Opcode::sendmsg, 1);
+  send.fd = u.fds[0];
+  send.addr = reinterpret_cast<uintptr_t>(&empty);
+  std::vector<Cqe> got = h_->exec_all({u.recv, send}, 2);
+  ASSERT_EQ(got.size(), 2u);
+  const Cqe& c = got[0].user_data == 100 ? got[0] : got[1];
+  EXPECT_EQ(static_cast<size_t>(c.res), sizeof(RecvMsgOut) + sizeof(sockaddr_in));
+  EXPECT_NE(c.flags & kCqeBuffer, 0u);
+  EXPECT_EQ(c.flags & kCqeMore, 0u) << "the zero-length datagram ends the multishot";
+  RecvMsgOut out;
+  std::memcpy(&out, base + size_t{cqe_buffer_id(c.flags)} * 64, sizeof out);
+  EXPECT_EQ(out.payloadlen, 0u);
+  EXPECT_EQ(out.flags & MSG_TRUNC, 0u);
+  u.close(*h_);
 }
 
 TEST_P(Conformance, MultishotAcceptPostsOneCqePerConnectionUntilCancelled) {

@@ -99,6 +99,49 @@ TEST_P(UnixSocket, DatagramsNameTheirSenderAndReportTruncation) {
   EXPECT_TRUE(r.has_value()) << r.error().message();
 }
 
+// recv_from_buffered on a Unix datagram socket: the sender's path and abstract name come
+// with each datagram, a datagram longer than a buffer's room is cut and says so, mixing
+// with recv_from is refused, and every buffer comes back.
+TEST_P(UnixSocket, BufferedDatagramsNameTheirSenderAndReportTruncation) {
+  const std::string pa = path("ba.sock");
+  const std::string pb = path("bb.sock");
+  auto r = run([](std::string pa, std::string pb) -> Task<Result<void>> {
+    if (auto c = net::configure_recv_buffers({8, 256}); !c) co_return c;  // 128 bytes of payload
+    auto a = net::UnixDatagram::bind(*net::UnixAddress::path(pa));
+    const auto name = *net::UnixAddress::abstract("ringo-ms-" + std::to_string(::getpid()));
+    auto c = net::UnixDatagram::bind(name);
+    auto b = net::UnixDatagram::bind(*net::UnixAddress::path(pb));
+    if (!a || !b || !c) co_return std::unexpected(make_error_code(errc::invalid_argument));
+    const std::string big(200, 'x');
+    EXPECT_TRUE(co_await a->send_to(std::string_view("from a path"), *b->local_addr(), in(5s)));
+    EXPECT_TRUE(co_await c->send_to(big, *b->local_addr(), in(5s)));
+    EXPECT_TRUE(co_await c->send_to(std::string_view(), *b->local_addr(), in(5s)));
+    auto one = co_await b->recv_from_buffered(in(5s));
+    if (!one) co_return std::unexpected(one.error());
+    EXPECT_EQ(one->view(), "from a path");
+    EXPECT_EQ(one->from().name(), pa);
+    auto two = co_await b->recv_from_buffered(in(5s));
+    if (!two) co_return std::unexpected(two.error());
+    EXPECT_TRUE(two->truncated());
+    EXPECT_EQ(two->size(), 256 - net::kUnixDatagramHeadroom);
+    EXPECT_EQ(two->datagram_size(), big.size());
+    EXPECT_EQ(two->from().to_string(), name.to_string());
+    auto three = co_await b->recv_from_buffered(in(5s));
+    if (!three) co_return std::unexpected(three.error());
+    EXPECT_EQ(three->size(), 0u);
+    EXPECT_FALSE(three->truncated());
+    std::array<char, 4> buf{};
+    EXPECT_EQ(err(co_await b->recv_from(buf, in(1ms))), errc::invalid_argument);
+    one->release();
+    two->release();
+    three->release();
+    (void)co_await b->close();
+    EXPECT_EQ(net::recv_buffers_outstanding(), 0u);
+    co_return Result<void>{};
+  }(pa, pb));
+  EXPECT_TRUE(r.has_value()) << r.error().message();
+}
+
 TEST_P(UnixSocket, BadNamesGetClearErrors) {
   const std::string p = path("taken.sock");
   const std::string missing = path("nobody.sock");

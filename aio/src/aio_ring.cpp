@@ -173,12 +173,12 @@ void AioRing::release(Op* op) {
 }
 
 // Posts the op's own CQE, then its deadline's (-ECANCELED: the op won), and frees it.
-void AioRing::complete(Op* op, int32_t res) {
+void AioRing::complete(Op* op, int32_t res, uint32_t flags) {
   RINGO_ASSERT(op->live && !op->queued, "an op completes once, after it left to_submit_");
   if (op->wait == Wait::timer) timers_.erase(op->timer);
   op->wait = Wait::none;
   const bool skip = (op->sqe.flags & kSqeSkipSuccess) != 0 && res >= 0;
-  if (!skip) post(op->sqe.user_data, res);
+  if (!skip) post(op->sqe.user_data, res, flags);
   if (op->has_deadline && !op->deadline_done) {
     timers_.erase(op->deadline_timer);
     post(op->sqe.timeout_user_data, -ECANCELED);

@@ -11,7 +11,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "aio_sys.hpp"
 #include "ringo/internal/aio/aio_ring.hpp"
@@ -56,6 +58,37 @@ long nonblocking_call(const Sqe& s) {
   }
 }
 
+// One receipt of a multishot recv into a provided buffer: the bytes for RECV; for RECVMSG
+// a datagram in the layout io_uring writes (ring.hpp, RecvMsgOut): header, the sender's
+// address in the msghdr's msg_namelen bytes of room, msg_controllen bytes (none kept here),
+// the payload cut to what fits. The CQE's res, or -1 with errno. `last`: a zero-length
+// datagram, after which io_uring ends the multishot (its CQE has the buffer, not F_MORE).
+long receive_into(const Sqe& s, const ProvidedBuffers::Buffer& buf, bool& last) {
+  last = false;
+  const int flags = static_cast<int>(s.off) | MSG_DONTWAIT;
+  if (s.opcode == Opcode::recv) return ::recv(s.fd, buf.data, buf.size, flags);
+  const auto* want = reinterpret_cast<const msghdr*>(static_cast<uintptr_t>(s.addr));
+  const size_t head = want == nullptr ? 0 : sizeof(RecvMsgOut) + want->msg_namelen + want->msg_controllen;
+  if (want == nullptr || buf.size < head) {
+    errno = EFAULT;  // as io_uring: the header and the rooms must fit in a buffer
+    return -1;
+  }
+  sockaddr_storage name{};
+  iovec payload{buf.data + head, buf.size - head};
+  msghdr m{};
+  m.msg_name = &name;
+  m.msg_namelen = sizeof name;
+  m.msg_iov = &payload;
+  m.msg_iovlen = 1;
+  const long r = ::recvmsg(s.fd, &m, flags);
+  if (r < 0) return -1;
+  last = r == 0;
+  const RecvMsgOut out{m.msg_namelen, 0, static_cast<uint32_t>(r), static_cast<uint32_t>(m.msg_flags)};
+  std::memcpy(buf.data, &out, sizeof out);
+  std::memcpy(buf.data + sizeof out, &name, std::min<size_t>(m.msg_namelen, want->msg_namelen));
+  return static_cast<long>(head + std::min<size_t>(static_cast<size_t>(r), payload.iov_len));
+}
+
 }  // namespace
 
 // Files op under its descriptor until an edge in mask's directions (errors and hang-ups
@@ -98,7 +131,7 @@ void AioRing::attempt(Op* op) {
     accept_loop(op);
     return;
   }
-  if (s.opcode == Opcode::recv && (s.ioprio & kRecvMultishot) != 0) {
+  if ((s.opcode == Opcode::recv || s.opcode == Opcode::recvmsg) && (s.ioprio & kRecvMultishot) != 0) {
     recv_loop(op);
     return;
   }
@@ -167,8 +200,9 @@ void AioRing::accept_loop(Op* op) {
   retry_.push_back(OpRef{op->index, op->gen});
 }
 
-// Multishot recv into provided buffers, emulated: each readiness-driven recv copies into a
-// buffer taken from the group (io_uring's kernel picks it the same way), one CQE with
+// Multishot recv (RECV on a stream, RECVMSG on datagrams) into provided buffers, emulated:
+// each readiness-driven receive copies into a buffer taken from the group (io_uring's
+// kernel picks it the same way; receive_into writes RECVMSG's layout), one CQE with
 // kCqeMore | kCqeBuffer each, in batches like accept_loop. An empty group ends the
 // multishot with -ENOBUFS (checked before the recv, so no byte is taken without a buffer;
 // io_uring fails only once data arrives: both leave the data in the socket).
@@ -185,9 +219,12 @@ void AioRing::recv_loop(Op* op) {
   for (unsigned i = 0; i < kAcceptBatch && ready_.size() < completion_limit_; ++i) {
     const auto buf = buffers_.take(s.buf_group);
     if (!buf) return complete(op, -ENOBUFS);
-    const long r = ::recv(s.fd, buf->data, buf->size, static_cast<int>(s.off) | MSG_DONTWAIT);
+    bool last = false;
+    const long r = receive_into(s, *buf, last);
+    const uint32_t with_buffer = kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift);
+    if (r > 0 && last) return complete(op, static_cast<int32_t>(r), with_buffer);
     if (r > 0) {
-      post(s.user_data, static_cast<int32_t>(r), kCqeMore | kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift));
+      post(s.user_data, static_cast<int32_t>(r), kCqeMore | with_buffer);
       continue;
     }
     const int err = r < 0 ? errno : 0;
@@ -233,7 +270,7 @@ void AioRing::dispatch_woken() {
     Op* op = live(ref);
     if (op == nullptr || op->wait != Wait::retry) continue;
     op->wait = Wait::none;
-    if (op->sqe.opcode == Opcode::recv) {
+    if (op->sqe.opcode == Opcode::recv || op->sqe.opcode == Opcode::recvmsg) {
       recv_loop(op);
     } else {
       accept_loop(op);

@@ -61,6 +61,16 @@ void RecvPool::detach() noexcept {
 
 // ---------------------------------------------------------------- BufReader
 
+Result<BufReader*> BufReader::of(const io::Descriptor& d, Owner& owner, uint32_t name_room) {
+  if (std::error_code e = d.check()) return std::unexpected(e);
+  if (owner) return owner.get();
+  RecvPool* pool = RecvPool::of(d.home());
+  if (name_room != 0 && pool->buffer_size() <= sizeof(RecvMsgOut) + name_room) return fail(errc::invalid_argument);
+  if (auto r = pool->ensure_registered(); !r) return std::unexpected(r.error());
+  owner.reset(new BufReader(d.home(), d.fd(), pool, name_room));
+  return owner.get();
+}
+
 bool BufReader::Next::await_ready() {
   me = this_routine();
   if (me == nullptr) return waiter.slot.emplace(fail(errc::not_in_runtime)), true;
@@ -88,7 +98,8 @@ void BufReader::Next::on_cancel(Routine* r, void* ctx) {
   r->shard->unpark(r);
 }
 
-// Queued data first, then the end (EOF or error), which stays for every later call.
+// Queued data first, then the end (EOF or error), which stays for every later call of a
+// stream; a datagram socket's error goes to this call only, and the next one re-arms.
 bool BufReader::take(std::optional<Result<RecvBuffer>>& slot) {
   if (!queued_.empty()) {
     const Chunk c = queued_.front();
@@ -97,20 +108,37 @@ bool BufReader::take(std::optional<Result<RecvBuffer>>& slot) {
     arm_if_wanted();
     return true;
   }
+  if (error_ && datagrams()) {
+    slot.emplace(std::unexpected(*std::exchange(error_, std::nullopt)));
+    arm_if_wanted();  // for the waiters behind this one
+    return true;
+  }
   if (error_) return slot.emplace(std::unexpected(*error_)), true;
   if (eof_) return slot.emplace(RecvBuffer{}), true;
   return false;
 }
 
-void BufReader::arm_if_wanted() {
-  if (retired_ || state_ != State::idle || starved_ || eof_ || error_ || queued_.size() > kMaxQueued / 2) return;
+Sqe BufReader::multishot_sqe() {
   Sqe sqe;
   sqe.opcode = Opcode::recv;
   sqe.fd = fd_;
   sqe.flags = kSqeBufferSelect;
   sqe.buf_group = pool_->group();
   sqe.ioprio = kRecvMultishot;
-  op_ = home_->submit_raw(sqe, &BufReader::on_cqe, this);
+  if (datagrams()) {
+    msg_ = msghdr{};
+    msg_.msg_name = &name_;
+    msg_.msg_namelen = name_room_;
+    sqe.opcode = Opcode::recvmsg;
+    sqe.addr = reinterpret_cast<uintptr_t>(&msg_);
+    sqe.off = MSG_TRUNC;  // RecvMsgOut::payloadlen is then the datagram's full length
+  }
+  return sqe;
+}
+
+void BufReader::arm_if_wanted() {
+  if (retired_ || state_ != State::idle || starved_ || eof_ || error_ || queued_.size() > kMaxQueued / 2) return;
+  op_ = home_->submit_raw(multishot_sqe(), &BufReader::on_cqe, this);
   state_ = State::armed;
 }
 
@@ -134,9 +162,13 @@ void BufReader::on_data(uint16_t id, int32_t size) {
 
 // A result without a buffer: end of stream, the ring ran dry, our cancel, or an error.
 void BufReader::on_end(int32_t res) {
-  if (res == 0) {
+  if (res == 0 && datagrams()) {
+    error_ = errno_code(ESHUTDOWN);  // no datagram comes in a buffer-less 0: the socket was shut down
+  } else if (res == 0) {
     eof_ = true;
   } else if (res == -ENOBUFS) {
+    // Buffers that came back before this CQE was reaped found no one starved: re-arm now.
+    if (pool_->has_free()) return;
     starved_ = true;
     if (!retired_) pool_->wait_for_buffers(this);
   } else if (!(res == -ECANCELED && state_ == State::cancelling)) {
@@ -232,14 +264,10 @@ size_t recv_buffers_outstanding() noexcept {
 }
 
 Task<Result<RecvBuffer>> StreamSocket::recv_buffered(Instant deadline) const {
-  if (std::error_code e = d_.check()) co_return std::unexpected(e);
-  if (!reader_) {
-    net::detail::RecvPool* pool = net::detail::RecvPool::of(d_.home());
-    if (auto r = pool->ensure_registered(); !r) co_return std::unexpected(r.error());
-    reader_.reset(new net::detail::BufReader(d_.home(), d_.fd(), pool));
-  }
-  if (deadline == kNoDeadline) co_return co_await reader_->next();
-  co_return co_await with_deadline(deadline, reader_->next());
+  Result<net::detail::BufReader*> reader = net::detail::BufReader::of(d_, reader_, 0);
+  if (!reader) co_return std::unexpected(reader.error());
+  if (deadline == kNoDeadline) co_return co_await (*reader)->next();
+  co_return co_await with_deadline(deadline, (*reader)->next());
 }
 
 }  // namespace ringo::net

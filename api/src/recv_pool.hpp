@@ -7,17 +7,22 @@
 // The shard owns it through a PoolOwner; a RecvBuffer still held when the shard goes
 // keeps the bookkeeping alive (its memory went with the ring: debug builds assert).
 //
-// BufReader, one per stream that used recv_buffered(): one RECV with kRecvMultishot and
-// kSqeBufferSelect stays armed; each buffer it fills is queued in order, or handed to the
-// first waiting routine. Rules that keep it safe:
+// BufReader, one per stream that used recv_buffered() or datagram socket that used
+// recv_from_buffered(): one RECV (streams) or RECVMSG (datagrams, each buffer in the layout
+// of ring.hpp's RecvMsgOut) with kRecvMultishot and kSqeBufferSelect stays armed; each
+// buffer it fills is queued in order, or handed to the first waiting routine. Rules that
+// keep it safe:
 // - Nothing is lost to cancellation: a waiter that is aborted or times out just leaves the
 //   queue; buffers keep arriving in the reader for the next call.
 // - -ENOBUFS ends the multishot with the data still in the socket: the reader waits for a
-//   buffer to come back to the pool (any reader's), then re-arms.
+//   buffer to come back to the pool (any reader's), then re-arms. Buffers may have come
+//   back between the kernel's ENOBUFS and its reaping: then it re-arms at once (waiting
+//   would wait for a give-back that already happened).
 // - Bounded: at kMaxQueued queued buffers the multishot is cancelled (the socket's own
 //   buffer holds the rest); it re-arms once half of the queue is taken.
-// - End of stream and errors are terminal and reported to every later call, after the
-//   data queued before them.
+// - A stream's end and errors are terminal and reported to every later call, after the
+//   data queued before them. A datagram socket has no end: an error goes to one call (after
+//   the datagrams queued before it) and the next call re-arms, as Acceptor does.
 // - The BufReader outlives its stream while its op is in flight: retire() cancels the op,
 //   fails the waiters and gives queued buffers back; the op's last CQE frees it.
 //
@@ -50,6 +55,9 @@ class RecvPool {
   const char* address(uint16_t id) const noexcept { return base_ + size_t{id} * spec_.size; }
   uint16_t group() const noexcept { return spec_.group; }
   size_t outstanding() const noexcept { return outstanding_; }
+  uint32_t buffer_size() const noexcept { return spec_.size; }
+  // Some buffer is in the kernel's hands, as far as the CQEs reaped so far tell.
+  bool has_free() const noexcept { return outstanding_ < spec_.count; }
 
   // A CQE handed buffer id out of the kernel's hands.
   void lent() noexcept { ++outstanding_; }
@@ -87,9 +95,18 @@ class BufReader {
  public:
   static constexpr size_t kMaxQueued = 32;
 
-  BufReader(Shard* home, int fd, RecvPool* pool) noexcept : home_(home), fd_(fd), pool_(pool) {}
+  // name_room 0: a stream. Otherwise datagrams, each buffer keeping name_room bytes for
+  // the sender's address after the RecvMsgOut header.
+  BufReader(Shard* home, int fd, RecvPool* pool, uint32_t name_room = 0) noexcept
+      : home_(home), fd_(fd), pool_(pool), name_room_(name_room) {}
   BufReader(const BufReader&) = delete;
   BufReader& operator=(const BufReader&) = delete;
+
+  // The reader of socket d (made on the first call, with the shard's pool registered), or
+  // why there is none: d's own error, EOPNOTSUPP, errc::invalid_argument for datagrams
+  // when the pool's buffers have no room for a payload.
+  using Owner = std::unique_ptr<BufReader, BufReaderRetire>;
+  static Result<BufReader*> of(const io::Descriptor& d, Owner& owner, uint32_t name_room);
 
   // Awaitable: the next buffer, an empty one at end of stream, the stream's error, or
   // errc::cancelled.
@@ -121,6 +138,8 @@ class BufReader {
   ~BufReader();
   bool take(std::optional<Result<RecvBuffer>>& slot);
   void arm_if_wanted();
+  bool datagrams() const noexcept { return name_room_ != 0; }
+  Sqe multishot_sqe();
   void on_data(uint16_t id, int32_t size);
   void on_end(int32_t res);
   void serve_waiters();
@@ -129,6 +148,9 @@ class BufReader {
   Shard* home_;
   int fd_;
   RecvPool* pool_;
+  uint32_t name_room_;
+  msghdr msg_{};             // datagrams: RECVMSG's rooms, read by the kernel while armed
+  sockaddr_storage name_{};  // msg_'s name (the kernel writes the sender into the buffer)
   State state_ = State::idle;
   OpToken op_{};
   bool retired_ = false;

@@ -46,9 +46,12 @@ Task<Result<size_t>> send_datagram(const io::Descriptor& d, std::span<const char
                                    socklen_t len, Instant deadline);
 
 // A SENDMSG-free receive of one datagram and its sender: RECVMSG with MSG_TRUNC, so the
-// result is the datagram's full length (Received says whether it was cut).
+// result is the datagram's full length (Received says whether it was cut). `buffered`: the
+// socket's datagrams go to its multishot (recv_from_buffered), so this is refused.
 template <class Address>
-Task<Result<ReceivedFrom<Address>>> recv_datagram(const io::Descriptor& d, std::span<char> buf, Instant deadline) {
+Task<Result<ReceivedFrom<Address>>> recv_datagram(const io::Descriptor& d, std::span<char> buf, Instant deadline,
+                                                  bool buffered = false) {
+  if (buffered) co_return std::unexpected(make_error_code(errc::invalid_argument));
   sockaddr_storage from{};
   iovec iov{buf.data(), buf.size()};
   msghdr msg{};

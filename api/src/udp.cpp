@@ -1,11 +1,15 @@
-// ringo::net::UdpSocket (udp.hpp): bind, datagrams with and without a peer, addresses.
+// ringo::net::UdpSocket (udp.hpp): bind, datagrams with and without a peer, buffered
+// (multishot) receive, addresses.
 #include "ringo/udp.hpp"
 
+#include "datagram_access.hpp"
 #include "socket_calls.hpp"
 
 namespace ringo::net {
 
 using namespace ringo::detail;
+
+static_assert(kDatagramHeadroom == sizeof(RecvMsgOut) + detail::DatagramAccess::kNameRoom);
 
 Result<UdpSocket> UdpSocket::bind(const SocketAddr& addr, UdpOptions options) {
   if (addr.family() != AF_INET && addr.family() != AF_INET6) return fail(errc::invalid_argument);
@@ -26,7 +30,11 @@ Task<Result<size_t>> UdpSocket::send_to(std::span<const char> data, SocketAddr t
 }
 
 Task<Result<ReceivedFrom<SocketAddr>>> UdpSocket::recv_from(std::span<char> buf, Instant deadline) const {
-  return detail::recv_datagram<SocketAddr>(d_, buf, deadline);
+  return detail::recv_datagram<SocketAddr>(d_, buf, deadline, reader_ != nullptr);
+}
+
+Task<Result<UdpDatagram>> UdpSocket::recv_from_buffered(Instant deadline) const {
+  return detail::recv_buffered_datagram<SocketAddr>(d_, reader_, detail::DatagramAccess::kNameRoom, deadline);
 }
 
 Task<Result<void>> UdpSocket::connect(SocketAddr peer, Instant deadline) const {
@@ -38,7 +46,9 @@ io::SizeAwaiter UdpSocket::send(std::span<const char> data, Instant deadline) co
 }
 
 ReceiveAwaiter UdpSocket::recv(std::span<char> buf, Instant deadline) const {
-  return detail::recv_connected(d_, buf, deadline);
+  ReceiveAwaiter a = detail::recv_connected(d_, buf, deadline);
+  if (!a.early && reader_) a.early = make_error_code(errc::invalid_argument);
+  return a;
 }
 
 Result<SocketAddr> UdpSocket::local_addr() const { return detail::address_of<SocketAddr>(d_, SysOp::local_addr); }

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "datagram_access.hpp"
 #include "listener_accept.hpp"
 #include "socket_calls.hpp"
 
@@ -17,6 +18,8 @@ namespace {
 
 constexpr size_t kPathRoom = sizeof(sockaddr_un::sun_path);  // 108, the NUL or the abstract lead included
 constexpr socklen_t kHeader = offsetof(sockaddr_un, sun_path);
+static_assert(kUnixDatagramHeadroom == sizeof(RecvMsgOut) + net::detail::DatagramAccess::kUnixNameRoom);
+static_assert(sizeof(sockaddr_un) <= net::detail::DatagramAccess::kUnixNameRoom);
 
 Result<io::Descriptor> unix_socket(int type) { return detail::new_socket(AF_UNIX, type); }
 
@@ -114,7 +117,11 @@ Task<Result<size_t>> UnixDatagram::send_to(std::span<const char> data, UnixAddre
 }
 
 Task<Result<ReceivedFrom<UnixAddress>>> UnixDatagram::recv_from(std::span<char> buf, Instant deadline) const {
-  return detail::recv_datagram<UnixAddress>(d_, buf, deadline);
+  return detail::recv_datagram<UnixAddress>(d_, buf, deadline, reader_ != nullptr);
+}
+
+Task<Result<UnixDatagramBuffer>> UnixDatagram::recv_from_buffered(Instant deadline) const {
+  return detail::recv_buffered_datagram<UnixAddress>(d_, reader_, detail::DatagramAccess::kUnixNameRoom, deadline);
 }
 
 Task<Result<void>> UnixDatagram::connect(UnixAddress peer, Instant deadline) const {
@@ -126,7 +133,9 @@ io::SizeAwaiter UnixDatagram::send(std::span<const char> data, Instant deadline)
 }
 
 ReceiveAwaiter UnixDatagram::recv(std::span<char> buf, Instant deadline) const {
-  return detail::recv_connected(d_, buf, deadline);
+  ReceiveAwaiter a = detail::recv_connected(d_, buf, deadline);
+  if (!a.early && reader_) a.early = make_error_code(errc::invalid_argument);
+  return a;
 }
 
 Result<UnixAddress> UnixDatagram::local_addr() const { return detail::address_of<UnixAddress>(d_, SysOp::local_addr); }

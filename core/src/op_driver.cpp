@@ -82,9 +82,7 @@ void OpDriver::mark_pushed(Shard& here, const Sqe& s) {
     --doorbells_unsubmitted_;
   }
   if (UserData::kind(s.user_data) != UdKind::op) return;
-  const bool multishot = (s.opcode == Opcode::accept && (s.ioprio & kAcceptMultishot) != 0) ||
-                         (s.opcode == Opcode::recv && (s.ioprio & kRecvMultishot) != 0);
-  slab_.pushed(UserData::slot(s.user_data), s.deadline != kNoDeadline, multishot);
+  slab_.pushed(UserData::slot(s.user_data), s.deadline != kNoDeadline, is_multishot(s));
   slab_.at(UserData::slot(s.user_data)).zero_copy = s.opcode == Opcode::send_zc;
   ++ops_submitted_;
 }

@@ -158,7 +158,7 @@ int64_t SimNet::set_option(Socket& sock, const SysCall& call) {
 std::optional<int32_t> SimNet::try_op(uint64_t id, uint32_t ring, const Sqe& sqe) {
   auto sock = fds_.get<Socket>(sqe.fd);
   if (!sock) return fds_.find(sqe.fd) != nullptr ? -ENOTSOCK : -EBADF;
-  if (sock->datagram()) return try_datagram_op(id, sock, sqe);
+  if (sock->datagram()) return try_datagram_op(id, ring, sock, sqe);
   if (sqe.opcode == Opcode::accept) return try_accept(id, ring, *sock, sqe);
   if (sqe.opcode == Opcode::connect) return try_connect(id, sock, sqe);
   if (sqe.opcode == Opcode::shutdown) return shutdown(*sock, sqe);

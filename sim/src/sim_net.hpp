@@ -144,10 +144,13 @@ class SimNet {
   void schedule_arrival(const std::shared_ptr<Pipe>& tx, Instant at);
   void link_hosts(Socket& client, Socket& server, const SimNet& net);
   // Datagram sockets (sim_net_dgram.cpp).
-  std::optional<int32_t> try_datagram_op(uint64_t id, const std::shared_ptr<Socket>& sock, const Sqe& sqe);
+  std::optional<int32_t> try_datagram_op(uint64_t id, uint32_t ring, const std::shared_ptr<Socket>& sock,
+                                         const Sqe& sqe);
   int32_t connect_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sqe);
   int32_t send_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sqe);
   std::optional<int32_t> try_recv_datagram(uint64_t id, Socket& sock, const Sqe& sqe);
+  std::optional<int32_t> try_recvmsg_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe);
+  Datagram pop_datagram(Socket& sock);
   std::shared_ptr<Socket> datagram_target(const Address& to, const Socket& from);
   void route(const std::shared_ptr<Socket>& to, const Datagram& d);
   // Live sockets of this type at a's port (IP) or name (Unix).

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 
 #include "fault_kind.hpp"
 #include "op_buffers.hpp"
@@ -42,14 +43,19 @@ msghdr* msg_of(const Sqe& sqe) { return reinterpret_cast<msghdr*>(static_cast<ui
 
 }  // namespace
 
-std::optional<int32_t> SimNet::try_datagram_op(uint64_t id, const std::shared_ptr<Socket>& sock, const Sqe& sqe) {
+std::optional<int32_t> SimNet::try_datagram_op(uint64_t id, uint32_t ring, const std::shared_ptr<Socket>& sock,
+                                               const Sqe& sqe) {
   switch (sqe.opcode) {
     case Opcode::connect: return connect_datagram(sock, sqe);
     case Opcode::send:
     case Opcode::sendmsg:
     case Opcode::write: return send_datagram(sock, sqe);
-    case Opcode::recv:
     case Opcode::recvmsg:
+      if ((sqe.ioprio & kRecvMultishot) != 0) return try_recvmsg_multishot(id, ring, *sock, sqe);
+      return try_recv_datagram(id, *sock, sqe);
+    case Opcode::recv:
+      if ((sqe.ioprio & kRecvMultishot) != 0) return -EINVAL;  // datagrams: RECVMSG (their sender)
+      [[fallthrough]];
     case Opcode::read: return try_recv_datagram(id, *sock, sqe);
     case Opcode::shutdown:
       if (sock->state != Socket::State::connected) return -ENOTCONN;
@@ -158,10 +164,7 @@ std::optional<int32_t> SimNet::try_recv_datagram(uint64_t id, Socket& sock, cons
     sock.receivers.push_back(id);
     return std::nullopt;
   }
-  const Datagram d = std::move(sock.inbox.front());
-  sock.inbox.pop_front();
-  RINGO_ASSERT(sock.inbox_bytes >= d.bytes.size(), "inbox_bytes counts every datagram held");
-  sock.inbox_bytes -= d.bytes.size();
+  const Datagram d = pop_datagram(sock);
   const size_t taken = scatter(iov, d.bytes.data(), std::min(d.bytes.size(), total_length(iov)));
   if (with_msg) {
     msghdr& m = *msg_of(sqe);
@@ -171,6 +174,54 @@ std::optional<int32_t> SimNet::try_recv_datagram(uint64_t id, Socket& sock, cons
   }
   const size_t result = (sqe.off & MSG_TRUNC) != 0 ? d.bytes.size() : taken;
   return static_cast<int32_t>(std::min<size_t>(result, INT32_MAX));
+}
+
+Datagram SimNet::pop_datagram(Socket& sock) {
+  Datagram d = std::move(sock.inbox.front());
+  sock.inbox.pop_front();
+  RINGO_ASSERT(sock.inbox_bytes >= d.bytes.size(), "inbox_bytes counts every datagram held");
+  sock.inbox_bytes -= d.bytes.size();
+  return d;
+}
+
+// Multishot RECVMSG into provided buffers: each datagram that has arrived fills one buffer
+// of the ring's group in io_uring's layout (ring.hpp, RecvMsgOut), one CQE with kCqeMore |
+// kCqeBuffer each, and the op stays parked for more. It ends (a CQE without kCqeMore) with
+// -ENOBUFS when a datagram waits and the group is empty (the datagram stays, as in the
+// kernel), -EFAULT when a buffer cannot hold the header and the rooms, 0 after SHUT_RD, or
+// with a last datagram without kCqeMore: a zero-length one (Linux does that), or a fault.
+std::optional<int32_t> SimNet::try_recvmsg_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe) {
+  const msghdr* want = msg_of(sqe);
+  if ((sqe.flags & kSqeBufferSelect) == 0 || sqe.deadline != kNoDeadline || want == nullptr) return -EINVAL;
+  const size_t head = sizeof(RecvMsgOut) + want->msg_namelen + want->msg_controllen;
+  while (!sock.inbox.empty()) {
+    const auto buf = host_.take_buffer(ring, sqe.buf_group);
+    if (!buf) return -ENOBUFS;
+    if (buf->size < head) {
+      host_.untake_buffer(ring, sqe.buf_group, buf->id);  // not consumed, as in io_uring
+      return -EFAULT;
+    }
+    const Datagram d = pop_datagram(sock);
+    const size_t kept = std::min(d.bytes.size(), buf->size - head);
+    socklen_t namelen = want->msg_namelen;
+    copy_out(d.from, buf->data + sizeof(RecvMsgOut), &namelen);  // namelen: the full length
+    const size_t payloadlen = (sqe.off & MSG_TRUNC) != 0 ? d.bytes.size() : kept;
+    const RecvMsgOut out{namelen, 0, static_cast<uint32_t>(payloadlen),
+                         kept < d.bytes.size() ? uint32_t{MSG_TRUNC} : 0u};
+    std::memcpy(buf->data, &out, sizeof out);
+    std::copy_n(d.bytes.data(), kept, buf->data + head);
+    const auto res = static_cast<int32_t>(head + kept);
+    const uint32_t flags = kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift);
+    // As in Linux, a zero-length datagram ends the multishot (its CQE without kCqeMore).
+    if (d.bytes.empty() || host_.inject(faults_.multishot_end_ppm, fault::kMultishotEnd)) {
+      host_.final_flags(flags);
+      return res;
+    }
+    host_.post_more(ring, sqe, res, flags);
+  }
+  if (sock.read_shut) return 0;
+  sock.receivers.push_back(id);
+  return std::nullopt;
 }
 
 }  // namespace ringo::sim::detail

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -211,6 +212,11 @@ static_assert(kCqeMore == IORING_CQE_F_MORE);
 static_assert(kRecvMultishot == IORING_RECV_MULTISHOT);
 static_assert(kCqeBuffer == IORING_CQE_F_BUFFER && kCqeBufferShift == IORING_CQE_BUFFER_SHIFT);
 static_assert(kCqeNotif == IORING_CQE_F_NOTIF);
+static_assert(sizeof(RecvMsgOut) == sizeof(io_uring_recvmsg_out) &&
+              offsetof(RecvMsgOut, namelen) == offsetof(io_uring_recvmsg_out, namelen) &&
+              offsetof(RecvMsgOut, controllen) == offsetof(io_uring_recvmsg_out, controllen) &&
+              offsetof(RecvMsgOut, payloadlen) == offsetof(io_uring_recvmsg_out, payloadlen) &&
+              offsetof(RecvMsgOut, flags) == offsetof(io_uring_recvmsg_out, flags));
 
 bool UringRing::prep(const Sqe& s) {
   const bool linked = s.deadline != kNoDeadline;
@@ -253,6 +259,7 @@ bool UringRing::prep(const Sqe& s) {
       break;
     case Opcode::recvmsg:
       io_uring_prep_recvmsg(sqe, s.fd, static_cast<msghdr*>(addr), static_cast<unsigned>(s.off));
+      sqe->ioprio |= s.ioprio & kRecvMultishot;
       break;
     case Opcode::count_:
     default:

@@ -15,6 +15,7 @@
 
 #include <sys/un.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -77,6 +78,12 @@ class UnixListener : public ListenerBase {
 
 // A Unix datagram socket: as UdpSocket, with Unix addresses. A send to a receiver whose
 // queue is full waits (Unix datagrams are never dropped), so sends take deadlines too.
+// A datagram received by UnixDatagram::recv_from_buffered (datagram.hpp). Each ring buffer
+// keeps kUnixDatagramHeadroom bytes (the kernel's header and room for a sockaddr_un) before
+// the payload: 3,968 bytes of payload with the default 4 KiB buffers.
+using UnixDatagramBuffer = BufferedDatagram<UnixAddress>;
+inline constexpr size_t kUnixDatagramHeadroom = 128;
+
 class UnixDatagram {
  public:
   UnixDatagram() = default;
@@ -86,20 +93,29 @@ class UnixDatagram {
   static Result<UnixDatagram> unbound();
 
   Task<Result<size_t>> send_to(std::span<const char> data, UnixAddress to, Instant deadline = kNoDeadline) const;
+  // errc::invalid_argument (as recv) once recv_from_buffered() was used on this socket.
   Task<Result<ReceivedFrom<UnixAddress>>> recv_from(std::span<char> buf, Instant deadline = kNoDeadline) const;
+  // As UdpSocket::recv_from_buffered (udp.hpp): one multishot receive over the shard's
+  // buffer ring, datagrams handed out in ring buffers with their sender.
+  Task<Result<UnixDatagramBuffer>> recv_from_buffered(Instant deadline = kNoDeadline) const;
   Task<Result<void>> connect(UnixAddress peer, Instant deadline = kNoDeadline) const;
   io::SizeAwaiter send(std::span<const char> data, Instant deadline = kNoDeadline) const;
   ReceiveAwaiter recv(std::span<char> buf, Instant deadline = kNoDeadline) const;
 
   Result<UnixAddress> local_addr() const;
   Result<UnixAddress> peer_addr() const;
-  io::VoidAwaiter close() noexcept { return d_.close(); }
+  io::VoidAwaiter close() noexcept {
+    reader_.reset();  // its multishot is cancelled before the descriptor closes
+    return d_.close();
+  }
   int fd() const noexcept { return d_.fd(); }
   bool is_open() const noexcept { return d_.is_open(); }
 
  private:
   explicit UnixDatagram(io::Descriptor d) noexcept : d_(std::move(d)) {}
   io::Descriptor d_;
+  // recv_from_buffered's multishot, as UdpSocket's; declared after d_ (retired first).
+  mutable std::unique_ptr<detail::BufReader, detail::BufReaderRetire> reader_;
 };
 
 }  // namespace ringo::net

@@ -140,7 +140,7 @@ class AioRing final : public Ring {
   void release(Op* op);
   void start(Op* op);
   void post(uint64_t user_data, int32_t res, uint32_t flags = 0) { ready_.push_back(Cqe{user_data, res, flags}); }
-  void complete(Op* op, int32_t res);
+  void complete(Op* op, int32_t res, uint32_t flags = 0);
   void recv_loop(Op* op);
   void queue_aio(Op* op);
   // The op ref names, if it is still that op (not freed, not reused).

@@ -41,9 +41,7 @@ struct OpAwaiter {
   bool await_ready() noexcept {
     if (early || refuse_await(me, early)) return true;
     // One awaiter takes one result: a multishot op needs submit_raw and its own callback.
-    if ((sqe.opcode == Opcode::accept && (sqe.ioprio & kAcceptMultishot)) ||
-        (sqe.opcode == Opcode::recv && (sqe.ioprio & kRecvMultishot)))
-      return early = make_error_code(std::errc::invalid_argument), true;
+    if (is_multishot(sqe)) return early = make_error_code(std::errc::invalid_argument), true;
     return false;
   }
   void await_suspend(std::coroutine_handle<> h) noexcept {

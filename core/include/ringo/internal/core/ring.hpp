@@ -101,8 +101,30 @@ inline constexpr uint8_t kSqeSkipSuccess = 1u << 0;
 // stays in the socket. kRecvMultishot (ioprio, IORING_RECV_MULTISHOT, 6.0+, needs buffer
 // select) keeps it armed: one CQE per receipt with kCqeMore; the last one (0 at EOF, an
 // error, -ENOBUFS, -ECANCELED, or the kernel ending it) comes without.
+//
+// kRecvMultishot on a RECVMSG (io_uring 6.0+) does the same for datagrams. Its msghdr (addr,
+// read at every receipt on some backends: it must live as long as the op) only says how
+// much room to keep for the sender's address (msg_namelen) and ancillary data
+// (msg_controllen; ringo keeps none); its iov is unused. Each datagram fills one buffer:
+// a RecvMsgOut, then msg_namelen bytes holding the sender's address, then msg_controllen
+// bytes, then the payload, cut to what fits (the tail is discarded, MSG_TRUNC in
+// RecvMsgOut::flags). The CQE's res counts all of it. A buffer smaller than the header and
+// the rooms fails the op with -EFAULT.
 inline constexpr uint8_t kSqeBufferSelect = 1u << 1;
 inline constexpr uint16_t kRecvMultishot = 1u << 1;
+// io_uring's struct io_uring_recvmsg_out (the uring backend asserts the layout).
+struct RecvMsgOut {
+  uint32_t namelen;     // the sender's address's full length (its first msg_namelen bytes are kept)
+  uint32_t controllen;  // ancillary bytes kept
+  uint32_t payloadlen;  // the datagram's length with MSG_TRUNC in the op's flags, else the bytes kept
+  uint32_t flags;       // the receive's msg_flags (MSG_TRUNC when the payload was cut)
+};
+// Whether an Sqe asks for a multishot op (several CQEs; see kCqeMore): one awaiter cannot
+// take its results, the op slab keeps its record until the last CQE.
+inline constexpr bool is_multishot(const Sqe& s) noexcept {
+  return (s.opcode == Opcode::accept && (s.ioprio & kAcceptMultishot) != 0) ||
+         ((s.opcode == Opcode::recv || s.opcode == Opcode::recvmsg) && (s.ioprio & kRecvMultishot) != 0);
+}
 inline constexpr uint32_t kCqeBuffer = 1u << 0;
 inline constexpr unsigned kCqeBufferShift = 16;
 inline constexpr uint16_t cqe_buffer_id(uint32_t flags) noexcept {
