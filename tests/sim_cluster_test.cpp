@@ -51,6 +51,57 @@ sim::RunOptions election_options(uint64_t seed) {
   return o;
 }
 
+// A config outside the limits runs nothing and says which field is wrong; asking about a
+// host that does not exist answers "no" instead of reading past the hosts.
+TEST(Cluster, ABadConfigIsRefusedWithItsReasonAndRunsNothing) {
+  struct Bad {
+    void (*spoil)(ClusterConfig&);
+    const char* names;
+  };
+  const Bad cases[] = {
+      {[](ClusterConfig& c) { c.hosts = 0; }, "hosts"},
+      {[](ClusterConfig& c) { c.hosts = ClusterConfig::kMaxHosts + 1; }, "hosts"},
+      {[](ClusterConfig& c) { c.shards_per_host = 0; }, "shards_per_host"},
+      {[](ClusterConfig& c) { c.run_for = Duration{0}; }, "run_for"},
+      {[](ClusterConfig& c) { c.max_drift_ppm = -1; }, "max_drift_ppm"},
+      {[](ClusterConfig& c) { c.restart_min = 2s, c.restart_max = 1s; }, "restart_min"},
+      {[](ClusterConfig& c) { c.crashes = true, c.nemesis_min_gap = Duration{0}; }, "nemesis_min_gap"},
+      {[](ClusterConfig& c) { c.partitions = true, c.nemesis_min_gap = c.nemesis_max_gap = 1us; }, "kMaxNemesisEvents"},
+      {[](ClusterConfig& c) {
+         c.script.push_back({1ms, ClusterEvent::Kind::crash, {}, 3});
+       },
+       "script[0].host"},
+      {[](ClusterConfig& c) {
+         c.script.push_back({1ms, ClusterEvent::Kind::partition, {0, 1, 0, 1}, 0});
+       },
+       "script[0].side"},
+      {[](ClusterConfig& c) {
+         c.script.push_back({-1ms, ClusterEvent::Kind::heal, {}, 0});
+       },
+       "script[0].at"},
+  };
+  for (const Bad& bad : cases) {
+    ClusterConfig c = quiet(3, 1s);
+    bad.spoil(c);
+    bool ran = false;
+    Cluster cluster(c, [&ran](HostContext&) -> Task<Result<void>> {
+      ran = true;
+      co_return Result<void>{};
+    });
+    const sim::Report r = cluster.run();
+    EXPECT_EQ(r.error, make_error_code(errc::invalid_argument)) << bad.names;
+    EXPECT_NE(r.message.find(bad.names), std::string::npos) << r.message;
+    EXPECT_FALSE(ran) << bad.names;
+  }
+  Cluster fine(quiet(3, 10ms), [](HostContext&) -> Task<Result<void>> { co_return Result<void>{}; });
+  EXPECT_TRUE(fine.run().ok());
+  EXPECT_FALSE(fine.up(3));
+  EXPECT_EQ(fine.restarts(7), 0u);
+  EXPECT_EQ(fine.clock_offset(99), Duration{0});
+  EXPECT_EQ(fine.clock_drift_ppm(99), 0);
+  EXPECT_FALSE(fine.file(5, "/x").has_value());
+}
+
 TEST(Cluster, ASeedAndItsRecordedChoicesReplayTheSameRun) {
   const sim::Scenario* s = sim::find_scenario("election");
   ASSERT_NE(s, nullptr);

@@ -432,9 +432,48 @@ Report ClusterImpl::finish(Report report) {
 
 // ---------------------------------------------------------------- Cluster
 
-Cluster::Cluster(const ClusterConfig& config, HostMain main) : config_(config) {
-  config_.hosts = std::max<uint32_t>(1, config_.hosts);
-  config_.shards_per_host = std::max<uint32_t>(1, config_.shards_per_host);
+namespace {
+std::string script_problem(const ClusterConfig& c) {
+  if (c.script.size() > ClusterConfig::kMaxScriptEvents) return "script: more than kMaxScriptEvents events";
+  for (size_t i = 0; i < c.script.size(); ++i) {
+    const ClusterEvent& e = c.script[i];
+    const std::string which = "script[" + std::to_string(i) + "]";
+    if (e.at < Duration{0}) return which + ".at is negative";
+    const bool names_host = e.kind == ClusterEvent::Kind::crash || e.kind == ClusterEvent::Kind::restart;
+    if (names_host && e.host >= c.hosts) return which + ".host " + std::to_string(e.host) + " does not exist";
+    if (e.kind == ClusterEvent::Kind::partition && e.side.size() > c.hosts)
+      return which + ".side has more sides than hosts";
+  }
+  return "";
+}
+}  // namespace
+
+std::string ClusterConfig::problem() const {
+  if (hosts == 0 || hosts > kMaxHosts) return "hosts must be 1.." + std::to_string(kMaxHosts);
+  if (shards_per_host == 0 || shards_per_host > kMaxShardsPerHost) {
+    return "shards_per_host must be 1.." + std::to_string(kMaxShardsPerHost);
+  }
+  if (run_for <= Duration{0}) return "run_for must be positive";
+  if (max_clock_offset < Duration{0}) return "max_clock_offset is negative";
+  if (max_drift_ppm < 0 || max_drift_ppm > kMaxDriftPpm)
+    return "max_drift_ppm must be 0.." + std::to_string(kMaxDriftPpm);
+  if (restart_min < Duration{0} || restart_min > restart_max) return "restart_min must be 0..restart_max";
+  if (partitions || crashes) {
+    if (nemesis_min_gap <= Duration{0} || nemesis_min_gap > nemesis_max_gap) {
+      return "nemesis_min_gap must be positive and at most nemesis_max_gap";
+    }
+    if (static_cast<uint64_t>(run_for / nemesis_min_gap) > kMaxNemesisEvents) {
+      return "run_for / nemesis_min_gap is above kMaxNemesisEvents";
+    }
+  }
+  return script_problem(*this);
+}
+
+Cluster::Cluster(const ClusterConfig& config, HostMain main) : config_(config), problem_(config.problem()) {
+  if (!problem_.empty()) {  // run() reports it; the accessors see a valid, idle cluster
+    config_ = ClusterConfig{};
+    config_.sim = config.sim;
+  }
   impl_ = std::make_unique<ClusterImpl>(*this, config_, std::move(main));
 }
 
@@ -444,6 +483,11 @@ Report Cluster::run() {
   ClusterImpl& m = *impl_;
   Report report;
   report.seed = config_.sim.seed;
+  if (!problem_.empty()) {
+    report.error = make_error_code(errc::invalid_argument);
+    report.message = "bad ClusterConfig: " + problem_;
+    return report;
+  }
   for (uint32_t h = 0; h < config_.hosts; ++h) m.boot(h);
   for (size_t i = 0; i < config_.script.size(); ++i) {
     m.add_event(Instant{0} + config_.script[i].at, {ClusterImpl::DriverEvent::Kind::script, 0, i});
@@ -473,15 +517,22 @@ Report Cluster::run() {
 
 bool Cluster::up(uint32_t host) const noexcept { return host < config_.hosts && impl_->hosts_[host].life != nullptr; }
 
-uint32_t Cluster::restarts(uint32_t host) const noexcept { return impl_->hosts_[host].restarts; }
+uint32_t Cluster::restarts(uint32_t host) const noexcept {
+  return host < config_.hosts ? impl_->hosts_[host].restarts : 0;
+}
 
 std::optional<std::string> Cluster::file(uint32_t host, const std::string& path) const {
+  if (host >= config_.hosts) return std::nullopt;
   return impl_->kernel_.file_contents(host, path);
 }
 
-Duration Cluster::clock_offset(uint32_t host) const noexcept { return Duration{impl_->hosts_[host].clock.offset_ns}; }
+Duration Cluster::clock_offset(uint32_t host) const noexcept {
+  return Duration{host < config_.hosts ? impl_->hosts_[host].clock.offset_ns : 0};
+}
 
-int64_t Cluster::clock_drift_ppm(uint32_t host) const noexcept { return impl_->hosts_[host].clock.drift_ppm; }
+int64_t Cluster::clock_drift_ppm(uint32_t host) const noexcept {
+  return host < config_.hosts ? impl_->hosts_[host].clock.drift_ppm : 0;
+}
 
 detail::SimKernel& Cluster::kernel() noexcept { return impl_->kernel_; }
 

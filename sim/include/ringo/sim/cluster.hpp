@@ -43,7 +43,15 @@ struct ClusterEvent {
   uint32_t host = 0;           // crash, restart
 };
 
+// Limits: a config outside them makes Cluster::run() report errc::invalid_argument (its
+// message says which field) and run nothing.
 struct ClusterConfig {
+  static constexpr uint32_t kMaxHosts = 64;
+  static constexpr uint32_t kMaxShardsPerHost = 64;
+  static constexpr uint64_t kMaxNemesisEvents = 100'000;  // run_for / nemesis_min_gap
+  static constexpr int64_t kMaxDriftPpm = 100'000;
+  static constexpr size_t kMaxScriptEvents = 100'000;
+
   // Seed, fault preset, budgets and choice recording/replay. sim.shards and sim.strategy
   // are not used: shards_per_host gives the shards, and the strategy is random.
   SimConfig sim;
@@ -64,6 +72,12 @@ struct ClusterConfig {
   Duration restart_min = std::chrono::milliseconds(10);
   Duration restart_max = std::chrono::milliseconds(500);
   std::vector<ClusterEvent> script;  // scripted faults, on top of the nemesis
+
+  // What is wrong with this config ("" when nothing): hosts and shards_per_host in
+  // [1, their limit], run_for > 0, each range's low end not above its high end, gaps > 0
+  // and at most kMaxNemesisEvents of them, drift within kMaxDriftPpm, and every scripted
+  // event at a time >= 0 naming a host that exists (a partition: at most one side per host).
+  std::string problem() const;
 };
 
 class Cluster;
@@ -119,18 +133,20 @@ class Cluster {
   const std::string& why() const noexcept { return why_; }
 
   uint32_t hosts() const noexcept { return config_.hosts; }
+  // For a host that does not exist: false, 0, nothing.
   bool up(uint32_t host) const noexcept;
   uint32_t restarts(uint32_t host) const noexcept;
   // A host's file as its disk holds it now (page cache view), or nothing.
   std::optional<std::string> file(uint32_t host, const std::string& path) const;
-  // The offset and drift drawn for a host's clock.
+  // The offset and drift drawn for a host's clock (0 for a host that does not exist).
   Duration clock_offset(uint32_t host) const noexcept;
   int64_t clock_drift_ppm(uint32_t host) const noexcept;
   detail::SimKernel& kernel() noexcept;
 
  private:
   friend class HostContext;
-  ClusterConfig config_;
+  ClusterConfig config_;  // as given, or a default one when it was invalid (problem_)
+  std::string problem_;
   std::unique_ptr<ClusterImpl> impl_;
   std::error_code verdict_;
   std::string why_;
