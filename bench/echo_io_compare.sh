@@ -42,6 +42,7 @@ for round in $(seq 1 "$rounds"); do
     run ringo_defer "$c" "$s" -- env RINGO_BACKEND=uring RINGO_URING_FLAGS=defer ./build/release/examples/echo_server --addr 127.0.0.1:PORT --shards 1
     run ringo_lane "$c" "$s" -- env RINGO_BACKEND=uring ./build/release/examples/raw_echo --addr 127.0.0.1:PORT
     run raw_defer "$c" "$s" -- ./build/release/bench/uring_echo PORT
+    run raw_fixed "$c" "$s" -- ./build/release/bench/uring_echo PORT --fixed
     run go "$c" "$s" -- env GOMAXPROCS=1 ./bench/peers/go_echo/go_echo 127.0.0.1:PORT
   done
 done
@@ -58,12 +59,12 @@ def spread(xs, d=0):
 print("medians (min-max) over the rounds; one server thread; ringo-load shares the 2 cores")
 for c, s in ((1, 64), (64, 64), (16, 16384), (16, 65536)):
     print(f"C={c} size={s}:")
-    for name in ("ringo", "ringo_defer", "ringo_lane", "raw_defer", "go"):
+    for name in ("ringo", "ringo_defer", "ringo_lane", "raw_defer", "raw_fixed", "go"):
         r = rows.get((name, c, s), {})
         if r:
             print(f"  {name:10s} {spread([v[0] for v in r.values()])} req/s, p50 {spread([v[1] for v in r.values()], 1)} us,"
                   f" p99 {spread([v[2] for v in r.values()], 1)} us")
-    for name in ("ringo", "ringo_defer", "ringo_lane"):
+    for name in ("ringo", "ringo_defer", "ringo_lane", "raw_fixed"):
         for peer in ("raw_defer", "go"):
             a, b = rows.get((name, c, s), {}), rows.get((peer, c, s), {})
             both = sorted(set(a) & set(b))
