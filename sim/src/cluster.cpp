@@ -279,9 +279,10 @@ void ClusterImpl::apply_planned(size_t index) {
   const ClusterEvent& e = plan_[index];
   if (e.kind == ClusterEvent::Kind::crash && !hosts_[e.host].life) return;
   ++nemesis_events_;
-  if (e.kind != ClusterEvent::Kind::crash) return apply_script(e);
   apply_script(e);
-  add_event(kernel_.now() + plan_restart_[index], DriverEvent{DriverEvent::Kind::restart, e.host, 0});
+  if (e.kind == ClusterEvent::Kind::crash) {
+    add_event(kernel_.now() + plan_restart_[index], DriverEvent{DriverEvent::Kind::restart, e.host, 0});
+  }
 }
 
 void ClusterImpl::apply_script(const ClusterEvent& e) {

@@ -113,10 +113,11 @@ void Shrinker::take_best(std::vector<uint64_t> values, const std::vector<Choice>
 }
 
 // Each fault that fires (a fault knob, buggify, a cluster nemesis's event), zeroed one at a
-// time from the first: one run per fault. Zeroing a fault's choice shifts no other choice,
-// so this reaches a nemesis plan drawn at the start of the run, which the chunk passes
-// (working from the end) may never reach within the budget; and fewer faults is the first
-// thing a reader of the shrunk failure wants.
+// time from the first: one run per fault. Zeroing a fault's choice keeps every choice
+// before it (a fault knob that no longer fires may change what follows; a nemesis plan
+// entry takes the same choices either way, so there nothing shifts). This reaches a plan
+// drawn at the start of the run, which the chunk passes (working from the end) may never
+// reach within the budget; and fewer faults is the first thing a reader wants.
 bool Shrinker::drop_faults() {
   bool progress = false;
   for (size_t n = 0; n < best_faults_.size() && !budget_spent();) {
