@@ -305,7 +305,7 @@ void SimKernel::answer_link(Instant at, uint32_t ring, const Sqe& sqe, int32_t r
 }
 
 bool SimKernel::ops_accounted() const noexcept {
-  return ops_submitted_ == ops_answered_ + ops_silent_ + parked_.size() && links_owed_ == 0;
+  return ops_submitted_ == ops_answered_ + ops_silent_ + parked_.size() + ops_held_ && links_owed_ == 0;
 }
 
 // An op that completes with `res` after `takes`, honouring a linked deadline the way
@@ -431,8 +431,25 @@ void SimKernel::submit_io(uint32_t ring, const Sqe& sqe) {
 // the usual latency, and a linked deadline loses.
 void SimKernel::complete_io(uint32_t ring, const Sqe& sqe, int32_t res) {
   const Instant done = now_ + latency();
+  if (std::exchange(hold_final_, false)) {
+    // Its result went out with kCqeMore; its final CQE waits for release_held.
+    final_flags_ = 0;
+    ++ops_held_;
+    if (sqe.deadline != kNoDeadline) {
+      tally(links_owed_);
+      answer_link(done, ring, sqe, -ECANCELED, res);
+    }
+    return;
+  }
   answer(done, ring, sqe, res, false, std::exchange(final_flags_, 0));
   if (sqe.deadline != kNoDeadline) answer_link(done, ring, sqe, -ECANCELED, res);
+}
+
+void SimKernel::release_held(uint32_t ring, const Sqe& sqe, int32_t res, uint32_t flags) {
+  RINGO_ASSERT(ops_held_ > 0, "only a held op is released, once");
+  --ops_held_;
+  tally(ops_answered_);  // its link timeout's CQE went out with its result (complete_io)
+  schedule(now_ + latency(), ring, Cqe{sqe.user_data, res, flags}, sqe.user_data, false);
 }
 
 void SimKernel::expire_parked(uint64_t id) {

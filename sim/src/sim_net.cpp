@@ -29,17 +29,39 @@ void arrive(Pipe& pipe, Instant now) {
   RINGO_ASSERT(!pipe.in_flight.empty() || pipe.in_flight_bytes == 0, "in_flight_bytes counts every segment in flight");
 }
 
-// Both directions fail with ECONNRESET and lose what they held. The callers wake.
-void reset_connection(Pipe& a, Pipe& b) {
+}  // namespace
+
+void SimNet::reset_connection(Pipe& a, Pipe& b) {
   for (Pipe* p : {&a, &b}) {
     p->reset = true;
     p->unread.clear();
     p->in_flight.clear();
     p->in_flight_bytes = 0;
+    release_notifs(*p, true);  // the bytes are gone: the kernel lets go of the pages
   }
 }
 
-}  // namespace
+// ---------------------------------------------------------------- SEND_ZC notifications
+
+void SimNet::hold_notif(Pipe& tx, uint32_t ring, const Sqe& sqe) {
+  RINGO_ASSERT(tx.notifs.empty() || tx.notifs.back().upto <= tx.sent_total, "notifications wait in send order");
+  tx.notifs.push_back({tx.sent_total, ring, sqe});
+  host_.hold_final();
+}
+
+// Ends the held SEND_ZCs whose bytes the reader has taken (all of them: the bytes are gone).
+void SimNet::release_notifs(Pipe& pipe, bool all) {
+  while (!pipe.notifs.empty() && (all || pipe.notifs.front().upto <= pipe.consumed_total)) {
+    const Pipe::HeldNotif n = pipe.notifs.front();
+    pipe.notifs.pop_front();
+    host_.release_held(n.ring, n.sqe, 0, kCqeNotif);
+  }
+}
+
+void SimNet::consumed(Pipe& rx, size_t n) {
+  rx.consumed_total += n;
+  release_notifs(rx, false);
+}
 
 // ---------------------------------------------------------------- set-up calls
 
@@ -175,9 +197,11 @@ std::optional<int32_t> SimNet::try_op(uint64_t id, uint32_t ring, const Sqe& sqe
   if (reading) return try_recv(id, *sock, iov, limit);
   std::optional<int32_t> sent = try_send(id, *sock, iov, limit);
   if (!sent || sqe.opcode != Opcode::send_zc) return sent;
-  // SEND_ZC: the result now (kCqeMore), the notification as the op's final CQE, later.
+  // SEND_ZC: the result now (kCqeMore); the notification as the op's final CQE, a latency
+  // later after an error or an empty send, else when the peer has taken the bytes.
   host_.post_more(ring, sqe, *sent);
   host_.final_flags(kCqeNotif);
+  if (*sent > 0) hold_notif(*sock->tx, ring, sqe);
   return 0;
 }
 
@@ -198,6 +222,7 @@ std::optional<int32_t> SimNet::try_recv_multishot(uint64_t id, uint32_t ring, So
     if (n > 1 && host_.inject(faults_.short_io_ppm, fault::kShortIo)) n = 1 + host_.below(n - 1);
     std::copy_n(rx.unread.begin(), n, buf->data);
     rx.unread.erase(rx.unread.begin(), rx.unread.begin() + static_cast<std::ptrdiff_t>(n));
+    consumed(rx, n);
     host_.wake(rx.writers);
     const uint32_t flags = kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift);
     if (host_.inject(faults_.multishot_end_ppm, fault::kMultishotEnd)) {
@@ -302,6 +327,7 @@ std::optional<int32_t> SimNet::try_recv(uint64_t id, Socket& sock, const std::ve
   if (n > 1 && host_.inject(faults_.short_io_ppm, fault::kShortIo)) n = 1 + host_.below(n - 1);
   const std::string bytes(rx.unread.begin(), rx.unread.begin() + static_cast<std::ptrdiff_t>(n));
   rx.unread.erase(rx.unread.begin(), rx.unread.begin() + static_cast<std::ptrdiff_t>(n));
+  consumed(rx, n);
   scatter(iov, bytes.data(), n);
   host_.wake(rx.writers);
   return static_cast<int32_t>(n);
@@ -337,6 +363,7 @@ std::optional<int32_t> SimNet::try_send(uint64_t id, Socket& sock, const std::ve
                "bytes arrive in the order they were sent");
   tx->last_arrival = arrives;
   tx->in_flight_bytes += n;
+  tx->sent_total += n;
   tx->in_flight.push_back({arrives, std::move(bytes)});
   RINGO_ASSERT(tx->queued() <= faults_.socket_buffer, "in flight plus unread never exceeds the socket buffer");
   schedule_arrival(tx, arrives);
@@ -377,6 +404,7 @@ void SimNet::closed(const std::shared_ptr<Socket>& sock) {
     if (!sock->rx->unread.empty()) reset_connection(*sock->rx, *sock->tx);
     sock->tx->fin = true;
     sock->rx->reader_gone = true;
+    release_notifs(*sock->rx, true);  // nobody will take those bytes
     host_.wake(sock->tx->readers);
     host_.wake(sock->rx->writers);
   } else if (sock->state == Socket::State::listening) {
