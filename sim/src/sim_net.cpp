@@ -45,8 +45,7 @@ void SimNet::reset_connection(Pipe& a, Pipe& b) {
 
 void SimNet::hold_notif(Pipe& tx, uint32_t ring, const Sqe& sqe) {
   RINGO_ASSERT(tx.notifs.empty() || tx.notifs.back().upto <= tx.sent_total, "notifications wait in send order");
-  tx.notifs.push_back({tx.sent_total, ring, sqe});
-  host_.hold_final();
+  tx.notifs.push_back({tx.sent_total, host_.hold_final(), ring, sqe});
 }
 
 // Ends the held SEND_ZCs whose bytes the reader has taken (all of them: the bytes are gone).
@@ -54,7 +53,7 @@ void SimNet::release_notifs(Pipe& pipe, bool all) {
   while (!pipe.notifs.empty() && (all || pipe.notifs.front().upto <= pipe.consumed_total)) {
     const Pipe::HeldNotif n = pipe.notifs.front();
     pipe.notifs.pop_front();
-    host_.release_held(n.ring, n.sqe, 0, kCqeNotif);
+    host_.release_held(n.ring, n.sqe, 0, kCqeNotif, n.result_at);
   }
 }
 
@@ -197,11 +196,15 @@ std::optional<int32_t> SimNet::try_op(uint64_t id, uint32_t ring, const Sqe& sqe
   if (reading) return try_recv(id, *sock, iov, limit);
   std::optional<int32_t> sent = try_send(id, *sock, iov, limit);
   if (!sent || sqe.opcode != Opcode::send_zc) return sent;
-  // SEND_ZC: the result now (kCqeMore); the notification as the op's final CQE, a latency
-  // later after an error or an empty send, else when the peer has taken the bytes.
+  // SEND_ZC: the result (kCqeMore) after the usual latency, the notification as the op's
+  // final CQE when the peer has taken the bytes; after an error or an empty send, the
+  // result now and the notification a latency later.
+  if (*sent > 0) {
+    hold_notif(*sock->tx, ring, sqe);
+    return sent;
+  }
   host_.post_more(ring, sqe, *sent);
   host_.final_flags(kCqeNotif);
-  if (*sent > 0) hold_notif(*sock->tx, ring, sqe);
   return 0;
 }
 

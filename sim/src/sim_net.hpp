@@ -58,6 +58,7 @@ struct Pipe {
   // byte `upto` of everything ever sent here. Ascending.
   struct HeldNotif {
     uint64_t upto;
+    Instant result_at;  // when the op's result CQE is due: the notification never comes first
     uint32_t ring;
     Sqe sqe;
   };
