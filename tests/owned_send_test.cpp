@@ -4,11 +4,10 @@
 // runtime stopped while the kernel still holds buffers (a peer that never reads) freeing
 // them at its shard's teardown.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <string>
 #include <vector>

@@ -65,7 +65,7 @@ struct Pipe {
   std::deque<HeldNotif> notifs;
   uint64_t sent_total = 0;      // bytes ever sent into this pipe
   uint64_t consumed_total = 0;  // bytes ever taken by the reader
-  uint32_t from_host = 0;    // in a cluster (sim_fabric.hpp): the hosts at either end
+  uint32_t from_host = 0;       // in a cluster (sim_fabric.hpp): the hosts at either end
   uint32_t to_host = 0;
 
   size_t queued() const noexcept { return unread.size() + in_flight_bytes; }

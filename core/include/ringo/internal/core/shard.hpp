@@ -227,8 +227,8 @@ class Shard {
   Balancer balancer_;
   uint64_t ticks_ = 0;
   uint64_t deadline_expiries_ = 0;
-  uint64_t blocking_counts_[4] = {};       // by BlockingCount
-  mutable ShardStats stats_;               // what stats() last assembled
+  uint64_t blocking_counts_[4] = {};  // by BlockingCount
+  mutable ShardStats stats_;          // what stats() last assembled
   std::unique_ptr<Attachment> send_blocks_;
   std::unique_ptr<Attachment> recv_pool_;  // last member: the first destroyed
 };

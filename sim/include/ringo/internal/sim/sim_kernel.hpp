@@ -187,8 +187,8 @@ class SimKernel final : public Tracer {
   // The due completion to deliver: an index into due_ (choice value: its age rank).
   size_t pick_due();
 
-  std::map<uint64_t, Parked> parked_;  // by park id: oldest first
-  uint32_t final_flags_ = 0;           // DeviceHost::final_flags, for the next complete_io
+  std::map<uint64_t, Parked> parked_;     // by park id: oldest first
+  uint32_t final_flags_ = 0;              // DeviceHost::final_flags, for the next complete_io
   Instant held_result_at_ = kNoDeadline;  // DeviceHost::hold_final, for the next complete_io
   uint64_t ops_held_ = 0;                 // ops whose final CQE waits for release_held
   Instant hold_final();
