@@ -39,8 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::fprintf(stderr,
                  "fuzz_scenario: scenario %s FAILED (seed=%llu faults=%s): %s\n%s\n"
                  "turn the input into a failure file: ringo-sim from-fuzz INPUT (then replay, shrink)\n",
-                 in.scenario->name.c_str(), static_cast<unsigned long long>(in.options.seed),
-                 in.options.faults.c_str(), r->why.c_str(), r->report.summary().c_str());
+                 in.scenario->name.c_str(), static_cast<unsigned long long>(in.options.seed), in.options.faults.c_str(),
+                 r->why.c_str(), r->report.summary().c_str());
     std::abort();
   }
   return 0;

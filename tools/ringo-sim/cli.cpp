@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "failure_file.hpp"
+#include "ringo/sim/scenario.hpp"
 #include "scenario_input.hpp"
 #include "sha1.hpp"
-#include "ringo/sim/scenario.hpp"
 #include "shrink.hpp"
 #include "timeline_html.hpp"
 
@@ -323,7 +323,8 @@ int explore(const Args& a, const Scenario& s, RunOptions o, const char* program)
               static_cast<double>(done) / (elapsed + 1e-9), static_cast<unsigned long long>(failures),
               check_det ? (", " + std::to_string(t.nondeterministic) + " nondeterministic").c_str() : "",
               strategy_name(o.strategy), o.faults.c_str());
-  if (a.has("corpus")) std::printf("corpus: %llu entries in %s\n", static_cast<unsigned long long>(t.entries), a.get("corpus").c_str());
+  if (a.has("corpus"))
+    std::printf("corpus: %llu entries in %s\n", static_cast<unsigned long long>(t.entries), a.get("corpus").c_str());
   if (t.unsaved > 0) return kUnwritten;
   return failures > 0 || t.nondeterministic > 0 ? kFailed : kPassed;
 }
