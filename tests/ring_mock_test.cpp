@@ -477,5 +477,95 @@ TEST_F(EarlyZeroCopy, AFailureAtOnceIsResultAndEndInOneCall) {
   EXPECT_EQ(shard.live_ops(), 0u);
 }
 
+// Cancelled before it reached the ring: one call, -ECANCELED and no kCqeMore (the op and
+// its end together), counted as cancelled before submit; its Sqe is never pushed.
+TEST_F(EarlyZeroCopy, ACancelBeforeSubmitIsOneCallWithEcanceled) {
+  Shard shard(group_, 0, ring_);
+  Calls calls;
+  Sqe s;
+  s.opcode = Opcode::send_zc;
+  const OpToken token = shard.ops().submit_send_zc_early(s, &Calls::on, &calls);
+  EXPECT_TRUE(shard.ops().cancel(shard, token));
+  ASSERT_EQ(calls.seen.size(), 1u);
+  EXPECT_EQ(calls.seen[0].first, -ECANCELED);
+  EXPECT_EQ(calls.seen[0].second & (kCqeMore | kOpResultReported), 0u);
+  EXPECT_EQ(shard.stats().ops_cancelled_before_submit, 1u);
+  EXPECT_EQ(shard.live_ops(), 0u);
+  ALLOW_CALL(ring_, submit_and_wait_count(_, _)).RETURN(0u);
+  ALLOW_CALL(ring_, reap(_)).RETURN(0u);
+  FORBID_CALL(ring_, push(_));
+  shard.run_once(false);
+}
+
+// A cancel the kernel honours: -ECANCELED with kCqeMore (the kernel's SEND_ZC still posts
+// its notification), reported at once and counted as cancelled by the kernel; the end at
+// the notification.
+TEST_F(EarlyZeroCopy, ACancelTheKernelHonoursIsReportedAtItsResult) {
+  Shard shard(group_, 0, ring_);
+  Calls calls;
+  const OpToken token = submit(shard, calls);
+  EXPECT_TRUE(shard.ops().cancel(shard, token));
+  deliver(shard, {token.user_data, -ECANCELED, kCqeMore});
+  ASSERT_EQ(calls.seen.size(), 1u);
+  EXPECT_EQ(calls.seen[0].first, -ECANCELED);
+  EXPECT_NE(calls.seen[0].second & kCqeMore, 0u);
+  EXPECT_EQ(shard.stats().ops_cancelled_by_kernel, 1u);
+  deliver(shard, {token.user_data, 0, kCqeNotif});
+  ASSERT_EQ(calls.seen.size(), 2u);
+  EXPECT_NE(calls.seen[1].second & kOpResultReported, 0u);
+  EXPECT_EQ(shard.stats().ops_cancelled_by_kernel, 1u) << "an outcome counted twice";
+  EXPECT_EQ(shard.live_ops(), 0u);
+}
+
+// A cancel that comes too late: the real result, counted as completed anyway.
+TEST_F(EarlyZeroCopy, ACancelTooLateReportsTheRealResult) {
+  Shard shard(group_, 0, ring_);
+  Calls calls;
+  const OpToken token = submit(shard, calls);
+  EXPECT_TRUE(shard.ops().cancel(shard, token));
+  deliver(shard, {token.user_data, 4096, kCqeMore});
+  ASSERT_EQ(calls.seen.size(), 1u);
+  EXPECT_EQ(calls.seen[0].first, 4096);
+  EXPECT_EQ(shard.stats().ops_completed_despite_cancel, 1u);
+  deliver(shard, {token.user_data, 0, kCqeNotif});
+  ASSERT_EQ(calls.seen.size(), 2u);
+  EXPECT_EQ(shard.live_ops(), 0u);
+}
+
+// A cancel after the result but before the link timeout's CQE: the result is not reported
+// yet, so the cancel goes to the kernel, which finds nothing to cancel; the link timeout's
+// CQE then settles it as completed anyway, with the real result.
+TEST_F(EarlyZeroCopy, ACancelBetweenTheResultAndTheLinkTimeoutCompletesAnyway) {
+  Shard shard(group_, 0, ring_);
+  Calls calls;
+  const OpToken token = submit(shard, calls, Instant{1000});
+  deliver(shard, {token.user_data, 100, kCqeMore});
+  EXPECT_TRUE(calls.seen.empty());
+  EXPECT_TRUE(shard.ops().cancel(shard, token)) << "the result was not reported: the cancel still counts";
+  deliver(shard, {UserData::with_kind(token.user_data, UdKind::link_timeout), -ECANCELED, 0});
+  ASSERT_EQ(calls.seen.size(), 1u);
+  EXPECT_EQ(calls.seen[0].first, 100);
+  EXPECT_EQ(calls.seen[0].second & kOpDeadlineExpired, 0u);
+  EXPECT_EQ(shard.stats().ops_completed_despite_cancel, 1u);
+  deliver(shard, {token.user_data, 0, kCqeNotif});
+  ASSERT_EQ(calls.seen.size(), 2u);
+  EXPECT_EQ(shard.live_ops(), 0u);
+}
+
+#ifndef NDEBUG
+// A notification before its op's result is a broken kernel (or simulator): an assertion
+// stops there rather than reporting the notification's 0 as the result.
+TEST_F(EarlyZeroCopy, ANotificationBeforeTheResultIsAnAssertion) {
+  EXPECT_DEATH(
+      {
+        Shard shard(group_, 0, ring_);
+        Calls calls;
+        const OpToken token = submit(shard, calls);
+        deliver(shard, {token.user_data, 0, kCqeNotif});
+      },
+      "notification comes after its result");
+}
+#endif
+
 }  // namespace
 }  // namespace ringo

@@ -141,7 +141,7 @@ Task<Result<void>> StreamSocket::write_all(std::span<const char> data, Instant d
 
 Task<Result<void>> StreamSocket::write_all_zero_copy(std::span<const char> data, Instant deadline) const {
   Shard* home = d_.home();
-  const Opcode op = home != nullptr && home->ring().caps().send_zc ? Opcode::send_zc : Opcode::send;
+  const Opcode op = zero_copy_ && home != nullptr && home->ring().caps().send_zc ? Opcode::send_zc : Opcode::send;
   const auto step = [this, data, deadline, op](size_t done) {
     const std::span<const char> rest = data.subspan(done);
     return d_.op<io::SizeAwaiter>(io::transfer_sqe(op, rest.data(), rest.size(), MSG_NOSIGNAL), deadline);

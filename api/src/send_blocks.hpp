@@ -10,11 +10,16 @@
 // frees the block, always on the socket's shard once an op was submitted (the routine and
 // the CQEs are both there).
 //
-// SendBlocks, one per shard (Shard::send_blocks()), lists the blocks with ops in flight.
-// A shard that stops before every notification came (shutdown_timeout passed, or the
-// simulator ran out of events) frees them when it is destroyed: its ring is closing, no
-// CQE will come, and the pages the kernel pinned stay pinned by the kernel itself (Linux
-// takes page references for a zero-copy send; the process may free its mapping).
+// SendBlocks, one per shard (Shard::send_blocks()), lists the blocks with ops the kernel
+// has not ended (a block leaves the list at its last op's end, and joins again at its next
+// op's submission). A shard that stops before every notification came (shutdown_timeout
+// passed, or a simulated run's shutdown was cut short) abandons those blocks when it is
+// destroyed: no CQE will come to end their ops, yet the kernel may still send from their
+// pages (retransmissions, the send queue of a gracefully closed socket, which outlives the
+// descriptor), so freeing them would let a later allocation's bytes reach a peer. They stay
+// allocated for the life of the process, reachable from a static list and counted
+// (net::send_buffers_abandoned()). Resetting the sockets (SO_LINGER 0) before freeing was
+// rejected: a socket the program already closed has no descriptor left to reset.
 //
 // Thread-safety: a block with ops in flight, and SendBlocks, belong to the home shard.
 #pragma once
@@ -34,9 +39,10 @@ using namespace ringo::detail;
 class SendBlocks;
 
 struct SendBlock {
-  uint32_t refs = 1;  // the SendBuffer, plus one per op the kernel has not ended
+  uint32_t refs = 1;       // the SendBuffer (while it lives), plus in_kernel
+  uint32_t in_kernel = 0;  // ops submitted whose last CQE has not come
   size_t capacity = 0;
-  SendBlocks* home = nullptr;  // set while ops are in flight
+  SendBlocks* home = nullptr;  // the list it is on, while in_kernel > 0
   SendBlock* prev = nullptr;
   SendBlock* next = nullptr;
   // The op whose result the writing routine awaits (at most one: parts go one at a time).
@@ -54,9 +60,9 @@ class SendBlocks final : public Shard::Attachment {
  public:
   // The shard's list, made on first use.
   static SendBlocks* of(Shard* shard);
-  // An op of block goes to the kernel: one more reference, listed here.
+  // An op of block goes to the kernel: one more reference; listed here while it has any.
   void hold(SendBlock* block) noexcept;
-  // The block is being freed.
+  // The block's last op in the kernel ended (or the block is abandoned): off the list.
   void forget(SendBlock* block) noexcept;
   size_t size() const noexcept { return size_; }
   ~SendBlocks() override;

@@ -155,6 +155,8 @@ void OpDriver::complete_op(Shard& here, const Cqe& cqe) {
     rec->deadline_fired = cqe.res == -ETIME;
   } else {
     rec->op_cqe_seen = true;
+    RINGO_ASSERT((cqe.flags & kCqeNotif) == 0 || rec->zc_result_seen,
+                 "a SEND_ZC's notification comes after its result, never before");
     if (!rec->zc_result_seen) {  // a SEND_ZC's notification keeps the result before it
       rec->res = cqe.res;
       rec->cqe_flags = cqe.flags;

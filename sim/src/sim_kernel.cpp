@@ -334,9 +334,12 @@ void SimKernel::submit_cancel(uint32_t ring, const Sqe& sqe) {
 
 // Cancels the op's pending completion: 0 (it now completes -ECANCELED, due at once),
 // -EALREADY (too late: it is completing and keeps its real result, now due), or -ENOENT.
+// A SEND_ZC's notification (kCqeNotif) is not the op's result: a cancel neither ends it nor
+// hurries it, or it would come before a result still in flight (issue 19's review).
 int32_t SimKernel::cancel_in_flight(uint32_t ring, uint64_t target) {
   auto matches = [&](const Event& e) {
-    return e.ring == ring && e.op_user_data == target && e.cqe.user_data == target && (e.cqe.flags & kCqeMore) == 0;
+    return e.ring == ring && e.op_user_data == target && e.cqe.user_data == target &&
+           (e.cqe.flags & (kCqeMore | kCqeNotif)) == 0;
   };
   auto in_due = std::find_if(due_.begin(), due_.end(), matches);
   auto in_future = std::find_if(future_.begin(), future_.end(), matches);
@@ -459,12 +462,24 @@ void SimKernel::release_held(uint32_t ring, const Sqe& sqe, int32_t res, uint32_
   schedule(at, ring, Cqe{sqe.user_data, res, flags}, sqe.user_data, false);
 }
 
+// A parked op that ends cancelled. A SEND_ZC posts two CQEs even then, as the kernel's
+// does (its notification slot is set up when the op is prepared): -ECANCELED with kCqeMore,
+// then the notification.
+void SimKernel::answer_cancelled(uint32_t ring, const Sqe& sqe) {
+  if (sqe.opcode == Opcode::send_zc) {
+    schedule(now_, ring, Cqe{sqe.user_data, -ECANCELED, kCqeMore}, sqe.user_data, false);
+    answer(now_, ring, sqe, 0, false, kCqeNotif);
+  } else {
+    answer(now_, ring, sqe, -ECANCELED, false);
+  }
+}
+
 void SimKernel::expire_parked(uint64_t id) {
   auto it = parked_.find(id);
   if (it == parked_.end()) return;
   const Parked p = it->second;
   parked_.erase(it);
-  answer(now_, p.ring, p.sqe, -ECANCELED, false);
+  answer_cancelled(p.ring, p.sqe);
   answer_link(now_, p.ring, p.sqe, -ETIME, -ECANCELED);
 }
 
@@ -472,7 +487,7 @@ bool SimKernel::cancel_parked(uint32_t ring, uint64_t user_data) {
   for (auto it = parked_.begin(); it != parked_.end(); ++it) {
     const Parked& p = it->second;
     if (p.ring != ring || p.sqe.user_data != user_data) continue;
-    answer(now_, ring, p.sqe, -ECANCELED, false);
+    answer_cancelled(ring, p.sqe);
     if (p.sqe.deadline != kNoDeadline) answer_link(now_, ring, p.sqe, -ECANCELED, -ECANCELED);
     parked_.erase(it);
     return true;

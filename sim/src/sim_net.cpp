@@ -48,13 +48,27 @@ void SimNet::hold_notif(Pipe& tx, uint32_t ring, const Sqe& sqe) {
   tx.notifs.push_back({tx.sent_total, host_.hold_final(), ring, sqe});
 }
 
-// Ends the held SEND_ZCs whose bytes the reader has taken (all of them: the bytes are gone).
+// Ends the held SEND_ZCs whose bytes the reader has taken or acknowledged (all of them: the
+// bytes are gone).
 void SimNet::release_notifs(Pipe& pipe, bool all) {
-  while (!pipe.notifs.empty() && (all || pipe.notifs.front().upto <= pipe.consumed_total)) {
+  const uint64_t done = std::max(pipe.consumed_total, pipe.acked_total);
+  while (!pipe.notifs.empty() && (all || pipe.notifs.front().upto <= done)) {
     const Pipe::HeldNotif n = pipe.notifs.front();
     pipe.notifs.pop_front();
     host_.release_held(n.ring, n.sqe, 0, kCqeNotif, n.result_at);
   }
+}
+
+// Bytes that arrived are acknowledged a seeded delay later at most (Linux's delayed ACK:
+// 40 ms on a quiet connection; a reader taking them sooner answers sooner, consumed()),
+// whether or not the reader ever reads them: a peer that waits for more, shut its reading
+// side, or has no ring buffers (ENOBUFS) holds a notification that long, not forever.
+void SimNet::ack_later(const std::shared_ptr<Pipe>& pipe) {
+  const uint64_t upto = pipe->sent_total - pipe->in_flight_bytes;
+  host_.at(host_.now() + host_.draw(Duration{0}, kAckDelay), [this, pipe, upto] {
+    pipe->acked_total = std::max(pipe->acked_total, upto);
+    release_notifs(*pipe, false);
+  });
 }
 
 void SimNet::consumed(Pipe& rx, size_t n) {
@@ -187,6 +201,13 @@ std::optional<int32_t> SimNet::try_op(uint64_t id, uint32_t ring, const Sqe& sqe
   const bool writing = sqe.opcode == Opcode::send || sqe.opcode == Opcode::send_zc || sqe.opcode == Opcode::write ||
                        sqe.opcode == Opcode::writev;
   if (!reading && !writing) return -EOPNOTSUPP;
+  if (sqe.opcode == Opcode::send_zc && sock->domain == AF_UNIX) {
+    // As Linux 6.18's (checked): AF_UNIX has no zero-copy; SEND_ZC's result is -EOPNOTSUPP
+    // with kCqeMore, then its notification.
+    host_.post_more(ring, sqe, -EOPNOTSUPP);
+    host_.final_flags(kCqeNotif);
+    return 0;
+  }
   if (sock->state != Socket::State::connected) return -ENOTCONN;
   RINGO_ASSERT(sock->rx && sock->tx, "a connected socket has both pipes");
   if (sqe.opcode == Opcode::recv && (sqe.ioprio & kRecvMultishot) != 0) return try_recv_multishot(id, ring, *sock, sqe);
@@ -381,6 +402,7 @@ void SimNet::schedule_arrival(const std::shared_ptr<Pipe>& tx, Instant at) {
       return schedule_arrival(tx, host_.now() + kRetransmit);
     }
     arrive(*tx, host_.now());
+    if (!tx->notifs.empty()) ack_later(tx);  // only then: other runs' draws stay as they were
     host_.wake(tx->readers);
   });
 }

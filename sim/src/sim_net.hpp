@@ -13,11 +13,17 @@
 // flight plus unread; bytes arrive in the order they were sent; a reset fails both ends
 // with ECONNRESET; closing with unread bytes resets (as Linux sends RST instead of FIN).
 //
-// SEND_ZC: the result comes at once (kCqeMore); the notification (the op's last CQE, with
-// kCqeNotif) when the peer's receives have taken the op's last byte, because that is when
-// Linux's would come: the bytes are ACKed, and a peer that waits for more before reading or
-// answering delays its ACK. A reset, or the reader closing, frees the bytes: the notification
-// comes then. A peer that never reads and stays open keeps it pending (as in Linux).
+// SEND_ZC: the result (kCqeMore) after the usual op latency, as any op's; the notification
+// (the op's last CQE, with kCqeNotif) when the op's last byte is acknowledged, because that
+// is when Linux's comes: at the earlier of the peer's receives taking that byte and its
+// arrival plus a seeded delayed-ACK delay of at most kAckDelay (40 ms, Linux's delayed ACK
+// on a quiet connection). So a peer that waits for something else before reading delays the
+// notification up to 40 ms, and one that never reads (or shut its reading side, or has no
+// ring buffers) holds it no longer. A reset, or the reader closing, frees the bytes: the
+// notification comes then. A SEND_ZC cancelled while parked ends as the kernel's: -ECANCELED
+// with kCqeMore, then a notification. SEND_ZC on a Unix socket fails with EOPNOTSUPP (the
+// kernel's AF_UNIX has no zero-copy): the result with kCqeMore, then a notification.
+// A partition holds back bytes, not acknowledgements (not modelled).
 #pragma once
 
 #include <cstdint>
@@ -65,6 +71,7 @@ struct Pipe {
   std::deque<HeldNotif> notifs;
   uint64_t sent_total = 0;      // bytes ever sent into this pipe
   uint64_t consumed_total = 0;  // bytes ever taken by the reader
+  uint64_t acked_total = 0;     // bytes acknowledged by the delayed ACK (SimNet::ack_later)
   uint32_t from_host = 0;       // in a cluster (sim_fabric.hpp): the hosts at either end
   uint32_t to_host = 0;
 
@@ -140,6 +147,9 @@ class SimNet {
   static constexpr uint32_t kSynRetries = 3;
   static constexpr Duration kSynInterval = std::chrono::seconds(1);
   static constexpr Duration kRetransmit = std::chrono::milliseconds(200);
+  // The longest a peer's delayed ACK waits after bytes arrived (Linux: 40 ms minimum
+  // delayed-ACK timeout, up to 200 ms; loopback-like peers answer within 40 ms).
+  static constexpr Duration kAckDelay = std::chrono::milliseconds(40);
 
  private:
   int64_t bind(const std::shared_ptr<Socket>& sock, const SysCall& call);
@@ -156,6 +166,7 @@ class SimNet {
   void hold_notif(Pipe& tx, uint32_t ring, const Sqe& sqe);
   void release_notifs(Pipe& pipe, bool all);
   void consumed(Pipe& rx, size_t n);
+  void ack_later(const std::shared_ptr<Pipe>& pipe);
   // Both directions fail with ECONNRESET and lose what they held. The callers wake.
   void reset_connection(Pipe& a, Pipe& b);
   std::optional<int32_t> try_recv_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe);

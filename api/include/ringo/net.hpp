@@ -105,9 +105,13 @@ class RecvBuffer {
 // Bytes for StreamSocket::write_all_owned: one heap block the caller fills and then moves
 // into the write, which keeps it until the kernel has let go of its pages (the zero-copy
 // notification) and then frees it, on the socket's shard, whatever happened meanwhile (the
-// write returned, failed or was cancelled, the socket closed, or the shard stopped). There
-// is no way to reach the bytes after the move. Move-only; a default-constructed or
-// moved-from SendBuffer is empty (no memory). Any thread may make one.
+// write returned, failed or was cancelled, the socket closed, or the shard stopped: then it
+// is never freed, send_buffers_abandoned()). The SendBuffer gives no access to the bytes
+// after the move, but a pointer or span saved before it (data(), span()) still reaches them
+// and nothing stops its use: writing through it while the kernel may read the block
+// changes what the peer receives, and using it after the kernel let go is a use after
+// free. Don't keep one. Move-only; a default-constructed or moved-from SendBuffer is empty
+// (no memory). Any thread may make one.
 class SendBuffer {
  public:
   SendBuffer() = default;
@@ -150,11 +154,18 @@ class SendBuffer {
   size_t size_ = 0;
   size_t capacity_ = 0;
 };
-// SendBuffer blocks a write handed to the kernel that the kernel has not let go of yet, on
-// the current shard (0 outside a runtime).
+// SendBuffer blocks of writes on the current shard whose zero-copy notification has not
+// come yet: the kernel may still read them (0 outside a runtime). A block counts once
+// however many of its ops are outstanding.
 size_t send_buffers_in_kernel() noexcept;
-// SendBuffer blocks alive in the process (made and not yet freed): for leak checks.
+// SendBuffer blocks alive in the process (made and not yet freed, abandoned ones
+// included): for leak checks.
 size_t send_buffers_alive() noexcept;
+// SendBuffer blocks deliberately never freed, in the whole process since it started: their
+// shard stopped (shutdown_timeout passed, or a simulated run's shutdown was cut short)
+// before the kernel's notification, so the kernel may still send from them. They stay
+// allocated (and reachable, for leak checkers) for the life of the process (docs/io.md).
+size_t send_buffers_abandoned() noexcept;
 
 // An IPv4 or IPv6 address and port.
 class SocketAddr {
@@ -202,8 +213,8 @@ class StreamSocket {
   io::SizeAwaiter write(std::span<const char> data, Instant deadline = kNoDeadline) const;
   // Writes all of data (copied into the kernel: data may be reused as soon as this returns).
   Task<Result<void>> write_all(std::span<const char> data, Instant deadline = kNoDeadline) const;
-  // Writes all of data with SEND_ZC where the ring has it (io_uring 6.0+, the simulator;
-  // else as write_all): the kernel sends from data's pages without copying them, and each
+  // Writes all of data with SEND_ZC where the ring has it (io_uring 6.0+, the simulator)
+  // and the socket too (TCP; on a UnixStream, as on other rings, as write_all): the kernel sends from data's pages without copying them, and each
   // part completes only at the kernel's notification that it let go of them, so data may
   // be reused as soon as this returns. That notification comes when the peer acknowledges
   // the bytes, so a call lasts at least a round trip and, against a peer that delays its
@@ -216,8 +227,9 @@ class StreamSocket {
   // stream's shard (SendBuffer). So the next write can start at once, unlike
   // write_all_zero_copy. Errors and cancellation as write_all: on an error, timeout or
   // cancel some prefix of buf may have been sent. An empty buf writes nothing. Where the
-  // ring has no SEND_ZC (AIO, io_uring before 6.0) the parts are plain sends (copied) and
-  // buf is freed when the write ends.
+  // ring has no SEND_ZC (AIO, io_uring before 6.0), and on a UnixStream (AF_UNIX has no
+  // zero-copy send: io_uring's SEND_ZC fails there with EOPNOTSUPP), the parts are plain
+  // sends (copied) and buf is freed when the write ends.
   Task<Result<void>> write_all_owned(SendBuffer buf, Instant deadline = kNoDeadline) const;
   // SHUT_WR (the default) sends end-of-stream after what was written.
   io::VoidAwaiter shutdown(int how = SHUT_WR, Instant deadline = kNoDeadline) const;
@@ -231,6 +243,9 @@ class StreamSocket {
  protected:
   explicit StreamSocket(io::Descriptor d) noexcept : d_(std::move(d)) {}
   io::Descriptor d_;
+  // Whether the socket type has zero-copy sends (TCP yes, AF_UNIX no): else the zero-copy
+  // writes send plainly.
+  bool zero_copy_ = true;
   // recv_buffered's multishot and queue, made by its first call. Declared after d_ so that
   // it is retired (its multishot cancelled) before d_ closes.
   mutable std::unique_ptr<detail::BufReader, detail::BufReaderRetire> reader_;

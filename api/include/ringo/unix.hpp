@@ -59,7 +59,8 @@ class UnixStream : public StreamSocket {
 
  private:
   friend class ListenerBase;
-  explicit UnixStream(io::Descriptor d) noexcept : StreamSocket(std::move(d)) {}
+  // AF_UNIX has no zero-copy send (io_uring's SEND_ZC fails with EOPNOTSUPP): plain sends.
+  explicit UnixStream(io::Descriptor d) noexcept : StreamSocket(std::move(d)) { zero_copy_ = false; }
 };
 
 // A listening Unix stream socket; accept() behaves as TcpListener::accept (multishot,

@@ -18,7 +18,7 @@ namespace ringo::raw {
 
 // raw::Io::flags. kMore: a multishot op (accept) stays armed and more events follow; an
 // event without it is the op's last. kDeadlineExpired: the op's deadline won (result is
-// -ETIME). The values are io_uring's IORING_CQE_F_MORE and ringo's own top bit.
+// -ETIME). The values are io_uring's IORING_CQE_F_MORE and ringo's own bit 31 (op_slab.hpp).
 inline constexpr uint32_t kMore = 1u << 1;
 inline constexpr uint32_t kDeadlineExpired = 1u << 31;
 

@@ -14,8 +14,9 @@
 // Contract:
 //  - Record states: free -> queued (submit_raw) -> in_flight (flush) -> free (finalize_op),
 //    or queued -> free (cancelled before submit). Asserted at each step (OpSlab).
-//  - The callback runs exactly once per op (a multishot op: once per result, the last one
-//    without kCqeMore), after which the record's handle names nothing.
+//  - The callback's last call for an op is the one without kCqeMore, exactly once, after
+//    which the record's handle names nothing. Calls with kCqeMore come before it: one per
+//    result of a multishot op, and the result of a submit_send_zc_early op.
 //  - Cancel (cancel()) ends an op with exactly one outcome, counted once: before submit
 //    (-ECANCELED at once, never pushed), cancelled by the kernel (-ECANCELED), completed
 //    anyway (its real result), or, if its deadline fired too, the deadline (-ETIME).
@@ -32,6 +33,7 @@
 #include <vector>
 
 #include "ringo/error.hpp"
+#include "ringo/internal/core/assert.hpp"
 #include "ringo/internal/core/op_slab.hpp"
 #include "ringo/internal/core/ring.hpp"
 #include "ringo/shard_stats.hpp"
@@ -85,7 +87,9 @@ class OpDriver {
   // or its notification came before its link timeout's CQE) gets one call, without
   // kCqeMore: result and end together. Once the result is reported, cancel() is a no-op.
   // Any other opcode behaves as with submit_raw (one call).
+  // The op selects no buffer: kOpResultReported's bit would be a buffer id's (op_slab.hpp).
   OpToken submit_send_zc_early(const Sqe& sqe, OpCallback callback, void* ctx, Instant deadline = kNoDeadline) {
+    RINGO_ASSERT((sqe.flags & kSqeBufferSelect) == 0, "an early-reported SEND_ZC selects no buffer");
     const OpToken token = submit_raw(sqe, callback, ctx, deadline);
     slab_.at(UserData::slot(token.user_data)).zc_early = true;
     return token;

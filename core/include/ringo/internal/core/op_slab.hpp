@@ -43,9 +43,14 @@ struct UserData {
 
 // Lane A completion callback: res is the kernel's result (negative errno on failure;
 // -ECANCELED when it was cancelled; -ETIME with kOpDeadlineExpired in flags when the op's
-// deadline won). flags are the CQE's flags plus ringo's own in the top bit.
+// deadline won). flags are the CQE's flags plus ringo's own two bits, 31 and 30, which
+// lie in the CQE's buffer-id field (bits 16 to 31, kCqeBufferShift) and are safe there by
+// construction: bit 31 because no buffer id reaches 2^15 (kMaxBufRingEntries), bit 30
+// because it is only set on ops that select no buffer (submit_send_zc_early asserts it).
 using OpCallback = void (*)(void* ctx, int32_t res, uint32_t flags);
 inline constexpr uint32_t kOpDeadlineExpired = 1u << 31;
+static_assert(kMaxBufRingEntries <= (kOpDeadlineExpired >> kCqeBufferShift),
+              "a buffer id never sets kOpDeadlineExpired's bit");
 // On the last callback of an op submitted with OpDriver::submit_send_zc_early: its result
 // was reported by an earlier callback (with kCqeMore); this one only says the op ended.
 inline constexpr uint32_t kOpResultReported = 1u << 30;

@@ -164,9 +164,10 @@ class Shard {
   OpToken submit_raw(const Sqe& sqe, OpCallback callback, void* ctx, Instant deadline = kNoDeadline) {
     return ops_.submit_raw(sqe, callback, ctx, deadline);
   }
-  // Requests cancellation. The callback still runs exactly once, with -ECANCELED (before
-  // submit or by the kernel) or the op's real result (it completed anyway). Returns false
-  // if the token no longer names a live op.
+  // Requests cancellation. The op still ends with exactly one last callback (the one
+  // without kCqeMore; see OpDriver's contract for the calls before it), with -ECANCELED
+  // (before submit or by the kernel) or the op's real result (it completed anyway).
+  // Returns false if the token no longer names a live op.
   bool cancel(OpToken token) { return ops_.cancel(*this, token); }
   Result<void> send_raw(uint32_t target, uint16_t tag, uint64_t value, OpCallback on_sent = nullptr,
                         void* ctx = nullptr) {

@@ -176,6 +176,7 @@ class SimKernel final : public Tracer {
   void submit_io(uint32_t ring, const Sqe& sqe);
   void complete_io(uint32_t ring, const Sqe& sqe, int32_t res);
   void wake(std::vector<uint64_t>& waiters);
+  void answer_cancelled(uint32_t ring, const Sqe& sqe);
   bool cancel_parked(uint32_t ring, uint64_t user_data);
   void expire_parked(uint64_t id);
   void run_due_actions();

@@ -1,0 +1,63 @@
+// Helpers of the simulator's owned and zero-copy send tests (owned_send_sim*_test.cpp): a
+// byte pattern and a connected stream pair on one simulated shard.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "ringo/ringo.hpp"
+#include "ringo/sim.hpp"
+
+namespace ringo::owned_send_sim {
+
+using namespace std::chrono_literals;
+
+inline Instant in(Duration d) { return detail::current_shard()->now() + d; }
+
+// A pattern no shift or repeat of which matches itself: lost or reordered bytes show.
+inline std::string pattern(size_t n) {
+  std::string s(n, '\0');
+  uint32_t x = 99;
+  for (char& c : s) {
+    x = x * 1103515245u + 12345u;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+// Runs fn(client, server) on one simulated shard of config c; the connection is made
+// before fn runs.
+template <class Fn>
+sim::Report with_pair(sim::SimConfig c, Fn fn) {
+  c.shards = 1;
+  const uint64_t seed = c.seed;
+  return sim::run(c, [seed, fn]() -> Task<void> {
+    auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
+    auto client = co_await net::TcpStream::connect(net::SocketAddr::loopback_v4(listener->local_addr()->port()));
+    auto server = co_await listener->accept();
+    if (!client || !server) co_return ADD_FAILURE() << "seed " << seed << ": no connection";
+    co_await fn(&*client, &*server);
+  });
+}
+
+template <class Fn>
+sim::Report with_pair(uint64_t seed, Fn fn) {
+  sim::SimConfig c;
+  c.seed = seed;
+  return with_pair(c, fn);
+}
+
+// Reads until end of stream (or an error) after start_after.
+inline Task<std::string> drain(const net::StreamSocket* s, Duration start_after) {
+  co_await sleep(start_after);
+  std::string got;
+  std::string buf(16 * 1024, '\0');
+  for (;;) {
+    Result<size_t> n = co_await s->read(buf, in(10s));
+    if (!n || *n == 0) co_return got;
+    got.append(buf.data(), *n);
+  }
+}
+
+}  // namespace ringo::owned_send_sim
