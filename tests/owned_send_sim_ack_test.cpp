@@ -7,13 +7,13 @@
 
 #include <string>
 
-#include "owned_send_sim.hpp"
+#include "sim_stream_pair.hpp"
 
 namespace ringo {
 using namespace ringo::detail;  // current_shard
 namespace {
 
-using namespace owned_send_sim;
+using namespace sim_stream_pair;
 
 // Writes `data` zero-copy, then reads `n` bytes from the same stream ("" on a failure).
 Task<std::string> write_then_read(const net::TcpStream* s, const std::string& data, size_t n) {

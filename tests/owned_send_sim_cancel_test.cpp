@@ -7,13 +7,13 @@
 
 #include <string>
 
-#include "owned_send_sim.hpp"
+#include "sim_stream_pair.hpp"
 
 namespace ringo {
 using namespace ringo::detail;  // white-box: the engine's internals
 namespace {
 
-using namespace owned_send_sim;
+using namespace sim_stream_pair;
 
 struct Outcomes {
   int whole = 0, cancelled = 0, timed_out = 0;

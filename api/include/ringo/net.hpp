@@ -214,12 +214,12 @@ class StreamSocket {
   // Writes all of data (copied into the kernel: data may be reused as soon as this returns).
   Task<Result<void>> write_all(std::span<const char> data, Instant deadline = kNoDeadline) const;
   // Writes all of data with SEND_ZC where the ring has it (io_uring 6.0+, the simulator)
-  // and the socket too (TCP; on a UnixStream, as on other rings, as write_all): the kernel sends from data's pages without copying them, and each
-  // part completes only at the kernel's notification that it let go of them, so data may
-  // be reused as soon as this returns. That notification comes when the peer acknowledges
-  // the bytes, so a call lasts at least a round trip and, against a peer that delays its
-  // ACK (Linux: up to 40 ms) because it waits for more before answering, that long: worth
-  // it for large bulk writes on a NIC, never for request/response (docs/io.md, measured).
+  // and the socket too (TCP; on a UnixStream, as on other rings, as write_all): the
+  // kernel sends from data's pages without copying them, and each part completes only at
+  // the kernel's notification that it let go of them, so data may be reused as soon as this returns. That notification
+  // comes when the peer acknowledges the bytes, so a call lasts at least a round trip and, against a peer that delays
+  // its ACK (Linux: up to 40 ms) because it waits for more before answering, that long: worth it for large bulk writes
+  // on a NIC, never for request/response (docs/io.md, measured).
   Task<Result<void>> write_all_zero_copy(std::span<const char> data, Instant deadline = kNoDeadline) const;
   // Writes all of buf zero-copy without waiting for the peer: each SEND_ZC part completes
   // at its result (the bytes are queued in the socket), while buf stays owned by the write

@@ -9,7 +9,7 @@
 #include "ringo/ringo.hpp"
 #include "ringo/sim.hpp"
 
-namespace ringo::owned_send_sim {
+namespace ringo::sim_stream_pair {
 
 using namespace std::chrono_literals;
 
@@ -60,4 +60,4 @@ inline Task<std::string> drain(const net::StreamSocket* s, Duration start_after)
   }
 }
 
-}  // namespace ringo::owned_send_sim
+}  // namespace ringo::sim_stream_pair
