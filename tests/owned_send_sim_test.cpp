@@ -1,8 +1,8 @@
 // Owned-buffer zero-copy sends in the simulator, whose SEND_ZC notification comes when the
 // peer has taken the bytes or its delayed ACK came: write_all_zero_copy waits for a peer
 // that reads late and write_all_owned does not; an aborted write_all_owned ends in each of
-// the three outcomes of docs/cancellation.md across seeds, the peer always gets a prefix, and every buffer is
-// freed; closing either end frees buffers whose bytes nobody will read.
+// the three outcomes of docs/cancellation.md across seeds, the peer always gets a prefix,
+// and every buffer is freed; closing either end frees buffers whose bytes nobody will read.
 #include <gtest/gtest.h>
 
 #include <string>

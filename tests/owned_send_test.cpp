@@ -233,7 +233,9 @@ TEST_P(OwnedSend, AStoppedRuntimeAbandonsTheBuffersTheKernelStillHolds) {
   const size_t abandoned = net::send_buffers_abandoned() - abandoned_before;
   // What the kernel held at the stop, less what it let go of while shutdown waited.
   EXPECT_LE(abandoned, held_at_stop) << "a buffer the kernel had let go of was kept";
-  if (GetParam() == Backend::uring) EXPECT_GT(abandoned, 0u) << "no buffer the kernel held was kept";
+  if (GetParam() == Backend::uring) {
+    EXPECT_GT(abandoned, 0u) << "no buffer the kernel held was kept";
+  }
   EXPECT_EQ(net::send_buffers_alive(), alive_before + abandoned) << "buffers leaked beyond the abandoned ones";
   ::close(peer);
 }
