@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -337,7 +339,8 @@ TEST_P(Conformance, TcpConnectAcceptSendRecvShutdown) {
 // SEND_ZC: its result with F_MORE, then the notification (res 0, F_NOTIF, no F_MORE) by the
 // time the peer has read the bytes. Linux posts the notification at the peer's ACK, which on
 // loopback often comes with the result, before any read; the simulator holds it until the
-// read (docs/io.md, Zero-copy send): the order and the bound are what both share. AIO has
+// read or its delayed ACK (docs/io.md, Zero-copy send): the order and the bound are what
+// both share. AIO has
 // no SEND_ZC (caps say so): refused as an unknown opcode.
 TEST_P(Conformance, SendZcPostsItsResultThenItsNotificationByTheTimeThePeerHasTheBytes) {
   sockaddr_in addr{};
@@ -406,6 +409,50 @@ TEST_P(Conformance, SendZcPostsItsResultThenItsNotificationByTheTimeThePeerHasTh
     EXPECT_EQ(zc_cqes[1].flags & kCqeMore, 0u);
   }
   for (int32_t fd : {client, server, listener}) h_->sys({SysOp::close, fd});
+}
+
+// SEND_ZC on a Unix stream: AF_UNIX has no zero-copy, so the kernel (Linux 6.18, checked)
+// fails it with -EOPNOTSUPP and F_MORE, then posts the notification; the simulator does the
+// same. AIO has no SEND_ZC at all (refused as an unknown opcode).
+TEST_P(Conformance, SendZcOnAUnixStreamFailsWithEopnotsuppThenNotifies) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string name = "ringo-conf-zc-" + std::to_string(::getpid()) + std::string(GetParam());
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());  // abstract: no file
+  const auto len = static_cast<uint32_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  const auto listener = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_UNIX}));
+  const auto client = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_UNIX}));
+  ASSERT_GE(listener, 0);
+  ASSERT_GE(client, 0);
+  ASSERT_EQ(h_->sys({SysOp::bind, listener, 0, 0, &addr, len}), 0);
+  ASSERT_EQ(h_->sys({SysOp::listen, listener, 4}), 0);
+  Sqe conn = op(Opcode::connect, 1);
+  conn.fd = client;
+  conn.addr = reinterpret_cast<uintptr_t>(&addr);
+  conn.len = len;
+  Sqe acc = op(Opcode::accept, 2);
+  acc.fd = listener;
+  auto r = h_->exec({conn, acc}, 2);
+  ASSERT_EQ(r[1], 0);
+  ASSERT_GE(r[2], 0);
+  std::string msg(100, 'u');
+  Sqe zc = op(Opcode::send_zc, 3);
+  zc.fd = client;
+  zc.addr = reinterpret_cast<uintptr_t>(msg.data());
+  zc.len = static_cast<uint32_t>(msg.size());
+  zc.off = MSG_NOSIGNAL;
+  if (!h_->ring().caps().send_zc) {
+    EXPECT_EQ(h_->exec({zc}, 1)[3], -EINVAL);
+  } else {
+    const std::vector<Cqe> cqes = h_->exec_all({zc}, 2);
+    ASSERT_EQ(cqes.size(), 2u);
+    EXPECT_EQ(cqes[0].res, -EOPNOTSUPP);
+    EXPECT_NE(cqes[0].flags & kCqeMore, 0u);
+    EXPECT_EQ(cqes[1].res, 0);
+    EXPECT_NE(cqes[1].flags & kCqeNotif, 0u);
+    EXPECT_EQ(cqes[1].flags & kCqeMore, 0u);
+  }
+  for (int32_t fd : {client, r[2], listener}) h_->sys({SysOp::close, fd});
 }
 
 // UDP: SENDMSG/RECVMSG with addresses, one datagram per receive, truncation reported
