@@ -164,7 +164,7 @@ void SimKernel::schedule(Instant at, uint32_t ring, Cqe cqe, uint64_t op_user_da
   }
 }
 
-void SimKernel::at(Instant when, std::function<void()> fn) {
+void SimKernel::at(Instant when, Callback fn) {
   tally(actions_scheduled_);
   actions_.push_back(Action{when, ++seq_, std::move(fn)});
   std::push_heap(actions_.begin(), actions_.end(), ActionLater{});
