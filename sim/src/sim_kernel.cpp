@@ -457,8 +457,11 @@ bool SimKernel::cancel_parked(uint32_t ring, uint64_t user_data) {
 }
 
 // Retries every op waiting on an object that changed. Ops of a stopped ring are dropped
-// without effect: their buffers may be gone.
+// without effect: their buffers may be gone. The list gets its room back when no retry
+// parked again on it (most park once more soon: a pipe's reader after each arrival; the
+// list is its object's, which the caller holds alive through the retries).
 void SimKernel::wake(std::vector<uint64_t>& waiters) {
+  if (waiters.empty()) return;
   std::vector<uint64_t> ids;
   ids.swap(waiters);
   for (uint64_t id : ids) {
@@ -474,6 +477,10 @@ void SimKernel::wake(std::vector<uint64_t>& waiters) {
       parked_.erase(id);
       complete_io(p.ring, p.sqe, *res);
     }
+  }
+  if (waiters.empty()) {
+    ids.clear();
+    waiters.swap(ids);
   }
 }
 
