@@ -27,7 +27,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +35,7 @@
 #include "ringo/internal/core/ring.hpp"
 #include "ringo/internal/core/trace.hpp"
 #include "ringo/internal/sim/choice_source.hpp"
+#include "ringo/internal/sim/parked_table.hpp"
 #include "ringo/internal/sim/sim_ring.hpp"
 #include "ringo/sim/fault_config.hpp"
 
@@ -191,8 +191,8 @@ class SimKernel final : public Tracer {
   // The due completion to deliver: an index into due_ (choice value: its age rank).
   size_t pick_due();
 
-  std::map<uint64_t, Parked> parked_;  // by park id: oldest first
-  uint32_t final_flags_ = 0;           // DeviceHost::final_flags, for the next complete_io
+  ParkedTable<Parked> parked_;  // by park id: oldest first
+  uint32_t final_flags_ = 0;    // DeviceHost::final_flags, for the next complete_io
   uint64_t park_seq_ = 0;
   std::vector<Action> actions_;  // a min-heap by (at, seq)
 
