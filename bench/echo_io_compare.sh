@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Issue 19's echo rows: ringo's routine-per-connection echo server (default ring flags, and
 # with DEFER_TASKRUN: RINGO_URING_FLAGS=defer), ringo's raw-lane state
-# machine (examples/raw_echo), a raw liburing server with SINGLE_ISSUER + DEFER_TASKRUN
+# machine (examples/raw_echo), the same server echoing with the owned zero-copy send
+# (echo_server --zero-copy, write_all_owned; 16 and 64 KiB rows only), a raw liburing server
+# with SINGLE_ISSUER + DEFER_TASKRUN
 # and Go, all on one thread, driven by the same ringo-load: 64-byte messages at C=1 and
 # C=64, then 16 KiB and 64 KiB messages at C=16. ROUNDS (default 3) interleaved rounds;
 # medians with min-max, and ratios taken within each round. Quiet machine only.
@@ -40,6 +42,9 @@ for round in $(seq 1 "$rounds"); do
     c=$1 s=$2
     run ringo "$c" "$s" -- env RINGO_BACKEND=uring ./build/release/examples/echo_server --addr 127.0.0.1:PORT --shards 1
     run ringo_defer "$c" "$s" -- env RINGO_BACKEND=uring RINGO_URING_FLAGS=defer ./build/release/examples/echo_server --addr 127.0.0.1:PORT --shards 1
+    if [ "$s" -ge 16384 ]; then  # the owned zero-copy echo (write_all_owned), only where copies could cost
+      run ringo_zc "$c" "$s" -- env RINGO_BACKEND=uring ./build/release/examples/echo_server --addr 127.0.0.1:PORT --shards 1 --zero-copy
+    fi
     run ringo_lane "$c" "$s" -- env RINGO_BACKEND=uring ./build/release/examples/raw_echo --addr 127.0.0.1:PORT
     run raw_defer "$c" "$s" -- ./build/release/bench/uring_echo PORT
     run raw_fixed "$c" "$s" -- ./build/release/bench/uring_echo PORT --fixed
@@ -59,12 +64,12 @@ def spread(xs, d=0):
 print("medians (min-max) over the rounds; one server thread; ringo-load shares the 2 cores")
 for c, s in ((1, 64), (64, 64), (16, 16384), (16, 65536)):
     print(f"C={c} size={s}:")
-    for name in ("ringo", "ringo_defer", "ringo_lane", "raw_defer", "raw_fixed", "go"):
+    for name in ("ringo", "ringo_defer", "ringo_zc", "ringo_lane", "raw_defer", "raw_fixed", "go"):
         r = rows.get((name, c, s), {})
         if r:
             print(f"  {name:10s} {spread([v[0] for v in r.values()])} req/s, p50 {spread([v[1] for v in r.values()], 1)} us,"
                   f" p99 {spread([v[2] for v in r.values()], 1)} us")
-    for name in ("ringo", "ringo_defer", "ringo_lane", "raw_fixed"):
+    for name in ("ringo", "ringo_defer", "ringo_zc", "ringo_lane", "raw_fixed"):
         for peer in ("raw_defer", "go"):
             a, b = rows.get((name, c, s), {}), rows.get((peer, c, s), {})
             both = sorted(set(a) & set(b))

@@ -1,11 +1,11 @@
 // 4 KiB file reads: ringo's fs::File::read_at on io_uring and on AIO against the same
-// reads on raw liburing and on raw io_submit (<linux/aio_abi.h> and syscall(2), as aio/
-// does; no libaio). Each shape is sequential or random offsets over a 64 MiB file, one
-// or 32 reads in flight, from the page cache or with O_DIRECT. The four readers of one
-// shape run one after another, so their ratios come from the same minute.
+// reads on raw liburing (plain, and with registered buffers: READ_FIXED) and on raw
+// io_submit (<linux/aio_abi.h> and syscall(2), as aio/ does; no libaio). Each shape is sequential or random offsets
+// over a 64 MiB file, one or 32 reads in flight, from the page cache or with O_DIRECT. The five readers of one shape
+// run one after another, so their ratios come from the same minute.
 //
 // A batch is 16 reads per slot: the slots stay full until the batch's last reads are
-// issued, then drain (all four readers do the same). Time is per read, wall clock.
+// issued, then drain (all five readers do the same). Time is per read, wall clock.
 //
 // The file lives next to the executable (the build directory), not in /tmp, which may be
 // tmpfs; RINGO_FILE_BENCH_PATH overrides. Where O_DIRECT is refused, or the file is on
@@ -177,15 +177,22 @@ void BM_ringo(benchmark::State& state, ringo::Backend backend, Shape shape) {
 
 // --- raw liburing: one ring, slots refilled as their completions come in ---
 
-void uring_issue(io_uring* ring, int fd, const Buffers& bufs, Batch& b, uint32_t slot) {
+// With `fixed`, slot k reads into registered buffer k (IORING_OP_READ_FIXED): the kernel
+// skips pinning and mapping the user page per read. The question this row answers is
+// whether ringo should offer registered buffers for file I/O (docs/io.md).
+void uring_issue(io_uring* ring, int fd, const Buffers& bufs, Batch& b, uint32_t slot, bool fixed) {
   io_uring_sqe* sqe = io_uring_get_sqe(ring);
-  io_uring_prep_read(sqe, fd, bufs.at(slot), kBlock, b.take());
+  if (fixed) {
+    io_uring_prep_read_fixed(sqe, fd, bufs.at(slot), kBlock, b.take(), static_cast<int>(slot));
+  } else {
+    io_uring_prep_read(sqe, fd, bufs.at(slot), kBlock, b.take());
+  }
   io_uring_sqe_set_data64(sqe, slot);
 }
 
-void uring_batch(io_uring* ring, int fd, const Buffers& bufs, Batch& b) {
+void uring_batch(io_uring* ring, int fd, const Buffers& bufs, Batch& b, bool fixed) {
   b.issued = 0;
-  for (uint32_t k = 0; k < b.shape.depth; ++k) uring_issue(ring, fd, bufs, b, k);
+  for (uint32_t k = 0; k < b.shape.depth; ++k) uring_issue(ring, fd, bufs, b, k, fixed);
   for (uint64_t done = 0; done < b.shape.batch();) {
     io_uring_submit_and_wait(ring, 1);
     io_uring_cqe* cqe;
@@ -193,14 +200,23 @@ void uring_batch(io_uring* ring, int fd, const Buffers& bufs, Batch& b) {
     io_uring_for_each_cqe(ring, head, cqe) {
       ++seen;
       if (cqe->res != static_cast<int>(kBlock)) b.failed = true;
-      if (b.more()) uring_issue(ring, fd, bufs, b, static_cast<uint32_t>(io_uring_cqe_get_data64(cqe)));
+      if (b.more()) uring_issue(ring, fd, bufs, b, static_cast<uint32_t>(io_uring_cqe_get_data64(cqe)), fixed);
     }
     io_uring_cq_advance(ring, seen);
     done += seen;
   }
 }
 
-void BM_raw_uring(benchmark::State& state, Shape shape) {
+// Registers one iovec per slot; false (and the ring's error in `why`) when refused.
+bool register_slots(io_uring* ring, const Buffers& bufs, uint32_t depth, std::string& why) {
+  std::vector<iovec> iov(depth);
+  for (uint32_t k = 0; k < depth; ++k) iov[k] = iovec{.iov_base = bufs.at(k), .iov_len = kBlock};
+  const int rc = io_uring_register_buffers(ring, iov.data(), depth);
+  if (rc < 0) why = std::string("io_uring_register_buffers: ") + std::strerror(-rc);
+  return rc == 0;
+}
+
+void BM_raw_uring(benchmark::State& state, Shape shape, bool fixed) {
   if (skipped(state, shape)) return;
   io_uring ring;
   if (io_uring_queue_init(64, &ring, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN) < 0) {
@@ -209,9 +225,16 @@ void BM_raw_uring(benchmark::State& state, Shape shape) {
   }
   const int fd = ::open(file_path().c_str(), shape.flags());
   Buffers bufs(shape.depth);
+  std::string why;
+  if (fixed && !register_slots(&ring, bufs, shape.depth, why)) {
+    state.SkipWithError(why.c_str());
+    io_uring_queue_exit(&ring);
+    ::close(fd);
+    return;
+  }
   Batch b{.shape = shape};
   while (state.KeepRunningBatch(static_cast<benchmark::IterationCount>(shape.batch()))) {
-    uring_batch(&ring, fd, bufs, b);
+    uring_batch(&ring, fd, bufs, b, fixed);
     if (b.failed) state.SkipWithError("a read failed or came back short");
   }
   ::close(fd);
@@ -297,7 +320,7 @@ void BM_raw_aio(benchmark::State& state, Shape shape) {
   ::close(fd);
 }
 
-// Names: file_read_4k/<reader>/random:R/qd:Q/direct:D, the four readers of a shape in a row.
+// Names: file_read_4k/<reader>/random:R/qd:Q/direct:D, the five readers of a shape in a row.
 void register_all() {
   for (const bool direct : {false, true}) {
     for (const uint32_t depth : {1u, 32u}) {
@@ -308,7 +331,8 @@ void register_all() {
         const auto name = [&tail](const char* reader) { return "file_read_4k/" + std::string(reader) + tail; };
         benchmark::RegisterBenchmark(name("ringo_uring").c_str(), BM_ringo, ringo::Backend::uring, shape)
             ->UseRealTime();
-        benchmark::RegisterBenchmark(name("raw_liburing").c_str(), BM_raw_uring, shape)->UseRealTime();
+        benchmark::RegisterBenchmark(name("raw_liburing").c_str(), BM_raw_uring, shape, false)->UseRealTime();
+        benchmark::RegisterBenchmark(name("raw_liburing_fixed").c_str(), BM_raw_uring, shape, true)->UseRealTime();
         benchmark::RegisterBenchmark(name("ringo_aio").c_str(), BM_ringo, ringo::Backend::aio, shape)->UseRealTime();
         benchmark::RegisterBenchmark(name("raw_io_submit").c_str(), BM_raw_aio, shape)->UseRealTime();
       }

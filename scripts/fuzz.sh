@@ -37,6 +37,21 @@ replay_check() {
   fi
   echo "replay check: ${#files[@]} inputs, the same fingerprints alone, twice in one process and in reverse"
 }
+# fuzz_scenario skips the catalogue's planted bugs (they fail by design); with
+# RINGO_FUZZ_PLANTED=1 it must find each one from its entry in fuzz/planted/ (written by
+# `ringo-sim explore --corpus`), and without it pass them by.
+planted_check() {
+  local bin=$1 dir=$2 f name out
+  for f in "$dir"/*; do
+    name=$(head -n 1 "$f")
+    "$bin" -runs=1 "$f" >/dev/null 2>&1 || { echo "planted check FAILED: $f ($name) is not passed by by default"; return 1; }
+    out=$(RINGO_FUZZ_PLANTED=1 "$bin" -runs=1 -artifact_prefix=build/fuzz/artifacts/planted- "$f" 2>&1 || true)
+    grep -q "fuzz_scenario: scenario $name FAILED" <<<"$out" && continue
+    echo "planted check FAILED: $f: no failure of $name found with RINGO_FUZZ_PLANTED=1"
+    return 1
+  done
+  echo "planted check: $(ls "$dir" | wc -l) planted bugs found from their entries, passed by without RINGO_FUZZ_PLANTED"
+}
 cmake --preset fuzz >/dev/null
 targets=$(sed -n 's/^ringo_fuzz(\([a-z_]*\).*/\1/p' fuzz/CMakeLists.txt)
 cmake --build --preset fuzz --target $targets
@@ -50,7 +65,11 @@ for t in $targets; do
   echo "== $t: corpus regression ($(ls "$corpus" | wc -l) inputs)"
   ./build/fuzz/fuzz/$t "${dict[@]}" -runs=0 "$corpus"
   replay_check ./build/fuzz/fuzz/$t "$corpus"
+  [ -d "fuzz/planted/$t" ] && planted_check ./build/fuzz/fuzz/$t "fuzz/planted/$t"
+  # A scenario run's choice sequence is longer than a program: election runs take 12-21 KB.
+  max_len=4096
+  [ "$t" = fuzz_scenario ] && max_len=32768
   echo "== $t: fuzzing ($label)"
-  ./build/fuzz/fuzz/$t "${dict[@]}" "${budget[@]}" -timeout=20 -max_len=4096 -len_control=0 -print_final_stats=1 \
+  ./build/fuzz/fuzz/$t "${dict[@]}" "${budget[@]}" -timeout=20 -max_len=$max_len -len_control=0 -print_final_stats=1 \
     -artifact_prefix=build/fuzz/artifacts/$t- "$work" "$corpus"
 done

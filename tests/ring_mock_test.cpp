@@ -6,6 +6,7 @@
 // clang-format on
 
 #include <cerrno>
+#include <utility>
 #include <vector>
 
 #include "ringo/internal/core/shard.hpp"
@@ -382,6 +383,98 @@ TEST_F(RingMock, ZeroCopySendThatFailsAtOnceCompletesWithItsError) {
   shard.run_once(false);
   EXPECT_EQ(counter.calls, 1);
   EXPECT_EQ(counter.last, -EINVAL);
+}
+
+// What an early zero-copy send's callback saw, call by call.
+struct Calls {
+  std::vector<std::pair<int32_t, uint32_t>> seen;  // (res, flags)
+  static void on(void* ctx, int32_t res, uint32_t flags) { static_cast<Calls*>(ctx)->seen.emplace_back(res, flags); }
+};
+
+class EarlyZeroCopy : public RingMock {
+ protected:
+  // Submits a SEND_ZC with submit_send_zc_early and pushes it to the ring.
+  OpToken submit(Shard& shard, Calls& calls, Instant deadline = kNoDeadline) {
+    Sqe s;
+    s.opcode = Opcode::send_zc;
+    const OpToken token = shard.ops().submit_send_zc_early(s, &Calls::on, &calls, deadline);
+    REQUIRE_CALL(ring_, push(_)).RETURN(_1.size());
+    REQUIRE_CALL(ring_, submit_and_wait_count(_, _)).RETURN(1u);
+    REQUIRE_CALL(ring_, reap(_)).RETURN(0u);
+    shard.run_once(false);
+    return token;
+  }
+  void deliver(Shard& shard, Cqe cqe) {
+    ALLOW_CALL(ring_, submit_and_wait_count(_, _)).RETURN(0u);
+    ALLOW_CALL(ring_, push(_)).RETURN(_1.size());
+    REQUIRE_CALL(ring_, reap(_)).TIMES(1).LR_SIDE_EFFECT(_1[0] = cqe).RETURN(1u);
+    shard.run_once(false);
+  }
+};
+
+// An owned-buffer SEND_ZC (write_all_owned) reports its result at the result CQE, so the
+// writer goes on at once, and its end at the notification, when the buffer may be freed.
+TEST_F(EarlyZeroCopy, ReportsItsResultAtOnceAndItsEndAtTheNotification) {
+  Shard shard(group_, 0, ring_);
+  Calls calls;
+  const OpToken token = submit(shard, calls);
+  deliver(shard, {token.user_data, 1234, kCqeMore});
+  ASSERT_EQ(calls.seen.size(), 1u) << "the result waited for the notification";
+  EXPECT_EQ(calls.seen[0].first, 1234);
+  EXPECT_NE(calls.seen[0].second & kCqeMore, 0u) << "the end was reported with the result";
+  EXPECT_EQ(shard.live_ops(), 1u);
+  EXPECT_FALSE(shard.ops().cancel(shard, token)) << "a notification is not cancellable";
+  deliver(shard, {token.user_data, 0, kCqeNotif});
+  ASSERT_EQ(calls.seen.size(), 2u);
+  EXPECT_EQ(calls.seen[1].second & kCqeMore, 0u);
+  EXPECT_NE(calls.seen[1].second & kOpResultReported, 0u);
+  EXPECT_EQ(shard.live_ops(), 0u);
+}
+
+// With a deadline the result waits for the link timeout's CQE, which tells whether the
+// deadline won: a -ECANCELED result is then the deadline's -ETIME.
+TEST_F(EarlyZeroCopy, WithADeadlineTheResultWaitsForTheLinkTimeout) {
+  Shard shard(group_, 0, ring_);
+  Calls calls;
+  const OpToken token = submit(shard, calls, Instant{1000});
+  deliver(shard, {token.user_data, -ECANCELED, kCqeMore});
+  EXPECT_TRUE(calls.seen.empty()) << "reported before the link timeout told who won";
+  deliver(shard, {UserData::with_kind(token.user_data, UdKind::link_timeout), -ETIME, 0});
+  ASSERT_EQ(calls.seen.size(), 1u);
+  EXPECT_EQ(calls.seen[0].first, -ETIME);
+  EXPECT_NE(calls.seen[0].second & kOpDeadlineExpired, 0u);
+  EXPECT_NE(calls.seen[0].second & kCqeMore, 0u);
+  deliver(shard, {token.user_data, 0, kCqeNotif});
+  ASSERT_EQ(calls.seen.size(), 2u);
+  EXPECT_NE(calls.seen[1].second & kOpResultReported, 0u);
+  EXPECT_EQ(shard.live_ops(), 0u);
+}
+
+// A notification before the link timeout's CQE: one call carries result and end.
+TEST_F(EarlyZeroCopy, ANotificationBeforeTheLinkTimeoutEndsItInOneCall) {
+  Shard shard(group_, 0, ring_);
+  Calls calls;
+  const OpToken token = submit(shard, calls, Instant{1000});
+  deliver(shard, {token.user_data, 77, kCqeMore});
+  deliver(shard, {token.user_data, 0, kCqeNotif});
+  EXPECT_TRUE(calls.seen.empty());
+  deliver(shard, {UserData::with_kind(token.user_data, UdKind::link_timeout), -ECANCELED, 0});
+  ASSERT_EQ(calls.seen.size(), 1u);
+  EXPECT_EQ(calls.seen[0].first, 77);
+  EXPECT_EQ(calls.seen[0].second & (kCqeMore | kOpResultReported), 0u);
+  EXPECT_EQ(shard.live_ops(), 0u);
+}
+
+// One CQE without kCqeMore (it failed before sending): result and end in one call.
+TEST_F(EarlyZeroCopy, AFailureAtOnceIsResultAndEndInOneCall) {
+  Shard shard(group_, 0, ring_);
+  Calls calls;
+  const OpToken token = submit(shard, calls);
+  deliver(shard, {token.user_data, -EPIPE, 0});
+  ASSERT_EQ(calls.seen.size(), 1u);
+  EXPECT_EQ(calls.seen[0].first, -EPIPE);
+  EXPECT_EQ(calls.seen[0].second & (kCqeMore | kOpResultReported), 0u);
+  EXPECT_EQ(shard.live_ops(), 0u);
 }
 
 }  // namespace

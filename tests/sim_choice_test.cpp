@@ -162,6 +162,31 @@ TEST(ChoiceReplay, ARunReplayedFromItsSequenceHasTheSeedRunsTrace) {
   }
 }
 
+// replay_wrap (fuzz_scenario): a value at or above its bound is read as value % bound, so
+// a sequence with every value raised by a multiple of its bound replays the same run, and
+// recording that run gives back the values below their bounds. Without wrap, the raised
+// values are read as 0: another run.
+TEST(ChoiceReplay, WrapReadsAValueAboveItsBoundModuloTheBound) {
+  sim::SimConfig c;
+  c.seed = 3;
+  c.faults = sim::FaultConfig::swarm(3);
+  c.record_choices = true;
+  const sim::Report recorded = sim::run(c, busy_program);
+  ASSERT_TRUE(recorded.choices_complete);
+  std::vector<uint64_t> raised;
+  for (size_t i = 0; i < recorded.choices.size(); ++i) {
+    raised.push_back(recorded.choices[i].value + (i % 3 + 1) * recorded.choices[i].bound);
+  }
+  c.replay_choices = raised;
+  c.replay_wrap = true;
+  const sim::Report wrapped = sim::run(c, busy_program);
+  EXPECT_EQ(wrapped.trace_hash, recorded.trace_hash);
+  EXPECT_EQ(wrapped.choices, recorded.choices);
+  c.replay_wrap = false;
+  const sim::Report zeroed = sim::run(c, busy_program);
+  EXPECT_NE(zeroed.trace_hash, recorded.trace_hash);
+}
+
 // Many routines on both shards whose ops all take the same time: completions fall due
 // together, so the kernel (more to deliver) and a shard (a completion to run) are often
 // runnable at once.

@@ -39,7 +39,9 @@ void OpDriver::report(ShardStats& out) const noexcept {
 
 bool OpDriver::cancel(Shard& here, OpToken token) {
   OpRecord* rec = slab_.lookup(token.user_data);
-  if (rec == nullptr || rec->cancel_requested) return false;
+  // A SEND_ZC whose result was reported (submit_send_zc_early) only waits for its
+  // notification, which no cancel ends.
+  if (rec == nullptr || rec->cancel_requested || rec->zc_result_reported) return false;
   rec->cancel_requested = true;
   here.trace(TraceKind::op_cancel, token.user_data, rec->state == OpRecord::State::queued ? 0 : 1);
   if (rec->state == OpRecord::State::queued) {
@@ -138,16 +140,7 @@ void OpDriver::complete_op(Shard& here, const Cqe& cqe) {
   }
   here.trace(TraceKind::op_complete, cqe.user_data, static_cast<uint32_t>(cqe.res));
   if (!is_timeout && rec->zero_copy && (cqe.flags & kCqeMore) != 0) {
-    // SEND_ZC's result: kept, not reported. The caller may reuse its buffer only after the
-    // notification (the CQE without kCqeMore), so the op completes then, with this result.
-    if (rec->zc_result_seen) {
-      ++stale_completions_;
-      here.trace(TraceKind::stale_cqe, cqe.user_data, 0);
-      return;
-    }
-    rec->zc_result_seen = true;
-    rec->res = cqe.res;
-    rec->cqe_flags = cqe.flags & ~kCqeMore;
+    zc_result(here, *rec, cqe);
     return;
   }
   if (!is_timeout && rec->multishot && (cqe.flags & kCqeMore) != 0) {
@@ -168,27 +161,65 @@ void OpDriver::complete_op(Shard& here, const Cqe& cqe) {
     }
   }
   RINGO_ASSERT(rec->cqes_outstanding > 0, "a CQE that passed the checks was outstanding");
-  if (--rec->cqes_outstanding == 0) finalize_op(here, UserData::slot(cqe.user_data));
+  if (--rec->cqes_outstanding == 0) {
+    finalize_op(here, UserData::slot(cqe.user_data));
+  } else if (is_timeout) {
+    report_early(here, *rec);  // its result waited for this CQE to tell whether the deadline won
+  }
+}
+
+// SEND_ZC's result (kCqeMore): kept until the op's end, the notification (the CQE without
+// kCqeMore), after which the caller may reuse its buffer. An op submitted with
+// submit_send_zc_early reports it now instead (report_early).
+void OpDriver::zc_result(Shard& here, OpRecord& rec, const Cqe& cqe) {
+  if (rec.zc_result_seen) {
+    ++stale_completions_;
+    here.trace(TraceKind::stale_cqe, cqe.user_data, 0);
+    return;
+  }
+  rec.zc_result_seen = true;
+  rec.res = cqe.res;
+  rec.cqe_flags = cqe.flags & ~kCqeMore;
+  report_early(here, rec);
+}
+
+// The early report of a submit_send_zc_early op: its result, with kCqeMore, once it is
+// known (the result CQE and, with a deadline, the link timeout's), unless the op already
+// ended (then finalize_op reports result and end in one call). Settles the op's outcome.
+void OpDriver::report_early(Shard& here, OpRecord& rec) {
+  if (!rec.zc_early || !rec.zc_result_seen || rec.zc_result_reported || rec.op_cqe_seen) return;
+  if (rec.has_deadline && !rec.timeout_cqe_seen) return;
+  rec.zc_result_reported = true;
+  const Settled s = settle(here, rec);
+  // The callback may submit ops (the slab may grow): rec is not touched after it.
+  if (rec.callback != nullptr) rec.callback(rec.ctx, s.res, s.flags | kCqeMore);
+}
+
+// The op's result as reported: a cancel that lost to the deadline is the deadline's
+// -ETIME. Counts the outcome of a cancelled op (once: settle runs once per op).
+OpDriver::Settled OpDriver::settle(Shard& here, OpRecord& rec) {
+  Settled s{rec.res, rec.cqe_flags};
+  if (rec.deadline_fired && s.res == -ECANCELED) {
+    s.res = -ETIME;
+    s.flags |= kOpDeadlineExpired;
+    here.count_deadline_expiry();
+    if (rec.cancel_requested) settle_cancel(rec, CancelOutcome::deadline_expired);
+  } else if (rec.cancel_requested) {
+    settle_cancel(rec, s.res == -ECANCELED ? CancelOutcome::kernel_cancelled : CancelOutcome::completed_anyway);
+  }
+  return s;
 }
 
 void OpDriver::finalize_op(Shard& here, uint32_t slot) {
   OpRecord& rec = slab_.at(slot);
   RINGO_ASSERT(rec.state == OpRecord::State::in_flight && rec.cqes_outstanding == 0, "finalized after its last CQE");
-  int32_t res = rec.res;
-  uint32_t flags = rec.cqe_flags;
-  if (rec.deadline_fired && res == -ECANCELED) {
-    res = -ETIME;
-    flags |= kOpDeadlineExpired;
-    here.count_deadline_expiry();
-    if (rec.cancel_requested) settle_cancel(rec, CancelOutcome::deadline_expired);
-  } else if (rec.cancel_requested) {
-    settle_cancel(rec, res == -ECANCELED ? CancelOutcome::kernel_cancelled : CancelOutcome::completed_anyway);
-  }
+  Settled s{rec.res, kOpResultReported};
+  if (!rec.zc_result_reported) s = settle(here, rec);
   ++ops_completed_;
   const OpCallback cb = rec.callback;
   void* ctx = rec.ctx;
   slab_.release(slot);
-  if (cb != nullptr) cb(ctx, res, flags);
+  if (cb != nullptr) cb(ctx, s.res, s.flags);
 }
 
 // Counts how a cancelled op ended; the deadline's outcome is counted as an expiry.

@@ -81,7 +81,8 @@ Task<Result<void>> persist(Node& node, bool sync) {
   co_return co_await node.file.fsync();
 }
 
-// Reads the last valid record (term 0, no vote, when there is none).
+// Reads the last valid record (term 0, no vote, when there is none), skipping slots that
+// hold none.
 Task<Result<void>> load(Node& node) {
   auto file = co_await fs::File::open(kStateFile, O_RDWR | O_CREAT);
   if (!file) co_return std::unexpected(file.error());
@@ -89,13 +90,16 @@ Task<Result<void>> load(Node& node) {
   for (;;) {
     std::array<char, 24> bytes;
     auto r = co_await node.file.read_exact_at(bytes, node.next_record);
-    if (!r) break;  // the end (or a torn last record)
+    if (!r && r.error() == errc::unexpected_eof) break;  // the end (or a torn last record)
+    if (!r) continue;  // EIO: read it again; stopping here would forget the records after it
     std::array<uint64_t, 3> rec;
     std::memcpy(rec.data(), bytes.data(), sizeof rec);
-    if (rec[0] != check_word(rec[1], rec[2])) break;
+    node.next_record += bytes.size();
+    // Not a record: the slot of a write that failed (persist does not reuse it) or one
+    // torn by a crash. Skipped, not the end: a vote persisted after it must not be lost.
+    if (rec[0] != check_word(rec[1], rec[2])) continue;
     node.term = rec[1];
     node.voted_for = rec[2] == 0 ? kNone : rec[2] - 1;
-    node.next_record += bytes.size();
   }
   co_return Result<void>{};
 }

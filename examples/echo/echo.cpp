@@ -3,33 +3,59 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <memory>
 
 namespace ringo::echo {
 
 // ---------------------------------------------------------------- server
 
-Task<Result<uint64_t>> echo_connection(net::TcpStream stream) {
-  // Not zeroed: read() fills what it returns (16 KiB of memset per connection otherwise).
-  constexpr size_t kBuf = 16 * 1024;
-  const std::unique_ptr<char[]> buf = std::make_unique_for_overwrite<char[]>(kBuf);
+namespace {
+
+constexpr size_t kReadSize = 16 * 1024;
+
+// Reads into a fresh SendBuffer each time and hands it, filled, to write_all_owned.
+Task<Result<uint64_t>> echo_owned(const net::TcpStream& stream) {
   uint64_t echoed = 0;
   while (true) {
-    Result<size_t> n = co_await stream.read(std::span<char>(buf.get(), kBuf));
+    net::SendBuffer buf(kReadSize);
+    Result<size_t> n = co_await stream.read(buf.span());
     if (!n) co_return std::unexpected(n.error());
-    if (*n == 0) break;
-    if (auto w = co_await stream.write_all(std::span<const char>(buf.get(), *n)); !w) {
+    if (*n == 0) co_return echoed;
+    (void)buf.resize(*n);  // n <= kReadSize
+    if (auto w = co_await stream.write_all_owned(std::move(buf)); !w) co_return std::unexpected(w.error());
+    echoed += *n;
+  }
+}
+
+Task<Result<uint64_t>> echo_copied(const net::TcpStream& stream) {
+  std::vector<char> buf(kReadSize);
+  uint64_t echoed = 0;
+  while (true) {
+    Result<size_t> n = co_await stream.read(buf);
+    if (!n) co_return std::unexpected(n.error());
+    if (*n == 0) co_return echoed;
+    if (auto w = co_await stream.write_all(std::span<const char>(buf.data(), *n)); !w) {
       co_return std::unexpected(w.error());
     }
     echoed += *n;
   }
-  (void)co_await stream.close();
+}
+
+}  // namespace
+
+Task<Result<uint64_t>> echo_connection(net::TcpStream stream, WriteMode mode) {
+  Result<uint64_t> echoed;
+  if (mode == WriteMode::owned_zero_copy) {
+    echoed = co_await echo_owned(stream);
+  } else {
+    echoed = co_await echo_copied(stream);
+  }
+  if (echoed) (void)co_await stream.close();
   co_return echoed;
 }
 
 namespace {
 
-Task<Result<void>> accept_loop(net::TcpListener listener) {
+Task<Result<void>> accept_loop(net::TcpListener listener, WriteMode mode) {
   while (true) {
     Result<net::TcpStream> conn = co_await listener.accept();
     if (!conn) {
@@ -41,7 +67,7 @@ Task<Result<void>> accept_loop(net::TcpListener listener) {
       co_return std::unexpected(conn.error());
     }
     (void)conn->set_nodelay(true);
-    go(echo_connection(std::move(*conn))).detach();
+    go(echo_connection(std::move(*conn), mode)).detach();
   }
 }
 
@@ -55,7 +81,7 @@ void Server::stop() {
   for (auto& loop : accept_loops) (void)loop.abort();
 }
 
-Task<Result<Server>> start_server(net::SocketAddr addr) {
+Task<Result<Server>> start_server(net::SocketAddr addr, WriteMode mode) {
   const Result<uint32_t> home = shard_index();
   if (!home) co_return std::unexpected(home.error());
   Server server;
@@ -75,8 +101,8 @@ Task<Result<Server>> start_server(net::SocketAddr addr) {
     listeners.emplace_back(i, std::move(*l));
   }
   for (auto& [shard, listener] : listeners) {
-    server.accept_loops.push_back(shard == *home ? go(accept_loop(std::move(listener)))
-                                                 : spawn_on(shard, accept_loop(std::move(listener))));
+    server.accept_loops.push_back(shard == *home ? go(accept_loop(std::move(listener), mode))
+                                                 : spawn_on(shard, accept_loop(std::move(listener), mode)));
   }
   co_return server;
 }

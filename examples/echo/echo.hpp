@@ -18,8 +18,13 @@
 
 namespace ringo::echo {
 
+// How the server writes its echoes: copied (write_all), or zero-copy from the very buffer
+// it read into, handed over to the kernel (write_all_owned), so the next read goes into a
+// fresh buffer without waiting for the peer's ACK.
+enum class WriteMode { copy, owned_zero_copy };
+
 // Echoes one connection until EOF; returns the bytes echoed.
-Task<Result<uint64_t>> echo_connection(net::TcpStream stream);
+Task<Result<uint64_t>> echo_connection(net::TcpStream stream, WriteMode mode = WriteMode::copy);
 
 struct Server {
   uint16_t port = 0;
@@ -29,7 +34,7 @@ struct Server {
 };
 
 // Binds addr on every shard (port 0 picks one, shared by all) and serves.
-Task<Result<Server>> start_server(net::SocketAddr addr);
+Task<Result<Server>> start_server(net::SocketAddr addr, WriteMode mode = WriteMode::copy);
 
 struct LoadConfig {
   net::SocketAddr target;

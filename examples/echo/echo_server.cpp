@@ -2,6 +2,7 @@
 //
 //   echo_server [--addr 127.0.0.1:7000] [--shards 2]        serve until killed
 //               [--idle-spin-us U]   spin U us before sleeping in the kernel (default 50)
+//               [--zero-copy]        echo with write_all_owned (SEND_ZC from the read buffer)
 //   echo_server --self-test [--connections 100]             serve and load itself, then exit
 //
 // RINGO_BACKEND=sim runs it in the simulator (only --self-test makes sense there: the
@@ -22,10 +23,11 @@ struct Options {
   bool self_test = false;
   uint32_t connections = 100;
   int64_t idle_spin_us = -1;  // -1: the runtime's default
+  echo::WriteMode mode = echo::WriteMode::copy;
 };
 
-Task<Result<void>> serve_forever(net::SocketAddr addr) {
-  Result<echo::Server> server = co_await echo::start_server(addr);
+Task<Result<void>> serve_forever(net::SocketAddr addr, echo::WriteMode mode) {
+  Result<echo::Server> server = co_await echo::start_server(addr, mode);
   if (!server) co_return std::unexpected(server.error());
   std::printf("echo_server: listening on port %u on every shard\n", server->port);
   std::fflush(stdout);
@@ -35,8 +37,8 @@ Task<Result<void>> serve_forever(net::SocketAddr addr) {
   co_return Result<void>{};
 }
 
-Task<Result<echo::LoadReport>> self_test(net::SocketAddr addr, uint32_t connections) {
-  Result<echo::Server> server = co_await echo::start_server(addr.with_port(0));
+Task<Result<echo::LoadReport>> self_test(net::SocketAddr addr, uint32_t connections, echo::WriteMode mode) {
+  Result<echo::Server> server = co_await echo::start_server(addr.with_port(0), mode);
   if (!server) co_return std::unexpected(server.error());
   echo::LoadConfig load;
   load.target = addr.with_port(server->port);
@@ -53,7 +55,7 @@ int usage(const std::string& why) {
   std::fprintf(stderr,
                "echo_server: %s\n"
                "usage: echo_server [--addr IP:PORT] [--shards 1..256] [--self-test] [--connections 1..100000] "
-               "[--idle-spin-us 0..1000000]\n",
+               "[--idle-spin-us 0..1000000] [--zero-copy]\n",
                why.c_str());
   return 2;
 }
@@ -74,6 +76,10 @@ std::string parse(int argc, char** argv, Options& o) {
     const std::string a = argv[i];
     if (a == "--self-test") {
       o.self_test = true;
+      continue;
+    }
+    if (a == "--zero-copy") {
+      o.mode = echo::WriteMode::owned_zero_copy;
       continue;
     }
     if (i + 1 >= argc) return "unknown or incomplete flag '" + a + "'";
@@ -110,11 +116,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!o.self_test) {
-    auto r = rt->block_on(serve_forever(*addr));
+    auto r = rt->block_on(serve_forever(*addr, o.mode));
     std::fprintf(stderr, "echo_server: %s\n", r ? "stopped" : r.error().message().c_str());
     return r ? 0 : 1;
   }
-  auto r = rt->block_on(self_test(*addr, o.connections));
+  auto r = rt->block_on(self_test(*addr, o.connections, o.mode));
   if (!r) {
     std::fprintf(stderr, "echo_server self-test: %s\n", r.error().message().c_str());
     return 1;

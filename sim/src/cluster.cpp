@@ -148,7 +148,7 @@ FaultConfig cluster_faults(const ClusterConfig& c) {
 ClusterImpl::ClusterImpl(Cluster& owner, const ClusterConfig& c, Cluster::HostMain m)
     : owner_(owner), config_(c), main_(std::move(m)), kernel_(c.sim.seed, 0, cluster_faults(c), c.sim.keep_trace) {
   detail::ChoiceSource& choices = kernel_.choices();
-  if (c.sim.replay_choices) choices.replay(*c.sim.replay_choices);
+  if (c.sim.replay_choices) choices.replay(*c.sim.replay_choices, c.sim.replay_wrap);
   choices.record(c.sim.record_choices);
   // Clocks are the run's first choices: value 0 is no offset and no drift.
   std::vector<detail::SimKernel::Clock> clocks(c.hosts);

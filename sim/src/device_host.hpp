@@ -50,6 +50,16 @@ class DeviceHost {
   // Flags for the final CQE of the op whose result the device returns next (a multishot
   // recv's last buffer: kCqeBuffer and its id; SEND_ZC's notification: kCqeNotif).
   void final_flags(uint32_t flags) noexcept { kernel_->final_flags_ = flags; }
+  // The op whose result the device returns next does not end with it: the result goes out
+  // with kCqeMore after the usual latency (at the instant returned; a linked deadline loses
+  // then), and the final CQE waits until the device calls release_held (a SEND_ZC's
+  // notification). No cancel reaches the op after this.
+  Instant hold_final() { return kernel_->hold_final(); }
+  // The final CQE of an op held by hold_final: after the usual latency, and not before its
+  // result (result_at, what hold_final returned).
+  void release_held(uint32_t ring, const Sqe& sqe, int32_t res, uint32_t flags, Instant result_at) {
+    kernel_->release_held(ring, sqe, res, flags, result_at);
+  }
   // A buffer of `group` from ring's provided buffers (multishot recv), or nothing.
   std::optional<ProvidedBuffers::Buffer> take_buffer(uint32_t ring, uint16_t group) {
     return kernel_->rings_[ring]->provided_buffers().take(group);

@@ -88,6 +88,7 @@ Result<ScenarioResult> run_scenario(const Scenario& s, const RunOptions& options
   config.buggify_ppm = options.buggify_ppm;
   config.record_choices = options.record_choices;
   config.replay_choices = options.choices;
+  config.replay_wrap = options.wrap_choices;
   config.max_steps = 20'000'000;
   config.time_budget = std::chrono::seconds(600);
   if (!FaultConfig::parse(options.faults, options.seed, config.faults)) return fail(errc::invalid_argument);

@@ -311,7 +311,7 @@ void SimKernel::answer_link(Instant at, uint32_t ring, const Sqe& sqe, int32_t r
 }
 
 bool SimKernel::ops_accounted() const noexcept {
-  return ops_submitted_ == ops_answered_ + ops_silent_ + parked_.size() && links_owed_ == 0;
+  return ops_submitted_ == ops_answered_ + ops_silent_ + parked_.size() + ops_held_ && links_owed_ == 0;
 }
 
 // An op that completes with `res` after `takes`, honouring a linked deadline the way
@@ -436,9 +436,33 @@ void SimKernel::submit_io(uint32_t ring, const Sqe& sqe) {
 // The op has its result: it is committed (no longer cancellable), its CQE arrives after
 // the usual latency, and a linked deadline loses.
 void SimKernel::complete_io(uint32_t ring, const Sqe& sqe, int32_t res) {
+  if (held_result_at_ != kNoDeadline) {
+    // Held (hold_final): the result goes out with kCqeMore, the final CQE at release_held.
+    const Instant done = std::exchange(held_result_at_, kNoDeadline);
+    ++ops_held_;
+    schedule(done, ring, Cqe{sqe.user_data, res, kCqeMore}, sqe.user_data, false);
+    if (sqe.deadline != kNoDeadline) {
+      tally(links_owed_);
+      answer_link(done, ring, sqe, -ECANCELED, res);
+    }
+    return;
+  }
   const Instant done = now_ + latency();
   answer(done, ring, sqe, res, false, std::exchange(final_flags_, 0));
   if (sqe.deadline != kNoDeadline) answer_link(done, ring, sqe, -ECANCELED, res);
+}
+
+Instant SimKernel::hold_final() {
+  held_result_at_ = now_ + latency();
+  return held_result_at_;
+}
+
+void SimKernel::release_held(uint32_t ring, const Sqe& sqe, int32_t res, uint32_t flags, Instant result_at) {
+  RINGO_ASSERT(ops_held_ > 0, "only a held op is released, once");
+  --ops_held_;
+  tally(ops_answered_);  // its link timeout's CQE went out with its result (complete_io)
+  const Instant at = std::max(now_ + latency(), result_at);
+  schedule(at, ring, Cqe{sqe.user_data, res, flags}, sqe.user_data, false);
 }
 
 void SimKernel::expire_parked(uint64_t id) {

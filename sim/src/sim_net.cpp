@@ -37,17 +37,38 @@ void append_gathered(ByteQueue& to, std::span<const iovec> iov, size_t n) {
   }
 }
 
-// Both directions fail with ECONNRESET and lose what they held. The callers wake.
-void reset_connection(Pipe& a, Pipe& b) {
+}  // namespace
+
+void SimNet::reset_connection(Pipe& a, Pipe& b) {
   for (Pipe* p : {&a, &b}) {
     p->reset = true;
     p->unread.clear();
     p->in_flight.clear();
     p->in_flight_data.clear();
+    release_notifs(*p, true);  // the bytes are gone: the kernel lets go of the pages
   }
 }
 
-}  // namespace
+// ---------------------------------------------------------------- SEND_ZC notifications
+
+void SimNet::hold_notif(Pipe& tx, uint32_t ring, const Sqe& sqe) {
+  RINGO_ASSERT(tx.notifs.empty() || tx.notifs.back().upto <= tx.sent_total, "notifications wait in send order");
+  tx.notifs.push_back({tx.sent_total, host_.hold_final(), ring, sqe});
+}
+
+// Ends the held SEND_ZCs whose bytes the reader has taken (all of them: the bytes are gone).
+void SimNet::release_notifs(Pipe& pipe, bool all) {
+  while (!pipe.notifs.empty() && (all || pipe.notifs.front().upto <= pipe.consumed_total)) {
+    const Pipe::HeldNotif n = pipe.notifs.front();
+    pipe.notifs.pop_front();
+    host_.release_held(n.ring, n.sqe, 0, kCqeNotif, n.result_at);
+  }
+}
+
+void SimNet::consumed(Pipe& rx, size_t n) {
+  rx.consumed_total += n;
+  release_notifs(rx, false);
+}
 
 // ---------------------------------------------------------------- set-up calls
 
@@ -183,7 +204,13 @@ std::optional<int32_t> SimNet::try_op(uint64_t id, uint32_t ring, const Sqe& sqe
   if (reading) return try_recv(id, *sock, iov, limit);
   std::optional<int32_t> sent = try_send(id, *sock, iov, limit);
   if (!sent || sqe.opcode != Opcode::send_zc) return sent;
-  // SEND_ZC: the result now (kCqeMore), the notification as the op's final CQE, later.
+  // SEND_ZC: the result (kCqeMore) after the usual latency, the notification as the op's
+  // final CQE when the peer has taken the bytes; after an error or an empty send, the
+  // result now and the notification a latency later.
+  if (*sent > 0) {
+    hold_notif(*sock->tx, ring, sqe);
+    return sent;
+  }
   host_.post_more(ring, sqe, *sent);
   host_.final_flags(kCqeNotif);
   return 0;
@@ -206,6 +233,7 @@ std::optional<int32_t> SimNet::try_recv_multishot(uint64_t id, uint32_t ring, So
     if (n > 1 && host_.inject(faults_.short_io_ppm, fault::kShortIo)) n = 1 + host_.below(n - 1);
     rx.unread.front(n).copy(buf->data, n);
     rx.unread.take(n);
+    consumed(rx, n);
     host_.wake(rx.writers);
     const uint32_t flags = kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift);
     if (host_.inject(faults_.multishot_end_ppm, fault::kMultishotEnd)) {
@@ -309,6 +337,7 @@ std::optional<int32_t> SimNet::try_recv(uint64_t id, Socket& sock, std::span<con
   if (n > 1 && host_.inject(faults_.short_io_ppm, fault::kShortIo)) n = 1 + host_.below(n - 1);
   scatter(iov, rx.unread.front(n).data(), n);
   rx.unread.take(n);
+  consumed(rx, n);
   host_.wake(rx.writers);
   return static_cast<int32_t>(n);
 }
@@ -342,6 +371,7 @@ std::optional<int32_t> SimNet::try_send(uint64_t id, Socket& sock, std::span<con
                "bytes arrive in the order they were sent");
   tx->last_arrival = arrives;
   append_gathered(tx->in_flight_data, iov, n);
+  tx->sent_total += n;
   tx->in_flight.push_back({arrives, n});
   RINGO_ASSERT(tx->queued() <= faults_.socket_buffer, "in flight plus unread never exceeds the socket buffer");
   schedule_arrival(tx, arrives);
@@ -382,6 +412,7 @@ void SimNet::closed(const std::shared_ptr<Socket>& sock) {
     if (!sock->rx->unread.empty()) reset_connection(*sock->rx, *sock->tx);
     sock->tx->fin = true;
     sock->rx->reader_gone = true;
+    release_notifs(*sock->rx, true);  // nobody will take those bytes
     host_.wake(sock->tx->readers);
     host_.wake(sock->rx->writers);
   } else if (sock->state == Socket::State::listening) {

@@ -12,6 +12,12 @@
 // which retries each op. A pipe never holds more than FaultConfig::socket_buffer bytes in
 // flight plus unread; bytes arrive in the order they were sent; a reset fails both ends
 // with ECONNRESET; closing with unread bytes resets (as Linux sends RST instead of FIN).
+//
+// SEND_ZC: the result comes at once (kCqeMore); the notification (the op's last CQE, with
+// kCqeNotif) when the peer's receives have taken the op's last byte, because that is when
+// Linux's would come: the bytes are ACKed, and a peer that waits for more before reading or
+// answering delays its ACK. A reset, or the reader closing, frees the bytes: the notification
+// comes then. A peer that never reads and stays open keeps it pending (as in Linux).
 #pragma once
 
 #include <cstdint>
@@ -51,7 +57,18 @@ struct Pipe {
   bool reader_gone = false;  // the reader closed: writes fail with EPIPE
   WaitList readers;          // recv ops waiting for bytes or EOF
   WaitList writers;          // send ops waiting for room
-  uint32_t from_host = 0;    // in a cluster (sim_fabric.hpp): the hosts at either end
+  // SEND_ZC notifications waiting for the reader to take their bytes: an op's last byte is
+  // byte `upto` of everything ever sent here. Ascending.
+  struct HeldNotif {
+    uint64_t upto;
+    Instant result_at;  // when the op's result CQE is due: the notification never comes first
+    uint32_t ring;
+    Sqe sqe;
+  };
+  RingBuffer<HeldNotif> notifs;
+  uint64_t sent_total = 0;      // bytes ever sent into this pipe
+  uint64_t consumed_total = 0;  // bytes ever taken by the reader
+  uint32_t from_host = 0;       // in a cluster (sim_fabric.hpp): the hosts at either end
   uint32_t to_host = 0;
 
   size_t queued() const noexcept { return unread.size() + in_flight_data.size(); }
@@ -138,6 +155,12 @@ class SimNet {
   int32_t shutdown(Socket& sock, const Sqe& sqe);
   std::optional<int32_t> try_recv(uint64_t id, Socket& sock, std::span<const iovec> iov, size_t limit);
   std::optional<int32_t> try_send(uint64_t id, Socket& sock, std::span<const iovec> iov, size_t limit);
+  // SEND_ZC notifications: held until the reader took the bytes (or the bytes are gone).
+  void hold_notif(Pipe& tx, uint32_t ring, const Sqe& sqe);
+  void release_notifs(Pipe& pipe, bool all);
+  void consumed(Pipe& rx, size_t n);
+  // Both directions fail with ECONNRESET and lose what they held. The callers wake.
+  void reset_connection(Pipe& a, Pipe& b);
   std::optional<int32_t> try_recv_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe);
   Duration net_latency();
   // Cluster routing (sim_fabric.hpp): the network that holds `target`'s port, or null

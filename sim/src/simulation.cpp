@@ -95,7 +95,7 @@ Simulation::Simulation(const SimConfig& config)
     shards_.back()->set_tracer(&kernel_);
   }
   detail::ChoiceSource& choices = kernel_.choices();
-  if (config.replay_choices) choices.replay(*config.replay_choices);
+  if (config.replay_choices) choices.replay(*config.replay_choices, config.replay_wrap);
   choices.record(config.record_choices);
   if (config.strategy == Strategy::pct) draw_pct_priorities();
 }

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <string_view>
@@ -18,6 +19,8 @@
 
 #include "failure_file.hpp"
 #include "ringo/sim/scenario.hpp"
+#include "scenario_input.hpp"
+#include "sha1.hpp"
 #include "shrink.hpp"
 #include "timeline_html.hpp"
 
@@ -52,26 +55,30 @@ int usage(const std::string& why) {
       "       ringo-sim run --scenario S --seed N [--faults F] [--strategy random|pct] [--depth D] [--buggify PPM]\n"
       "                     [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]\n"
       "       ringo-sim explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D] [--buggify PPM]\n"
-      "                     [--time-budget SECONDS] [--stop-after N] [--save DIR] [--check-determinism]\n"
+      "                     [--time-budget SECONDS] [--stop-after N] [--save DIR] [--corpus DIR [--corpus-all]]\n"
+      "                     [--check-determinism]\n"
       "       ringo-sim replay FILE [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]\n"
       "       ringo-sim shrink FILE [--out FILE] [--trace FILE] [--trace-format jsonl|chrome|html] [--max-runs N]\n"
+      "       ringo-sim from-fuzz INPUT [--out FILE]\n"
       "numbers are decimal or 0x-hex, without sign, space or leading zero\n",
       why.c_str());
   return kUsage;
 }
 
-// The flags each command takes. Every flag wants a value but --check-determinism, and a
-// flag that is not here is an error: a misspelt --seed must not run seed 1.
+// The flags each command takes. Every flag wants a value but the switches (kSwitches), and
+// a flag that is not here is an error: a misspelt --seed must not run seed 1.
 const std::map<std::string, std::vector<std::string>> kFlags = {
     {"list", {}},
     {"run",
      {"scenario", "seed", "faults", "strategy", "depth", "buggify", "trace", "trace-format", "check-determinism"}},
     {"explore",
-     {"scenario", "seeds", "faults", "strategy", "depth", "buggify", "time-budget", "stop-after", "save",
-      "check-determinism"}},
+     {"scenario", "seeds", "faults", "strategy", "depth", "buggify", "time-budget", "stop-after", "save", "corpus",
+      "corpus-all", "check-determinism"}},
     {"replay", {"trace", "trace-format", "check-determinism"}},
     {"shrink", {"out", "trace", "trace-format", "max-runs"}},
+    {"from-fuzz", {"out"}},
 };
+const std::vector<std::string> kSwitches = {"check-determinism", "corpus-all"};
 
 // Fills a from argv; returns what is wrong with the command line, or "".
 std::string parse(int argc, char** argv, Args& a) {
@@ -90,7 +97,7 @@ std::string parse(int argc, char** argv, Args& a) {
       return "unknown flag " + s + " for " + a.command;
     }
     if (a.has(name)) return s + " given twice";
-    if (name == "check-determinism") {
+    if (std::find(kSwitches.begin(), kSwitches.end(), name) != kSwitches.end()) {
       a.flags[name] = "1";
     } else if (i + 1 >= argc || std::string_view(argv[i + 1]).starts_with("--")) {
       return s + " wants a value";
@@ -98,8 +105,10 @@ std::string parse(int argc, char** argv, Args& a) {
       a.flags[name] = argv[++i];
     }
   }
-  const size_t files = a.command == "replay" || a.command == "shrink" ? 1 : 0;
-  if (a.positional.size() < files) return a.command + " wants a failure file";
+  const size_t files = a.command == "replay" || a.command == "shrink" || a.command == "from-fuzz" ? 1 : 0;
+  if (a.positional.size() < files) {
+    return a.command + (a.command == "from-fuzz" ? " wants a fuzz input" : " wants a failure file");
+  }
   if (a.positional.size() > files) return "unexpected argument \"" + a.positional[files] + "\"";
   return "";
 }
@@ -204,12 +213,48 @@ bool save_failure(const std::string& dir, const Scenario& s, RunOptions o, const
   return true;
 }
 
-// --save's directory, checked before exploring for minutes.
-bool writable_directory(const std::string& dir) {
+// The run as a fuzz_scenario corpus entry (scenario_input.hpp) in dir, named by its
+// content's SHA-1 as libFuzzer names its corpus files.
+bool write_corpus_entry(const std::string& dir, const Scenario& s, RunOptions o, const ScenarioResult& r) {
+  if (!r.report.choices_complete) {
+    std::fprintf(stderr, "ringo-sim: seed %llu not written to the corpus: it made more than %zu choices\n",
+                 static_cast<unsigned long long>(o.seed), detail::ChoiceSource::kMaxRecorded);
+    return false;
+  }
+  o.choices = trimmed_choices(choice_values(r.report.choices));
+  const std::string bytes = encode_scenario_input(s, o);
+  const std::string path = dir + "/" + sha1_hex(bytes);
+  std::ofstream out;
+  if (!open_output("the corpus entry to", path, out)) return false;
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!close_output("the corpus entry to", path, out)) return false;
+  if (r.failed()) std::printf("  corpus entry %s\n", path.c_str());
+  return true;
+}
+
+// --save's or --corpus's directory, checked before exploring for minutes.
+bool writable_directory(const Args& a, const std::string& flag) {
+  const std::string dir = a.get(flag);
   std::error_code ec;
   if (std::filesystem::is_directory(dir, ec) && access(dir.c_str(), W_OK) == 0) return true;
-  std::fprintf(stderr, "ringo-sim: --save %s: not a writable directory\n", dir.c_str());
+  std::fprintf(stderr, "ringo-sim: --%s %s: not a writable directory\n", flag.c_str(), dir.c_str());
   return false;
+}
+
+// What explore counts over its seeds.
+struct Tally {
+  uint64_t done = 0, failures = 0, nondeterministic = 0, unsaved = 0, entries = 0;
+};
+
+// Keeps one run as --save and --corpus ask; counts what could not be written.
+void keep_run(const Args& a, const Scenario& s, const RunOptions& o, const ScenarioResult& r, Tally& t) {
+  if (r.failed() && a.has("save") && !save_failure(a.get("save"), s, o, r)) ++t.unsaved;
+  if (!a.has("corpus") || !(r.failed() || a.has("corpus-all"))) return;
+  if (write_corpus_entry(a.get("corpus"), s, o, r)) {
+    ++t.entries;
+  } else {
+    ++t.unsaved;
+  }
 }
 
 int run_one(const Args& a, const Scenario& s, RunOptions o, const std::string& replay_hint) {
@@ -236,11 +281,17 @@ int explore(const Args& a, const Scenario& s, RunOptions o, const char* program)
   uint64_t budget_s = 0, stop_after = 0;
   if (std::string e = number_flag(a, "time-budget", 0, UINT64_MAX, budget_s); !e.empty()) return usage(e);
   if (std::string e = number_flag(a, "stop-after", 0, UINT64_MAX, stop_after); !e.empty()) return usage(e);
-  if (a.has("save") && !writable_directory(a.get("save"))) return kUnwritten;
+  if (a.has("corpus-all") && !a.has("corpus")) return usage("--corpus-all wants --corpus DIR");
+  for (const char* flag : {"save", "corpus"}) {
+    if (a.has(flag) && !writable_directory(a, flag)) return kUnwritten;
+  }
   const bool check_det = a.has("check-determinism");
-  o.record_choices = a.has("save");  // a saved failure carries its choice sequence
+  // A saved failure and a corpus entry carry the run's choice sequence.
+  o.record_choices = a.has("save") || a.has("corpus");
   const auto start = std::chrono::steady_clock::now();
-  uint64_t done = 0, failures = 0, nondeterministic = 0, unsaved = 0;
+  Tally t;
+  uint64_t& done = t.done;
+  uint64_t& failures = t.failures;
   for (uint64_t seed = first; seed <= last; ++seed) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (budget_s > 0 && elapsed >= static_cast<double>(budget_s)) break;
@@ -253,10 +304,10 @@ int explore(const Args& a, const Scenario& s, RunOptions o, const char* program)
       if (isatty(2)) std::fprintf(stderr, "\r\033[K");
       std::printf("FAIL seed=%llu: %s\n  replay: %s\n", static_cast<unsigned long long>(seed), r->why.c_str(),
                   replay_command(program, s, o).c_str());
-      if (a.has("save") && !save_failure(a.get("save"), s, o, *r)) ++unsaved;
-      std::fflush(stdout);
     }
-    if (check_det && !deterministic(s, o)) ++nondeterministic;
+    keep_run(a, s, o, *r, t);
+    std::fflush(stdout);
+    if (check_det && !deterministic(s, o)) ++t.nondeterministic;
     if (isatty(2)) {
       std::fprintf(stderr, "\rseeds %llu/%llu  %.0f seeds/s  failures %llu", static_cast<unsigned long long>(done),
                    static_cast<unsigned long long>(last - first + 1), static_cast<double>(done) / (elapsed + 1e-9),
@@ -270,10 +321,12 @@ int explore(const Args& a, const Scenario& s, RunOptions o, const char* program)
   std::printf("explored %s: %llu seeds in %.2fs (%.0f seeds/s), %llu failing%s, strategy %s, faults %s\n",
               s.name.c_str(), static_cast<unsigned long long>(done), elapsed,
               static_cast<double>(done) / (elapsed + 1e-9), static_cast<unsigned long long>(failures),
-              check_det ? (", " + std::to_string(nondeterministic) + " nondeterministic").c_str() : "",
+              check_det ? (", " + std::to_string(t.nondeterministic) + " nondeterministic").c_str() : "",
               strategy_name(o.strategy), o.faults.c_str());
-  if (unsaved > 0) return kUnwritten;
-  return failures > 0 || nondeterministic > 0 ? kFailed : kPassed;
+  if (a.has("corpus"))
+    std::printf("corpus: %llu entries in %s\n", static_cast<unsigned long long>(t.entries), a.get("corpus").c_str());
+  if (t.unsaved > 0) return kUnwritten;
+  return failures > 0 || t.nondeterministic > 0 ? kFailed : kPassed;
 }
 
 // The keys a failure file may hold (failure_file.hpp).
@@ -356,6 +409,51 @@ int shrink_command(const Args& a, const char* program) {
   return kPassed;
 }
 
+// ---------------------------------------------------------------- from-fuzz
+
+// Reads path whole into bytes; returns "" or why not.
+std::string read_bytes(const std::string& path, std::string& bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "cannot read the fuzz input " + path;
+  bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (in.bad()) return "cannot read the fuzz input " + path;
+  return "";
+}
+
+// A fuzz_scenario input (a crash libFuzzer saved) as a failure file that replay and shrink
+// take: the run as the target made it (values read modulo their bounds), recorded, so the
+// file's choices are each below its bound and replay the same run without the modulo.
+int from_fuzz(const Args& a, const char* program) {
+  const std::string in_path = a.positional[0];
+  std::string bytes;
+  if (std::string e = read_bytes(in_path, bytes); !e.empty()) return usage(e);
+  ScenarioInput in;
+  if (std::string e = decode_scenario_input({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, in);
+      !e.empty()) {
+    return usage(in_path + " is no fuzz_scenario input: " + e);
+  }
+  RunOptions o = in.options;
+  o.wrap_choices = o.record_choices = true;
+  auto r = run_scenario(*in.scenario, o);
+  if (!r) return usage("bad options");
+  std::printf("%s %s: %s\n", in.scenario->name.c_str(), r->failed() ? "FAILED" : "ok", r->report.summary().c_str());
+  if (!r->failed() || !r->report.choices_complete) {
+    std::fprintf(stderr, "ringo-sim: from-fuzz %s: %s; nothing written\n", in_path.c_str(),
+                 r->failed() ? "the run made too many choices to record" : "the input's run does not fail");
+    return kNothingToShrink;
+  }
+  const std::string out_path = a.get("out", in_path + ".failure");
+  std::ofstream out;
+  if (!open_output("the failure to", out_path, out)) return kUnwritten;
+  o.wrap_choices = o.record_choices = false;
+  o.choices = trimmed_choices(choice_values(r->report.choices));
+  write_failure(out, *in.scenario, o, {"from fuzz input " + in_path, r->why});
+  if (!close_output("the failure to", out_path, out)) return kUnwritten;
+  std::printf("  %s\n  wrote %s\n  replay: %s replay %s\n", r->why.c_str(), out_path.c_str(), program,
+              out_path.c_str());
+  return kPassed;
+}
+
 int dispatch(const Args& a, const char* program) {
   if (const std::string f = a.get("trace-format", "chrome"); f != "chrome" && f != "jsonl" && f != "html") {
     return usage("unknown --trace-format " + f + " (jsonl, chrome or html)");
@@ -372,6 +470,7 @@ int dispatch(const Args& a, const char* program) {
   }
   if (a.command == "replay") return replay(a, program);
   if (a.command == "shrink") return shrink_command(a, program);
+  if (a.command == "from-fuzz") return from_fuzz(a, program);
   const Scenario* s = find_scenario(a.get("scenario"));
   if (s == nullptr) return usage("unknown --scenario \"" + a.get("scenario") + "\" (see `list`)");
   RunOptions o;

@@ -38,6 +38,8 @@ class BufReader;
 struct BufReaderRetire {
   void operator()(BufReader* r) const noexcept;
 };
+struct SendBlock;
+void unref(SendBlock* block) noexcept;
 }  // namespace detail
 
 // ---- provided receive buffers (docs/io.md, "Buffer rings and multishot receive") ----
@@ -98,6 +100,62 @@ class RecvBuffer {
   size_t size_ = 0;
 };
 
+// ---- owned send buffers (docs/io.md, "Zero-copy send") ----
+
+// Bytes for StreamSocket::write_all_owned: one heap block the caller fills and then moves
+// into the write, which keeps it until the kernel has let go of its pages (the zero-copy
+// notification) and then frees it, on the socket's shard, whatever happened meanwhile (the
+// write returned, failed or was cancelled, the socket closed, or the shard stopped). There
+// is no way to reach the bytes after the move. Move-only; a default-constructed or
+// moved-from SendBuffer is empty (no memory). Any thread may make one.
+class SendBuffer {
+ public:
+  SendBuffer() = default;
+  // `size` bytes, not initialised (std::bad_alloc as operator new).
+  explicit SendBuffer(size_t size);
+  // A SendBuffer holding a copy of bytes.
+  static SendBuffer copy_of(std::span<const char> bytes);
+  SendBuffer(SendBuffer&& o) noexcept
+      : block_(std::exchange(o.block_, nullptr)),
+        data_(std::exchange(o.data_, nullptr)),
+        size_(std::exchange(o.size_, 0)),
+        capacity_(std::exchange(o.capacity_, 0)) {}
+  SendBuffer& operator=(SendBuffer&& o) noexcept {
+    if (this != &o) {
+      detail::unref(block_);
+      block_ = std::exchange(o.block_, nullptr);
+      data_ = std::exchange(o.data_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+      capacity_ = std::exchange(o.capacity_, 0);
+    }
+    return *this;
+  }
+  ~SendBuffer() { detail::unref(block_); }
+
+  char* data() noexcept { return data_; }
+  const char* data() const noexcept { return data_; }
+  size_t size() const noexcept { return size_; }
+  size_t capacity() const noexcept { return capacity_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::span<char> span() noexcept { return {data_, size_}; }
+  std::span<const char> span() const noexcept { return {data_, size_}; }
+  // Sets how many of the block's bytes a write sends (fill a large buffer, then shrink it
+  // to what was filled). errc::invalid_argument beyond capacity().
+  Result<void> resize(size_t size) noexcept;
+
+ private:
+  friend class StreamSocket;
+  detail::SendBlock* block_ = nullptr;
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+// SendBuffer blocks a write handed to the kernel that the kernel has not let go of yet, on
+// the current shard (0 outside a runtime).
+size_t send_buffers_in_kernel() noexcept;
+// SendBuffer blocks alive in the process (made and not yet freed): for leak checks.
+size_t send_buffers_alive() noexcept;
+
 // An IPv4 or IPv6 address and port.
 class SocketAddr {
  public:
@@ -152,6 +210,15 @@ class StreamSocket {
   // ACK (Linux: up to 40 ms) because it waits for more before answering, that long: worth
   // it for large bulk writes on a NIC, never for request/response (docs/io.md, measured).
   Task<Result<void>> write_all_zero_copy(std::span<const char> data, Instant deadline = kNoDeadline) const;
+  // Writes all of buf zero-copy without waiting for the peer: each SEND_ZC part completes
+  // at its result (the bytes are queued in the socket), while buf stays owned by the write
+  // until the kernel's notification that it let go of the pages, and is then freed on this
+  // stream's shard (SendBuffer). So the next write can start at once, unlike
+  // write_all_zero_copy. Errors and cancellation as write_all: on an error, timeout or
+  // cancel some prefix of buf may have been sent. An empty buf writes nothing. Where the
+  // ring has no SEND_ZC (AIO, io_uring before 6.0) the parts are plain sends (copied) and
+  // buf is freed when the write ends.
+  Task<Result<void>> write_all_owned(SendBuffer buf, Instant deadline = kNoDeadline) const;
   // SHUT_WR (the default) sends end-of-stream after what was written.
   io::VoidAwaiter shutdown(int how = SHUT_WR, Instant deadline = kNoDeadline) const;
   io::VoidAwaiter close() noexcept {

@@ -64,6 +64,7 @@ struct RunOptions {
   bool keep_trace = false;
   bool record_choices = false;                   // SimConfig::record_choices
   std::optional<std::vector<uint64_t>> choices;  // SimConfig::replay_choices
+  bool wrap_choices = false;                     // SimConfig::replay_wrap
 };
 
 // One scenario run: the simulator's report and the scenario's own verdict.

@@ -70,8 +70,12 @@ struct SimConfig {
   // the run take its decisions from that sequence instead of drawing them from the seed
   // (0 past its end). The seed still seeds the shards' own PRNGs (select fairness, timer
   // ties, core buggify points) and swarm fault rates: those are not choices.
+  // replay_wrap reads a value not below its decision's bound as value % bound instead of
+  // 0 (fuzz_scenario; recording such a run gives the reduced values, which replay the same
+  // run without it).
   bool record_choices = false;
   std::optional<std::vector<uint64_t>> replay_choices;
+  bool replay_wrap = false;
 };
 
 // How a simulated run ended: its error (if any), seed, trace hash and counters.

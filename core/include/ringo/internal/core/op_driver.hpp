@@ -78,6 +78,18 @@ class OpDriver {
     pending_.push_back(s);
     return OpToken{s.user_data};
   }
+  // A SEND_ZC (Opcode::send_zc) whose callback runs at its result rather than at its end:
+  // once with the result and kCqeMore (the kernel still reads the buffer), then once more
+  // at the notification, without kCqeMore and with kOpResultReported (res repeats the
+  // result). An op that ends at once (it failed before sending, was cancelled before submit,
+  // or its notification came before its link timeout's CQE) gets one call, without
+  // kCqeMore: result and end together. Once the result is reported, cancel() is a no-op.
+  // Any other opcode behaves as with submit_raw (one call).
+  OpToken submit_send_zc_early(const Sqe& sqe, OpCallback callback, void* ctx, Instant deadline = kNoDeadline) {
+    const OpToken token = submit_raw(sqe, callback, ctx, deadline);
+    slab_.at(UserData::slot(token.user_data)).zc_early = true;
+    return token;
+  }
   // Requests cancellation (see the contract). False if the token names no live op.
   bool cancel(Shard& here, OpToken token);
   // Pushes this tick's Sqes in one batch and waits for min_complete CQEs at most timeout.
@@ -108,6 +120,13 @@ class OpDriver {
   void dispatch(Shard& here, const Cqe& cqe);
   void complete_op(Shard& here, const Cqe& cqe);
   void finalize_op(Shard& here, uint32_t slot);
+  struct Settled {
+    int32_t res;
+    uint32_t flags;
+  };
+  void zc_result(Shard& here, OpRecord& rec, const Cqe& cqe);
+  void report_early(Shard& here, OpRecord& rec);
+  Settled settle(Shard& here, OpRecord& rec);
   void settle_cancel(OpRecord& rec, CancelOutcome outcome) noexcept;
   void deliver_message(Shard& here, const Cqe& cqe);
   void on_doorbell_failed(Shard& here, const Cqe& cqe);

@@ -46,6 +46,9 @@ struct UserData {
 // deadline won). flags are the CQE's flags plus ringo's own in the top bit.
 using OpCallback = void (*)(void* ctx, int32_t res, uint32_t flags);
 inline constexpr uint32_t kOpDeadlineExpired = 1u << 31;
+// On the last callback of an op submitted with OpDriver::submit_send_zc_early: its result
+// was reported by an earlier callback (with kCqeMore); this one only says the op ended.
+inline constexpr uint32_t kOpResultReported = 1u << 30;
 
 // How a cancelled op ended. The contract: exactly one of these per cancelled op.
 enum class CancelOutcome : uint8_t {
@@ -68,6 +71,8 @@ struct OpRecord {
   bool multishot = false;       // CQEs with kCqeMore go to the callback; the last one ends it
   bool zero_copy = false;       // SEND_ZC: the result (kCqeMore) is kept until the kCqeNotif CQE
   bool zc_result_seen = false;  // that result arrived
+  bool zc_early = false;        // ... but reported at once (submit_send_zc_early), the end later
+  bool zc_result_reported = false;
   bool cancel_settled = false;  // its CancelOutcome was counted (once)
   int32_t res = 0;
   uint32_t cqe_flags = 0;

@@ -93,12 +93,14 @@ class Shard {
   bool same_runtime(const Shard& other) const noexcept { return &group_ == &other.group_; }
   Ring& ring() noexcept { return ring_; }
   // What an upper layer keeps per shard and must die with it: net's provided-buffer pool
-  // (api/src/recv_pool.hpp). Destroyed after the frames of unfinished routines, while the
+  // (api/src/recv_pool.hpp) and the owned zero-copy sends still in the kernel
+  // (api/src/send_blocks.hpp). Destroyed after the frames of unfinished routines, while the
   // ring still exists.
   struct Attachment {
     virtual ~Attachment() = default;
   };
   std::unique_ptr<Attachment>& recv_pool() noexcept { return recv_pool_; }
+  std::unique_ptr<Attachment>& send_blocks() noexcept { return send_blocks_; }
   EnvelopePool* envelope_pool() noexcept { return envelopes_; }
   Instant now() const { return ring_.now(); }
   Prng& prng() noexcept { return prng_; }
@@ -225,8 +227,9 @@ class Shard {
   Balancer balancer_;
   uint64_t ticks_ = 0;
   uint64_t deadline_expiries_ = 0;
-  uint64_t blocking_counts_[4] = {};       // by BlockingCount
-  mutable ShardStats stats_;               // what stats() last assembled
+  uint64_t blocking_counts_[4] = {};  // by BlockingCount
+  mutable ShardStats stats_;          // what stats() last assembled
+  std::unique_ptr<Attachment> send_blocks_;
   std::unique_ptr<Attachment> recv_pool_;  // last member: the first destroyed
 };
 

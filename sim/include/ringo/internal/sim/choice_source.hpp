@@ -14,7 +14,9 @@
 // is a bijection on [0, bound), so recording changes no draw.
 //
 // In replay mode a value past the end of the sequence, or not below the current bound
-// (after the shrinker shortened or shifted the sequence), is read as 0. A decision with
+// (after the shrinker shortened or shifted the sequence), is read as 0; with `wrap` set a
+// value not below the bound is read as value % bound instead (fuzz_scenario: arbitrary
+// input bytes then mean something at every decision, not mostly 0). A decision with
 // one option (bound <= 1) is no choice: it takes no value and records none (the seeded
 // mode still draws for it, as before).
 //
@@ -39,10 +41,11 @@ class ChoiceSource {
 
   explicit ChoiceSource(uint64_t seed) noexcept : prng_(seed) {}
 
-  // Replay mode from now on: decisions come from `values`.
-  void replay(std::vector<uint64_t> values) {
+  // Replay mode from now on: decisions come from `values` (wrap: see above).
+  void replay(std::vector<uint64_t> values, bool wrap = false) {
     replay_ = std::move(values);
     replaying_ = true;
+    wrap_ = wrap;
     next_ = 0;
   }
   void record(bool on) noexcept { recording_ = on; }
@@ -106,7 +109,8 @@ class ChoiceSource {
   uint64_t take(uint64_t bound) noexcept {
     const uint64_t v = next_ < replay_.size() ? replay_[next_] : 0;
     ++next_;
-    return v < bound ? v : 0;
+    if (v < bound) return v;
+    return wrap_ ? v % bound : 0;
   }
   void push(uint64_t value, uint64_t bound, ChoiceKind kind) {
     if (recorded_.size() >= kMaxRecorded) {
@@ -120,6 +124,7 @@ class ChoiceSource {
   std::vector<uint64_t> replay_;
   size_t next_ = 0;
   bool replaying_ = false;
+  bool wrap_ = false;
   bool recording_ = false;
   bool overflowed_ = false;
   std::vector<Choice> recorded_;

@@ -191,8 +191,12 @@ class SimKernel final : public Tracer {
   // The due completion to deliver: an index into due_ (choice value: its age rank).
   size_t pick_due();
 
-  ParkedTable<Parked> parked_;  // by park id: oldest first
-  uint32_t final_flags_ = 0;    // DeviceHost::final_flags, for the next complete_io
+  ParkedTable<Parked> parked_;            // by park id: oldest first
+  uint32_t final_flags_ = 0;              // DeviceHost::final_flags, for the next complete_io
+  Instant held_result_at_ = kNoDeadline;  // DeviceHost::hold_final, for the next complete_io
+  uint64_t ops_held_ = 0;                 // ops whose final CQE waits for release_held
+  Instant hold_final();
+  void release_held(uint32_t ring, const Sqe& sqe, int32_t res, uint32_t flags, Instant result_at);
   uint64_t park_seq_ = 0;
   std::vector<Action> actions_;  // a min-heap by (at, seq)
 
