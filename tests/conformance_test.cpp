@@ -8,9 +8,12 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
@@ -68,6 +71,19 @@ class Harness {
     return out;
   }
   int64_t sys(SysCall c) { return ring().sys(c); }
+  // Pumps `rounds` times (about a millisecond each on the real rings) and returns every
+  // CQE that came: for cases that check that nothing does.
+  std::vector<Cqe> settle(int rounds) {
+    (void)ring().submit_and_wait(0, Duration{0});
+    std::vector<Cqe> out;
+    Cqe buf[16];
+    for (int round = 0; round < rounds; ++round) {
+      pump();
+      const size_t n = ring().reap(buf);
+      out.insert(out.end(), buf, buf + n);
+    }
+    return out;
+  }
 };
 
 class UringHarness final : public Harness {
@@ -105,7 +121,7 @@ class SimHarness final : public Harness {
   void pump() override {
     if (kernel_.has_due()) {
       kernel_.deliver_one();
-    } else {
+    } else if (kernel_.next_event() != kNoDeadline) {  // else nothing will ever happen
       kernel_.advance_to(kernel_.next_event());
     }
   }
@@ -619,6 +635,319 @@ TEST_P(Conformance, AZeroLengthDatagramEndsAMultishotRecvmsg) {
   std::memcpy(&out, base + size_t{cqe_buffer_id(c.flags)} * 64, sizeof out);
   EXPECT_EQ(out.payloadlen, 0u);
   EXPECT_EQ(out.flags & MSG_TRUNC, 0u);
+  u.close(*h_);
+}
+
+// A datagram from `from` to `to`, its bytes in `bytes` (which must outlive the op).
+struct DatagramOut {
+  iovec iov{};
+  msghdr msg{};
+  Sqe sqe;
+  DatagramOut(int32_t from, void* to, socklen_t to_len, std::string& bytes, uint64_t ud) {
+    iov = iovec{bytes.data(), bytes.size()};
+    msg.msg_name = to;
+    msg.msg_namelen = to_len;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    sqe.opcode = Opcode::sendmsg;
+    sqe.user_data = ud;
+    sqe.fd = from;
+    sqe.addr = reinterpret_cast<uintptr_t>(&msg);
+  }
+};
+
+const Cqe* cqe_of(const std::vector<Cqe>& got, uint64_t ud) {
+  for (const Cqe& c : got) {
+    if (c.user_data == ud) return &c;
+  }
+  return nullptr;
+}
+
+// shutdown(SHUT_RD) on a connected UDP socket whose multishot RECVMSG is armed: kernel
+// 6.18 posts nothing and the multishot stays armed; UDP still queues datagrams from the
+// peer, which it takes. (Unconnected: PlainReceivesOnAShutRdDatagramSocketReturnZero.)
+TEST_P(Conformance, ShutRdLeavesAMultishotRecvmsgArmedAndSilent) {
+  ASSERT_TRUE(h_->ring().caps().recv_multishot);
+  UdpMultishot u;
+  ASSERT_TRUE(u.open(*h_));
+  char* base = nullptr;
+  ASSERT_EQ(h_->ring().setup_buffer_ring({7, 4, 64}, base), 0);
+  Sqe connect = op(Opcode::connect, 9);
+  connect.fd = u.fds[1];
+  connect.addr = reinterpret_cast<uintptr_t>(&u.addr[0]);
+  connect.len = sizeof u.addr[0];
+  EXPECT_EQ(h_->exec({connect}, 1)[9], 0);
+  Sqe shut = op(Opcode::shutdown, 1);
+  shut.fd = u.fds[1];
+  shut.len = SHUT_RD;
+  std::vector<Cqe> got = h_->exec_all({u.recv, shut}, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].user_data, 1u) << "res " << got[0].res;
+  EXPECT_EQ(got[0].res, 0);
+  EXPECT_TRUE(h_->settle(50).empty()) << "SHUT_RD ends nothing";
+  std::string late = "late";
+  DatagramOut send(u.fds[0], &u.addr[1], sizeof u.addr[1], late, 2);
+  got = h_->exec_all({send.sqe}, 2);
+  const Cqe* sent = cqe_of(got, 2);
+  const Cqe* taken = cqe_of(got, 100);
+  ASSERT_TRUE(sent && taken);
+  EXPECT_EQ(sent->res, 4);
+  EXPECT_EQ(static_cast<size_t>(taken->res), sizeof(RecvMsgOut) + sizeof(sockaddr_in) + 4);
+  EXPECT_EQ(taken->flags & (kCqeMore | kCqeBuffer), kCqeMore | kCqeBuffer) << "still armed";
+  Sqe cancel = op(Opcode::async_cancel, 3);
+  cancel.addr = 100;
+  got = h_->exec_all({cancel}, 2);
+  ASSERT_TRUE(cqe_of(got, 3) && cqe_of(got, 100));
+  EXPECT_EQ(cqe_of(got, 3)->res, 0);
+  EXPECT_EQ(cqe_of(got, 100)->res, -ECANCELED);
+  u.close(*h_);
+}
+
+// A plain receive on a UDP socket shut for reading returns 0 once nothing is queued (ringo's
+// sockets are blocking on io_uring; a blocking recv does that), and a datagram that arrives
+// after the shutdown is still received whole.
+TEST_P(Conformance, PlainReceivesOnAShutRdDatagramSocketReturnZero) {
+  UdpMultishot u;
+  ASSERT_TRUE(u.open(*h_));
+  Sqe shut = op(Opcode::shutdown, 1);
+  shut.fd = u.fds[1];
+  shut.len = SHUT_RD;
+  EXPECT_EQ(h_->exec({shut}, 1)[1], -ENOTCONN);
+  char data[16] = {};
+  iovec in{data, sizeof data};
+  msghdr m{};
+  m.msg_iov = &in;
+  m.msg_iovlen = 1;
+  Sqe recvmsg = op(Opcode::recvmsg, 2);
+  recvmsg.fd = u.fds[1];
+  recvmsg.addr = reinterpret_cast<uintptr_t>(&m);
+  EXPECT_EQ(h_->exec({recvmsg}, 1)[2], 0);
+  Sqe recv = op(Opcode::recv, 3);
+  recv.fd = u.fds[1];
+  recv.addr = reinterpret_cast<uintptr_t>(data);
+  recv.len = sizeof data;
+  EXPECT_EQ(h_->exec({recv}, 1)[3], 0);
+  Sqe read = op(Opcode::read, 4);
+  read.fd = u.fds[1];
+  read.addr = reinterpret_cast<uintptr_t>(data);
+  read.len = sizeof data;
+  read.off = ~uint64_t{0};
+  EXPECT_EQ(h_->exec({read}, 1)[4], 0);
+  std::string late = "late";
+  DatagramOut send(u.fds[0], &u.addr[1], sizeof u.addr[1], late, 5);
+  EXPECT_EQ(h_->exec({send.sqe}, 1)[5], 4);
+  (void)h_->settle(5);  // the simulated network takes its latency to deliver it
+  recvmsg.user_data = 6;
+  EXPECT_EQ(h_->exec({recvmsg}, 1)[6], 4) << "queued after the shutdown, still received";
+  EXPECT_EQ(std::string(data, 4), late);
+  recvmsg.user_data = 7;
+  EXPECT_EQ(h_->exec({recvmsg}, 1)[7], 0);
+  u.close(*h_);
+}
+
+// A Unix datagram socket: shutdown(SHUT_RD) says 0 even unconnected, its armed multishot
+// stays silent, a plain receive returns 0, and a sender to it gets EPIPE.
+TEST_P(Conformance, ShutRdUnixDatagramRefusesSendersAndReturnsZero) {
+  ASSERT_TRUE(h_->ring().caps().recv_multishot);
+  sockaddr_un name{};
+  name.sun_family = AF_UNIX;
+  const std::string abstract = "ringo-conf-shut-" + std::to_string(::getpid()) + "-" + GetParam();
+  std::memcpy(name.sun_path + 1, abstract.data(), abstract.size());
+  const auto name_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + abstract.size());
+  const auto a = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_UNIX, SOCK_DGRAM}));
+  const auto b = static_cast<int32_t>(h_->sys({SysOp::socket, -1, AF_UNIX, SOCK_DGRAM}));
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  ASSERT_EQ(h_->sys({SysOp::bind, b, 0, 0, &name, name_len}), 0);
+  char* base = nullptr;
+  ASSERT_EQ(h_->ring().setup_buffer_ring({7, 4, 256}, base), 0);
+  sockaddr_un scratch{};
+  msghdr want{};
+  want.msg_name = &scratch;
+  want.msg_namelen = sizeof scratch;
+  Sqe multi = op(Opcode::recvmsg, 100);
+  multi.fd = b;
+  multi.addr = reinterpret_cast<uintptr_t>(&want);
+  multi.flags = kSqeBufferSelect;
+  multi.buf_group = 7;
+  multi.ioprio = kRecvMultishot;
+  Sqe shut = op(Opcode::shutdown, 1);
+  shut.fd = b;
+  shut.len = SHUT_RD;
+  std::vector<Cqe> got = h_->exec_all({multi, shut}, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].user_data, 1u) << "res " << got[0].res;
+  EXPECT_EQ(got[0].res, 0);
+  std::string hi = "hi";
+  DatagramOut send(a, &name, name_len, hi, 2);
+  EXPECT_EQ(h_->exec({send.sqe}, 1)[2], -EPIPE);
+  EXPECT_TRUE(h_->settle(50).empty()) << "SHUT_RD ends nothing";
+  char data[8];
+  Sqe recv = op(Opcode::recv, 3);
+  recv.fd = b;
+  recv.addr = reinterpret_cast<uintptr_t>(data);
+  recv.len = sizeof data;
+  EXPECT_EQ(h_->exec({recv}, 1)[3], 0);
+  Sqe cancel = op(Opcode::async_cancel, 4);
+  cancel.addr = 100;
+  got = h_->exec_all({cancel}, 2);
+  ASSERT_TRUE(cqe_of(got, 100));
+  EXPECT_EQ(cqe_of(got, 100)->res, -ECANCELED);
+  h_->sys({SysOp::close, a});
+  h_->sys({SysOp::close, b});
+}
+
+// msg_namelen as the kernel reads it (an int): above INT_MAX with a name is EINVAL at once,
+// for SENDMSG and RECVMSG; with a null name it is ignored; up to INT_MAX a plain receive
+// writes just the sender's address and says its length. A multishot RECVMSG keeps
+// msg_namelen bytes of room (not capped) and refuses, at once, a header that overflows an
+// int (EOVERFLOW) and a buffer too small for it (EFAULT).
+TEST_P(Conformance, RecvmsgNameLengthsAreCheckedAsTheKernelChecksThem) {
+  ASSERT_TRUE(h_->ring().caps().recv_multishot);
+  UdpMultishot u;
+  ASSERT_TRUE(u.open(*h_));
+  std::string hello = "hello";
+  DatagramOut send(u.fds[0], &u.addr[1], sizeof u.addr[1], hello, 1);
+  EXPECT_EQ(h_->exec({send.sqe}, 1)[1], 5);
+  std::vector<char> name(1000, '\xAB');
+  char data[16] = {};
+  iovec in{data, sizeof data};
+  msghdr m{};
+  m.msg_name = name.data();
+  m.msg_namelen = 0x80000000u;
+  m.msg_iov = &in;
+  m.msg_iovlen = 1;
+  Sqe recv = op(Opcode::recvmsg, 2);
+  recv.fd = u.fds[1];
+  recv.addr = reinterpret_cast<uintptr_t>(&m);
+  EXPECT_EQ(h_->exec({recv}, 1)[2], -EINVAL);
+  m.msg_namelen = 1000;
+  recv.user_data = 3;
+  EXPECT_EQ(h_->exec({recv}, 1)[3], 5);
+  EXPECT_EQ(m.msg_namelen, sizeof(sockaddr_in));
+  EXPECT_EQ(std::count(name.begin(), name.end(), '\xAB'), 1000 - static_cast<long>(sizeof(sockaddr_in)));
+  send.sqe.user_data = 4;
+  EXPECT_EQ(h_->exec({send.sqe}, 1)[4], 5);
+  m.msg_name = nullptr;
+  m.msg_namelen = 0x80000000u;
+  recv.user_data = 5;
+  EXPECT_EQ(h_->exec({recv}, 1)[5], 5) << "a null name's length is ignored";
+  send.msg.msg_namelen = 0x80000000u;
+  send.sqe.user_data = 6;
+  EXPECT_EQ(h_->exec({send.sqe}, 1)[6], -EINVAL);
+
+  char* base = nullptr;
+  ASSERT_EQ(h_->ring().setup_buffer_ring({7, 2, 64}, base), 0);
+  struct Case {
+    void* name;
+    socklen_t namelen;
+    size_t controllen;
+    int32_t res;
+  } cases[] = {
+      {name.data(), 0x80000000u, 0, -EINVAL},    {nullptr, 0x80000000u, 0, -EOVERFLOW},
+      {name.data(), 0x7fffffffu, 0, -EOVERFLOW}, {name.data(), 16, 0x7fffffe0u, -EOVERFLOW},
+      {name.data(), 1000, 0, -EFAULT},  // the 64-byte buffers have no room for it
+  };
+  uint64_t ud = 10;
+  for (const Case& c : cases) {
+    msghdr want{};
+    want.msg_name = c.name;
+    want.msg_namelen = c.namelen;
+    want.msg_controllen = c.controllen;
+    Sqe multi = u.recv;
+    multi.addr = reinterpret_cast<uintptr_t>(&want);
+    multi.user_data = ud;
+    std::vector<Cqe> got = h_->exec_all({multi}, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].res, c.res) << "namelen " << c.namelen << " controllen " << c.controllen;
+    EXPECT_EQ(got[0].flags & (kCqeMore | kCqeBuffer), 0u);
+    ++ud;
+  }
+  // 1,000 bytes of room in 2,048-byte buffers: the payload starts after all of it.
+  char* big = nullptr;
+  ASSERT_EQ(h_->ring().setup_buffer_ring({8, 2, 2048}, big), 0);
+  msghdr want{};
+  want.msg_name = name.data();
+  want.msg_namelen = 1000;
+  Sqe multi = u.recv;
+  multi.addr = reinterpret_cast<uintptr_t>(&want);
+  multi.buf_group = 8;
+  send.msg.msg_namelen = sizeof u.addr[1];
+  send.sqe.user_data = 20;
+  std::vector<Cqe> got = h_->exec_all({multi, send.sqe}, 2);
+  const Cqe* taken = cqe_of(got, 100);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(static_cast<size_t>(taken->res), sizeof(RecvMsgOut) + 1000 + 5);
+  ASSERT_NE(taken->flags & kCqeBuffer, 0u);
+  const char* buf = big + size_t{cqe_buffer_id(taken->flags)} * 2048;
+  RecvMsgOut out;
+  std::memcpy(&out, buf, sizeof out);
+  EXPECT_EQ(out.namelen, sizeof(sockaddr_in));
+  EXPECT_EQ(std::string(buf + sizeof out + 1000, 5), hello);
+  Sqe cancel = op(Opcode::async_cancel, 21);
+  cancel.addr = 100;
+  (void)h_->exec_all({cancel}, 2);
+  u.close(*h_);
+}
+
+// io_uring picks a multishot RECVMSG's buffer before it looks for a datagram: an empty
+// ring ends it with ENOBUFS at once, on arming and right after the datagram that took the
+// last buffer, whether or not another one waits.
+TEST_P(Conformance, AnEmptyRingEndsAMultishotRecvmsgAtOnce) {
+  ASSERT_TRUE(h_->ring().caps().recv_multishot);
+  UdpMultishot u;
+  ASSERT_TRUE(u.open(*h_));
+  char* base = nullptr;
+  ASSERT_EQ(h_->ring().setup_buffer_ring({7, 2, 64}, base), 0);
+  std::string one = "one";
+  std::string two = "two";
+  DatagramOut first(u.fds[0], &u.addr[1], sizeof u.addr[1], one, 1);
+  DatagramOut second(u.fds[0], &u.addr[1], sizeof u.addr[1], two, 2);
+  std::vector<Cqe> got = h_->exec_all({u.recv, first.sqe, second.sqe}, 5);
+  std::vector<Cqe> taken;
+  for (const Cqe& c : got) {
+    if (c.user_data == 100) taken.push_back(c);
+  }
+  ASSERT_EQ(taken.size(), 3u);
+  EXPECT_EQ(taken[0].flags & (kCqeMore | kCqeBuffer), kCqeMore | kCqeBuffer);
+  EXPECT_EQ(taken[1].flags & (kCqeMore | kCqeBuffer), kCqeMore | kCqeBuffer);
+  EXPECT_EQ(taken[2].res, -ENOBUFS) << "no third datagram waits";
+  EXPECT_EQ(taken[2].flags & kCqeMore, 0u);
+  Sqe again = u.recv;
+  again.user_data = 101;
+  got = h_->exec_all({again}, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].res, -ENOBUFS) << "armed on an empty ring";
+  u.close(*h_);
+}
+
+// kSqeSkipSuccess on a multishot RECVMSG (IOSQE_CQE_SKIP_SUCCESS): the CQEs with kCqeMore
+// still come, the final successful one (here a zero-length datagram's) does not, and its
+// buffer is consumed all the same: it never comes back unless given back (kernel 6.18; the
+// simulator and AIO do the same).
+TEST_P(Conformance, ASkippedSuccessTakesItsBufferAlong) {
+  ASSERT_TRUE(h_->ring().caps().recv_multishot);
+  UdpMultishot u;
+  ASSERT_TRUE(u.open(*h_));
+  char* base = nullptr;
+  ASSERT_EQ(h_->ring().setup_buffer_ring({7, 2, 64}, base), 0);
+  Sqe multi = u.recv;
+  multi.flags = kSqeBufferSelect | kSqeSkipSuccess;
+  std::string abc = "abc";
+  std::string empty;
+  DatagramOut first(u.fds[0], &u.addr[1], sizeof u.addr[1], abc, 1);
+  DatagramOut last(u.fds[0], &u.addr[1], sizeof u.addr[1], empty, 2);
+  std::vector<Cqe> got = h_->exec_all({multi, first.sqe}, 2);
+  const Cqe* taken = cqe_of(got, 100);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->flags & (kCqeMore | kCqeBuffer), kCqeMore | kCqeBuffer) << "kCqeMore CQEs are never skipped";
+  EXPECT_EQ(h_->exec({last.sqe}, 1)[2], 0);
+  for (const Cqe& c : h_->settle(50)) ADD_FAILURE() << "CQE " << c.user_data << " res " << c.res;
+  Sqe again = u.recv;
+  again.user_data = 101;
+  got = h_->exec_all({again}, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].res, -ENOBUFS) << "the skipped CQE's buffer was consumed";
   u.close(*h_);
 }
 

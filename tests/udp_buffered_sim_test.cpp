@@ -7,8 +7,10 @@
 // buffer back.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "ringo/ringo.hpp"
 #include "ringo/sim.hpp"
@@ -247,6 +249,71 @@ TEST(UdpBufferedSim, ClosingWhileTheMultishotIsArmedEndsInEachOutcome) {
   EXPECT_GT(before_submit, 0u);
   EXPECT_GT(by_kernel, 0u);
   EXPECT_GT(completed_anyway, 0u);
+}
+
+// Move-assigning over a socket whose buffered reader waits: the reader is retired (its
+// multishot's ASYNC_CANCEL submitted, its waiter failed with EBADF) before the old
+// descriptor's CLOSE is submitted, the order close() and the destructor keep. Before the
+// fix a defaulted move assignment closed first. Checked in the simulator's trace, for each
+// socket kind that has a buffered reader.
+template <class Socket>
+Task<void> move_over_armed_reader(Socket x, Socket y) {
+  auto waiter = go([](const Socket* s) -> Task<std::error_code> {
+    if constexpr (requires { s->recv_from_buffered(); }) {
+      auto d = co_await s->recv_from_buffered();
+      co_return d ? std::error_code{} : d.error();
+    } else {
+      auto d = co_await s->recv_buffered();
+      co_return d ? std::error_code{} : d.error();
+    }
+  }(&x));
+  co_await sleep(1ms);  // armed, and the waiter parked
+  x = std::move(y);
+  EXPECT_EQ(co_await waiter.join(), std::make_error_code(std::errc::bad_file_descriptor));
+}
+
+// Where in r's trace the first ASYNC_CANCEL and the first CLOSE were submitted.
+std::pair<size_t, size_t> first_cancel_and_close(const sim::Report& r) {
+  size_t cancel = SIZE_MAX;
+  size_t close = SIZE_MAX;
+  for (size_t i = 0; i < r.trace.size(); ++i) {
+    const TraceEvent& e = r.trace[i];
+    if (e.kind != TraceKind::op_submit) continue;
+    if (e.b == static_cast<uint64_t>(Opcode::async_cancel) && cancel == SIZE_MAX) cancel = i;
+    if (e.b == static_cast<uint64_t>(Opcode::close) && close == SIZE_MAX) close = i;
+  }
+  return {cancel, close};
+}
+
+TEST(UdpBufferedSim, MoveAssignmentRetiresTheReaderBeforeClosingTheOldDescriptor) {
+  sim::SimConfig c;
+  c.seed = 5;
+  c.shards = 1;
+  c.keep_trace = true;
+  const auto unix_name = [](const char* leaf) {
+    return *net::UnixAddress::abstract(std::string("ringo-move-") + leaf);
+  };
+  const sim::Report udp = sim::run(c, []() -> Task<void> {
+    co_await move_over_armed_reader(*net::UdpSocket::bind(net::SocketAddr::loopback_v4(0)),
+                                    *net::UdpSocket::bind(net::SocketAddr::loopback_v4(0)));
+  });
+  const sim::Report unix = sim::run(c, [&]() -> Task<void> {
+    co_await move_over_armed_reader(*net::UnixDatagram::bind(unix_name("x")), *net::UnixDatagram::bind(unix_name("y")));
+  });
+  const sim::Report tcp = sim::run(c, []() -> Task<void> {
+    auto l = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
+    auto x = co_await net::TcpStream::connect(*l->local_addr());
+    auto y = co_await net::TcpStream::connect(*l->local_addr());
+    auto x_peer = co_await l->accept();
+    auto y_peer = co_await l->accept();
+    co_await move_over_armed_reader(std::move(*x), std::move(*y));
+  });
+  for (const auto* r : {&udp, &unix, &tcp}) {
+    ASSERT_TRUE(r->ok()) << r->summary();
+    const auto [cancel, close] = first_cancel_and_close(*r);
+    ASSERT_NE(cancel, SIZE_MAX) << "the premise: the armed multishot is cancelled";
+    EXPECT_LT(cancel, close) << (r == &udp ? "UdpSocket" : r == &unix ? "UnixDatagram" : "TcpStream");
+  }
 }
 
 }  // namespace

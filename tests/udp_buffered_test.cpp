@@ -258,6 +258,54 @@ TEST_P(UdpBuffered, MixingIsRefusedAConnectedSocketHearsItsPeerAndCloseGivesBuff
   ASSERT_TRUE(r) << err(r).message();
 }
 
+// A reader blocked in recv_from_buffered is ended by close() from another routine
+// (EBADF), and every buffer comes back. (SHUT_RD would not end it: the kernel leaves the
+// multishot armed and silent, docs/io.md; the sockets have no shutdown().) Queued buffers
+// at close: MixingIsRefusedAConnectedSocketHearsItsPeerAndCloseGivesBuffersBack.
+struct ReaderEnd {
+  int taken = 0;
+  std::error_code error;
+};
+
+template <class Socket, class Address>
+Task<Result<void>> close_ends_a_blocked_reader(const Socket* sender, Socket* reader, Address to) {
+  auto blocked = go([](const Socket* s) -> Task<ReaderEnd> {
+    ReaderEnd end;
+    for (;;) {
+      auto d = co_await s->recv_from_buffered(in(5s));
+      if (!d) {
+        end.error = d.error();
+        co_return end;
+      }
+      ++end.taken;
+    }
+  }(reader));
+  for (int i = 0; i < 3; ++i) {
+    if (auto r = co_await sender->send_to(std::string_view("one"), to, in(5s)); !r)
+      co_return std::unexpected(r.error());
+  }
+  co_await sleep(10ms);  // the reader takes the three and blocks
+  (void)co_await reader->close();
+  auto joined = co_await blocked.join();
+  if (!joined) co_return std::unexpected(joined.error());
+  const ReaderEnd end = *joined;
+  EXPECT_EQ(end.taken, 3);
+  EXPECT_EQ(end.error, std::make_error_code(std::errc::bad_file_descriptor));
+  EXPECT_EQ(net::recv_buffers_outstanding(), 0u) << "every buffer given back";
+  co_return Result<void>{};
+}
+
+TEST_P(UdpBuffered, CloseEndsABlockedReaderAndEveryBufferComesBack) {
+  auto r = run(
+      []() -> Task<Result<void>> {
+        auto a = bound(), b = bound();
+        if (!a || !b) co_return std::unexpected(!a ? a.error() : b.error());
+        co_return co_await close_ends_a_blocked_reader(&*a, &*b, *b->local_addr());
+      }(),
+      1);
+  ASSERT_TRUE(r) << err(r).message();
+}
+
 // Buffers with no room past the header are refused before anything is registered.
 TEST_P(UdpBuffered, BuffersWithNoRoomForAPayloadAreRefused) {
   auto r = run(

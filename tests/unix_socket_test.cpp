@@ -7,6 +7,7 @@
 #include <array>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include "backends.hpp"
 
@@ -136,6 +137,35 @@ TEST_P(UnixSocket, BufferedDatagramsNameTheirSenderAndReportTruncation) {
     two->release();
     three->release();
     (void)co_await b->close();
+    EXPECT_EQ(net::recv_buffers_outstanding(), 0u);
+    co_return Result<void>{};
+  }(pa, pb));
+  EXPECT_TRUE(r.has_value()) << r.error().message();
+}
+
+// A reader blocked in recv_from_buffered is ended by close() from another routine (EBADF)
+// and every buffer comes back (the UDP case: udp_buffered_test).
+TEST_P(UnixSocket, CloseEndsABlockedBufferedReader) {
+  const std::string pa = path("ca.sock");
+  const std::string pb = path("cb.sock");
+  auto r = run([](std::string pa, std::string pb) -> Task<Result<void>> {
+    auto a = net::UnixDatagram::bind(*net::UnixAddress::path(pa));
+    auto b = net::UnixDatagram::bind(*net::UnixAddress::path(pb));
+    if (!a || !b) co_return std::unexpected(make_error_code(errc::invalid_argument));
+    auto blocked = go([](const net::UnixDatagram* s) -> Task<std::pair<int, std::error_code>> {
+      for (int taken = 0;; ++taken) {
+        auto d = co_await s->recv_from_buffered(in(5s));
+        if (!d) co_return std::pair{taken, d.error()};
+      }
+    }(&*b));
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(co_await a->send_to(std::string_view("one"), *b->local_addr(), in(5s)));
+    co_await sleep(10ms);  // the reader takes the three and blocks
+    (void)co_await b->close();
+    auto joined = co_await blocked.join();
+    if (!joined) co_return std::unexpected(joined.error());
+    const auto [taken, error] = *joined;
+    EXPECT_EQ(taken, 3);
+    EXPECT_EQ(error, std::make_error_code(std::errc::bad_file_descriptor));
     EXPECT_EQ(net::recv_buffers_outstanding(), 0u);
     co_return Result<void>{};
   }(pa, pb));

@@ -14,10 +14,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "aio_sys.hpp"
 #include "ringo/internal/aio/aio_ring.hpp"
 #include "ringo/internal/core/assert.hpp"
+#include "ringo/internal/core/msghdr_checks.hpp"
 
 namespace ringo::aio {
 namespace {
@@ -58,21 +60,22 @@ long nonblocking_call(const Sqe& s) {
   }
 }
 
+bool receives(Opcode op) {
+  return op == Opcode::recv || op == Opcode::recvmsg || op == Opcode::read || op == Opcode::readv;
+}
+
 // One receipt of a multishot recv into a provided buffer: the bytes for RECV; for RECVMSG
 // a datagram in the layout io_uring writes (ring.hpp, RecvMsgOut): header, the sender's
 // address in the msghdr's msg_namelen bytes of room, msg_controllen bytes (none kept here),
-// the payload cut to what fits. The CQE's res, or -1 with errno. `last`: a zero-length
-// datagram, after which io_uring ends the multishot (its CQE has the buffer, not F_MORE).
-long receive_into(const Sqe& s, const ProvidedBuffers::Buffer& buf, bool& last) {
+// the payload cut to what fits (head: those three, checked by recv_loop against the
+// buffer). The CQE's res, or -1 with errno. `last`: a zero-length datagram, after which
+// io_uring ends the multishot (its CQE has the buffer, not F_MORE).
+long receive_into(const Sqe& s, const ProvidedBuffers::Buffer& buf, size_t head, bool& last) {
   last = false;
   const int flags = static_cast<int>(s.off) | MSG_DONTWAIT;
   if (s.opcode == Opcode::recv) return ::recv(s.fd, buf.data, buf.size, flags);
   const auto* want = reinterpret_cast<const msghdr*>(static_cast<uintptr_t>(s.addr));
-  const size_t head = want == nullptr ? 0 : sizeof(RecvMsgOut) + want->msg_namelen + want->msg_controllen;
-  if (want == nullptr || buf.size < head) {
-    errno = EFAULT;  // as io_uring: the header and the rooms must fit in a buffer
-    return -1;
-  }
+  RINGO_ASSERT(want != nullptr && buf.size >= head, "recv_loop checked the msghdr and the buffer's room");
   sockaddr_storage name{};
   iovec payload{buf.data + head, buf.size - head};
   msghdr m{};
@@ -87,6 +90,15 @@ long receive_into(const Sqe& s, const ProvidedBuffers::Buffer& buf, bool& last) 
   std::memcpy(buf.data, &out, sizeof out);
   std::memcpy(buf.data + sizeof out, &name, std::min<size_t>(m.msg_namelen, want->msg_namelen));
   return static_cast<long>(head + std::min<size_t>(static_cast<size_t>(r), payload.iov_len));
+}
+
+// What a multishot RECVMSG keeps before each payload, or the error io_uring gives it at
+// once (-EFAULT: no msghdr to read; msghdr_checks.hpp for the rest). RECV keeps nothing.
+int32_t multishot_head(const Sqe& s, size_t& head) {
+  head = 0;
+  if (s.opcode != Opcode::recvmsg) return 0;
+  const auto* want = reinterpret_cast<const msghdr*>(static_cast<uintptr_t>(s.addr));
+  return want == nullptr ? -EFAULT : ringo::detail::multishot_recvmsg_head(*want, head);
 }
 
 }  // namespace
@@ -139,6 +151,11 @@ void AioRing::attempt(Op* op) {
     finish_connect(op);
     return;
   }
+  if ((s.opcode == Opcode::recvmsg || s.opcode == Opcode::sendmsg) && s.addr != 0) {
+    // io_uring refuses a bad name length at once; the syscall would say so only when ready.
+    const int32_t e = ringo::detail::check_msg_name(*reinterpret_cast<const msghdr*>(static_cast<uintptr_t>(s.addr)));
+    if (e < 0) return complete(op, e);
+  }
   const uint32_t mask = wants_output(s.opcode) ? POLLOUT : POLLIN;
   if (s.opcode != Opcode::connect && !readiness_.may_be_ready(s.fd, mask)) {
     wait_ready(op, mask);
@@ -146,6 +163,12 @@ void AioRing::attempt(Op* op) {
   }
   const long r = nonblocking_call(s);
   if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (receives(s.opcode) && readiness_.read_shut(s.fd)) {
+      // A datagram socket after SHUT_RD: io_uring's receive (blocking socket) returns 0
+      // once nothing is queued; this non-blocking one says EAGAIN, and no edge would come.
+      complete(op, 0);
+      return;
+    }
     readiness_.saw_eagain(s.fd, mask);
     wait_ready(op, mask);
     return;
@@ -203,24 +226,30 @@ void AioRing::accept_loop(Op* op) {
 // Multishot recv (RECV on a stream, RECVMSG on datagrams) into provided buffers, emulated:
 // each readiness-driven receive copies into a buffer taken from the group (io_uring's
 // kernel picks it the same way; receive_into writes RECVMSG's layout), one CQE with
-// kCqeMore | kCqeBuffer each, in batches like accept_loop. An empty group ends the
-// multishot with -ENOBUFS (checked before the recv, so no byte is taken without a buffer;
-// io_uring fails only once data arrives: both leave the data in the socket).
+// kCqeMore | kCqeBuffer each, in batches like accept_loop. As io_uring, every try picks a
+// buffer before it looks for data: an empty group ends the multishot with -ENOBUFS, data
+// waiting or not (what waits stays in the socket), a buffer too small for RECVMSG's header
+// and rooms with -EFAULT. A datagram socket shut for reading only says EAGAIN here: the
+// multishot stays armed and silent, as on io_uring.
 void AioRing::recv_loop(Op* op) {
   const Sqe& s = op->sqe;
   if (s.deadline != kNoDeadline || (s.flags & kSqeBufferSelect) == 0 || !buffers_.has_group(s.buf_group)) {
     complete(op, -EINVAL);
     return;
   }
-  if (!readiness_.may_be_ready(s.fd, POLLIN)) {
-    wait_ready(op, POLLIN);
-    return;
-  }
+  size_t head = 0;
+  if (const int32_t e = multishot_head(s, head); e < 0) return complete(op, e);
   for (unsigned i = 0; i < kAcceptBatch && ready_.size() < completion_limit_; ++i) {
+    const std::optional<uint32_t> room = buffers_.next_size(s.buf_group);
+    if (!room) return complete(op, -ENOBUFS);
+    if (*room < head) return complete(op, -EFAULT);  // not consumed, as in io_uring
+    if (i == 0 && !readiness_.may_be_ready(s.fd, POLLIN)) {
+      wait_ready(op, POLLIN);
+      return;
+    }
     const auto buf = buffers_.take(s.buf_group);
-    if (!buf) return complete(op, -ENOBUFS);
     bool last = false;
-    const long r = receive_into(s, *buf, last);
+    const long r = receive_into(s, *buf, head, last);
     const uint32_t with_buffer = kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift);
     if (r > 0 && last) return complete(op, static_cast<int32_t>(r), with_buffer);
     if (r > 0) {

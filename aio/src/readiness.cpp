@@ -50,7 +50,12 @@ const Readiness::Watch* Readiness::find(int fd) const {
 bool Readiness::may_be_ready(int fd, uint32_t mask) const {
   const Watch* w = find(fd);
   if (w == nullptr || !w->registered) return true;
-  return (mask & POLLOUT) != 0 ? w->writable : w->readable;
+  return (mask & POLLOUT) != 0 ? w->writable : w->readable || w->read_shut;
+}
+
+bool Readiness::read_shut(int fd) const {
+  const Watch* w = find(fd);
+  return w != nullptr && w->registered && w->read_shut;
 }
 
 void Readiness::saw_eagain(int fd, uint32_t mask) {
@@ -72,6 +77,7 @@ int Readiness::register_fd(int fd, Watch& w) {
   w.registered = true;
   w.readable = true;
   w.writable = true;
+  w.read_shut = false;  // registering reports the current state as an edge
   return 0;
 }
 
@@ -117,6 +123,7 @@ void Readiness::forget(int fd, std::vector<OpRef>& orphans) {
   }
   w->readable = true;
   w->writable = true;
+  w->read_shut = false;
   RINGO_ASSERT(waiting_ >= w->waiters.size(), "waiting_ counts every filed waiter");
   for (const Waiter& x : w->waiters) orphans.push_back(x.op);
   waiting_ -= w->waiters.size();
@@ -128,6 +135,7 @@ void Readiness::on_event(const epoll_event& ev, std::vector<Woken>& woken) {
   if (w == nullptr || !w->registered) return;  // forgotten since the kernel queued it
   if ((ev.events & kInputEvents) != 0) w->readable = true;
   if ((ev.events & kOutputEvents) != 0) w->writable = true;
+  if ((ev.events & EPOLLRDHUP) != 0) w->read_shut = true;
   // Wake, in the order they came, the waiters this edge concerns; keep the others.
   auto keep = w->waiters.begin();
   for (auto it = w->waiters.begin(); it != w->waiters.end(); ++it) {

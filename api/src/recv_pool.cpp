@@ -162,7 +162,9 @@ void BufReader::on_data(uint16_t id, int32_t size) {
 // A result without a buffer: end of stream, the ring ran dry, our cancel, or an error.
 void BufReader::on_end(int32_t res) {
   if (res == 0 && datagrams()) {
-    error_ = errno_code(ESHUTDOWN);  // no datagram comes in a buffer-less 0: the socket was shut down
+    // No backend posts this (after SHUT_RD Linux leaves a multishot RECVMSG silent, docs/io.md);
+    // should one, a datagram socket has no end of stream: an error, not EOF.
+    error_ = errno_code(ESHUTDOWN);
   } else if (res == 0) {
     eof_ = true;
   } else if (res == -ENOBUFS) {

@@ -64,9 +64,9 @@ class DeviceHost {
   std::optional<ProvidedBuffers::Buffer> take_buffer(uint32_t ring, uint16_t group) {
     return kernel_->rings_[ring]->provided_buffers().take(group);
   }
-  // Puts a buffer take_buffer gave back into the group: the op failed before using it.
-  void untake_buffer(uint32_t ring, uint16_t group, uint16_t id) {
-    kernel_->rings_[ring]->provided_buffers().recycle(group, id);
+  // The size of the buffer take_buffer would give next, or nothing: the group is empty.
+  std::optional<uint32_t> next_buffer_size(uint32_t ring, uint16_t group) const {
+    return kernel_->rings_[ring]->provided_buffers().next_size(group);
   }
   // Retries every op on the list (which it empties): the object they wait on changed.
   void wake(WaitList& waiters) { kernel_->wake(waiters); }

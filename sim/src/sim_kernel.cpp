@@ -434,7 +434,9 @@ void SimKernel::submit_io(uint32_t ring, const Sqe& sqe) {
 }
 
 // The op has its result: it is committed (no longer cancellable), its CQE arrives after
-// the usual latency, and a linked deadline loses.
+// the usual latency, and a linked deadline loses. A success with kSqeSkipSuccess posts no
+// CQE, as io_uring, even one that would carry a provided buffer: that buffer is consumed
+// all the same (kernel 6.18, conformance_test's ASkippedSuccessTakesItsBufferAlong).
 void SimKernel::complete_io(uint32_t ring, const Sqe& sqe, int32_t res) {
   if (held_result_at_ != kNoDeadline) {
     // Held (hold_final): the result goes out with kCqeMore, the final CQE at release_held.
@@ -448,7 +450,13 @@ void SimKernel::complete_io(uint32_t ring, const Sqe& sqe, int32_t res) {
     return;
   }
   const Instant done = now_ + latency();
-  answer(done, ring, sqe, res, false, std::exchange(final_flags_, 0));
+  const uint32_t flags = std::exchange(final_flags_, 0);
+  if ((sqe.flags & kSqeSkipSuccess) != 0 && res >= 0) {
+    tally(ops_silent_);
+    if (sqe.deadline != kNoDeadline) tally(links_owed_);
+  } else {
+    answer(done, ring, sqe, res, false, flags);
+  }
   if (sqe.deadline != kNoDeadline) answer_link(done, ring, sqe, -ECANCELED, res);
 }
 

@@ -97,6 +97,7 @@ struct Socket {
   bool nodelay = false;
   bool closed = false;
   bool read_shut = false;
+  bool write_shut = false;  // datagram sockets (a stream's is its tx pipe's fin)
   // listening
   uint32_t backlog = 0;
   RingBuffer<std::shared_ptr<Socket>> accept_queue;
@@ -173,6 +174,7 @@ class SimNet {
   std::optional<int32_t> try_datagram_op(uint64_t id, uint32_t ring, const std::shared_ptr<Socket>& sock,
                                          const Sqe& sqe);
   int32_t connect_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sqe);
+  int32_t shutdown_datagram(Socket& sock, const Sqe& sqe);
   int32_t send_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sqe);
   std::optional<int32_t> try_recv_datagram(uint64_t id, Socket& sock, const Sqe& sqe);
   std::optional<int32_t> try_recvmsg_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe);

@@ -12,6 +12,7 @@
 #include "fault_kind.hpp"
 #include "op_buffers.hpp"
 #include "ringo/internal/core/assert.hpp"
+#include "ringo/internal/core/msghdr_checks.hpp"
 #include "sim_net.hpp"
 
 namespace ringo::sim::detail {
@@ -26,10 +27,12 @@ size_t max_payload(int domain) {
   return domain == AF_INET6 ? 65527 : 65507;
 }
 
-// The buffers a SENDMSG/RECVMSG's msghdr names, checked as the kernel checks them.
+// The buffers a SENDMSG/RECVMSG's msghdr names, checked as the kernel checks them (its
+// name's length first: msghdr_checks.hpp).
 int32_t msg_buffers(const msghdr* msg, IoList& out) {
   out.clear();
   if (msg == nullptr) return -EFAULT;
+  if (const int32_t e = ringo::detail::check_msg_name(*msg); e < 0) return e;
   if (msg->msg_iovlen > IOV_MAX) return -EMSGSIZE;
   if (msg->msg_iov == nullptr && msg->msg_iovlen > 0) return -EFAULT;
   for (size_t i = 0; i < msg->msg_iovlen; ++i) {
@@ -57,11 +60,7 @@ std::optional<int32_t> SimNet::try_datagram_op(uint64_t id, uint32_t ring, const
       if ((sqe.ioprio & kRecvMultishot) != 0) return -EINVAL;  // datagrams: RECVMSG (their sender)
       [[fallthrough]];
     case Opcode::read: return try_recv_datagram(id, *sock, sqe);
-    case Opcode::shutdown:
-      if (sock->state != Socket::State::connected) return -ENOTCONN;
-      sock->read_shut = sock->read_shut || static_cast<int>(sqe.len) != SHUT_WR;
-      host_.wake(sock->receivers);
-      return 0;
+    case Opcode::shutdown: return shutdown_datagram(*sock, sqe);
     default: return -EOPNOTSUPP;  // accept, vectored I/O on a datagram socket
   }
 }
@@ -76,6 +75,20 @@ int32_t SimNet::connect_datagram(const std::shared_ptr<Socket>& sock, const Sqe&
   return 0;
 }
 
+// As Linux: a valid `how` always takes effect, and an unconnected UDP socket still says
+// ENOTCONN (inet_shutdown shuts it all the same; a Unix one says 0). Reads then return 0
+// once nothing is queued (datagrams still arrive: UDP queues them, a Unix sender gets
+// EPIPE); a multishot RECVMSG stays armed and silent (kernel 6.18 posts nothing). Sends
+// after SHUT_WR fail with EPIPE.
+int32_t SimNet::shutdown_datagram(Socket& sock, const Sqe& sqe) {
+  const auto how = static_cast<int>(sqe.len);
+  if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return -EINVAL;
+  sock.read_shut = sock.read_shut || how != SHUT_WR;
+  sock.write_shut = sock.write_shut || how != SHUT_RD;
+  host_.wake(sock.receivers);
+  return sock.domain != AF_UNIX && sock.state != Socket::State::connected ? -ENOTCONN : 0;
+}
+
 // One datagram to the msghdr's name, else to the connected peer. An unbound sender gets
 // an ephemeral port first (its datagrams need a source to be answered).
 int32_t SimNet::send_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sqe) {
@@ -85,11 +98,13 @@ int32_t SimNet::send_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sq
   if (const int32_t e = with_msg ? msg_buffers(msg_of(sqe), iov) : op_buffers(sqe, iov); e < 0) return e;
   if (with_msg && msg_of(sqe)->msg_name != nullptr && msg_of(sqe)->msg_namelen > 0) {
     const msghdr& m = *msg_of(sqe);
-    if (const int32_t e = valid_address(sock->domain, m.msg_name, m.msg_namelen); e < 0) return e;
-    to = Address::of(m.msg_name, m.msg_namelen);
+    const socklen_t len = std::min<socklen_t>(m.msg_namelen, sizeof(sockaddr_storage));  // the kernel's cap
+    if (const int32_t e = valid_address(sock->domain, m.msg_name, len); e < 0) return e;
+    to = Address::of(m.msg_name, len);
   } else if (sock->state != Socket::State::connected) {
     return -EDESTADDRREQ;
   }
+  if (sock->write_shut) return -EPIPE;
   const size_t size = total_length(iov);
   if (size > max_payload(sock->domain)) return -EMSGSIZE;
   if (sock->state == Socket::State::fresh) {
@@ -103,6 +118,7 @@ int32_t SimNet::send_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sq
   if (sock->domain == AF_UNIX) {  // reliable: no faults; a name nobody holds is an error
     std::shared_ptr<Socket> target = datagram_target(to, *sock);
     if (!target) return unix_name(to).starts_with('\0') ? -ECONNREFUSED : -ENOENT;
+    if (target->read_shut) return -EPIPE;  // as unix_dgram_sendmsg
     route(target, d);
     return static_cast<int32_t>(size);
   }
@@ -185,21 +201,26 @@ Datagram SimNet::pop_datagram(Socket& sock) {
 
 // Multishot RECVMSG into provided buffers: each datagram that has arrived fills one buffer
 // of the ring's group in io_uring's layout (ring.hpp, RecvMsgOut), one CQE with kCqeMore |
-// kCqeBuffer each, and the op stays parked for more. It ends (a CQE without kCqeMore) with
-// -ENOBUFS when a datagram waits and the group is empty (the datagram stays, as in the
-// kernel), -EFAULT when a buffer cannot hold the header and the rooms, 0 after SHUT_RD, or
-// with a last datagram without kCqeMore: a zero-length one (Linux does that), or a fault.
+// kCqeBuffer each, and the op stays parked for more. As io_uring, every try (the first,
+// each wake-up, the one after each datagram) picks a buffer before it looks for a
+// datagram, so it ends (a CQE without kCqeMore) with -ENOBUFS as soon as the group is
+// empty, a datagram waiting or not (one waiting stays in the socket), and with -EFAULT when
+// a buffer cannot hold the header and the rooms; -EINVAL / -EOVERFLOW for a msghdr the
+// kernel refuses (msghdr_checks.hpp); or with a last datagram without kCqeMore: a
+// zero-length one (Linux does that), or a fault. SHUT_RD does not end it (the kernel posts
+// nothing): it waits for more datagrams, which UDP still queues.
 std::optional<int32_t> SimNet::try_recvmsg_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe) {
   const msghdr* want = msg_of(sqe);
   if ((sqe.flags & kSqeBufferSelect) == 0 || sqe.deadline != kNoDeadline || want == nullptr) return -EINVAL;
-  const size_t head = sizeof(RecvMsgOut) + want->msg_namelen + want->msg_controllen;
-  while (!sock.inbox.empty()) {
+  size_t head = 0;
+  if (const int32_t e = ringo::detail::multishot_recvmsg_head(*want, head); e < 0) return e;
+  for (;;) {
+    const std::optional<uint32_t> room = host_.next_buffer_size(ring, sqe.buf_group);
+    if (!room) return -ENOBUFS;
+    if (*room < head) return -EFAULT;  // the buffer is not consumed, as in io_uring
+    if (sock.inbox.empty()) break;
     const auto buf = host_.take_buffer(ring, sqe.buf_group);
-    if (!buf) return -ENOBUFS;
-    if (buf->size < head) {
-      host_.untake_buffer(ring, sqe.buf_group, buf->id);  // not consumed, as in io_uring
-      return -EFAULT;
-    }
+    RINGO_ASSERT(buf && buf->size == *room, "the buffer next_buffer_size described");
     const Datagram d = pop_datagram(sock);
     const size_t kept = std::min(d.bytes.size(), buf->size - head);
     socklen_t namelen = want->msg_namelen;
@@ -218,7 +239,6 @@ std::optional<int32_t> SimNet::try_recvmsg_multishot(uint64_t id, uint32_t ring,
     }
     host_.post_more(ring, sqe, res, flags);
   }
-  if (sock.read_shut) return 0;
   sock.receivers.push_back(id);
   return std::nullopt;
 }

@@ -183,6 +183,18 @@ class SocketAddr {
 class StreamSocket {
  public:
   StreamSocket() = default;
+  StreamSocket(StreamSocket&&) noexcept = default;
+  // Retires this socket's reader (its multishot cancelled) before its descriptor closes,
+  // the order the destructor and close() keep (a defaulted one would close first).
+  StreamSocket& operator=(StreamSocket&& o) noexcept {
+    if (this != &o) {
+      reader_.reset();
+      d_ = std::move(o.d_);
+      reader_ = std::move(o.reader_);
+    }
+    return *this;
+  }
+  ~StreamSocket() = default;
 
   // Reads what is there (up to buf.size()); 0 when the peer shut down its side.
   // errc::invalid_argument once recv_buffered() was used on this stream.

@@ -23,6 +23,7 @@
 
 #include <memory>
 #include <span>
+#include <utility>
 
 #include "ringo/datagram.hpp"
 #include "ringo/net.hpp"
@@ -46,6 +47,18 @@ inline constexpr size_t kDatagramHeadroom = 48;
 class UdpSocket {
  public:
   UdpSocket() = default;
+  UdpSocket(UdpSocket&&) noexcept = default;
+  // Retires this socket's reader (its multishot cancelled) before its descriptor closes,
+  // the order the destructor and close() keep (a defaulted one would close first).
+  UdpSocket& operator=(UdpSocket&& o) noexcept {
+    if (this != &o) {
+      reader_.reset();
+      d_ = std::move(o.d_);
+      reader_ = std::move(o.reader_);
+    }
+    return *this;
+  }
+  ~UdpSocket() = default;
 
   // socket + bind on the current shard. Errors: EADDRINUSE, EACCES, EADDRNOTAVAIL,
   // errc::invalid_argument for an address that is neither IPv4 nor IPv6,

@@ -87,6 +87,18 @@ inline constexpr size_t kUnixDatagramHeadroom = 128;
 class UnixDatagram {
  public:
   UnixDatagram() = default;
+  UnixDatagram(UnixDatagram&&) noexcept = default;
+  // Retires this socket's reader (its multishot cancelled) before its descriptor closes,
+  // the order the destructor and close() keep (a defaulted one would close first).
+  UnixDatagram& operator=(UnixDatagram&& o) noexcept {
+    if (this != &o) {
+      reader_.reset();
+      d_ = std::move(o.d_);
+      reader_ = std::move(o.reader_);
+    }
+    return *this;
+  }
+  ~UnixDatagram() = default;
   // A socket bound to addr; unbound() makes one without a name: it can send, but nobody
   // can address a reply to it.
   static Result<UnixDatagram> bind(const UnixAddress& addr);

@@ -55,10 +55,16 @@ class Readiness {
   // Creates the epoll set, with wake_fd (the ring's eventfd) in it, level-triggered.
   std::error_code open(int wake_fd, int max_fd = kMaxFd);
 
-  // False only when the last syscall in that direction said EAGAIN and no edge came since.
+  // False only when the last syscall in that direction said EAGAIN and no edge came since
+  // (for input: never once read_shut).
   bool may_be_ready(int fd, uint32_t mask) const;
   // The ring's syscall said EAGAIN: the descriptor is not ready in mask's directions.
   void saw_eagain(int fd, uint32_t mask);
+  // An edge reported EPOLLRDHUP: the read side is shut (SHUT_RD, or a stream's peer's
+  // end), which no later event undoes. A datagram socket so shut says EAGAIN to a
+  // non-blocking receive where a blocking one (io_uring's) returns 0: AioRing uses this
+  // to return 0 too. Such a descriptor is always "may be ready" for input.
+  bool read_shut(int fd) const;
 
   // Files op as waiting for any of mask (POLLIN, POLLOUT, ...). An error (EBADF, ENOMEM)
   // is returned as a negative errno and nothing is filed.
@@ -83,6 +89,7 @@ class Readiness {
     bool registered = false;
     bool readable = true;  // may be: nothing said otherwise
     bool writable = true;
+    bool read_shut = false;  // an edge said EPOLLRDHUP: for good, until the number is forgotten
     std::vector<Waiter> waiters;
   };
   Watch* find(int fd);

@@ -55,6 +55,13 @@ class ProvidedBuffers {
     g->free.push_back(id);
   }
   bool has_group(uint16_t group) const noexcept { return find(group) != nullptr; }
+  // The size of the buffer take() would hand out next, or nothing when the group has none
+  // (io_uring picks a multishot RECVMSG's buffer before it looks for a datagram).
+  std::optional<uint32_t> next_size(uint16_t group) const noexcept {
+    const Group* g = find(group);
+    if (g == nullptr || g->free.empty()) return std::nullopt;
+    return g->spec.size;
+  }
 
  private:
   struct Group {

@@ -90,7 +90,9 @@ inline constexpr MsgRes unpack_msg_res(int32_t res) noexcept {
 
 // Sqe::flags: a successful op posts no CQE, only a failed one does (io_uring's
 // IOSQE_CQE_SKIP_SUCCESS, 5.17+, so wherever MSG_RING is). The simulator honours it on
-// MSG_RING, the only op ringo sends with it (its doorbells).
+// MSG_RING (ringo's doorbells, its one user) and on ops on descriptors. A success that
+// carries a provided buffer is skipped too, its buffer consumed: it never comes back
+// unless the owner recycles it (io_uring does that; so do AIO and the simulator).
 inline constexpr uint8_t kSqeSkipSuccess = 1u << 0;
 
 // Provided buffers (io_uring's IOSQE_BUFFER_SELECT with a registered buffer ring, 5.19+):
