@@ -66,9 +66,8 @@ for t in $targets; do
   ./build/fuzz/fuzz/$t "${dict[@]}" -runs=0 "$corpus"
   replay_check ./build/fuzz/fuzz/$t "$corpus"
   [ -d "fuzz/planted/$t" ] && planted_check ./build/fuzz/fuzz/$t "fuzz/planted/$t"
-  # A scenario run's choice sequence is longer than a program: election runs take 12-21 KB.
+  # fuzz_scenario's small runs take at most ~2,000 choices (election: ~1 KB of input).
   max_len=4096
-  [ "$t" = fuzz_scenario ] && max_len=32768
   echo "== $t: fuzzing ($label)"
   ./build/fuzz/fuzz/$t "${dict[@]}" "${budget[@]}" -timeout=20 -max_len=$max_len -len_control=0 -print_final_stats=1 \
     -artifact_prefix=build/fuzz/artifacts/$t- "$work" "$corpus"

@@ -51,6 +51,7 @@ struct Node {
   bool fsync_votes = true;  // false: the planted bug
   uint64_t term = 0;
   uint64_t voted_for = kNone;
+  bool durable = true;  // term and voted_for are on disk (fsynced, or read back after a restart)
   Role role = Role::follower;
   uint32_t votes = 0;
   Instant last_heard{0};
@@ -68,17 +69,22 @@ uint64_t check_word(uint64_t term, uint64_t vote1) {
   return kCheck ^ (term * 0x9e3779b97f4a7c15ULL) ^ (vote1 * 0xc2b2ae3d27d4eb4fULL);
 }
 
-// Appends the node's term and vote; fsyncs unless `sync` is false (the bug's vote).
+// Appends the node's term and vote; fsyncs unless `sync` is false (the bug's vote). The
+// node is `durable` again when the fsync succeeded and its state is still what was written.
 Task<Result<void>> persist(Node& node, bool sync) {
-  const uint64_t vote1 = node.voted_for == kNone ? 0 : node.voted_for + 1;
-  const std::array<uint64_t, 3> rec{check_word(node.term, vote1), node.term, vote1};
+  const uint64_t term = node.term, vote1 = node.voted_for == kNone ? 0 : node.voted_for + 1;
+  const std::array<uint64_t, 3> rec{check_word(term, vote1), term, vote1};
   std::array<char, sizeof rec> bytes;
   std::memcpy(bytes.data(), rec.data(), sizeof rec);
   const uint64_t at = node.next_record;
   node.next_record += sizeof rec;
+  node.durable = false;
   if (auto w = co_await node.file.write_all_at(bytes, at); !w) co_return w;
   if (!sync) co_return Result<void>{};
-  co_return co_await node.file.fsync();
+  auto synced = co_await node.file.fsync();
+  const uint64_t now1 = node.voted_for == kNone ? 0 : node.voted_for + 1;
+  if (synced && node.term == term && now1 == vote1) node.durable = true;
+  co_return synced;
 }
 
 // Reads the last valid record (term 0, no vote, when there is none), skipping slots that
@@ -201,7 +207,9 @@ Task<Reply> answer(sim::HostContext& host, Node& node, uint64_t kind, uint64_t t
   bool voted = false;
   if (kind == kRequestVote && term == node.term && (node.voted_for == kNone || node.voted_for == from)) {
     grant = true;
-    voted = node.voted_for == kNone;
+    // A candidate asking again (its first reply lost) is granted only once the vote is on
+    // disk: the first persist may have failed, or still be waiting for its fsync.
+    voted = node.voted_for == kNone || !node.durable;
     node.voted_for = from;
     reset_timer(host, node);
   } else if (kind == kHeartbeat && term == node.term) {
@@ -264,17 +272,20 @@ Task<Result<void>> run_node(sim::HostContext& host, bool fsync_votes) {
 }
 
 // Three hosts, one shard each, for 10 s of virtual time with partitions and crashes:
-// something happens every 100 ms to 1 s, a crashed host is back after 10 to 300 ms.
+// something happens every 20 to 300 ms, a crashed host is back after 5 to 100 ms. The
+// small form (sim::ScenarioSize::small, what fuzz_scenario runs) is 400 ms with something
+// every 10 to 80 ms and restarts after 5 to 50 ms: the first election or two (timeouts
+// are 150-300 ms) with crashes and partitions around them, ~500 steps instead of 15,000.
 void election_cluster(sim::ClusterConfig& c) {
   c.hosts = 3;
   c.shards_per_host = 1;
-  c.run_for = 10s;
+  c.run_for = sim::sized<Duration>(10s, 400ms);
   c.partitions = true;
   c.crashes = true;
-  c.nemesis_min_gap = 20ms;
-  c.nemesis_max_gap = 300ms;
+  c.nemesis_min_gap = sim::sized<Duration>(20ms, 10ms);
+  c.nemesis_max_gap = sim::sized<Duration>(300ms, 80ms);
   c.restart_min = 5ms;
-  c.restart_max = 100ms;
+  c.restart_max = sim::sized<Duration>(100ms, 50ms);
 }
 
 }  // namespace

@@ -26,6 +26,22 @@ std::string& last_check() {
   return why;
 }
 
+// The size of the run going on (one thread); full between runs.
+ScenarioSize& current_size() {
+  static ScenarioSize size = ScenarioSize::full;
+  return size;
+}
+
+// Sets the current size for one run, and back to full after it (a run that ends by an
+// exception included).
+class SizeScope {
+ public:
+  explicit SizeScope(ScenarioSize size) { current_size() = size; }
+  ~SizeScope() { current_size() = ScenarioSize::full; }
+  SizeScope(const SizeScope&) = delete;
+  SizeScope& operator=(const SizeScope&) = delete;
+};
+
 }  // namespace
 
 bool register_scenario(Scenario s) {
@@ -44,6 +60,21 @@ const Scenario* find_scenario(std::string_view name) {
   auto it = registry().find(name);
   return it == registry().end() ? nullptr : &it->second;
 }
+
+const char* size_name(ScenarioSize size) noexcept { return size == ScenarioSize::small ? "small" : "full"; }
+
+bool parse_size(std::string_view text, ScenarioSize& out) noexcept {
+  if (text == "full") {
+    out = ScenarioSize::full;
+  } else if (text == "small") {
+    out = ScenarioSize::small;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+ScenarioSize scenario_size() noexcept { return current_size(); }
 
 Result<void> check(bool ok, std::string why) {
   if (ok) return {};
@@ -93,6 +124,7 @@ Result<ScenarioResult> run_scenario(const Scenario& s, const RunOptions& options
   config.time_budget = std::chrono::seconds(600);
   if (!FaultConfig::parse(options.faults, options.seed, config.faults)) return fail(errc::invalid_argument);
   last_check().clear();
+  SizeScope size(options.size);
   if (s.hosts > 0) {
     if (options.strategy != Strategy::random) return fail(errc::invalid_argument);
     return run_cluster_scenario(s, config);
@@ -113,6 +145,7 @@ std::string replay_command(std::string_view program, const Scenario& s, const Ru
                     " --faults " + o.faults + " --strategy " + strategy_name(o.strategy);
   if (o.strategy == Strategy::pct) cmd += " --depth " + std::to_string(o.pct_depth);
   if (o.buggify_ppm != 0) cmd += " --buggify " + std::to_string(o.buggify_ppm);
+  if (o.size != ScenarioSize::full) cmd += std::string(" --size ") + size_name(o.size);
   return cmd;
 }
 

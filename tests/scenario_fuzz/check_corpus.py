@@ -8,6 +8,8 @@
      failure (same trace hash) and shrink shrinks; likewise for arbitrary choice bytes
      (values above their bounds, read modulo them by the target);
   3. bytes that are no scenario run are rejected by the target and are exit 2 for from-fuzz;
+     a full-size run (format 2 with size 0, or format 1) is rejected by the target, which
+     runs small runs only, and from-fuzz still takes it;
   4. every checked-in corpus entry is named by its SHA-1 (or regression-*) and runs without failing, and
      every checked-in planted-bug entry (fuzz/planted/) is rejected by default and makes
      the target abort naming its scenario with RINGO_FUZZ_PLANTED=1.
@@ -38,8 +40,10 @@ def run(cmd, env=None, timeout=120):
     return subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
 
 
-def header(name, faults="none", seed=1, strategy=0, depth=3, buggify=0, fmt=1):
-    return (name + "\n" + faults + "\n").encode() + bytes([fmt]) + struct.pack("<QBBI", seed, strategy, depth, buggify)
+def header(name, faults="none", seed=1, strategy=0, depth=3, buggify=0, fmt=2, size=1):
+    """Format 2 ends with the size byte (1 small, 0 full); format 1 has none (a full run)."""
+    fixed = (name + "\n" + faults + "\n").encode() + bytes([fmt]) + struct.pack("<QBBI", seed, strategy, depth, buggify)
+    return fixed + (bytes([size]) if fmt == 2 else b"")
 
 
 def summary_hash(text):
@@ -51,7 +55,7 @@ def explore_writes_an_entry(a, tmp):
     corpus = os.path.join(tmp, "corpus")
     os.mkdir(corpus)
     r = run([a.ringo_sim, "explore", "--scenario", "lost_wakeup", "--seeds", "1..20", "--strategy", "pct",
-             "--stop-after", "1", "--corpus", corpus])
+             "--stop-after", "1", "--size", "small", "--corpus", corpus])
     check(r.returncode == 1, f"explore on lost_wakeup exits 1 (got {r.returncode}: {r.stderr})")
     why = re.search(r"FAIL seed=\d+: (.*)", r.stdout)
     entries = os.listdir(corpus)
@@ -61,7 +65,8 @@ def explore_writes_an_entry(a, tmp):
     path = os.path.join(corpus, entries[0])
     data = open(path, "rb").read()
     check(entries[0] == hashlib.sha1(data).hexdigest(), "the entry is named by its content's SHA-1")
-    check(data.startswith(b"lost_wakeup\nnone\n\x01"), f"the entry starts with its scenario: {data[:20]!r}")
+    check(data.startswith(b"lost_wakeup\nnone\n\x02"), f"the entry starts with its scenario: {data[:20]!r}")
+    check(data[17 + 15] == 1, f"the entry is a small run (size byte 1): {data[:40]!r}")
     return path, why.group(1)
 
 
@@ -118,7 +123,9 @@ BAD = {
     "unknown scenario": header("no_such_scenario"),
     "bad faults": header("echo", faults="stormy"),
     "header cut short": header("echo")[:-3],
-    "unknown format": header("echo", fmt=2),
+    "unknown format": header("echo", fmt=3),
+    "unknown size": header("echo", size=2),
+    "size byte missing": header("echo")[:-1],
     "unknown strategy": header("echo", strategy=2),
     "depth 0": header("echo", depth=0),
     "buggify too high": header("echo", buggify=1000001),
@@ -134,12 +141,29 @@ def bad_inputs(a, tmp):
         check(t.returncode == 0 and "rejected" in t.stdout, f"target rejects {what}: {t.stdout}{t.stderr}")
         r = run([a.ringo_sim, "from-fuzz", path])
         check(r.returncode == 2 and "is no fuzz_scenario input" in r.stderr, f"from-fuzz: {what} is exit 2: {r.stderr}")
+    full_runs(a, tmp)
+    r = run([a.ringo_sim, "explore", "--scenario", "echo", "--seeds", "1..1", "--size", "medium"])
+    check(r.returncode == 2 and "unknown --size medium" in r.stderr, f"--size medium is exit 2: {r.stderr}")
     r = run([a.ringo_sim, "from-fuzz", os.path.join(tmp, "missing")])
     check(r.returncode == 2 and "cannot read" in r.stderr, f"from-fuzz on a missing file is exit 2: {r.stderr}")
     r = run([a.ringo_sim, "explore", "--scenario", "echo", "--seeds", "1..1", "--corpus-all"])
     check(r.returncode == 2, f"--corpus-all without --corpus is exit 2: {r.stderr}")
     r = run([a.ringo_sim, "explore", "--scenario", "echo", "--seeds", "1..1", "--corpus", os.path.join(tmp, "none")])
     check(r.returncode == 3, f"--corpus into a missing directory is exit 3: {r.stderr}")
+
+
+def full_runs(a, tmp):
+    """The target runs small runs only; a full run's input (format 2 size 0, or format 1
+    from before sizes) is rejected, and from-fuzz still takes it (exit 4: it passes)."""
+    for what, data in {"full": header("pipeline", size=0), "format 1": header("pipeline", fmt=1)}.items():
+        path = os.path.join(tmp, "full-" + what.replace(" ", "_"))
+        open(path, "wb").write(data)
+        t = run([a.target, path])
+        check(t.returncode == 0 and "rejected" in t.stdout, f"target rejects a {what} run: {t.stdout}{t.stderr}")
+        r = run([a.ringo_sim, "from-fuzz", path])
+        check(r.returncode == 4 and "pipeline ok" in r.stdout, f"from-fuzz runs a {what} input: {r.stdout}{r.stderr}")
+    r = run([a.ringo_sim, "run", "--scenario", "pipeline", "--size", "small"])
+    check(r.returncode == 0 and "pipeline ok" in r.stdout, f"run --size small: {r.stdout}{r.stderr}")
 
 
 def checked_in_corpus(a):

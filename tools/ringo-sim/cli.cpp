@@ -53,8 +53,10 @@ int usage(const std::string& why) {
       "ringo-sim: %s\n"
       "usage: ringo-sim list\n"
       "       ringo-sim run --scenario S --seed N [--faults F] [--strategy random|pct] [--depth D] [--buggify PPM]\n"
+      "                     [--size full|small]\n"
       "                     [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]\n"
       "       ringo-sim explore --scenario S --seeds A..B [--faults F] [--strategy S] [--depth D] [--buggify PPM]\n"
+      "                     [--size full|small]\n"
       "                     [--time-budget SECONDS] [--stop-after N] [--save DIR] [--corpus DIR [--corpus-all]]\n"
       "                     [--check-determinism]\n"
       "       ringo-sim replay FILE [--trace FILE] [--trace-format jsonl|chrome|html] [--check-determinism]\n"
@@ -70,10 +72,11 @@ int usage(const std::string& why) {
 const std::map<std::string, std::vector<std::string>> kFlags = {
     {"list", {}},
     {"run",
-     {"scenario", "seed", "faults", "strategy", "depth", "buggify", "trace", "trace-format", "check-determinism"}},
+     {"scenario", "seed", "faults", "strategy", "depth", "buggify", "size", "trace", "trace-format",
+      "check-determinism"}},
     {"explore",
-     {"scenario", "seeds", "faults", "strategy", "depth", "buggify", "time-budget", "stop-after", "save", "corpus",
-      "corpus-all", "check-determinism"}},
+     {"scenario", "seeds", "faults", "strategy", "depth", "buggify", "size", "time-budget", "stop-after", "save",
+      "corpus", "corpus-all", "check-determinism"}},
     {"replay", {"trace", "trace-format", "check-determinism"}},
     {"shrink", {"out", "trace", "trace-format", "max-runs"}},
     {"from-fuzz", {"out"}},
@@ -135,6 +138,9 @@ std::string options_from(const Args& a, RunOptions& o) {
   o.faults = a.get("faults", "none");
   if (FaultConfig f; !FaultConfig::parse(o.faults, 0, f)) return "unknown --faults " + o.faults;
   if (!parse_strategy(a.get("strategy", "random"), o.strategy)) return "unknown --strategy";
+  if (const std::string size = a.get("size", "full"); !parse_size(size, o.size)) {
+    return "unknown --size " + size + " (full or small)";
+  }
   uint64_t depth = 3, buggify = 0;
   if (std::string e = number_flag(a, "depth", 1, 64, depth); !e.empty()) return e;
   if (std::string e = number_flag(a, "buggify", 0, 1000000, buggify); !e.empty()) return e + " (ppm)";
@@ -318,11 +324,11 @@ int explore(const Args& a, const Scenario& s, RunOptions o, const char* program)
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (isatty(2)) std::fprintf(stderr, "\r\033[K");
-  std::printf("explored %s: %llu seeds in %.2fs (%.0f seeds/s), %llu failing%s, strategy %s, faults %s\n",
+  std::printf("explored %s: %llu seeds in %.2fs (%.0f seeds/s), %llu failing%s, strategy %s, faults %s%s\n",
               s.name.c_str(), static_cast<unsigned long long>(done), elapsed,
               static_cast<double>(done) / (elapsed + 1e-9), static_cast<unsigned long long>(failures),
               check_det ? (", " + std::to_string(t.nondeterministic) + " nondeterministic").c_str() : "",
-              strategy_name(o.strategy), o.faults.c_str());
+              strategy_name(o.strategy), o.faults.c_str(), o.size == ScenarioSize::small ? ", size small" : "");
   if (a.has("corpus"))
     std::printf("corpus: %llu entries in %s\n", static_cast<unsigned long long>(t.entries), a.get("corpus").c_str());
   if (t.unsaved > 0) return kUnwritten;
@@ -330,7 +336,8 @@ int explore(const Args& a, const Scenario& s, RunOptions o, const char* program)
 }
 
 // The keys a failure file may hold (failure_file.hpp).
-const std::vector<std::string> kFailureKeys = {"scenario", "seed", "faults", "strategy", "depth", "buggify", "choices"};
+const std::vector<std::string> kFailureKeys = {"scenario", "seed",    "faults", "strategy",
+                                               "depth",    "buggify", "size",   "choices"};
 
 // Reads a failure file into s and o; returns what is wrong with it, or "".
 std::string load_failure(const std::string& path, const Scenario*& s, RunOptions& o) {

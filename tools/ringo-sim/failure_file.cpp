@@ -14,6 +14,7 @@ void write_failure(std::ostream& out, const Scenario& s, const RunOptions& o, co
   out << "scenario=" << s.name << "\nseed=" << o.seed << "\nfaults=" << o.faults
       << "\nstrategy=" << strategy_name(o.strategy) << "\ndepth=" << o.pct_depth << "\nbuggify=" << o.buggify_ppm
       << "\n";
+  if (o.size != ScenarioSize::full) out << "size=" << size_name(o.size) << "\n";
   if (o.choices) out << "choices=" << encode_choices(*o.choices) << "\n";
   for (const std::string& note : notes) {
     // A multi-line note (a deadlock's blocked routines) stays a note on every line.

@@ -7,6 +7,7 @@
 //   strategy=pct
 //   depth=3
 //   buggify=0
+//   size=small                  (only for a small run: ringo/sim/scenario.hpp, ScenarioSize)
 //   choices=z2,1,3e8,z40,1      (optional: the run's choice sequence, ringo/sim/choice.hpp)
 //   # the failure, as the run reported it
 //

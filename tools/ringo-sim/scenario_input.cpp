@@ -9,9 +9,11 @@
 namespace ringo::sim {
 namespace {
 
-constexpr uint8_t kFormat = 1;
-constexpr size_t kMaxLine = 256;  // a scenario name or faults spec longer than this is no input
-constexpr size_t kHeader = 1 + 8 + 1 + 1 + 4;
+constexpr uint8_t kFormat = 2;
+constexpr uint8_t kFormatFull = 1;  // before sizes: no size byte, a full run
+constexpr size_t kMaxLine = 256;    // a scenario name or faults spec longer than this is no input
+constexpr size_t kHeaderFull = 1 + 8 + 1 + 1 + 4;
+constexpr size_t kHeader = kHeaderFull + 1;
 
 // The scenarios that fail by design (docs/simulation.md, the bug catalogue). A new one
 // missing here is fuzzed by default and reported at once: the list errs towards fuzzing.
@@ -58,10 +60,16 @@ bool take_choices(std::span<const uint8_t> b, size_t at, size_t max, std::vector
   return true;
 }
 
-// The fixed fields after the two lines into o; "" or what is wrong.
-std::string take_header(std::span<const uint8_t> b, size_t at, const Scenario& s, RunOptions& o) {
-  if (b.size() - at < kHeader) return "the header is cut short";
-  if (b[at] != kFormat) return "unknown format " + std::to_string(b[at]) + " (want 1)";
+// The fixed fields after the two lines into o, and their length into length; "" or what
+// is wrong.
+std::string take_header(std::span<const uint8_t> b, size_t at, const Scenario& s, RunOptions& o, size_t& length) {
+  if (b.size() - at < kHeaderFull) return "the header is cut short";
+  if (b[at] != kFormat && b[at] != kFormatFull) return "unknown format " + std::to_string(b[at]) + " (want 1 or 2)";
+  length = b[at] == kFormat ? kHeader : kHeaderFull;
+  if (b.size() - at < length) return "the header is cut short";
+  const uint8_t size = length == kHeader ? b[at + kHeaderFull] : 0;
+  if (size > 1) return "unknown size " + std::to_string(size) + " (0 full, 1 small)";
+  o.size = size == 1 ? ScenarioSize::small : ScenarioSize::full;
   o.seed = get_le(b, at + 1, 8);
   const uint8_t strategy = b[at + 9], depth = b[at + 10];
   const uint64_t buggify = get_le(b, at + 11, 4);
@@ -84,6 +92,7 @@ std::string encode_scenario_input(const Scenario& s, const RunOptions& o) {
   out.push_back(static_cast<char>(o.strategy == Strategy::pct ? 1 : 0));
   out.push_back(static_cast<char>(o.pct_depth));
   put_le(out, o.buggify_ppm, 4);
+  out.push_back(static_cast<char>(o.size == ScenarioSize::small ? 1 : 0));
   for (uint64_t v : o.choices.value_or(std::vector<uint64_t>{})) {
     for (; v >= 0x80; v >>= 7) out.push_back(static_cast<char>(0x80 | (v & 0x7f)));
     out.push_back(static_cast<char>(v));
@@ -102,9 +111,10 @@ std::string decode_scenario_input(std::span<const uint8_t> bytes, ScenarioInput&
   if (FaultConfig f; !FaultConfig::parse(faults, 0, f)) return "bad faults \"" + faults + "\"";
   out.options = RunOptions{};
   out.options.faults = faults;
-  if (std::string e = take_header(bytes, at, *out.scenario, out.options); !e.empty()) return e;
+  size_t header = 0;
+  if (std::string e = take_header(bytes, at, *out.scenario, out.options, header); !e.empty()) return e;
   std::vector<uint64_t> choices;
-  if (!take_choices(bytes, at + kHeader, detail::ChoiceSource::kMaxRecorded, choices)) {
+  if (!take_choices(bytes, at + header, detail::ChoiceSource::kMaxRecorded, choices)) {
     return "more than " + std::to_string(detail::ChoiceSource::kMaxRecorded) + " choices";
   }
   out.options.choices = std::move(choices);

@@ -4,11 +4,12 @@
 //
 //   <scenario name> '\n'     by name, not by index: adding a scenario shifts no entry
 //   <faults> '\n'            a --faults spec: none, light, heavy, swarm, with knobs
-//   u8 format                1
+//   u8 format                2 (1: as 2 without the size byte, a full run)
 //   u64 seed                 little-endian; still seeds what is not a choice
 //   u8 strategy              0 random, 1 pct (not for a cluster scenario)
 //   u8 depth                 PCT depth, 1..64
 //   u32 buggify              ppm, 0..1,000,000, little-endian
+//   u8 size                  0 full, 1 small (ScenarioSize; fuzz_scenario runs small only)
 //   choices...               the choice sequence, each value as LEB128 (7 bits a byte,
 //                            low first, high bit = more bytes follow), to the end
 //
@@ -37,7 +38,7 @@ std::string encode_scenario_input(const Scenario& s, const RunOptions& o);
 
 // Fills out from bytes; returns "" or what is wrong: no scenario line, a scenario this
 // binary does not have, a bad faults spec, a header cut short, an unknown format, strategy
-// or a depth or buggify out of range, pct for a cluster scenario, more choices than
+// or size, a depth or buggify out of range, pct for a cluster scenario, more choices than
 // ChoiceSource::kMaxRecorded.
 std::string decode_scenario_input(std::span<const uint8_t> bytes, ScenarioInput& out);
 

@@ -1,4 +1,8 @@
 // Scenarios that must pass on every seed: CI runs them with --check-determinism.
+//
+// Each has a small form (RunOptions::size, `--size small`; sim::sized picks the numbers):
+// the same program with fewer connections, items and routines, so one run is a few
+// hundred steps. fuzz_scenario runs only small runs (docs/fuzzing.md, "fuzz_scenario").
 #include "echo.hpp"
 #include "ringo/ringo.hpp"
 #include "ringo/sim/scenario.hpp"
@@ -7,13 +11,13 @@ using namespace ringo;
 using namespace ringo::detail;  // white-box: the engine's internals
 using namespace std::chrono_literals;
 
-RINGO_SCENARIO(echo, 2, "echo server on both shards, 8 clients x 10 requests, every byte checked") {
+RINGO_SCENARIO(echo, 2, "echo server on both shards, 8 clients x 10 requests (small: 2 x 2), every byte checked") {
   auto server = co_await echo::start_server(net::SocketAddr::loopback_v4(0));
   if (!server) co_return std::unexpected(server.error());
   echo::LoadConfig load;
   load.target = net::SocketAddr::loopback_v4(server->port);
-  load.connections = 8;
-  load.requests_per_connection = 10;
+  load.connections = sim::sized(8u, 2u);
+  load.requests_per_connection = sim::sized(10u, 2u);
   load.message_size = 300;
   load.duration = 1h;
   load.op_timeout = 60s;
@@ -22,17 +26,18 @@ RINGO_SCENARIO(echo, 2, "echo server on both shards, 8 clients x 10 requests, ev
   co_return sim::check(r.corrupted == 0, "an echoed byte was wrong");
 }
 
-RINGO_SCENARIO(pipeline, 3, "three stages on three shards with select, a timeout and close") {
+RINGO_SCENARIO(pipeline, 3, "three stages on three shards with select, a timeout and close; 50 items (small: 6)") {
+  const int items = sim::sized(50, 6);
   auto [in_tx, in_rx] = std::move(*chan<int>(4));
   auto [out_tx, out_rx] = std::move(*chan<int>(0));
   auto stage = spawn_on(1, [](Receiver<int> in, Sender<int> out) -> Task<void> {
     while (auto v = co_await in.recv()) (void)co_await out.send(*v * 2);
     out.close();
   }(in_rx, std::move(out_tx)));
-  auto feeder = spawn_on(2, [](Sender<int> out) -> Task<void> {
-    for (int i = 0; i < 50; ++i) (void)co_await out.send(i);
+  auto feeder = spawn_on(2, [](Sender<int> out, int n) -> Task<void> {
+    for (int i = 0; i < n; ++i) (void)co_await out.send(i);
     out.close();
-  }(std::move(in_tx)));
+  }(std::move(in_tx), items));
   long sum = 0;
   while (true) {
     auto c = on_recv(out_rx);
@@ -43,11 +48,13 @@ RINGO_SCENARIO(pipeline, 3, "three stages on three shards with select, a timeout
   }
   (void)co_await feeder.join();
   (void)co_await stage.join();
-  co_return sim::check(sum == 2 * (49 * 50 / 2), "pipeline sum " + std::to_string(sum));
+  co_return sim::check(sum == 2 * ((items - 1) * items / 2), "pipeline sum " + std::to_string(sum));
 }
 
 RINGO_SCENARIO(fan_in, 3,
-               "workers on three shards send by select on channels homed on every shard; one select gathers") {
+               "workers on three shards send 20 values each (small: 2) by select on channels homed on every shard; "
+               "one select gathers") {
+  const int per_worker = sim::sized(20, 2);
   // Unbuffered channels, one per shard: a worker's select-send meets the collector's
   // select-receive (select against select, across shards).
   std::vector<Sender<int>> txs;
@@ -60,14 +67,14 @@ RINGO_SCENARIO(fan_in, 3,
   }
   std::vector<JoinHandle<void>> workers;
   for (uint32_t w = 0; w < 3; ++w) {
-    workers.push_back(spawn_on(w, [](std::vector<Sender<int>> out, int base) -> Task<void> {
-      for (int i = 1; i <= 20; ++i) {
+    workers.push_back(spawn_on(w, [](std::vector<Sender<int>> out, int base, int n) -> Task<void> {
+      for (int i = 1; i <= n; ++i) {
         auto a = on_send(out[0], base + i);
         auto b = on_send(out[1], base + i);
         auto c = on_send(out[2], base + i);
         if (!co_await select(a, b, c)) co_return;
       }
-    }(txs, static_cast<int>(w) * 100)));
+    }(txs, static_cast<int>(w) * 100, per_worker)));
   }
   txs.clear();
   long sum = 0;
@@ -90,11 +97,13 @@ RINGO_SCENARIO(fan_in, 3,
     }
   }
   for (auto& w : workers) (void)co_await w.join();
-  co_return sim::check(sum == 3 * 210 + 20 * (0 + 100 + 200), "fan-in sum " + std::to_string(sum));
+  const int each = per_worker * (per_worker + 1) / 2;  // 1 + 2 + ... + per_worker
+  co_return sim::check(sum == 3 * each + per_worker * (0 + 100 + 200), "fan-in sum " + std::to_string(sum));
 }
 
 RINGO_SCENARIO(blocking_pool, 2,
-               "blocking calls from both shards through the simulated pool, some timed out at seeded instants") {
+               "24 blocking calls (small: 6) from both shards through the simulated pool, some timed out at seeded "
+               "instants") {
   // Each caller wraps its call in a deadline drawn from its shard's seeded PRNG, so seeds
   // differ in which calls time out before they start, while they run, or not at all.
   auto one = [](int i) -> Task<Result<int>> {
@@ -106,15 +115,16 @@ RINGO_SCENARIO(blocking_pool, 2,
     co_return 0;
   };
   std::vector<JoinHandle<Result<int>>> calls;
-  for (int i = 0; i < 24; ++i) calls.push_back(spawn_on(static_cast<uint32_t>(i % 2), one(i)));
+  for (int i = 0; i < sim::sized(24, 6); ++i) calls.push_back(spawn_on(static_cast<uint32_t>(i % 2), one(i)));
   int bad = 0;
   for (auto& h : calls) bad += (co_await h.join()).has_value() ? 0 : 1;
   co_return sim::check(bad == 0, std::to_string(bad) + " calls ended wrongly");
 }
 
 RINGO_SCENARIO(balance, 3,
-               "main spawns 300 balanced routines on shard 0; idle shards ask for them; some are aborted; every "
-               "result checked") {
+               "main spawns 300 balanced routines (small: 24) on shard 0; idle shards ask for them; some are aborted; "
+               "every result checked") {
+  const int n = sim::sized(300, 24);
   // Each worker yields or sleeps a seeded amount, sends its id to a collector and returns
   // it; a third of them are aborted at a seeded moment. Seeds differ in which shard asks
   // when, what moves, and where each abort finds its routine.
@@ -128,9 +138,9 @@ RINGO_SCENARIO(balance, 3,
     co_return sent ? id : -2;  // -2: aborted while sending
   };
   std::vector<JoinHandle<int>> hs;
-  for (int i = 0; i < 300; ++i) hs.push_back(spawn(worker(i, tx)));
+  for (int i = 0; i < n; ++i) hs.push_back(spawn(worker(i, tx)));
   { Sender<int> mine = std::move(tx); }  // the channel closes when the last worker's copy goes
-  for (int i = 0; i < 300; i += 3) {
+  for (int i = 0; i < n; i += 3) {
     if (current_shard()->prng().chance(1, 2)) co_await yield_now();
     (void)hs[static_cast<size_t>(i)].abort();
   }

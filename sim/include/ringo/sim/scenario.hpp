@@ -18,6 +18,7 @@
 // on one thread.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <optional>
@@ -54,7 +55,24 @@ const Scenario* find_scenario(std::string_view name);
 // A scenario's check: ok, or errc::check_failed with `why` remembered for the report.
 Result<void> check(bool ok, std::string why);
 
-// How to run one scenario: seed, fault preset, strategy, buggify rate, tracing.
+// How big a program a run makes of its scenario. `full` is the scenario as written (what
+// CI explores); `small` is a short form of the same program for fuzzing (fuzz_scenario
+// runs only small runs) and quick exploring: fewer connections, items and routines, a
+// shorter virtual horizon. A scenario that is small already runs the same program in both.
+enum class ScenarioSize : uint8_t { full, small };
+// "full" or "small"; parse_size takes exactly those and leaves out alone otherwise.
+const char* size_name(ScenarioSize size) noexcept;
+bool parse_size(std::string_view text, ScenarioSize& out) noexcept;
+// The size of the run going on (RunOptions::size), for a scenario's body and a cluster
+// scenario's setup; full outside a run.
+ScenarioSize scenario_size() noexcept;
+// `full` in a full run, `small` in a small one: `load.connections = sim::sized(8u, 2u);`
+template <class T>
+T sized(T full, T small) {
+  return scenario_size() == ScenarioSize::small ? small : full;
+}
+
+// How to run one scenario: seed, fault preset, strategy, buggify rate, size, tracing.
 struct RunOptions {
   uint64_t seed = 1;
   std::string faults = "none";  // none | light | heavy | swarm
@@ -65,6 +83,7 @@ struct RunOptions {
   bool record_choices = false;                   // SimConfig::record_choices
   std::optional<std::vector<uint64_t>> choices;  // SimConfig::replay_choices
   bool wrap_choices = false;                     // SimConfig::replay_wrap
+  ScenarioSize size = ScenarioSize::full;        // scenario_size() during the run
 };
 
 // One scenario run: the simulator's report and the scenario's own verdict.
@@ -78,7 +97,8 @@ struct ScenarioResult {
 // Errors: errc::invalid_argument for an unknown fault preset, or the pct strategy for a
 // cluster scenario (clusters run the random strategy; nothing runs).
 Result<ScenarioResult> run_scenario(const Scenario& s, const RunOptions& options);
-// The command line that replays this run with the ringo-sim tool named `program`.
+// The command line that replays this run with the ringo-sim tool named `program` (with
+// --size small for a small run).
 std::string replay_command(std::string_view program, const Scenario& s, const RunOptions& options);
 
 // Trace exports of a kept trace (RunOptions::keep_trace).
