@@ -6,7 +6,8 @@
 # with SINGLE_ISSUER + DEFER_TASKRUN
 # and Go, all on one thread, driven by the same ringo-load: 64-byte messages at C=1 and
 # C=64, then 16 KiB and 64 KiB messages at C=16. ROUNDS (default 3) interleaved rounds;
-# medians with min-max, and ratios taken within each round. Quiet machine only.
+# medians with min-max, and ratios taken within each round. LOADS picks loads as
+# "C SIZE" pairs, comma-separated (default: all four). Quiet machine only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh --bench
@@ -36,8 +37,9 @@ run() {
   echo "$name c=$conns s=$size round=$round $line" | tee -a "$out/echo_io.txt"
 }
 
+IFS=, read -r -a loads <<<"${LOADS:-1 64,64 64,16 16384,16 65536}"
 for round in $(seq 1 "$rounds"); do
-  for cs in "1 64" "64 64" "16 16384" "16 65536"; do
+  for cs in "${loads[@]}"; do
     set -- $cs
     c=$1 s=$2
     run ringo "$c" "$s" -- env RINGO_BACKEND=uring ./build/release/examples/echo_server --addr 127.0.0.1:PORT --shards 1

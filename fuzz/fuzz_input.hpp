@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 
 namespace ringo::fuzz {
 
@@ -21,6 +22,14 @@ class Input {
     return v;
   }
   uint32_t below(uint32_t bound) noexcept { return bound == 0 ? 0 : take<uint32_t>() % bound; }
+  // The next n bytes as they are (fewer at the end), valid as long as the input.
+  std::string_view bytes(size_t n) noexcept {
+    const size_t k = pos_ < size_ ? std::min(n, size_ - pos_) : 0;
+    if (k == 0) return {};
+    const std::string_view v(reinterpret_cast<const char*>(data_ + pos_), k);
+    pos_ += k;
+    return v;
+  }
 
  private:
   const uint8_t* data_;

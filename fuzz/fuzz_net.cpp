@@ -13,7 +13,9 @@
 #include <cstdlib>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "echo.hpp"
@@ -44,8 +46,8 @@ constexpr uint32_t kActs = 9;
 struct Action {
   Act act;
   int conn;
-  std::string bytes;  // send
-  uint32_t arg;       // pause (us), send split size, datagram_read: 1 = buffered
+  std::string_view bytes;  // send, datagram: part of the input (which outlives the run)
+  uint32_t arg;            // pause (us), send split size, datagram_read: 1 = buffered
 };
 
 struct Peer {
@@ -57,14 +59,14 @@ struct Peer {
 Peer decode(const uint8_t* data, size_t size) {
   Input in(data, size);
   Peer p;
+  p.actions.reserve(kMaxActions);
   p.kv = in.below(2) == 1;
   static const char* kFaults[] = {"none", "none", "light", "heavy", "swarm"};
   p.faults = kFaults[in.below(5)];
   for (int n = 0; n < kMaxActions && !in.empty(); ++n) {
     Action a{static_cast<Act>(in.below(kActs)), static_cast<int>(in.below(kConns)), {}, 0};
     if (a.act == Act::send) {
-      const uint32_t len = 1 + in.below(600);
-      for (uint32_t i = 0; i < len && !in.empty(); ++i) a.bytes.push_back(static_cast<char>(in.take<uint8_t>()));
+      a.bytes = in.bytes(1 + in.below(600));
       // At most kMaxWrites writes per send: byte-sized writes of a 600-byte send cost
       // thousands of steps (four fifths of this target's time); short sends still go
       // byte by byte.
@@ -73,8 +75,7 @@ Peer decode(const uint8_t* data, size_t size) {
     } else if (a.act == Act::pause) {
       a.arg = in.below(5000);
     } else if (a.act == Act::datagram) {
-      const uint32_t len = in.below(600);  // 0: an empty datagram
-      for (uint32_t i = 0; i < len && !in.empty(); ++i) a.bytes.push_back(static_cast<char>(in.take<uint8_t>()));
+      a.bytes = in.bytes(in.below(600));  // 0: an empty datagram
     } else if (a.act == Act::datagram_read) {
       a.arg = in.below(2);
     }
@@ -88,7 +89,13 @@ struct Conn {
   std::string sent, received;
   bool broken = false;  // an error or a slam: the byte accounting stops being exact
   bool shut = false;
-  bool buffered = false;  // reads through recv_buffered (read() is then refused)
+  bool buffered = false;      // reads through recv_buffered (read() is then refused)
+  std::vector<char> scratch;  // read()'s buffer, made once per connection
+
+  std::span<char> buffer(size_t size) {
+    if (scratch.size() < size) scratch.resize(size);
+    return std::span(scratch).first(size);
+  }
 };
 
 // The UDP side, set up by the first datagram action: a client socket, the echo server's
@@ -103,6 +110,7 @@ struct Udp {
   bool read_yet = false;
   std::vector<std::string> sent, echoed;
   std::string failure;
+  std::vector<char> scratch;  // recv_from's buffer, made once
 };
 
 struct Outcome {
@@ -119,7 +127,7 @@ Task<bool> read_some(Conn& c, Duration wait) {
     if (b) c.received.append(b->view());
     co_return b.has_value() || b.error() == errc::timed_out;
   }
-  std::vector<char> buf(1024);
+  const std::span<char> buf = c.buffer(1024);
   auto n = co_await c.stream->read(buf, soon(wait));
   if (n) c.received.append(buf.data(), *n);
   co_return n.has_value() || n.error() == errc::timed_out;
@@ -132,7 +140,7 @@ Task<void> drain(Conn& c) {
     if (!b || b->empty()) co_return;
     c.received.append(b->view());
   }
-  std::vector<char> buf(4096);
+  const std::span<char> buf = c.buffer(4096);
   while (c.stream) {
     auto n = co_await c.stream->read(buf, soon(200ms));
     if (!n) {
@@ -192,10 +200,10 @@ void start_udp(Udp& u) {
   u.server_routine = go(udp_echo(std::move(*server)));
 }
 
-Task<void> send_datagram(Udp& u, const std::string& bytes) {
+Task<void> send_datagram(Udp& u, std::string_view bytes) {
   start_udp(u);
   if (!u.client) co_return;
-  if (auto n = co_await u.client->send_to(bytes, u.server, soon(1s)); n) u.sent.push_back(bytes);
+  if (auto n = co_await u.client->send_to(bytes, u.server, soon(1s)); n) u.sent.emplace_back(bytes);
 }
 
 // One echo if it comes within `wait`; anything but a timeout or an echo is a failure.
@@ -212,7 +220,8 @@ Task<bool> read_datagram(Udp& u, bool buffered, Duration wait) {
     if (d) got = d->view();
     if (!d) r = std::unexpected(d.error());
   } else {
-    std::vector<char> buf(1024);
+    std::vector<char>& buf = u.scratch;
+    buf.resize(1024);
     auto d = co_await u.client->recv_from(buf, soon(wait));
     if (d && (d->truncated || d->from.port() != u.server.port())) u.failure = "udp: a cut or foreign echo";
     if (d) got.assign(buf.data(), d->size);

@@ -36,8 +36,7 @@ void Acceptor::Next::on_cancel(Routine* r, void* ctx) {
 
 bool Acceptor::take(std::optional<Result<int>>& slot) {
   if (!queued_.empty()) {
-    slot.emplace(queued_.front());
-    queued_.pop_front();
+    slot.emplace(queued_.take_front());
     arm_if_wanted();
     return true;
   }
@@ -136,7 +135,7 @@ void Acceptor::retire() noexcept {
 }
 
 Acceptor::~Acceptor() {
-  for (int fd : queued_) close_quietly(fd);
+  while (!queued_.empty()) close_quietly(queued_.take_front());
 }
 
 void Acceptor::close_quietly(int fd) noexcept {

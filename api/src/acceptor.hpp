@@ -16,10 +16,10 @@
 // Thread-safety: the listener's home shard only.
 #pragma once
 
-#include <deque>
 #include <optional>
 
 #include "ringo/internal/core/intrusive_list.hpp"
+#include "ringo/internal/core/ring_buffer.hpp"
 #include "ringo/internal/core/shard.hpp"
 #include "ringo/net.hpp"
 
@@ -79,7 +79,7 @@ class Acceptor {
   State state_ = State::idle;
   OpToken op_{};
   bool retired_ = false;
-  std::deque<int> queued_;
+  RingBuffer<int> queued_;
   std::optional<std::error_code> error_;  // the multishot's failure, for the next accept()
   Waiters waiters_;
 };

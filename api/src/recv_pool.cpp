@@ -102,8 +102,7 @@ void BufReader::Next::on_cancel(Routine* r, void* ctx) {
 // stream; a datagram socket's error goes to this call only, and the next one re-arms.
 bool BufReader::take(std::optional<Result<RecvBuffer>>& slot) {
   if (!queued_.empty()) {
-    const Chunk c = queued_.front();
-    queued_.pop_front();
+    const Chunk c = queued_.take_front();
     slot.emplace(RecvBuffer(pool_, c.id, pool_->address(c.id), c.size));
     arm_if_wanted();
     return true;
@@ -221,8 +220,7 @@ void BufReader::retire() noexcept {
     w->slot.emplace(fail_errno(EBADF));
     home_->unpark(w->routine);
   }
-  for (const Chunk& c : queued_) pool_->give_back(c.id);
-  queued_.clear();
+  while (!queued_.empty()) pool_->give_back(queued_.take_front().id);
   if (state_ == State::idle) {
     delete this;
     return;
@@ -235,7 +233,7 @@ void BufReader::retire() noexcept {
 
 BufReader::~BufReader() {
   pool_->forget(this);
-  for (const Chunk& c : queued_) pool_->give_back(c.id);
+  while (!queued_.empty()) pool_->give_back(queued_.take_front().id);
 }
 
 }  // namespace ringo::net::detail

@@ -29,11 +29,11 @@
 // Thread-safety: the home shard only.
 #pragma once
 
-#include <deque>
 #include <optional>
 #include <vector>
 
 #include "ringo/internal/core/intrusive_list.hpp"
+#include "ringo/internal/core/ring_buffer.hpp"
 #include "ringo/internal/core/shard.hpp"
 #include "ringo/net.hpp"
 
@@ -157,7 +157,7 @@ class BufReader {
   bool starved_ = false;  // -ENOBUFS: waiting in the pool for buffers
   bool eof_ = false;
   std::optional<std::error_code> error_;
-  std::deque<Chunk> queued_;
+  RingBuffer<Chunk> queued_;  // no allocation until the first buffer (a reader per socket)
   Waiters waiters_;
 };
 

@@ -42,7 +42,7 @@ class DeviceHost {
   bool inject(uint32_t ppm, uint64_t fault_kind) { return kernel_->inject(ppm, fault_kind); }
   void record(const TraceEvent& event) { kernel_->record(event); }
   // Runs fn at virtual time `when`, after every action already scheduled for that instant.
-  void at(Instant when, std::function<void()> fn) { kernel_->at(when, std::move(fn)); }
+  void at(Instant when, SimKernel::Callback fn) { kernel_->at(when, std::move(fn)); }
   // A CQE of op `sqe` on `ring`, due now, that is not the op's final one (kCqeMore).
   void post_more(uint32_t ring, const Sqe& sqe, int32_t res, uint32_t flags = 0) {
     kernel_->schedule(kernel_->now_, ring, Cqe{sqe.user_data, res, kCqeMore | flags}, sqe.user_data, false);

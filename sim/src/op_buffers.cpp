@@ -8,7 +8,7 @@
 
 namespace ringo::sim::detail {
 
-int32_t op_buffers(const Sqe& sqe, std::vector<iovec>& out) {
+int32_t op_buffers(const Sqe& sqe, IoList& out) {
   out.clear();
   const bool vectored = sqe.opcode == Opcode::readv || sqe.opcode == Opcode::writev;
   if (!vectored) {
@@ -26,13 +26,13 @@ int32_t op_buffers(const Sqe& sqe, std::vector<iovec>& out) {
   return 0;
 }
 
-size_t total_length(const std::vector<iovec>& iov) noexcept {
+size_t total_length(std::span<const iovec> iov) noexcept {
   size_t n = 0;
   for (const iovec& v : iov) n += v.iov_len;
   return n;
 }
 
-size_t scatter(const std::vector<iovec>& iov, const char* src, size_t n) noexcept {
+size_t scatter(std::span<const iovec> iov, const char* src, size_t n) noexcept {
   size_t done = 0;
   for (const iovec& v : iov) {
     const size_t take = std::min(v.iov_len, n - done);
@@ -43,7 +43,7 @@ size_t scatter(const std::vector<iovec>& iov, const char* src, size_t n) noexcep
   return done;
 }
 
-std::string gather(const std::vector<iovec>& iov, size_t n) {
+std::string gather(std::span<const iovec> iov, size_t n) {
   std::string out;
   out.reserve(n);
   for (const iovec& v : iov) {

@@ -72,7 +72,7 @@ int32_t SimDisk::transfer(OpenFile& file, const Sqe& sqe) {
   Inode& inode = *file.inode;
   const bool reading = sqe.opcode == Opcode::read || sqe.opcode == Opcode::readv;
   if (reading ? !file.readable : !file.writable) return -EBADF;
-  std::vector<iovec> iov;
+  IoList iov;
   if (const int32_t e = op_buffers(sqe, iov); e < 0) return e;
   size_t limit = std::min<size_t>(total_length(iov), INT32_MAX);
   if (limit == 0) return 0;

@@ -25,6 +25,7 @@ namespace {
 enum StepKind : uint64_t { kDeliver = 1, kAdvance = 2 };
 constexpr uint32_t kMillion = 1000000;
 constexpr uint32_t kSqEntries = 4096;
+constexpr size_t kQueueRoom = 64;
 
 // The ledgers and order trackers feed only RINGO_ASSERTs, so release builds skip their
 // upkeep (it was 0.3% of a pipeline seed's instructions, measured with callgrind).
@@ -49,6 +50,11 @@ struct SimKernel::Host {
 
 SimKernel::SimKernel(uint64_t seed, uint32_t rings, FaultConfig faults, bool keep_trace)
     : choices_(seed), faults_(faults), keep_trace_(keep_trace) {
+  // Room for a small run's queues from the start: growing each from nothing was a handful
+  // of allocations per Simulation, and fuzz targets make one per input.
+  due_.reserve(kQueueRoom);
+  future_.reserve(kQueueRoom);
+  actions_.reserve(kQueueRoom);
   add_host(Clock{});
   for (uint32_t i = 0; i < rings; ++i) add_ring(0);
 }
@@ -164,7 +170,7 @@ void SimKernel::schedule(Instant at, uint32_t ring, Cqe cqe, uint64_t op_user_da
   }
 }
 
-void SimKernel::at(Instant when, std::function<void()> fn) {
+void SimKernel::at(Instant when, Callback fn) {
   tally(actions_scheduled_);
   actions_.push_back(Action{when, ++seq_, std::move(fn)});
   std::push_heap(actions_.begin(), actions_.end(), ActionLater{});
@@ -424,7 +430,7 @@ std::optional<int32_t> SimKernel::try_io(uint64_t id, uint32_t ring, const Sqe& 
 void SimKernel::submit_io(uint32_t ring, const Sqe& sqe) {
   const uint64_t id = ++park_seq_;
   if (std::optional<int32_t> res = try_io(id, ring, sqe)) return complete_io(ring, sqe, *res);
-  parked_.emplace(id, Parked{ring, sqe});
+  parked_.add(id, Parked{ring, sqe});
   if (sqe.deadline == kNoDeadline) return;
   if (sqe.deadline <= now_) return expire_parked(id);
   at(sqe.deadline, [this, id] { expire_parked(id); });
@@ -483,37 +489,39 @@ void SimKernel::answer_cancelled(uint32_t ring, const Sqe& sqe) {
 }
 
 void SimKernel::expire_parked(uint64_t id) {
-  auto it = parked_.find(id);
-  if (it == parked_.end()) return;
-  const Parked p = it->second;
-  parked_.erase(it);
+  const Parked* found = parked_.find(id);
+  if (found == nullptr) return;
+  const Parked p = *found;
+  parked_.erase(id);
   answer_cancelled(p.ring, p.sqe);
   answer_link(now_, p.ring, p.sqe, -ETIME, -ECANCELED);
 }
 
 bool SimKernel::cancel_parked(uint32_t ring, uint64_t user_data) {
-  for (auto it = parked_.begin(); it != parked_.end(); ++it) {
-    const Parked& p = it->second;
-    if (p.ring != ring || p.sqe.user_data != user_data) continue;
-    answer_cancelled(ring, p.sqe);
-    if (p.sqe.deadline != kNoDeadline) answer_link(now_, ring, p.sqe, -ECANCELED, -ECANCELED);
-    parked_.erase(it);
-    return true;
-  }
-  return false;
+  const uint64_t id =
+      parked_.find_first([&](const Parked& p) { return p.ring == ring && p.sqe.user_data == user_data; });
+  if (id == 0) return false;
+  const Parked p = *parked_.find(id);
+  answer_cancelled(ring, p.sqe);
+  if (p.sqe.deadline != kNoDeadline) answer_link(now_, ring, p.sqe, -ECANCELED, -ECANCELED);
+  parked_.erase(id);
+  return true;
 }
 
 // Retries every op waiting on an object that changed. Ops of a stopped ring are dropped
-// without effect: their buffers may be gone.
+// without effect: their buffers may be gone. The list gets its room back when no retry
+// parked again on it (most park once more soon: a pipe's reader after each arrival; the
+// list is its object's, which the caller holds alive through the retries).
 void SimKernel::wake(std::vector<uint64_t>& waiters) {
+  if (waiters.empty()) return;
   std::vector<uint64_t> ids;
   ids.swap(waiters);
   for (uint64_t id : ids) {
-    auto it = parked_.find(id);
-    if (it == parked_.end()) continue;
-    const Parked p = it->second;
+    const Parked* found = parked_.find(id);
+    if (found == nullptr) continue;
+    const Parked p = *found;
     if (rings_[p.ring]->stopped()) {
-      parked_.erase(it);
+      parked_.erase(id);
       tally(ops_silent_);
       continue;
     }
@@ -521,6 +529,10 @@ void SimKernel::wake(std::vector<uint64_t>& waiters) {
       parked_.erase(id);
       complete_io(p.ring, p.sqe, *res);
     }
+  }
+  if (waiters.empty()) {
+    ids.clear();
+    waiters.swap(ids);
   }
 }
 

@@ -20,13 +20,21 @@ namespace {
 // Moves what has arrived into the reader's buffer.
 void arrive(Pipe& pipe, Instant now) {
   while (!pipe.in_flight.empty() && pipe.in_flight.front().arrives <= now) {
-    const std::string& bytes = pipe.in_flight.front().bytes;
-    RINGO_ASSERT(pipe.in_flight_bytes >= bytes.size(), "in_flight_bytes counts every segment in flight");
-    pipe.unread.insert(pipe.unread.end(), bytes.begin(), bytes.end());
-    pipe.in_flight_bytes -= bytes.size();
-    pipe.in_flight.pop_front();
+    const size_t n = pipe.in_flight.take_front().size;
+    RINGO_ASSERT(pipe.in_flight_data.size() >= n, "in_flight_data holds every segment's bytes");
+    pipe.in_flight_data.move_to(pipe.unread, n);
   }
-  RINGO_ASSERT(!pipe.in_flight.empty() || pipe.in_flight_bytes == 0, "in_flight_bytes counts every segment in flight");
+  RINGO_ASSERT(!pipe.in_flight.empty() || pipe.in_flight_data.empty(), "in_flight_data holds every segment's bytes");
+}
+
+// The first n bytes of the buffers, appended to `to` (no copy on the way).
+void append_gathered(ByteQueue& to, std::span<const iovec> iov, size_t n) {
+  for (const iovec& v : iov) {
+    const size_t take = std::min(v.iov_len, n);
+    to.append(std::string_view(static_cast<const char*>(v.iov_base), take));
+    n -= take;
+    if (n == 0) break;
+  }
 }
 
 }  // namespace
@@ -36,7 +44,7 @@ void SimNet::reset_connection(Pipe& a, Pipe& b) {
     p->reset = true;
     p->unread.clear();
     p->in_flight.clear();
-    p->in_flight_bytes = 0;
+    p->in_flight_data.clear();
     release_notifs(*p, true);  // the bytes are gone: the kernel lets go of the pages
   }
 }
@@ -211,7 +219,7 @@ std::optional<int32_t> SimNet::try_op(uint64_t id, uint32_t ring, const Sqe& sqe
   if (sock->state != Socket::State::connected) return -ENOTCONN;
   RINGO_ASSERT(sock->rx && sock->tx, "a connected socket has both pipes");
   if (sqe.opcode == Opcode::recv && (sqe.ioprio & kRecvMultishot) != 0) return try_recv_multishot(id, ring, *sock, sqe);
-  std::vector<iovec> iov;
+  IoList iov;
   if (const int32_t e = op_buffers(sqe, iov); e < 0) return e;
   const size_t limit = std::min<size_t>(total_length(iov), INT32_MAX);
   if (reading) return try_recv(id, *sock, iov, limit);
@@ -244,8 +252,8 @@ std::optional<int32_t> SimNet::try_recv_multishot(uint64_t id, uint32_t ring, So
     if (!buf) return -ENOBUFS;
     size_t n = std::min<size_t>(buf->size, rx.unread.size());
     if (n > 1 && host_.inject(faults_.short_io_ppm, fault::kShortIo)) n = 1 + host_.below(n - 1);
-    std::copy_n(rx.unread.begin(), n, buf->data);
-    rx.unread.erase(rx.unread.begin(), rx.unread.begin() + static_cast<std::ptrdiff_t>(n));
+    rx.unread.front(n).copy(buf->data, n);
+    rx.unread.take(n);
     consumed(rx, n);
     host_.wake(rx.writers);
     const uint32_t flags = kCqeBuffer | (uint32_t{buf->id} << kCqeBufferShift);
@@ -268,10 +276,9 @@ std::optional<int32_t> SimNet::try_accept(uint64_t id, uint32_t ring, Socket& so
   const bool multishot = (sqe.ioprio & kAcceptMultishot) != 0;
   if (multishot && (!faults_.multishot_accept || sqe.deadline != kNoDeadline)) return -EINVAL;
   while (!sock.accept_queue.empty()) {
-    std::shared_ptr<Socket> conn = sock.accept_queue.front();
-    const int32_t fd = fds_.allocate(conn);
+    const int32_t fd = fds_.allocate(sock.accept_queue.front());
     if (fd < 0) return fd;  // EMFILE: the connection stays in the backlog
-    sock.accept_queue.pop_front();
+    const std::shared_ptr<Socket> conn = sock.accept_queue.take_front();
     copy_out(conn->peer, reinterpret_cast<void*>(static_cast<uintptr_t>(sqe.addr)),
              reinterpret_cast<socklen_t*>(static_cast<uintptr_t>(sqe.off)));
     host_.wake(sock.connecters);
@@ -338,7 +345,7 @@ int32_t SimNet::shutdown(Socket& sock, const Sqe& sqe) {
   return 0;
 }
 
-std::optional<int32_t> SimNet::try_recv(uint64_t id, Socket& sock, const std::vector<iovec>& iov, size_t limit) {
+std::optional<int32_t> SimNet::try_recv(uint64_t id, Socket& sock, std::span<const iovec> iov, size_t limit) {
   Pipe& rx = *sock.rx;
   if (rx.reset) return -ECONNRESET;
   if (limit == 0 || sock.read_shut) return 0;
@@ -349,10 +356,9 @@ std::optional<int32_t> SimNet::try_recv(uint64_t id, Socket& sock, const std::ve
   }
   size_t n = std::min(limit, rx.unread.size());
   if (n > 1 && host_.inject(faults_.short_io_ppm, fault::kShortIo)) n = 1 + host_.below(n - 1);
-  const std::string bytes(rx.unread.begin(), rx.unread.begin() + static_cast<std::ptrdiff_t>(n));
-  rx.unread.erase(rx.unread.begin(), rx.unread.begin() + static_cast<std::ptrdiff_t>(n));
+  scatter(iov, rx.unread.front(n).data(), n);
+  rx.unread.take(n);
   consumed(rx, n);
-  scatter(iov, bytes.data(), n);
   host_.wake(rx.writers);
   return static_cast<int32_t>(n);
 }
@@ -360,7 +366,7 @@ std::optional<int32_t> SimNet::try_recv(uint64_t id, Socket& sock, const std::ve
 // Takes as many bytes as the buffer has room for (a fault may take fewer, or reset the
 // connection); they arrive after the one-way latency plus their length at the link's
 // bandwidth, never before bytes sent earlier.
-std::optional<int32_t> SimNet::try_send(uint64_t id, Socket& sock, const std::vector<iovec>& iov, size_t limit) {
+std::optional<int32_t> SimNet::try_send(uint64_t id, Socket& sock, std::span<const iovec> iov, size_t limit) {
   std::shared_ptr<Pipe> tx = sock.tx;
   if (tx->reset) return -ECONNRESET;
   if (tx->fin || tx->reader_gone) return -EPIPE;
@@ -380,15 +386,14 @@ std::optional<int32_t> SimNet::try_send(uint64_t id, Socket& sock, const std::ve
   }
   size_t n = std::min(limit, room);
   if (n > 1 && host_.inject(faults_.short_io_ppm, fault::kShortIo)) n = 1 + host_.below(n - 1);
-  std::string bytes = gather(iov, n);
   const Instant arrives = std::max(
       tx->last_arrival, host_.now() + net_latency() + Duration{static_cast<int64_t>(n) * faults_.net_ns_per_byte});
   RINGO_ASSERT(tx->in_flight.empty() || tx->in_flight.back().arrives <= arrives,
                "bytes arrive in the order they were sent");
   tx->last_arrival = arrives;
-  tx->in_flight_bytes += n;
+  append_gathered(tx->in_flight_data, iov, n);
   tx->sent_total += n;
-  tx->in_flight.push_back({arrives, std::move(bytes)});
+  tx->in_flight.push_back({arrives, n});
   RINGO_ASSERT(tx->queued() <= faults_.socket_buffer, "in flight plus unread never exceeds the socket buffer");
   schedule_arrival(tx, arrives);
   return static_cast<int32_t>(n);
@@ -433,7 +438,8 @@ void SimNet::closed(const std::shared_ptr<Socket>& sock) {
     host_.wake(sock->tx->readers);
     host_.wake(sock->rx->writers);
   } else if (sock->state == Socket::State::listening) {
-    for (auto& conn : sock->accept_queue) {
+    for (size_t i = 0; i < sock->accept_queue.size(); ++i) {
+      const std::shared_ptr<Socket>& conn = sock->accept_queue[i];
       reset_connection(*conn->rx, *conn->tx);
       host_.wake(conn->tx->readers);
       host_.wake(conn->rx->writers);

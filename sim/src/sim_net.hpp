@@ -27,17 +27,19 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "byte_queue.hpp"
 #include "descriptor_table.hpp"
 #include "device_host.hpp"
 #include "net_address.hpp"
 #include "ringo/internal/core/ring.hpp"
+#include "ringo/internal/core/ring_buffer.hpp"
 #include "ringo/sim/fault_config.hpp"
 #include "sim_fabric.hpp"
 
@@ -47,13 +49,14 @@ namespace ringo::sim::detail {
 // bandwidth) before the reader can take them; the writer is held back while what is in
 // flight plus what is unread fills the buffer.
 struct Pipe {
+  // Bytes sent together: they arrive together, after those sent before.
   struct Segment {
-    Instant arrives;
-    std::string bytes;
+    Instant arrives{0};
+    size_t size = 0;  // its bytes: the next `size` of in_flight_data
   };
-  std::deque<char> unread;
-  std::deque<Segment> in_flight;
-  size_t in_flight_bytes = 0;
+  ByteQueue unread;
+  RingBuffer<Segment> in_flight;
+  ByteQueue in_flight_data;  // every segment's bytes, oldest first
   Instant last_arrival{0};
   bool fin = false;          // the writer shut down: EOF once everything has arrived
   bool reset = false;        // the connection was reset: both ends see ECONNRESET
@@ -68,14 +71,14 @@ struct Pipe {
     uint32_t ring;
     Sqe sqe;
   };
-  std::deque<HeldNotif> notifs;
+  RingBuffer<HeldNotif> notifs;
   uint64_t sent_total = 0;      // bytes ever sent into this pipe
   uint64_t consumed_total = 0;  // bytes ever taken by the reader
   uint64_t acked_total = 0;     // bytes acknowledged by the delayed ACK (SimNet::ack_later)
   uint32_t from_host = 0;       // in a cluster (sim_fabric.hpp): the hosts at either end
   uint32_t to_host = 0;
 
-  size_t queued() const noexcept { return unread.size() + in_flight_bytes; }
+  size_t queued() const noexcept { return unread.size() + in_flight_data.size(); }
   bool at_eof() const noexcept { return fin && unread.empty() && in_flight.empty(); }
 };
 
@@ -104,7 +107,7 @@ struct Socket {
   bool write_shut = false;  // datagram sockets (a stream's is its tx pipe's fin)
   // listening
   uint32_t backlog = 0;
-  std::deque<std::shared_ptr<Socket>> accept_queue;
+  RingBuffer<std::shared_ptr<Socket>> accept_queue;
   WaitList accepters;
   WaitList connecters;     // connects waiting for backlog room (own connect: a SYN lost in a partition)
   uint32_t syn_tries = 0;  // SYNs of the pending connect lost in a partition
@@ -112,7 +115,7 @@ struct Socket {
   std::shared_ptr<Pipe> rx;
   std::shared_ptr<Pipe> tx;
   // datagram: received, not yet taken; a connected one has `peer` and no pipes
-  std::deque<Datagram> inbox;
+  RingBuffer<Datagram> inbox;
   size_t inbox_bytes = 0;
   Instant last_arrival{0};  // datagrams not held back arrive in order, no earlier than this
   WaitList receivers;
@@ -161,8 +164,8 @@ class SimNet {
   std::optional<int32_t> try_accept(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe);
   std::optional<int32_t> try_connect(uint64_t id, const std::shared_ptr<Socket>& sock, const Sqe& sqe);
   int32_t shutdown(Socket& sock, const Sqe& sqe);
-  std::optional<int32_t> try_recv(uint64_t id, Socket& sock, const std::vector<iovec>& iov, size_t limit);
-  std::optional<int32_t> try_send(uint64_t id, Socket& sock, const std::vector<iovec>& iov, size_t limit);
+  std::optional<int32_t> try_recv(uint64_t id, Socket& sock, std::span<const iovec> iov, size_t limit);
+  std::optional<int32_t> try_send(uint64_t id, Socket& sock, std::span<const iovec> iov, size_t limit);
   // SEND_ZC notifications: held until the reader took the bytes (or the bytes are gone).
   void hold_notif(Pipe& tx, uint32_t ring, const Sqe& sqe);
   void release_notifs(Pipe& pipe, bool all);

@@ -29,7 +29,7 @@ size_t max_payload(int domain) {
 
 // The buffers a SENDMSG/RECVMSG's msghdr names, checked as the kernel checks them (its
 // name's length first: msghdr_checks.hpp).
-int32_t msg_buffers(const msghdr* msg, std::vector<iovec>& out) {
+int32_t msg_buffers(const msghdr* msg, IoList& out) {
   out.clear();
   if (msg == nullptr) return -EFAULT;
   if (const int32_t e = ringo::detail::check_msg_name(*msg); e < 0) return e;
@@ -92,7 +92,7 @@ int32_t SimNet::shutdown_datagram(Socket& sock, const Sqe& sqe) {
 // One datagram to the msghdr's name, else to the connected peer. An unbound sender gets
 // an ephemeral port first (its datagrams need a source to be answered).
 int32_t SimNet::send_datagram(const std::shared_ptr<Socket>& sock, const Sqe& sqe) {
-  std::vector<iovec> iov;
+  IoList iov;
   Address to = sock->peer;
   const bool with_msg = sqe.opcode == Opcode::sendmsg;
   if (const int32_t e = with_msg ? msg_buffers(msg_of(sqe), iov) : op_buffers(sqe, iov); e < 0) return e;
@@ -163,7 +163,7 @@ void SimNet::route(const std::shared_ptr<Socket>& to, const Datagram& d) {
     // the simulated Unix queue is unbounded, docs/io.md).
     if (!s || s->closed || (s->domain != AF_UNIX && s->inbox_bytes + d.bytes.size() > kDatagramQueueBytes)) return;
     s->inbox_bytes += d.bytes.size();
-    s->inbox.push_back(d);
+    s->inbox.push_back(Datagram(d));
     host_.wake(s->receivers);
   });
 }
@@ -172,7 +172,7 @@ void SimNet::route(const std::shared_ptr<Socket>& to, const Datagram& d) {
 // (MSG_TRUNC in msg_flags; with MSG_TRUNC in the op's flags the result is the datagram's
 // full length, as on Linux). RECVMSG also gets the sender's address.
 std::optional<int32_t> SimNet::try_recv_datagram(uint64_t id, Socket& sock, const Sqe& sqe) {
-  std::vector<iovec> iov;
+  IoList iov;
   const bool with_msg = sqe.opcode == Opcode::recvmsg;
   if (const int32_t e = with_msg ? msg_buffers(msg_of(sqe), iov) : op_buffers(sqe, iov); e < 0) return e;
   if (sock.inbox.empty()) {
@@ -193,8 +193,7 @@ std::optional<int32_t> SimNet::try_recv_datagram(uint64_t id, Socket& sock, cons
 }
 
 Datagram SimNet::pop_datagram(Socket& sock) {
-  Datagram d = std::move(sock.inbox.front());
-  sock.inbox.pop_front();
+  Datagram d = sock.inbox.take_front();
   RINGO_ASSERT(sock.inbox_bytes >= d.bytes.size(), "inbox_bytes counts every datagram held");
   sock.inbox_bytes -= d.bytes.size();
   return d;

@@ -9,13 +9,13 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "ringo/internal/core/assert.hpp"
 #include "ringo/internal/core/ring.hpp"
+#include "ringo/internal/core/ring_buffer.hpp"
 
 namespace ringo::detail {
 
@@ -34,6 +34,7 @@ class ProvidedBuffers {
     g.spec = spec;
     g.memory = std::make_unique<char[]>(size_t{spec.count} * spec.size);
     g.handed_out.assign(spec.count, false);
+    g.free.reserve(spec.count);
     for (uint32_t id = 0; id < spec.count; ++id) g.free.push_back(static_cast<uint16_t>(id));
     base = g.memory.get();
     groups_.push_back(std::move(g));
@@ -42,8 +43,7 @@ class ProvidedBuffers {
   std::optional<Buffer> take(uint16_t group) {
     Group* g = find(group);
     if (g == nullptr || g->free.empty()) return std::nullopt;
-    const uint16_t id = g->free.front();
-    g->free.pop_front();
+    const uint16_t id = g->free.take_front();
     g->handed_out[id] = true;
     return Buffer{id, g->memory.get() + size_t{id} * g->spec.size, g->spec.size};
   }
@@ -67,7 +67,7 @@ class ProvidedBuffers {
   struct Group {
     BufRingSpec spec;
     std::unique_ptr<char[]> memory;
-    std::deque<uint16_t> free;
+    RingBuffer<uint16_t> free;  // oldest-provided first
     std::vector<bool> handed_out;
   };
   Group* find(uint16_t group) noexcept {

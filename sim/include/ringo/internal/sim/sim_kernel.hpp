@@ -27,7 +27,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +35,7 @@
 #include "ringo/internal/core/ring.hpp"
 #include "ringo/internal/core/trace.hpp"
 #include "ringo/internal/sim/choice_source.hpp"
+#include "ringo/internal/sim/parked_table.hpp"
 #include "ringo/internal/sim/sim_ring.hpp"
 #include "ringo/sim/fault_config.hpp"
 
@@ -50,6 +50,10 @@ class SimNet;
 class SimKernel final : public Tracer {
  public:
   SimKernel(uint64_t seed, uint32_t rings, FaultConfig faults, bool keep_trace);
+
+  // A model event's action. move_only_function keeps up to three words in place (libstdc++
+  // 12), std::function two: a pipe's arrival ([this, shared_ptr]) allocated once per send.
+  using Callback = std::move_only_function<void()>;
 
   // A host's clock against true virtual time: local(t) = t + offset + t * drift / 10^6.
   struct Clock {
@@ -88,7 +92,7 @@ class SimKernel final : public Tracer {
   int64_t sys(uint32_t ring, SysCall& call);
   // Runs fn at virtual time `when` (network delivery, parked-op deadlines, the blocking
   // pool); actions due at the same instant run in the order they were scheduled.
-  void at(Instant when, std::function<void()> fn);
+  void at(Instant when, Callback fn);
   // A duration drawn uniformly from [lo, hi] by the seed.
   Duration draw(Duration lo, Duration hi);
 
@@ -148,7 +152,7 @@ class SimKernel final : public Tracer {
   struct Action {
     Instant at;
     uint64_t seq;
-    std::function<void()> fn;
+    Callback fn;
   };
   struct ActionLater {
     bool operator()(const Action& a, const Action& b) const noexcept {
@@ -188,7 +192,7 @@ class SimKernel final : public Tracer {
   // The due completion to deliver: an index into due_ (choice value: its age rank).
   size_t pick_due();
 
-  std::map<uint64_t, Parked> parked_;     // by park id: oldest first
+  ParkedTable<Parked> parked_;            // by park id: oldest first
   uint32_t final_flags_ = 0;              // DeviceHost::final_flags, for the next complete_io
   Instant held_result_at_ = kNoDeadline;  // DeviceHost::hold_final, for the next complete_io
   uint64_t ops_held_ = 0;                 // ops whose final CQE waits for release_held

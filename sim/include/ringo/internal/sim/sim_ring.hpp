@@ -9,11 +9,11 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <vector>
 
 #include "ringo/internal/core/provided_buffers.hpp"
 #include "ringo/internal/core/ring.hpp"
+#include "ringo/internal/core/ring_buffer.hpp"
 
 namespace ringo::sim::detail {
 
@@ -49,7 +49,7 @@ class SimRing final : public Ring {
   uint32_t sq_entries_;
   bool stopped_ = false;
   std::vector<Sqe> sq_;
-  std::deque<Cqe> cq_;
+  RingBuffer<Cqe> cq_;
   ProvidedBuffers buffers_;
 };
 
