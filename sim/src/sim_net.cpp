@@ -72,7 +72,7 @@ void SimNet::release_notifs(Pipe& pipe, bool all) {
 // whether or not the reader ever reads them: a peer that waits for more, shut its reading
 // side, or has no ring buffers (ENOBUFS) holds a notification that long, not forever.
 void SimNet::ack_later(const std::shared_ptr<Pipe>& pipe) {
-  const uint64_t upto = pipe->sent_total - pipe->in_flight_bytes;
+  const uint64_t upto = pipe->sent_total - pipe->in_flight_data.size();
   host_.at(host_.now() + host_.draw(Duration{0}, kAckDelay), [this, pipe, upto] {
     pipe->acked_total = std::max(pipe->acked_total, upto);
     release_notifs(*pipe, false);
