@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backends.hpp"
+#include "byte_pattern.hpp"
 
 namespace ringo {
 namespace {
@@ -39,16 +40,7 @@ Task<Result<Pair>> connected() {
   co_return Pair{std::move(*client), std::move(*server)};
 }
 
-// A pattern no shift or repeat of which matches itself: lost or reordered bytes show.
-std::string pattern(size_t n) {
-  std::string s(n, '\0');
-  uint32_t x = 4242;
-  for (char& c : s) {
-    x = x * 1103515245u + 12345u;
-    c = static_cast<char>(x >> 24);
-  }
-  return s;
-}
+std::string pattern(size_t n) { return testing::byte_pattern(n, 4242); }
 
 // Reads until end of stream, starting after `start_after`.
 Task<Result<std::string>> read_all(const net::StreamSocket* s, Duration start_after) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "byte_pattern.hpp"
 #include "ringo/ringo.hpp"
 #include "ringo/sim.hpp"
 
@@ -21,15 +22,7 @@ using namespace std::chrono_literals;
 
 Instant in(Duration d) { return current_shard()->now() + d; }
 
-std::string pattern(size_t n) {
-  std::string s(n, '\0');
-  uint32_t x = 777;
-  for (char& c : s) {
-    x = x * 1103515245u + 12345u;
-    c = static_cast<char>(x >> 24);
-  }
-  return s;
-}
+std::string pattern(size_t n) { return testing::byte_pattern(n, 777); }
 
 struct Outcomes {
   int cancelled = 0;  // the aborted wait reported cancelled, nothing taken

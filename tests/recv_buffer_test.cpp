@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backends.hpp"
+#include "byte_pattern.hpp"
 
 namespace ringo {
 namespace {
@@ -35,16 +36,7 @@ Task<Result<Pair>> connected() {
   co_return Pair{std::move(*client), std::move(*server)};
 }
 
-// A pattern no shift or repeat of which matches itself: lost or reordered bytes show.
-std::string pattern(size_t n) {
-  std::string s(n, '\0');
-  uint32_t x = 12345;
-  for (char& c : s) {
-    x = x * 1103515245u + 12345u;
-    c = static_cast<char>(x >> 24);
-  }
-  return s;
-}
+std::string pattern(size_t n) { return testing::byte_pattern(n, 12345); }
 
 Task<Result<void>> write_then_close(const net::TcpStream* s, std::string data) {
   if (auto w = co_await s->write_all(data, in(10s)); !w) co_return std::unexpected(w.error());

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "byte_pattern.hpp"
 #include "ringo/ringo.hpp"
 #include "ringo/sim.hpp"
 
@@ -15,16 +16,7 @@ using namespace std::chrono_literals;
 
 inline Instant in(Duration d) { return detail::current_shard()->now() + d; }
 
-// A pattern no shift or repeat of which matches itself: lost or reordered bytes show.
-inline std::string pattern(size_t n) {
-  std::string s(n, '\0');
-  uint32_t x = 99;
-  for (char& c : s) {
-    x = x * 1103515245u + 12345u;
-    c = static_cast<char>(x >> 24);
-  }
-  return s;
-}
+inline std::string pattern(size_t n) { return testing::byte_pattern(n, 99); }
 
 // Runs fn(client, server) on one simulated shard of config c; the connection is made
 // before fn runs.
