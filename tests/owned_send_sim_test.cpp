@@ -62,17 +62,6 @@ TEST(OwnedSendSim, TheHoldingWriteWaitsForTheDelayedAckAndTheOwnedOneDoesNot) {
   EXPECT_GT(longest, 10ms) << "no seed showed the stall: the notification came at the bytes' arrival";
 }
 
-struct CancelCounts {
-  uint64_t before_submit = 0;
-  uint64_t by_kernel = 0;
-  uint64_t completed_anyway = 0;
-  void add(const ShardStats& before, const ShardStats& after) {
-    before_submit += after.ops_cancelled_before_submit - before.ops_cancelled_before_submit;
-    by_kernel += after.ops_cancelled_by_kernel - before.ops_cancelled_by_kernel;
-    completed_anyway += after.ops_completed_despite_cancel - before.ops_completed_despite_cancel;
-  }
-};
-
 struct WriteOutcomes {
   int whole = 0, partial = 0, nothing = 0;
 };

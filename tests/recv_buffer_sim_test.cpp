@@ -13,6 +13,7 @@
 #include "byte_pattern.hpp"
 #include "ringo/ringo.hpp"
 #include "ringo/sim.hpp"
+#include "sim_stream_pair.hpp"
 
 namespace ringo {
 using namespace ringo::detail;  // white-box: the engine's internals
@@ -128,31 +129,8 @@ TEST(RecvBufferedSim, AnEnobufsReapedAfterBuffersCameBackReArms) {
   }
 }
 
-struct CancelCounts {
-  uint64_t before_submit = 0;
-  uint64_t by_kernel = 0;
-  uint64_t completed_anyway = 0;
-  void add(const ShardStats& before, const ShardStats& after) {
-    before_submit += after.ops_cancelled_before_submit - before.ops_cancelled_before_submit;
-    by_kernel += after.ops_cancelled_by_kernel - before.ops_cancelled_by_kernel;
-    completed_anyway += after.ops_completed_despite_cancel - before.ops_completed_despite_cancel;
-  }
-};
-
-// Runs fn(stream pair) on one simulated shard; the connection is made before fn runs.
-template <class Fn>
-sim::Report with_pair(uint64_t seed, Fn fn) {
-  sim::SimConfig c;
-  c.seed = seed;
-  c.shards = 1;
-  return sim::run(c, [seed, fn]() -> Task<void> {
-    auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
-    auto client = co_await net::TcpStream::connect(net::SocketAddr::loopback_v4(listener->local_addr()->port()));
-    auto server = co_await listener->accept();
-    if (!client || !server) co_return ADD_FAILURE() << "seed " << seed << ": no connection";
-    co_await fn(&*client, &*server);
-  });
-}
+using sim_stream_pair::CancelCounts;
+using sim_stream_pair::with_pair;
 
 // A stream closed at a seed-chosen moment while its multishot is queued, armed, or ending
 // (its ring ran dry, or end of stream): the multishot's cancel ends in each of the three

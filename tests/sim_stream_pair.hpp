@@ -1,5 +1,6 @@
-// Helpers of the simulator's owned and zero-copy send tests (owned_send_sim*_test.cpp): a
-// byte pattern and a connected stream pair on one simulated shard.
+// Helpers of the simulator's stream tests (owned_send_sim*_test.cpp,
+// recv_buffer_sim_test.cpp): a byte pattern, a connected stream pair on one simulated
+// shard, and the tally of cancel outcomes.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -39,6 +40,19 @@ sim::Report with_pair(uint64_t seed, Fn fn) {
   c.seed = seed;
   return with_pair(c, fn);
 }
+
+// The three outcomes of a cancel (docs/cancellation.md), summed over seeds from the
+// shard's counters before and after each run.
+struct CancelCounts {
+  uint64_t before_submit = 0;
+  uint64_t by_kernel = 0;
+  uint64_t completed_anyway = 0;
+  void add(const ShardStats& before, const ShardStats& after) {
+    before_submit += after.ops_cancelled_before_submit - before.ops_cancelled_before_submit;
+    by_kernel += after.ops_cancelled_by_kernel - before.ops_cancelled_by_kernel;
+    completed_anyway += after.ops_completed_despite_cancel - before.ops_completed_despite_cancel;
+  }
+};
 
 // Reads until end of stream (or an error) after start_after.
 inline Task<std::string> drain(const net::StreamSocket* s, Duration start_after) {
