@@ -103,6 +103,7 @@ void Acceptor::on_cqe(void* ctx, int32_t res, uint32_t flags) {
   if (!last) return;
   self->state_ = State::idle;
   if (self->retired_) {
+    self->home_->disown(self);
     delete self;
     return;
   }
@@ -131,7 +132,12 @@ void Acceptor::retire() noexcept {
     delete this;
     return;
   }
-  stop_pulling();  // the op's last CQE frees this
+  // The op's last CQE frees this. Should the shard be destroyed before that CQE is reaped
+  // (its drain cut short by shutdown_timeout or shutdown_steps), nothing else would: the
+  // shard frees its orphans. Adopted first: a cancel before submission runs on_cqe, and
+  // so frees this, at once.
+  home_->adopt(this);
+  stop_pulling();
 }
 
 Acceptor::~Acceptor() {

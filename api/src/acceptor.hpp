@@ -11,7 +11,8 @@
 //   the queue is taken.
 // - The Acceptor outlives its listener while its op is in flight: retire() cancels the
 //   op and fails the waiters, and the op's last CQE frees it. Connections still queued
-//   then are closed.
+//   then are closed. Until that CQE it is its shard's orphan (orphan.hpp), so a shard
+//   destroyed before the CQE came (a shutdown cut short) frees it instead.
 //
 // Thread-safety: the listener's home shard only.
 #pragma once
@@ -19,6 +20,7 @@
 #include <optional>
 
 #include "ringo/internal/core/intrusive_list.hpp"
+#include "ringo/internal/core/orphan.hpp"
 #include "ringo/internal/core/ring_buffer.hpp"
 #include "ringo/internal/core/shard.hpp"
 #include "ringo/net.hpp"
@@ -35,7 +37,7 @@ struct AcceptWaiter {
   std::optional<Result<int>> slot;
 };
 
-class Acceptor {
+class Acceptor final : public Orphan {
  public:
   static constexpr size_t kMaxQueued = 128;
 
@@ -64,7 +66,7 @@ class Acceptor {
   enum class State : uint8_t { idle, armed, cancelling };
   using Waiters = ringo::detail::IntrusiveList<AcceptWaiter, &AcceptWaiter::prev, &AcceptWaiter::next>;
 
-  ~Acceptor();
+  ~Acceptor() override;
   // Fills slot from the queue or a stored error; false when the caller must wait.
   bool take(std::optional<Result<int>>& slot);
   void arm_if_wanted();

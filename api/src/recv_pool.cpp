@@ -201,6 +201,7 @@ void BufReader::on_cqe(void* ctx, int32_t res, uint32_t flags) {
   }
   self->state_ = State::idle;
   if (self->retired_) {
+    self->home_->disown(self);
     delete self;
     return;
   }
@@ -225,6 +226,9 @@ void BufReader::retire() noexcept {
     delete this;
     return;
   }
+  // The op's last CQE frees this, or the shard if it is destroyed first (a shutdown cut
+  // short), as in Acceptor::retire; adopted before the cancel, which may free this at once.
+  home_->adopt(this);
   if (state_ == State::armed) {
     state_ = State::cancelling;
     home_->cancel(op_);

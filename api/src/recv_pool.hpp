@@ -24,7 +24,9 @@
 //   data queued before them. A datagram socket has no end: an error goes to one call (after
 //   the datagrams queued before it) and the next call re-arms, as Acceptor does.
 // - The BufReader outlives its stream while its op is in flight: retire() cancels the op,
-//   fails the waiters and gives queued buffers back; the op's last CQE frees it.
+//   fails the waiters and gives queued buffers back; the op's last CQE frees it. Until
+//   that CQE it is its shard's orphan (orphan.hpp), so a shard destroyed before the CQE
+//   came (a shutdown cut short) frees it instead.
 //
 // Thread-safety: the home shard only.
 #pragma once
@@ -33,6 +35,7 @@
 #include <vector>
 
 #include "ringo/internal/core/intrusive_list.hpp"
+#include "ringo/internal/core/orphan.hpp"
 #include "ringo/internal/core/ring_buffer.hpp"
 #include "ringo/internal/core/shard.hpp"
 #include "ringo/net.hpp"
@@ -91,7 +94,7 @@ struct ReadWaiter {
   std::optional<Result<RecvBuffer>> slot;
 };
 
-class BufReader {
+class BufReader final : public Orphan {
  public:
   static constexpr size_t kMaxQueued = 32;
 
@@ -135,7 +138,7 @@ class BufReader {
   };
   using Waiters = ringo::detail::IntrusiveList<ReadWaiter, &ReadWaiter::prev, &ReadWaiter::next>;
 
-  ~BufReader();
+  ~BufReader() override;
   bool take(std::optional<Result<RecvBuffer>>& slot);
   void arm_if_wanted();
   bool datagrams() const noexcept { return name_room_ != 0; }

@@ -84,6 +84,11 @@ Shard::~Shard() {
   const bool outer = detail::tls_tearing_down;
   detail::tls_tearing_down = true;
   sched_.destroy_unfinished();
+  // Objects that only an op in flight still owned (a retired Acceptor or BufReader) were
+  // waiting for a last CQE that will never be reaped now: nothing else would free them
+  // (orphan.hpp). After the frames, whose destructors may retire more of them; before the
+  // attachments they may use (a BufReader gives its buffers back to the RecvPool).
+  while (Orphan* o = orphans_.pop_front()) delete o;
   detail::tls_tearing_down = outer;
   close_inbox();
 }

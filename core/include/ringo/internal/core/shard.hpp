@@ -30,6 +30,7 @@
 #include "ringo/internal/core/envelope_pool.hpp"
 #include "ringo/internal/core/mailbox.hpp"
 #include "ringo/internal/core/op_driver.hpp"
+#include "ringo/internal/core/orphan.hpp"
 #include "ringo/internal/core/prng.hpp"
 #include "ringo/internal/core/ring.hpp"
 #include "ringo/internal/core/routine.hpp"
@@ -175,6 +176,10 @@ class Shard {
   }
   void set_message_handler(MessageHandler handler, void* ctx) noexcept { ops_.set_message_handler(handler, ctx); }
   bool has_message_handler() const noexcept { return ops_.has_message_handler(); }
+  // An object only its op in flight still owns (orphan.hpp): freed by this shard's
+  // destruction unless it disowns itself first, at that op's last CQE.
+  void adopt(Orphan* o) noexcept { orphans_.push_back(o); }
+  void disown(Orphan* o) noexcept { orphans_.remove(o); }
 
   // ---- lane B transport (Mailbox) ----
   // Puts env in the target's inbox and rings its doorbell if needed. On error the caller
@@ -230,6 +235,7 @@ class Shard {
   uint64_t deadline_expiries_ = 0;
   uint64_t blocking_counts_[4] = {};  // by BlockingCount
   mutable ShardStats stats_;          // what stats() last assembled
+  Orphan::List orphans_;              // freed by ~Shard (orphan.hpp)
   std::unique_ptr<Attachment> send_blocks_;
   std::unique_ptr<Attachment> recv_pool_;  // last member: the first destroyed
 };
