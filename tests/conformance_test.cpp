@@ -239,6 +239,38 @@ TEST_P(Conformance, MsgRingSkippingItsSuccessPostsOnlyTheDeliveryOrTheFailure) {
   EXPECT_EQ(got.size(), 3u);
 }
 
+// kSqeSkipSuccess on the ops that need no descriptor (kernel 6.18): a NOP and an
+// ASYNC_CANCEL that found its target post nothing; a TIMEOUT that expires (-ETIME) and a
+// cancel that found nothing (-ENOENT) are failures and post; the cancelled op posts its
+// -ECANCELED as always. The marker NOP comes after any of them would have.
+TEST_P(Conformance, SkippedSuccessesOfNopTimeoutAndCancel) {
+  Sqe nop = op(Opcode::nop, 1);
+  nop.flags = kSqeSkipSuccess;
+  Sqe expires = op(Opcode::timeout, 2);
+  expires.flags = kSqeSkipSuccess;
+  expires.off = 1'000'000;  // 1 ms
+  Sqe far = op(Opcode::timeout, 3);
+  far.off = 10'000'000'000;  // 10 s: cancelled below
+  Sqe found = op(Opcode::async_cancel, 4);
+  found.flags = kSqeSkipSuccess;
+  found.addr = 3;
+  Sqe missing = op(Opcode::async_cancel, 5);
+  missing.flags = kSqeSkipSuccess;
+  missing.addr = 0xdead;
+  std::vector<Cqe> got = h_->exec_all({nop, expires, far, found, missing}, 3);
+  std::vector<Cqe> after = h_->exec_all({op(Opcode::nop, 6)}, 1);
+  got.insert(got.end(), after.begin(), after.end());
+  std::map<uint64_t, int32_t> by_ud;
+  for (const Cqe& c : got) by_ud[c.user_data] = c.res;
+  EXPECT_EQ(by_ud.count(1), 0u) << "a NOP's skipped success";
+  EXPECT_EQ(by_ud[2], -ETIME) << "an expiry is a failure: it posts";
+  EXPECT_EQ(by_ud[3], -ECANCELED);
+  EXPECT_EQ(by_ud.count(4), 0u) << "a cancel that found its target succeeded";
+  EXPECT_EQ(by_ud[5], -ENOENT);
+  EXPECT_EQ(by_ud[6], 0);
+  EXPECT_EQ(got.size(), 4u);
+}
+
 TEST_P(Conformance, FilesOpenWriteReadFsyncClose) {
   const std::string path = dir_ + "/f";
   const std::string missing = dir_ + "/missing";
@@ -963,6 +995,23 @@ TEST_P(Conformance, AnEmptyRingEndsAMultishotRecvmsgAtOnce) {
   got = h_->exec_all({again}, 1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].res, -ENOBUFS) << "armed on an empty ring";
+  u.close(*h_);
+}
+
+// A multishot RECVMSG without a msghdr: the kernel cannot copy it in, -EFAULT (6.18; the
+// simulator said -EINVAL until 2026-12-03).
+TEST_P(Conformance, AMultishotRecvmsgWithoutAMsghdrFailsWithEfault) {
+  ASSERT_TRUE(h_->ring().caps().recv_multishot);
+  UdpMultishot u;
+  ASSERT_TRUE(u.open(*h_));
+  char* base = nullptr;
+  ASSERT_EQ(h_->ring().setup_buffer_ring({7, 2, 64}, base), 0);
+  Sqe nameless = u.recv;
+  nameless.addr = 0;
+  std::vector<Cqe> got = h_->exec_all({nameless}, 1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].res, -EFAULT);
+  EXPECT_EQ(got[0].flags & kCqeMore, 0u);
   u.close(*h_);
 }
 

@@ -14,6 +14,7 @@
 
 #include "backends.hpp"
 #include "byte_pattern.hpp"
+#include "tcp_pair.hpp"
 
 namespace ringo {
 namespace {
@@ -24,21 +25,6 @@ using namespace std::chrono_literals;
 class OwnedSend : public testing::OnEveryBackend {};
 
 Instant in(Duration d) { return detail::current_shard()->now() + d; }
-
-struct Pair {
-  net::TcpStream client;
-  net::TcpStream server;
-};
-
-Task<Result<Pair>> connected() {
-  auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
-  if (!listener) co_return std::unexpected(listener.error());
-  auto client = co_await net::TcpStream::connect(net::SocketAddr::loopback_v4(listener->local_addr()->port()), in(5s));
-  if (!client) co_return std::unexpected(client.error());
-  auto server = co_await listener->accept(in(5s));
-  if (!server) co_return std::unexpected(server.error());
-  co_return Pair{std::move(*client), std::move(*server)};
-}
 
 std::string pattern(size_t n) { return testing::byte_pattern(n, 4242); }
 
@@ -68,7 +54,7 @@ Task<Result<void>> notifications_all_came() {
 }
 
 Task<Result<void>> writes_back_to_back(size_t alive_before) {
-  auto pair = co_await connected();
+  auto pair = co_await testing::connected_pair(5s);
   if (!pair) co_return std::unexpected(pair.error());
   const std::vector<size_t> sizes = {1, 16 * 1024, 64 * 1024, 300 * 1024, 5, 64 * 1024};
   size_t total = 0;
@@ -144,7 +130,7 @@ TEST_P(OwnedSend, ResizeBeyondCapacityIsRefused) {
 // The writer closes its socket right after the write returned, before the peer read a byte:
 // the buffer stays with the kernel until the peer has the bytes, then is freed.
 Task<Result<void>> outlives_its_socket(Backend backend, size_t alive_before) {
-  auto pair = co_await connected();
+  auto pair = co_await testing::connected_pair(5s);
   if (!pair) co_return std::unexpected(pair.error());
   const std::string data = pattern(48 * 1024);
   auto reader = go(read_all(&pair->server, 20ms));

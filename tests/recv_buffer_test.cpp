@@ -10,6 +10,7 @@
 
 #include "backends.hpp"
 #include "byte_pattern.hpp"
+#include "tcp_pair.hpp"
 
 namespace ringo {
 namespace {
@@ -20,21 +21,6 @@ using namespace std::chrono_literals;
 class RecvBuffered : public testing::OnEveryBackend {};
 
 Instant in(Duration d) { return detail::current_shard()->now() + d; }
-
-struct Pair {
-  net::TcpStream client;
-  net::TcpStream server;
-};
-
-Task<Result<Pair>> connected() {
-  auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
-  if (!listener) co_return std::unexpected(listener.error());
-  auto client = co_await net::TcpStream::connect(net::SocketAddr::loopback_v4(listener->local_addr()->port()), in(5s));
-  if (!client) co_return std::unexpected(client.error());
-  auto server = co_await listener->accept(in(5s));
-  if (!server) co_return std::unexpected(server.error());
-  co_return Pair{std::move(*client), std::move(*server)};
-}
 
 std::string pattern(size_t n) { return testing::byte_pattern(n, 12345); }
 
@@ -64,7 +50,7 @@ Task<Result<std::string>> read_all(const net::TcpStream* s, size_t hold) {
 
 Task<Result<std::string>> stream_through_small_ring(size_t bytes, size_t hold) {
   if (auto c = net::configure_recv_buffers({4, 64}); !c) co_return std::unexpected(c.error());
-  auto pair = co_await connected();
+  auto pair = co_await testing::connected_pair(5s);
   if (!pair) co_return std::unexpected(pair.error());
   auto writer = spawn(write_then_close(&pair->client, pattern(bytes)));
   Result<std::string> got = co_await read_all(&pair->server, hold);
@@ -86,7 +72,7 @@ TEST_P(RecvBuffered, EveryByteArrivesInOrderThroughARingThatRunsDry) {
 // A reader cancelled (timed out) again and again while data streams in loses nothing.
 Task<Result<std::string>> read_with_cancellations(size_t bytes, size_t& timeouts) {
   if (auto c = net::configure_recv_buffers({8, 256}); !c) co_return std::unexpected(c.error());
-  auto pair = co_await connected();
+  auto pair = co_await testing::connected_pair(5s);
   if (!pair) co_return std::unexpected(pair.error());
   auto writer = spawn([](const net::TcpStream* s, std::string data) -> Task<Result<void>> {
     for (size_t at = 0; at < data.size(); at += 1000) {
@@ -123,7 +109,7 @@ TEST_P(RecvBuffered, ACancelledReaderLosesNothing) {
 // Closing a stream with buffers queued gives them back; an end of stream is reported to
 // every later call; read() is refused once recv_buffered() owns the stream.
 Task<Result<void>> queued_buffers_come_back() {
-  auto pair = co_await connected();
+  auto pair = co_await testing::connected_pair(5s);
   if (!pair) co_return std::unexpected(pair.error());
   if (auto w = co_await pair->client.write_all(std::string_view("first")); !w) co_return w;
   auto b = co_await pair->server.recv_buffered(in(5s));
@@ -149,7 +135,7 @@ TEST_P(RecvBuffered, BuffersComeBackAtCloseAndReadIsRefused) {
 }
 
 Task<Result<void>> eof_is_sticky_and_deadline_works() {
-  auto pair = co_await connected();
+  auto pair = co_await testing::connected_pair(5s);
   if (!pair) co_return std::unexpected(pair.error());
   const Instant t0 = detail::current_shard()->now();
   auto none = co_await pair->server.recv_buffered(in(20ms));
@@ -174,7 +160,7 @@ TEST_P(RecvBuffered, EndOfStreamIsStickyAndDeadlinesWork) {
 // write_all_zero_copy goes out zero-copy where the ring has SEND_ZC; the caller
 // overwrites its buffer the moment the await returns, and the peer still gets the original.
 Task<Result<void>> zero_copy_buffer_is_free_after_the_await() {
-  auto pair = co_await connected();
+  auto pair = co_await testing::connected_pair(5s);
   if (!pair) co_return std::unexpected(pair.error());
   const std::string original = pattern(512 * 1024);
   auto reader = spawn(read_all(&pair->server, 1));

@@ -314,12 +314,24 @@ bool SimKernel::ops_accounted() const noexcept {
   return ops_submitted_ == ops_answered_ + ops_silent_ + parked_.size() + ops_held_ && links_owed_ == 0;
 }
 
+// answer(), except that a success sent with kSqeSkipSuccess posts nothing (its link
+// timeout's CQE still comes). Kernel 6.18: a NOP or an ASYNC_CANCEL that found its target
+// posts no CQE; a TIMEOUT that expires (-ETIME), a cancel that found nothing (-ENOENT) do.
+void SimKernel::answer_unless_skipped(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable) {
+  if ((sqe.flags & kSqeSkipSuccess) == 0 || res < 0) return answer(at, ring, sqe, res, cancellable);
+  tally(ops_silent_);
+  if (sqe.deadline != kNoDeadline) tally(links_owed_);
+}
+
 // An op that completes with `res` after `takes`, honouring a linked deadline the way
-// IOSQE_IO_LINK + LINK_TIMEOUT does: two CQEs, whichever side wins.
+// IOSQE_IO_LINK + LINK_TIMEOUT does: two CQEs, whichever side wins. Only a NOP succeeds
+// here (a TIMEOUT ends -ETIME), so only a NOP's skipped success is silent; it is not
+// cancellable, so the outcome is known at submission.
 void SimKernel::submit_op(uint32_t ring, const Sqe& sqe, int32_t res, Duration takes, bool cancellable) {
+  RINGO_ASSERT(res < 0 || !cancellable, "a success decided now cannot be cancelled later");
   const Instant done = now_ + takes;
   if (sqe.deadline == kNoDeadline) {
-    answer(done, ring, sqe, res, cancellable);
+    answer_unless_skipped(done, ring, sqe, res, cancellable);
     return;
   }
   if (sqe.deadline < done) {
@@ -327,7 +339,7 @@ void SimKernel::submit_op(uint32_t ring, const Sqe& sqe, int32_t res, Duration t
     answer(at, ring, sqe, -ECANCELED, false);
     answer_link(at, ring, sqe, -ETIME, -ECANCELED);
   } else {
-    answer(done, ring, sqe, res, cancellable);
+    answer_unless_skipped(done, ring, sqe, res, cancellable);
     answer_link(done, ring, sqe, -ECANCELED, res);
   }
 }
@@ -335,7 +347,7 @@ void SimKernel::submit_op(uint32_t ring, const Sqe& sqe, int32_t res, Duration t
 void SimKernel::submit_cancel(uint32_t ring, const Sqe& sqe) {
   const uint64_t target = sqe.addr;
   const int32_t res = cancel_parked(ring, target) ? 0 : cancel_in_flight(ring, target);
-  answer(now_ + latency(), ring, sqe, res, false);
+  answer_unless_skipped(now_ + latency(), ring, sqe, res, false);
 }
 
 // Cancels the op's pending completion: 0 (it now completes -ECANCELED, due at once),

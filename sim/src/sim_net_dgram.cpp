@@ -205,13 +205,14 @@ Datagram SimNet::pop_datagram(Socket& sock) {
 // each wake-up, the one after each datagram) picks a buffer before it looks for a
 // datagram, so it ends (a CQE without kCqeMore) with -ENOBUFS as soon as the group is
 // empty, a datagram waiting or not (one waiting stays in the socket), and with -EFAULT when
-// a buffer cannot hold the header and the rooms; -EINVAL / -EOVERFLOW for a msghdr the
-// kernel refuses (msghdr_checks.hpp); or with a last datagram without kCqeMore: a
+// a buffer cannot hold the header and the rooms or there is no msghdr; -EINVAL / -EOVERFLOW
+// for a msghdr the kernel refuses (msghdr_checks.hpp); or with a last datagram without kCqeMore: a
 // zero-length one (Linux does that), or a fault. SHUT_RD does not end it (the kernel posts
 // nothing): it waits for more datagrams, which UDP still queues.
 std::optional<int32_t> SimNet::try_recvmsg_multishot(uint64_t id, uint32_t ring, Socket& sock, const Sqe& sqe) {
   const msghdr* want = msg_of(sqe);
-  if ((sqe.flags & kSqeBufferSelect) == 0 || sqe.deadline != kNoDeadline || want == nullptr) return -EINVAL;
+  if ((sqe.flags & kSqeBufferSelect) == 0 || sqe.deadline != kNoDeadline) return -EINVAL;
+  if (want == nullptr) return -EFAULT;  // the kernel cannot copy it in (6.18), as AIO says
   size_t head = 0;
   if (const int32_t e = ringo::detail::multishot_recvmsg_head(*want, head); e < 0) return e;
   for (;;) {

@@ -90,7 +90,8 @@ inline constexpr MsgRes unpack_msg_res(int32_t res) noexcept {
 
 // Sqe::flags: a successful op posts no CQE, only a failed one does (io_uring's
 // IOSQE_CQE_SKIP_SUCCESS, 5.17+, so wherever MSG_RING is). The simulator honours it on
-// MSG_RING (ringo's doorbells, its one user) and on ops on descriptors. A success that
+// every op (ringo's doorbells, MSG_RINGs, are its one user): a NOP and an ASYNC_CANCEL
+// that found its target are silent; a TIMEOUT's expiry (-ETIME) is a failure and posts. A success that
 // carries a provided buffer is skipped too, its buffer consumed: it never comes back
 // unless the owner recycles it (io_uring does that; so do AIO and the simulator).
 inline constexpr uint8_t kSqeSkipSuccess = 1u << 0;
