@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "backends.hpp"
 #include "ringo/ringo.hpp"
@@ -30,6 +31,21 @@ Instant in(Duration d) { return current_shard()->now() + d; }
 // Shutdown steps enough to pass every cut point of these drains (a drain here takes a
 // handful: the cancel's submission, its completion, the routines' ends).
 constexpr uint64_t kCutPoints = 24;
+
+// Runs main on `shards` simulated shards once per cut point of the shutdown (0 to
+// kCutPoints steps), and hands each run's report, which must be ok, to check.
+template <class Main, class Check>
+void at_every_cut_point(uint32_t shards, Main main, Check check) {
+  for (uint64_t steps = 0; steps <= kCutPoints; ++steps) {
+    SCOPED_TRACE("shutdown_steps " + std::to_string(steps));
+    sim::SimConfig c;
+    c.shards = shards;
+    c.shutdown_steps = steps;
+    sim::Report r = sim::run(c, main);
+    ASSERT_TRUE(r.ok()) << r.message;
+    check(r);
+  }
+}
 
 // Binds a listener whose multishot accept is armed (a timed-out accept arms it and leaves
 // it armed) with one connection queued in it, and returns with both still open: the
@@ -52,28 +68,17 @@ Task<void> parked_in_accept() {
 }
 
 TEST(AcceptorCutShortSim, ARetiredListenerIsFreedWhereverTheShutdownStops) {
-  for (uint64_t steps = 0; steps <= kCutPoints; ++steps) {
-    sim::SimConfig c;
-    c.shards = 1;
-    c.shutdown_steps = steps;
-    sim::Report r = sim::run(c, armed_listener_with_a_queued_connection);
-    ASSERT_TRUE(r.ok()) << "shutdown_steps " << steps << ": " << r.message;
-  }
+  at_every_cut_point(1, armed_listener_with_a_queued_connection, [](const sim::Report&) {});
 }
 
 TEST(AcceptorCutShortSim, AListenerWhoseRoutineWaitsInAcceptIsFreedWhereverTheShutdownStops) {
-  for (uint64_t steps = 0; steps <= kCutPoints; ++steps) {
-    sim::SimConfig c;
-    c.shards = 2;
-    c.shutdown_steps = steps;
-    sim::Report r = sim::run(c, []() -> Task<void> {
-      go(parked_in_accept()).detach();
-      (void)spawn_on(1, parked_in_accept());
-      co_await sleep(1ms);  // both are parked in accept()
-    });
-    ASSERT_TRUE(r.ok()) << "shutdown_steps " << steps << ": " << r.message;
-    EXPECT_GE(r.cancelled_at_shutdown, 2u) << "shutdown_steps " << steps << ": the accepts were not parked";
-  }
+  auto main = []() -> Task<void> {
+    go(parked_in_accept()).detach();
+    (void)spawn_on(1, parked_in_accept());
+    co_await sleep(1ms);  // both are parked in accept()
+  };
+  at_every_cut_point(
+      2, main, [](const sim::Report& r) { EXPECT_GE(r.cancelled_at_shutdown, 2u) << "the accepts were not parked"; });
 }
 
 // The other order: the listener is retired in the same tick its multishot was armed, so
@@ -99,21 +104,16 @@ TEST(AcceptorCutShortSim, AListenerRetiredBeforeItsMultishotWasSubmittedIsFreedA
 // A stream whose recv_buffered multishot is armed when main returns: its reader is retired
 // like an Acceptor, and was leaked the same way.
 TEST(BufferedRecvCutShortSim, ARetiredReaderIsFreedWhereverTheShutdownStops) {
-  for (uint64_t steps = 0; steps <= kCutPoints; ++steps) {
-    sim::SimConfig c;
-    c.shards = 1;
-    c.shutdown_steps = steps;
-    sim::Report r = sim::run(c, []() -> Task<void> {
-      auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
-      if (!listener) co_return ADD_FAILURE() << "bind: " << listener.error().message();
-      auto client = co_await net::TcpStream::connect(*listener->local_addr(), in(1s));
-      auto server = co_await listener->accept(in(1s));
-      if (!client || !server) co_return ADD_FAILURE() << "no connection";
-      (void)co_await listener->close();
-      EXPECT_EQ(err(co_await server->recv_buffered(in(1ms))), errc::timed_out);  // arms it
-    });
-    ASSERT_TRUE(r.ok()) << "shutdown_steps " << steps << ": " << r.message;
-  }
+  auto main = []() -> Task<void> {
+    auto listener = net::TcpListener::bind(net::SocketAddr::loopback_v4(0));
+    if (!listener) co_return ADD_FAILURE() << "bind: " << listener.error().message();
+    auto client = co_await net::TcpStream::connect(*listener->local_addr(), in(1s));
+    auto server = co_await listener->accept(in(1s));
+    if (!client || !server) co_return ADD_FAILURE() << "no connection";
+    (void)co_await listener->close();
+    EXPECT_EQ(err(co_await server->recv_buffered(in(1ms))), errc::timed_out);  // arms it
+  };
+  at_every_cut_point(1, main, [](const sim::Report&) {});
 }
 
 class ListenerAtShutdown : public testing::OnEveryBackend {
