@@ -315,10 +315,13 @@ bool SimKernel::ops_accounted() const noexcept {
 }
 
 // answer(), except that a success sent with kSqeSkipSuccess posts nothing (its link
-// timeout's CQE still comes). Kernel 6.18: a NOP or an ASYNC_CANCEL that found its target
-// posts no CQE; a TIMEOUT that expires (-ETIME), a cancel that found nothing (-ENOENT) do.
-void SimKernel::answer_unless_skipped(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable) {
-  if ((sqe.flags & kSqeSkipSuccess) == 0 || res < 0) return answer(at, ring, sqe, res, cancellable);
+// timeout's CQE still comes). Kernel 6.18: a NOP, an ASYNC_CANCEL that found its target
+// and an op on a descriptor that succeeded post no CQE (a MSG_RING neither: see
+// submit_msg_ring); a TIMEOUT that expires (-ETIME), a cancel that found nothing
+// (-ENOENT), any failure do.
+void SimKernel::answer_unless_skipped(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable,
+                                      uint32_t flags) {
+  if ((sqe.flags & kSqeSkipSuccess) == 0 || res < 0) return answer(at, ring, sqe, res, cancellable, flags);
   tally(ops_silent_);
   if (sqe.deadline != kNoDeadline) tally(links_owed_);
 }
@@ -404,6 +407,8 @@ void SimKernel::submit_msg_ring(uint32_t ring, const Sqe& sqe) {
     delivery += Duration{static_cast<int64_t>(choices_.below(1'000'000))};
   }
   schedule(now_ + delivery, target, Cqe{sqe.off, static_cast<int32_t>(sqe.len), 0}, 0, false);
+  // Not answer_unless_skipped: a skipped success draws no latency, and a draw here would
+  // shift every later choice of the run (recorded seeds and corpus entries replay these).
   if ((sqe.flags & kSqeSkipSuccess) == 0) {
     answer(now_ + latency(), ring, sqe, 0, false);
   } else {
@@ -466,12 +471,7 @@ void SimKernel::complete_io(uint32_t ring, const Sqe& sqe, int32_t res) {
   }
   const Instant done = now_ + latency();
   const uint32_t flags = std::exchange(final_flags_, 0);
-  if ((sqe.flags & kSqeSkipSuccess) != 0 && res >= 0) {
-    tally(ops_silent_);
-    if (sqe.deadline != kNoDeadline) tally(links_owed_);
-  } else {
-    answer(done, ring, sqe, res, false, flags);
-  }
+  answer_unless_skipped(done, ring, sqe, res, false, flags);
   if (sqe.deadline != kNoDeadline) answer_link(done, ring, sqe, -ECANCELED, res);
 }
 

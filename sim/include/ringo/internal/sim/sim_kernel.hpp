@@ -165,7 +165,8 @@ class SimKernel final : public Tracer {
   void schedule(Instant at, uint32_t ring, Cqe cqe, uint64_t op_user_data, bool cancellable);
   // An op's own final CQE, and its link timeout's (the two halves of the ledger).
   void answer(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable, uint32_t flags = 0);
-  void answer_unless_skipped(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable);
+  void answer_unless_skipped(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, bool cancellable,
+                             uint32_t flags = 0);
   void answer_link(Instant at, uint32_t ring, const Sqe& sqe, int32_t res, int32_t op_res);
   Duration latency();
   void submit_op(uint32_t ring, const Sqe& sqe, int32_t res, Duration takes, bool cancellable);
