@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake make git pkg-config
+  build-essential cmake make ninja-build git pkg-config
   liburing-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   librapidcheck-dev libtrompeloeil-cpp-dev

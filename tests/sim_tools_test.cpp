@@ -17,6 +17,7 @@
 #include "ringo/ringo.hpp"
 #include "ringo/sim/choice.hpp"
 #include "ringo/sim/scenario.hpp"
+#include "sha1.hpp"
 
 // A long run before a race (test only): 150 choices that do not matter, then the
 // ordering bug of the catalogue (the message sent first assumed to arrive first).
@@ -565,6 +566,21 @@ TEST(Cli, FilesWithoutChoicesStillReplayFromTheSeed) {
   auto shrunk = ringo_sim({"shrink", file});
   EXPECT_EQ(shrunk.status, 0) << describe(shrunk);
   std::filesystem::remove_all(dir);
+}
+
+// Corpus entries are named by their SHA-1 as libFuzzer names them. The FIPS 180 vectors,
+// and lengths around the 55/56 and 64-byte edges where the padding takes one block or two
+// (checked against sha1sum).
+TEST(Sha1, NamesBytesAsSha1sumDoes) {
+  EXPECT_EQ(sim::sha1_hex(""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+  EXPECT_EQ(sim::sha1_hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+  EXPECT_EQ(sim::sha1_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+  EXPECT_EQ(sim::sha1_hex(std::string(1'000'000, 'a')), "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+  EXPECT_EQ(sim::sha1_hex(std::string(55, 'x')), "cef734ba81a024479e09eb5a75b6ddae62e6abf1");
+  EXPECT_EQ(sim::sha1_hex(std::string(63, 'x')), "0ddc4e0cccd9a12850deb5abb0853a4425559fec");
+  EXPECT_EQ(sim::sha1_hex(std::string(64, 'x')), "bb2fa3ee7afb9f54c6dfb5d021f14b1ffe40c163");
+  EXPECT_EQ(sim::sha1_hex(std::string(65, 'x')), "78c741ddc482e4cdf8c474a0876347a0905b6233");
 }
 
 }  // namespace
