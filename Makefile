@@ -3,6 +3,7 @@
 
 deps:
 	bash scripts/setup-deps.sh
+	bash scripts/drop-make-builds.sh
 
 run: deps
 	cmake --preset debug >/dev/null
@@ -28,7 +29,7 @@ docs: deps
 	cmake --build build/docs --target docs
 	@echo "API reference: build/docs/html/index.html"
 
-bench:
+bench: deps
 	bash bench/compare.sh
 	bash bench/echo_compare.sh
 	bash bench/balance_compare.sh
