@@ -111,7 +111,12 @@ def main():
         t0 = time.time()
         if run(["cmake", "--build", "--preset", "debug"], SCRATCH, log):
             verdict, by = "stillborn", "does not build"
-        elif run(["ctest", "--preset", "debug", "--stop-on-failure", "--timeout", "120"], SCRATCH, log):
+        # Not mutants_catalogue_is_current: it checks that every entry's original text is
+        # in the tree, which a planted bug has just replaced, so it failed under every
+        # mutant and "killed" it whenever ctest happened to run it first (its cost data
+        # decides the order): a kill by it means nothing.
+        elif run(["ctest", "--preset", "debug", "--stop-on-failure", "--timeout", "120", "-E",
+                  "^mutants_catalogue_is_current$"], SCRATCH, log):
             verdict = "killed"
             failed = re.findall(r"\d+ - (\S+) \((?:Failed|Timeout|Subprocess aborted|SEGFAULT|Exception)", open(log).read())
             by = failed[0] if failed else "a test"
