@@ -118,7 +118,8 @@ def main():
         elif run(["ctest", "--preset", "debug", "--stop-on-failure", "--timeout", "120", "-E",
                   "^mutants_catalogue_is_current$"], SCRATCH, log):
             verdict = "killed"
-            failed = re.findall(r"\d+ - (\S+) \((?:Failed|Timeout|Subprocess aborted|SEGFAULT|Exception)", open(log).read())
+            failed = re.findall(r"\d+ - (\S+)[^\n]* \((?:Failed|Timeout|Subprocess aborted|SEGFAULT|Exception)\)",
+                                open(log).read())
             by = failed[0] if failed else "a test"
         else:
             verdict, by = "SURVIVED", "no test failed"
