@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backends.hpp"
+#include "watchdog.hpp"
 
 namespace ringo {
 
@@ -835,6 +836,61 @@ TEST_P(Sync, TaskScopeIsAnErrGroupAcrossShards) {
     EXPECT_EQ(cancelled.load(), 2);                 // the rest were cancelled, on shard 1 too
   }());
 }
+
+// A WaitGroup's zero ends only the round it ends. The zero here comes from shard 1, so its
+// release reaches the home shard (0) as a message, which shard 0 drains after running its
+// routines: this routine, polling the counter, usually sees the zero first and starts the
+// next round (add) with a second waiter queued before that release runs. The second
+// waiter belongs to the next round and must wait for its zero. Real threads only: in the
+// simulator a shard spinning on yield_now holds the virtual clock still, so the message
+// that carries the zero would never arrive.
+Task<bool> next_rounds_waiter_released_early() {
+  WaitGroup wg;  // homed on shard 0 by the first wait
+  (void)wg.add(1);
+  auto first = go([](WaitGroup w) -> Task<Result<void>> { co_return co_await w.wait(); }(wg));
+  co_await yield_now();  // `first` waits in round 0
+  spawn_on(1,
+           [](WaitGroup w) -> Task<void> {
+             (void)w.done();
+             co_return;
+           }(wg))
+      .detach();
+  while (wg.count() != 0) co_await yield_now();
+  (void)wg.add(1);  // round 1
+  bool second_out = false;
+  auto second = go([](WaitGroup w, bool* out) -> Task<void> {
+    if (co_await w.wait()) *out = true;
+  }(wg, &second_out));
+  co_await yield_now();  // `second` waits in round 1
+  EXPECT_TRUE((co_await first.join()).has_value());
+  co_await sleep(1ms);
+  const bool early = second_out;
+  (void)wg.done();
+  co_await second.join();
+  EXPECT_TRUE(second_out);
+  co_return early;
+}
+
+void next_rounds_waiters_wait(Backend backend) {
+  testing::Watchdog guard{std::chrono::seconds(60), "WaitGroup rounds across 2 real shards"};
+  constexpr int kRuns = 30;  // the order above is likely, not certain: many runs
+  int early = 0;
+  for (int run = 0; run < kRuns; ++run) {
+    RuntimeConfig c;
+    c.shards = 2;
+    c.backend = backend;
+    auto rt = Runtime::create(c);
+    ASSERT_TRUE(rt.has_value()) << rt.error().message();
+    auto r = rt->block_on(next_rounds_waiter_released_early());
+    ASSERT_TRUE(r.has_value()) << r.error().message();
+    early += *r ? 1 : 0;
+  }
+  EXPECT_EQ(early, 0) << "in " << early << " of " << kRuns
+                      << " runs a waiter of the next round was released by the previous zero";
+}
+
+TEST(SyncOnUring, AWaitGroupZeroDoesNotReleaseTheNextRoundsWaiters) { next_rounds_waiters_wait(Backend::uring); }
+TEST(SyncOnAio, AWaitGroupZeroDoesNotReleaseTheNextRoundsWaiters) { next_rounds_waiters_wait(Backend::aio); }
 
 }  // namespace
 }  // namespace ringo
