@@ -197,5 +197,61 @@ TEST_P(ListenerAtShutdown, AListenerWhoseRoutineWaitsInAcceptIsFreedWhenTheDrain
 
 RINGO_ON_EVERY_BACKEND(ListenerAtShutdown);
 
+// A plain listening socket of this thread on 127.0.0.1 (port into *port), or -1.
+int plain_listener(uint16_t* port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof at;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<const sockaddr*>(&at), sizeof at) == 0 && ::listen(fd, 4) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&at), &len) == 0) {
+    *port = ntohs(at.sin_port);
+    return fd;
+  }
+  if (fd >= 0) ::close(fd);
+  return -1;
+}
+
+// Descriptors dropped in a shard's last tick: their CLOSE is queued for a flush that never
+// comes when the drain is cut short. Real backends only: the simulator's Runtime drains to
+// the end whatever shutdown_timeout says, and a simulation's shards are destroyed with its
+// kernel, so no simulated peer is left to see the close.
+class DescriptorAtShutdown : public testing::OnEveryBackend {};
+
+// main connects and returns: its frame, and the stream in it, goes as main ends, which
+// queues the stream's CLOSE; block_on returns, and with shutdown_timeout 0 the one shard
+// is destroyed without another tick. The CLOSE was never submitted: the connection stayed
+// open (the peer saw no end of stream) until the process exited.
+TEST_P(DescriptorAtShutdown, AStreamMainDroppedAsItReturnedIsClosedWhenTheDrainHasNoTime) {
+  uint16_t port = 0;
+  const int listener = plain_listener(&port);
+  ASSERT_GE(listener, 0) << std::strerror(errno);
+  RuntimeConfig c = config(1);
+  c.shutdown_timeout = Duration{0};
+  auto rt = Runtime::create(c);
+  ASSERT_TRUE(rt.has_value()) << rt.error().message();
+  auto r = rt->block_on([](uint16_t to) -> Task<Result<void>> {
+    auto stream = co_await net::TcpStream::connect(net::SocketAddr::loopback_v4(to), in(2s));
+    if (!stream) co_return std::unexpected(stream.error());
+    co_return Result<void>{};  // the stream is dropped here, on the shard: its CLOSE is queued
+  }(port));
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_FALSE(rt->shutdown().error);
+  const int server = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  const int accept_error = errno;
+  ::close(listener);
+  ASSERT_GE(server, 0) << std::strerror(accept_error);
+  char byte = 0;
+  const ssize_t n = ::recv(server, &byte, 1, MSG_DONTWAIT);
+  const int why = errno;
+  ::close(server);
+  EXPECT_EQ(n, 0) << "the stream main dropped was not closed: " << (n < 0 ? std::strerror(why) : "it sent a byte");
+}
+
+INSTANTIATE_TEST_SUITE_P(RealBackends, DescriptorAtShutdown,
+                         ::testing::Values(::ringo::Backend::uring, ::ringo::Backend::aio),
+                         ::ringo::testing::backend_test_name);
+
 }  // namespace
 }  // namespace ringo

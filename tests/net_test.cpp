@@ -410,6 +410,81 @@ TEST_P(Net, LineProtocolServesAndCutsOverlongLines) {
   EXPECT_EQ(*r, "OK\nVALUE v\nERR bad request\n");
 }
 
+// The peer of `s` closed: a read sees the end of the stream (within 2 s).
+Task<void> expect_end_of_stream(const net::TcpStream& s) {
+  char byte = 0;
+  auto eof = co_await s.read({&byte, 1}, in(2s));
+  EXPECT_EQ(eof, size_t{0}) << "the peer was not closed: " << (eof ? "a byte came" : eof.error().message());
+}
+
+// A routine aborted while its close() is queued, not yet submitted: the close still
+// happens (as in Go, a Close is not cancelled). It was cancelled before submission, and the
+// descriptor, which close() had already given to the ring, stayed open for good: the peer
+// never saw the end of the stream.
+TEST_P(Net, ACloseIsNotCancelledByAnAbortBeforeItIsSubmitted) {
+  auto r = run(
+      []() -> Task<Result<void>> {
+        auto pair = co_await connected_pair(net::SocketAddr::loopback_v4(0));
+        if (!pair) co_return std::unexpected(pair.error());
+        auto& [client, server] = *pair;
+        auto closer = go([](net::TcpStream* s) -> Task<Result<void>> { co_return co_await s->close(); }(&client));
+        co_await yield_now();  // the closer queued its CLOSE and parked; this tick has not flushed
+        EXPECT_TRUE(closer.abort());
+        (void)co_await closer.join();  // the close's own result (or cancelled): either way it ran
+        EXPECT_EQ(current_shard()->stats().ops_cancelled_before_submit, 0u) << "the CLOSE was cancelled";
+        co_await expect_end_of_stream(server);
+        co_return Result<void>{};
+      }(),
+      1);
+  EXPECT_TRUE(r.has_value()) << r.error().message();
+}
+
+// close() from a routine whose awaits fail fast (aborted, or past its with_deadline):
+// the await reports errc::cancelled like every other, and the descriptor is still closed.
+// It was given up first and then never closed: every cleanup path that closed a stream
+// after an abort or a timeout leaked its descriptor.
+TEST_P(Net, ACloseAfterAnAbortStillClosesTheDescriptor) {
+  auto r = run(
+      []() -> Task<Result<void>> {
+        auto pair = co_await connected_pair(net::SocketAddr::loopback_v4(0));
+        if (!pair) co_return std::unexpected(pair.error());
+        auto& [client, server] = *pair;
+        auto closer = go([](net::TcpStream* s) -> Task<Result<void>> {
+          co_await sleep(1h);             // aborted here
+          co_return co_await s->close();  // cleanup after the abort: fails fast
+        }(&client));
+        co_await yield_now();
+        EXPECT_TRUE(closer.abort());
+        auto closed = co_await closer.join();
+        EXPECT_EQ(err(closed), errc::cancelled);
+        EXPECT_FALSE(client.is_open());
+        co_await expect_end_of_stream(server);
+        co_return Result<void>{};
+      }(),
+      1);
+  EXPECT_TRUE(r.has_value()) << r.error().message();
+}
+
+TEST_P(Net, ACloseAfterTheDeadlinePassedStillClosesTheDescriptor) {
+  auto r = run(
+      []() -> Task<Result<void>> {
+        auto pair = co_await connected_pair(net::SocketAddr::loopback_v4(0));
+        if (!pair) co_return std::unexpected(pair.error());
+        auto& [client, server] = *pair;
+        auto closed = co_await with_timeout(1ms, [](net::TcpStream* s) -> Task<Result<void>> {
+          char byte = 0;
+          (void)co_await s->read({&byte, 1});  // the deadline passes here
+          co_return co_await s->close();
+        }(&client));
+        EXPECT_EQ(err(closed), errc::timed_out);
+        EXPECT_FALSE(client.is_open());
+        co_await expect_end_of_stream(server);
+        co_return Result<void>{};
+      }(),
+      1);
+  EXPECT_TRUE(r.has_value()) << r.error().message();
+}
+
 RINGO_ON_EVERY_BACKEND(Net);
 
 // ---------------------------------------------------------------- io_uring at scale

@@ -38,7 +38,15 @@ VoidAwaiter Descriptor::close() noexcept {
   Sqe sqe;
   sqe.opcode = Opcode::close;
   VoidAwaiter a = op<VoidAwaiter>(sqe, kNoDeadline);
-  if (!a.early) fd_ = -1;  // the ring owns it now
+  if (a.early) return a;  // not closable from here (closed already, wrong shard): kept as it is
+  if (refuse_await(a.me, a.early)) {
+    // The await fails fast (an aborted routine, one past its deadline, no routine), but
+    // the descriptor goes all the same, as when dropped: as Go's Close ignores contexts.
+    // Giving it up here and closing nothing leaked it in every cleanup after an abort.
+    release();
+    return a;
+  }
+  fd_ = -1;  // the ring owns it now; its CLOSE is never cancelled (OpDriver::cancel)
   return a;
 }
 

@@ -41,7 +41,7 @@ bool OpDriver::cancel(Shard& here, OpToken token) {
   OpRecord* rec = slab_.lookup(token.user_data);
   // A SEND_ZC whose result was reported (submit_send_zc_early) only waits for its
   // notification, which no cancel ends.
-  if (rec == nullptr || rec->cancel_requested || rec->zc_result_reported) return false;
+  if (rec == nullptr || rec->cancel_requested || rec->zc_result_reported || rec->is_close) return false;
   rec->cancel_requested = true;
   here.trace(TraceKind::op_cancel, token.user_data, rec->state == OpRecord::State::queued ? 0 : 1);
   if (rec->state == OpRecord::State::queued) {
@@ -61,6 +61,20 @@ bool OpDriver::cancel(Shard& here, OpToken token) {
   c.user_data = UserData::with_kind(token.user_data, UdKind::cancel);
   pending_.push_back(c);
   return true;
+}
+
+void OpDriver::close_queued_descriptors() noexcept {
+  for (const Sqe& s : pending_) {
+    if (s.opcode != Opcode::close || UserData::kind(s.user_data) != UdKind::op) continue;
+    const OpRecord* rec = slab_.lookup(s.user_data);
+    if (rec == nullptr || rec->state != OpRecord::State::queued) continue;
+    SysCall call;
+    call.op = SysOp::close;
+    call.fd = s.fd;
+    ring_.sys(call);
+  }
+  pending_.clear();
+  doorbells_unsubmitted_ = 0;
 }
 
 // Drops the Sqes of ops cancelled before submission (their records are gone or reused).

@@ -89,6 +89,8 @@ Shard::~Shard() {
   // (orphan.hpp). After the frames, whose destructors may retire more of them; before the
   // attachments they may use (a BufReader gives its buffers back to the RecvPool).
   while (Orphan* o = orphans_.pop_front()) delete o;
+  // Descriptors dropped in the last tick (their CLOSE queued, never flushed) close now.
+  ops_.close_queued_descriptors();
   detail::tls_tearing_down = outer;
   close_inbox();
 }

@@ -84,7 +84,10 @@ class Descriptor {
   }
   // A plain syscall on this descriptor (SysOp), or the check's error.
   Result<int64_t> sys(detail::SysCall& call) const;
-  // Closes through the ring; the descriptor is released at once either way.
+  // Closes through the ring. The descriptor is given up at once, and closed even when the
+  // await fails fast (errc::cancelled: an aborted routine, a passed deadline); an abort
+  // does not cancel a close that was submitted. Kept when the close is refused before
+  // that (EBADF, errc::wrong_shard, errc::not_in_runtime off the runtime's threads).
   VoidAwaiter close() noexcept;
 
  private:

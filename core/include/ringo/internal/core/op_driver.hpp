@@ -73,6 +73,7 @@ class OpDriver {
   // Queues sqe for this tick's flush; `callback(ctx, res, flags)` runs once it completes.
   OpToken submit_raw(const Sqe& sqe, OpCallback callback, void* ctx, Instant deadline = kNoDeadline) {
     const uint32_t slot = slab_.acquire(callback, ctx);
+    slab_.at(slot).is_close = sqe.opcode == Opcode::close;
     Sqe s = sqe;
     s.user_data = slab_.handle(slot);
     s.deadline = deadline;
@@ -94,8 +95,15 @@ class OpDriver {
     slab_.at(UserData::slot(token.user_data)).zc_early = true;
     return token;
   }
-  // Requests cancellation (see the contract). False if the token names no live op.
+  // Requests cancellation (see the contract). False if the token names no live op, or one
+  // that cannot be cancelled: a CLOSE runs to its end (its caller gave the descriptor up
+  // when it asked; cancelled before submission, the descriptor stayed open for good).
   bool cancel(Shard& here, OpToken token);
+  // At shard teardown, after the last flush: closes (synchronously, through Ring::sys) the
+  // descriptors of CLOSE Sqes still queued, and drops every queued Sqe. Their records are
+  // not completed: whoever awaited them is gone. Without it, a descriptor dropped in the
+  // last tick of a drain cut short stayed open.
+  void close_queued_descriptors() noexcept;
   // Pushes this tick's Sqes in one batch and waits for min_complete CQEs at most timeout.
   void flush(Shard& here, unsigned min_complete, Duration timeout);
   // Takes and dispatches what completed; bounded per tick.

@@ -79,6 +79,7 @@ struct OpRecord {
   bool zc_early = false;        // ... but reported at once (submit_send_zc_early), the end later
   bool zc_result_reported = false;
   bool cancel_settled = false;  // its CancelOutcome was counted (once)
+  bool is_close = false;        // a CLOSE: never cancelled (the descriptor is the ring's already)
   int32_t res = 0;
   uint32_t cqe_flags = 0;
   OpCallback callback = nullptr;
