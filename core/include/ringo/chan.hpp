@@ -165,17 +165,22 @@ class Sender : public detail::ChanHandle<T> {
     return std::unexpected(Rejected<T>{make_error_code(errc::channel_full), std::move(value)});
   }
 
-  // Home shard: closes now. Another shard: the close is posted to the home shard.
+  // Home shard: closes now. Another shard: the close is posted to the home shard. Either
+  // way only the first close succeeds; every later one, from any shard, is channel_closed.
   Result<void> close() {
     if (st_ == nullptr) return fail(errc::no_channel);
     detail::Shard* here = detail::current_shard();
+    if (here != st_->home) {
+      if (errc refused = detail::refuse_from(here, st_->home); refused != errc::ok) return fail(refused);
+    }
+    if (st_->close_claimed.exchange(true, std::memory_order_acq_rel)) return fail(errc::channel_closed);
     if (here == st_->home) return st_->close();
-    if (errc refused = detail::refuse_from(here, st_->home); refused != errc::ok) return fail(refused);
     detail::Outbox<T>::of(st_, *here).ship(*here, /*give_back=*/true);  // sends before the close
     st_->refs.fetch_add(1, std::memory_order_relaxed);
     auto* env = new detail::CloseEnvelope<T>(st_);
     if (auto posted = here->post(st_->home->index(), env); !posted) {
       delete env;
+      st_->close_claimed.store(false, std::memory_order_release);  // it did not happen
       detail::release_state(st_);
       return posted;
     }

@@ -73,6 +73,10 @@ struct ChanState {
 
   alignas(64) std::atomic<uint32_t> senders{0};
   std::atomic<uint32_t> refs{0};
+  // Taken by the first Sender::close() from any shard: a close from another shard is
+  // posted to the home shard, which alone sets `closed`, so a second close made elsewhere
+  // could not see the first one; this tells every later close channel_closed at once.
+  std::atomic<bool> close_claimed{false};
 
   ChanState(Shard* h, size_t cap)
       : home(h), capacity(cap), id(h->next_call_id()), outboxes(h->group().size()), leased_by(h->group().size(), 0) {}
