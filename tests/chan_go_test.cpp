@@ -202,6 +202,49 @@ TEST_P(GoChannels, ASelectWokenElsewhereLeavesItsDuplicateCasesQueueIntact) {
   EXPECT_TRUE(r.has_value());
 }
 
+// select.go, select3.go, TestSelectStress: a nil channel in a select is never ready. Go
+// drops a drained channel from a merge loop with `c1 = nil`; ringo's empty handle is that
+// nil (`.when(false)` says the same). Until 2026-12-03 an empty handle failed the whole
+// select with no_channel.
+TEST_P(GoChannels, AnEmptyHandleInASelectIsANilChannel) {
+  auto r = run([]() -> Task<void> {
+    auto [tx1, rx1] = chan<int>(4).value();
+    auto [tx2, rx2] = chan<int>(4).value();
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(tx1.try_send(i).has_value());
+    for (int i = 10; i < 12; ++i) EXPECT_TRUE(tx2.try_send(i).has_value());
+    EXPECT_TRUE(tx1.close().has_value());
+    EXPECT_TRUE(tx2.close().has_value());
+    // for c1 != nil || c2 != nil { select { case v, ok := <-c1: if !ok { c1 = nil } ... } }
+    int sum = 0, rounds = 0;
+    while (rx1.valid() || rx2.valid()) {
+      auto a = on_recv(rx1);
+      auto b = on_recv(rx2);
+      auto which = co_await select(a, b);
+      if (!which || ++rounds > 20) break;
+      Receiver<int>& from = *which == 0 ? rx1 : rx2;
+      const Result<int>& got = *which == 0 ? *a.value : *b.value;
+      if (got) {
+        sum += *got;
+      } else {
+        from = Receiver<int>{};  // closed: nil it out
+      }
+    }
+    EXPECT_EQ(sum, 0 + 1 + 2 + 10 + 11);
+    EXPECT_EQ(rounds, 7) << "five values and two closes";
+    Receiver<int> nil_rx;
+    Sender<int> nil_tx;
+    EXPECT_EQ((co_await select(on_recv(nil_rx), on_send(nil_tx, 1), default_case())).value_or(9), 2u);
+    auto nothing = co_await with_timeout(2ms, select(on_recv(nil_rx)));
+    EXPECT_EQ(err(nothing), errc::timed_out) << "only nil cases: blocks, as Go's select {}";
+    Selector sel;
+    sel.recv(nil_rx);
+    sel.timeout(1ms);
+    EXPECT_EQ((co_await sel.wait()).value_or(9), 1u);
+    EXPECT_EQ(err(co_await nil_rx.recv()), errc::no_channel) << "a plain receive is still an error";
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
 // closedchan.go: a second close panics in Go; in ringo it is channel_closed, from any
 // shard, and of two closes racing from two shards exactly one succeeds. A close made on
 // another shard used to report success however many came before it (it is posted to the

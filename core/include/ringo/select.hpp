@@ -22,7 +22,12 @@
 // other shard's, this shard's cases not ready) or two (otherwise) to the shard whose
 // case it takes.
 //
-// Errors: invalid_argument (no case), no_channel (an empty handle), foreign_runtime (a
+// A case on an empty handle (a default-constructed or moved-from Sender or Receiver) is
+// Go's nil channel: never ready, as `.when(false)`; a select whose every channel case is
+// nil or disabled, with no default or timeout, waits until it is cancelled (Go's
+// `select {}`). Plain send/recv on an empty handle are errc::no_channel instead.
+//
+// Errors: invalid_argument (no case), foreign_runtime (a
 // channel of another Runtime), cancelled (the
 // routine was aborted; nothing was consumed — unless a case had already been taken,
 // which is then the result), not_in_runtime, shard_stopped (a channels' shard stopped),
@@ -84,7 +89,7 @@ struct SelectAwaiter {
     if (me->should_cancel()) return error = errc::cancelled, true;
     // One pass: every case on one shard, and (when that is this shard) which are ready.
     Shard* home = core.cases.empty() ? me->shard : core.cases[0]->home();
-    if (home == nullptr) return error = errc::no_channel, true;
+    RINGO_ASSERT(home != nullptr, "a case on an empty handle is disabled, never here");
     const bool local = home == me->shard;
     if (!local && !me->shard->same_runtime(*home)) return error = errc::foreign_runtime, true;
     size_t ready = 0;
@@ -92,7 +97,6 @@ struct SelectAwaiter {
     for (uint32_t i = 0; i < core.cases.size(); ++i) {
       SelectCase* c = core.cases[i];
       if (c->home() != home) {
-        if (c->home() == nullptr) return error = errc::no_channel, true;
         if (!me->shard->same_runtime(*c->home())) return error = errc::foreign_runtime, true;
         one_home = false;
       } else if (local && c->ready()) {  // never another shard's channel: that is a race

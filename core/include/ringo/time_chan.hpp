@@ -119,7 +119,8 @@ inline Result<Timer> timer(Duration d) {
 }
 
 // time.After: a Receiver that gets one value at now + d, then closes. Outside a runtime
-// (or at the routine limit) the Receiver is empty: recv() and select report no_channel.
+// (or at the routine limit) the Receiver is empty: recv() reports no_channel, and in a
+// select it is a nil channel (never ready).
 inline Receiver<Instant> timer_chan(Duration d) {
   detail::Shard* here = detail::current_shard();
   if (here == nullptr) return {};

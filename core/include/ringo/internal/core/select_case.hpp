@@ -45,8 +45,9 @@ struct SelectCase {
   Shard* home() const noexcept { return home_; }
   const void* channel() const noexcept { return channel_; }  // identity only
   // A disabled case takes no part (Go's nil channel in a select): never ready, never
-  // armed, its handle not even looked at.
-  bool enabled() const noexcept { return enabled_; }
+  // armed, its handle not even looked at. A case on an empty handle is disabled too: it
+  // is Go's nil channel itself (`c = nil` to drop a case from a select loop).
+  bool enabled() const noexcept { return enabled_ && home_ != nullptr; }
   void set_enabled(bool on) noexcept { enabled_ = on; }
   virtual bool ready() const noexcept = 0;
   virtual void execute() = 0;  // called only when ready()
