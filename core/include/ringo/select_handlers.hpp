@@ -9,7 +9,7 @@
 // A receive handler takes the case's Result<T> (channel_closed on a closed channel), a send
 // handler its SendResult<T> (a refused value comes back in it), after() and default_case()
 // handlers nothing. Every handler returns the same type R (void allowed); the select gives
-// Result<R>: the handler's value, or the select's own error (cancelled, no_channel...),
+// Result<R>: the handler's value, or the select's own error (cancelled, foreign_runtime...),
 // in which case no handler runs. Cases may be temporaries: the select owns them.
 // when(false) on a case disables it, as a nil channel does in Go.
 //
