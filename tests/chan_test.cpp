@@ -424,6 +424,32 @@ TEST_P(Channels, ValuesSentUnderLeaseArriveBeforeALaterClose) {
   EXPECT_TRUE(r.has_value());
 }
 
+// A shard that stops sending gives its unused lease back (at the end of its first tick
+// without a send): the home shard can then fill the buffer to its capacity. A lease kept
+// while idle left a channel "full" with fewer values in it than cap() (planted bug
+// chan-lease-kept-while-idle).
+TEST_P(Channels, AnIdleSendersLeaseComesBackSoTheBufferFillsToItsCapacity) {
+  auto r = run([]() -> Task<void> {
+    auto [tx, rx] = chan<int>(8).value();
+    auto [done_tx, done_rx] = chan<int>(0).value();
+    auto producer = spawn_on(1, [](Sender<int> t, Receiver<int> done) -> Task<void> {
+      for (int i = 0; i < 3; ++i) (void)co_await t.send(i);  // under a lease after the first
+      (void)co_await done.recv();                            // idle, the Sender still held
+    }(tx, std::move(done_rx)));
+    // Until the three values are here and no slot is lent out (bounded: 2 s).
+    const ChanState<int>& st = *tx.state();
+    const Instant give_up = current_shard()->now() + 2s;
+    while ((rx.len() < 3 || st.leased > 0) && current_shard()->now() < give_up) co_await sleep(100us);
+    EXPECT_EQ(st.leased, 0u) << "shard 1 kept its lease while idle";
+    while (tx.try_send(100).has_value()) {
+    }
+    EXPECT_EQ(rx.len(), rx.capacity()) << "the buffer is full with fewer values than its capacity";
+    (void)co_await done_tx.send(0);
+    (void)co_await producer.join();
+  }());
+  EXPECT_TRUE(r.has_value());
+}
+
 // A close that races a remote producer sending under lease: every send that succeeded
 // is received before the receiver sees the close, and nothing arrives after it. Found by
 // `make mutants`: telling a parked receiver "closed" while leased values were still on
